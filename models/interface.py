@@ -1,0 +1,184 @@
+"""The one interface both music models implement.
+
+A timeline segment's analysis and the options go in; stems and the musical metadata come out.
+Post-processing (length, loudness, fades, ducking) is shared and lives in `post.py`, so a model
+only writes music. Audio arrays are float32, shape (channels, frames), at `sample_rate`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+STEMS = ("drums", "bass", "harmony", "melody")  # the order stems are listed and streamed in
+MIX = "mix"
+DEFAULT_SAMPLE_RATE = 48_000  # Hz: video post-production's rate
+DEFAULT_LOUDNESS_LUFS = -16.0  # integrated, BS.1770; online-video delivery norm
+TRUE_PEAK_CEILING_DBTP = -1.0
+
+
+class ScorecutError(Exception):
+    """Base of the errors a person can act on; the message says what to do."""
+
+
+class MediaError(ScorecutError, ValueError):
+    """The media cannot be used as given (missing, undecodable, no video, bad range)."""
+
+
+class RequestError(ScorecutError, ValueError):
+    """The request itself is invalid (unknown style, bad stems, limits)."""
+
+
+class ModelUnavailable(ScorecutError, RuntimeError):
+    """The model asked for cannot run here (no checkpoint, no device)."""
+
+
+class Cancelled(ScorecutError):
+    """The job was cancelled; raised from inside long loops that check the cancel event."""
+
+
+ProgressFn = Callable[[str, float], None]
+"""progress(stage, fraction): stage name and the fraction 0..1 done within that stage."""
+
+
+def no_progress(stage: str, fraction: float) -> None:
+    """A ProgressFn that reports nowhere."""
+
+
+def check_cancelled(cancel: threading.Event | None) -> None:
+    """Raise Cancelled when the job's cancel event is set; call it between units of work."""
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("the job was cancelled")
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One clip of a timeline segment, with its media resolved to a local file."""
+
+    path: str  # local file the server may read
+    source_in_s: float  # seconds into the media
+    source_out_s: float  # exclusive
+    record_start_s: float  # seconds from the segment start
+    record_end_s: float  # exclusive; a length differing from the source's is a speed change
+    name: str = ""  # for messages
+
+    @property
+    def speed(self) -> float:
+        """Source seconds per record second (1.0 = normal speed)."""
+        return (self.source_out_s - self.source_in_s) / (self.record_end_s - self.record_start_s)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A timeline segment: clips in record order; their boundaries are cuts the music respects."""
+
+    clips: tuple[Clip, ...]
+    duration_s: float  # output length in seconds
+
+    @property
+    def boundaries_s(self) -> tuple[float, ...]:
+        """Record times strictly inside the segment where one clip ends or another starts."""
+        edges = {round(t, 6) for c in self.clips for t in (c.record_start_s, c.record_end_s)}
+        return tuple(sorted(t for t in edges if 1e-3 < t < self.duration_s - 1e-3))
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """What the user asked for. Defaults are the product's defaults."""
+
+    model: str = "composer"
+    style: str = "cinematic"  # a preset name of the composer
+    mood: str = ""  # "" = derived from the picture
+    tempo_min_bpm: float | None = None  # None = the style's range
+    tempo_max_bpm: float | None = None
+    seed: int = 0
+    stems: tuple[str, ...] = STEMS  # stems wanted besides the mix
+    sample_rate: int = DEFAULT_SAMPLE_RATE
+    loudness_lufs: float = DEFAULT_LOUDNESS_LUFS
+    duck_dialogue: bool = False  # duck the music under speech found in the clips' audio
+    meter: str = "4/4"  # "4/4", "3/4" or "6/8"
+    checkpoint: str = ""  # vmas: a checkpoint path; "" = the installed one
+
+
+@dataclass(frozen=True)
+class Section:
+    start_s: float
+    end_s: float
+    intensity: int  # 0 = pad only, 1 = + bass, 2 = + light drums, 3 = full groove, 4 = + lead
+    label: str = ""  # "intro", "A", "B", "outro", ...
+
+
+@dataclass(frozen=True)
+class MusicalPlan:
+    """The musical metadata that score.json and the Plan event carry. Times from segment start."""
+
+    tempo_bpm: float  # base tempo; the tempo map may bend it between hit points
+    meter: str
+    key: str  # "A minor", "D major", "E dorian", ...
+    beats_s: tuple[float, ...]  # the true beat times
+    downbeats_s: tuple[float, ...]
+    sections: tuple[Section, ...]
+    style: str
+    mood: str
+
+
+@dataclass
+class ModelOutput:
+    """What a model returns before post-processing."""
+
+    sample_rate: int
+    stems: dict[str, np.ndarray]  # name -> (channels, frames) float32; all the same shape
+    plan: MusicalPlan
+    native_mix: np.ndarray | None = None  # (channels, frames); set by mix-native models (vmas)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    available: bool
+    unavailable_reason: str = ""  # what to do, in words
+    stems: tuple[str, ...] = STEMS
+    native_output: str = "stems"  # "stems" or "mix"
+    description: str = ""
+    styles: tuple[str, ...] = ()
+    moods: tuple[str, ...] = ()
+
+
+class MusicModel(Protocol):
+    """Implemented by the composer and by VMAS."""
+
+    name: str
+
+    def info(self) -> ModelInfo: ...
+
+    def compose(
+        self,
+        analysis: "VideoAnalysisLike",
+        options: ScoreOptions,
+        progress: ProgressFn = no_progress,
+        cancel: threading.Event | None = None,
+    ) -> ModelOutput:
+        """Write music for the analysed segment, exactly round(duration_s * sample_rate) frames."""
+        ...
+
+
+# The analysis type lives in models.analysis; named here only for the signature above.
+VideoAnalysisLike = object
+
+
+@dataclass
+class FinishedScore:
+    """A job's result after post-processing: what the server streams and the client writes."""
+
+    sample_rate: int
+    mix: np.ndarray  # (channels, frames) float32
+    stems: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (channels, frames)
+    plan: MusicalPlan | None = None
+    loudness_lufs: float = float("nan")  # measured on the mix
+    true_peak_dbtp: float = float("nan")
+    model: str = "composer"
+    seed: int = 0
+    extra: dict = field(default_factory=dict)  # model-specific metadata for score.json

@@ -1,0 +1,1 @@
+"""The scorecut.v1 wire contract (generated code beside scorecut.proto)."""

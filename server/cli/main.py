@@ -1,0 +1,52 @@
+"""The `scorecut` command: one subcommand per module in this package.
+
+Subcommands are imported only when used, so `scorecut score` (a client) never pays for torch.
+Each module has `add_arguments(parser)` and `run(args) -> int`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from scorecut import __version__
+
+SUBCOMMANDS = {
+    "serve": "run the model server",
+    "score": "score videos: stems and score.json out",
+    "analyze": "analyse a video: cuts, visual beats, motion",
+    "watch": "score whatever lands in a folder",
+    "models": "list, add and verify models",
+    "doctor": "check this machine: device, codecs, models, server",
+    "train": "train the VMAS model on a folder of music videos",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scorecut", description="Music that follows the picture.")
+    parser.add_argument("--version", action="version", version=f"scorecut {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in SUBCOMMANDS.items():
+        module = importlib.import_module(f"scorecut.server.cli.{name}_cmd")
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
