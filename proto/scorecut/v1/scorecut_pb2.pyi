@@ -75,7 +75,7 @@ class Clip(_message.Message):
     def __init__(self, path: _Optional[str] = ..., media_id: _Optional[str] = ..., source_in_s: _Optional[float] = ..., source_out_s: _Optional[float] = ..., record_start_s: _Optional[float] = ..., record_end_s: _Optional[float] = ..., name: _Optional[str] = ...) -> None: ...
 
 class ScoreOptions(_message.Message):
-    __slots__ = ("model", "style", "mood", "tempo_min_bpm", "tempo_max_bpm", "seed", "stems", "sample_rate", "loudness_lufs", "duck_dialogue", "meter", "checkpoint")
+    __slots__ = ("model", "style", "mood", "tempo_min_bpm", "tempo_max_bpm", "seed", "stems", "sample_rate", "loudness_lufs", "duck_dialogue", "meter", "checkpoint", "sample_format")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     STYLE_FIELD_NUMBER: _ClassVar[int]
     MOOD_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +88,7 @@ class ScoreOptions(_message.Message):
     DUCK_DIALOGUE_FIELD_NUMBER: _ClassVar[int]
     METER_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_FORMAT_FIELD_NUMBER: _ClassVar[int]
     model: str
     style: str
     mood: str
@@ -100,7 +101,8 @@ class ScoreOptions(_message.Message):
     duck_dialogue: bool
     meter: str
     checkpoint: str
-    def __init__(self, model: _Optional[str] = ..., style: _Optional[str] = ..., mood: _Optional[str] = ..., tempo_min_bpm: _Optional[float] = ..., tempo_max_bpm: _Optional[float] = ..., seed: _Optional[int] = ..., stems: _Optional[_Iterable[str]] = ..., sample_rate: _Optional[int] = ..., loudness_lufs: _Optional[float] = ..., duck_dialogue: _Optional[bool] = ..., meter: _Optional[str] = ..., checkpoint: _Optional[str] = ...) -> None: ...
+    sample_format: str
+    def __init__(self, model: _Optional[str] = ..., style: _Optional[str] = ..., mood: _Optional[str] = ..., tempo_min_bpm: _Optional[float] = ..., tempo_max_bpm: _Optional[float] = ..., seed: _Optional[int] = ..., stems: _Optional[_Iterable[str]] = ..., sample_rate: _Optional[int] = ..., loudness_lufs: _Optional[float] = ..., duck_dialogue: _Optional[bool] = ..., meter: _Optional[str] = ..., checkpoint: _Optional[str] = ..., sample_format: _Optional[str] = ...) -> None: ...
 
 class ScoreRequest(_message.Message):
     __slots__ = ("clips", "duration_s", "options")
@@ -177,32 +179,36 @@ class Plan(_message.Message):
     def __init__(self, tempo_bpm: _Optional[float] = ..., meter: _Optional[str] = ..., key: _Optional[str] = ..., beats_s: _Optional[_Iterable[float]] = ..., downbeats_s: _Optional[_Iterable[float]] = ..., sections: _Optional[_Iterable[_Union[Section, _Mapping]]] = ..., style: _Optional[str] = ..., mood: _Optional[str] = ...) -> None: ...
 
 class StemChunk(_message.Message):
-    __slots__ = ("stem", "channels", "sample_rate", "offset_frames", "pcm")
+    __slots__ = ("stem", "channels", "sample_rate", "offset_frames", "pcm", "sample_format")
     STEM_FIELD_NUMBER: _ClassVar[int]
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FRAMES_FIELD_NUMBER: _ClassVar[int]
     PCM_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_FORMAT_FIELD_NUMBER: _ClassVar[int]
     stem: str
     channels: int
     sample_rate: int
     offset_frames: int
     pcm: bytes
-    def __init__(self, stem: _Optional[str] = ..., channels: _Optional[int] = ..., sample_rate: _Optional[int] = ..., offset_frames: _Optional[int] = ..., pcm: _Optional[bytes] = ...) -> None: ...
+    sample_format: str
+    def __init__(self, stem: _Optional[str] = ..., channels: _Optional[int] = ..., sample_rate: _Optional[int] = ..., offset_frames: _Optional[int] = ..., pcm: _Optional[bytes] = ..., sample_format: _Optional[str] = ...) -> None: ...
 
 class StemInfo(_message.Message):
-    __slots__ = ("name", "frames", "channels", "sample_rate", "sha256")
+    __slots__ = ("name", "frames", "channels", "sample_rate", "sha256", "sample_format")
     NAME_FIELD_NUMBER: _ClassVar[int]
     FRAMES_FIELD_NUMBER: _ClassVar[int]
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_FORMAT_FIELD_NUMBER: _ClassVar[int]
     name: str
     frames: int
     channels: int
     sample_rate: int
     sha256: str
-    def __init__(self, name: _Optional[str] = ..., frames: _Optional[int] = ..., channels: _Optional[int] = ..., sample_rate: _Optional[int] = ..., sha256: _Optional[str] = ...) -> None: ...
+    sample_format: str
+    def __init__(self, name: _Optional[str] = ..., frames: _Optional[int] = ..., channels: _Optional[int] = ..., sample_rate: _Optional[int] = ..., sha256: _Optional[str] = ..., sample_format: _Optional[str] = ...) -> None: ...
 
 class Manifest(_message.Message):
     __slots__ = ("stems", "model", "seed", "version", "loudness_lufs", "true_peak_dbtp", "cached", "score_json")
