@@ -1,0 +1,5 @@
+"""Watch-folder mode: score whatever video lands in a folder, unattended and safely."""
+
+from .watcher import WatchSettings, Watcher
+
+__all__ = ["WatchSettings", "Watcher"]

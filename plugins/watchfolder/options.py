@@ -1,0 +1,79 @@
+"""Per-folder (`DIR/scorecut.toml`) and per-file (`<video>.scorecut.toml`) scoring options.
+
+A per-file file overrides the folder's, key by key. Unknown keys are refused with the list of
+known ones, because a typo that silently does nothing is worse than an error.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+FOLDER_OPTIONS = "scorecut.toml"
+FILE_OPTIONS_SUFFIX = ".scorecut.toml"
+
+
+class OptionsError(ValueError):
+    """An options file cannot be used; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    style: str = ""  # "" = the server's default
+    mood: str = ""
+    seed: int | None = None
+    stems: tuple[str, ...] = ()  # () = every stem the model gives
+    model: str = ""
+    in_s: float = 0.0  # source in point, seconds (toml key "in")
+    out_s: float | None = None  # source out point, seconds (toml key "out"); None = the end
+    preview: bool = False  # also write preview.mp4 (the video with the mix)
+    plot: bool = False  # also write alignment.png
+    move_done: bool = False  # move the original to DIR/done/ once scored
+
+
+_TOML_KEYS = {"in": "in_s", "out": "out_s"}
+_KNOWN = sorted({*(f.name for f in fields(FileOptions)), "in", "out"} - {"in_s", "out_s"})
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise OptionsError(f"{path}: cannot read it as TOML ({exc}); fix or remove the file") from exc
+    table = data.get("scorecut", data)  # a [scorecut] table or top-level keys
+    unknown = sorted(set(table) - set(_KNOWN))
+    if unknown:
+        raise OptionsError(f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(_KNOWN)}")
+    return {_TOML_KEYS.get(k, k): v for k, v in table.items()}
+
+
+def _coerce(values: dict, source: Path) -> dict:
+    out = dict(values)
+    try:
+        if "stems" in out:
+            stems = out["stems"]
+            out["stems"] = tuple(s.strip() for s in (stems.split(",") if isinstance(stems, str) else stems) if s.strip())
+        if out.get("seed") is not None:
+            out["seed"] = int(out["seed"])
+        for key in ("in_s", "out_s"):
+            if out.get(key) is not None:
+                out[key] = float(out[key])
+        for key in ("preview", "plot", "move_done"):
+            if key in out and not isinstance(out[key], bool):
+                raise TypeError(f"{key} must be true or false")
+        for key in ("style", "mood", "model"):
+            if key in out:
+                out[key] = str(out[key])
+    except (TypeError, ValueError) as exc:
+        raise OptionsError(f"{source}: {exc}") from exc
+    return out
+
+
+def options_for(video: Path, folder: Path) -> FileOptions:
+    """The options for `video`: defaults, then the folder's file, then the video's own file."""
+    merged: dict = {}
+    for source in (folder / FOLDER_OPTIONS, video.with_name(video.name + FILE_OPTIONS_SUFFIX)):
+        if source.is_file():
+            merged.update(_coerce(_read(source), source))
+    return FileOptions(**merged)

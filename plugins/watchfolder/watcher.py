@@ -1,0 +1,352 @@
+"""The watch loop: notice complete videos in a folder and score each one, once, one after another.
+
+Layout of a watched folder DIR:
+    DIR/<video>                 dropped by the user; never modified (moved to DIR/done/ on request)
+    DIR/scored/<name>/          mix.wav, <stem>.wav, score.json (+ preview.mp4, alignment.png)
+    DIR/failed/<name>.error.txt the server's message and what to do
+    DIR/.scorecut/              journal.sqlite3, watch.log, watch.lock
+
+Correctness rests on three things: results land by rename (the client library writes a hidden
+folder and renames it into scored/), the journal marks a job done only after it landed, and a
+server that is down or restarting is retried with backoff instead of failing the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from scorecut.plugins.client import (
+    ClipSpec,
+    JobCancelled,
+    JobEvent,
+    JobFailed,
+    JobOptions,
+    ScorecutClient,
+    ServerUnavailable,
+)
+
+from .candidates import StabilityTracker, is_candidate_name
+from .journal import Journal
+from .options import FILE_OPTIONS_SUFFIX, FOLDER_OPTIONS, FileOptions, OptionsError, options_for
+from .outputs import atomic_write_text, clean_partial_results, write_extras
+
+log = logging.getLogger("scorecut.watch")
+
+# gRPC codes that say "the server could not do it now", not "this file is bad": retried.
+RETRYABLE_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED", "ABORTED", "UNKNOWN"})
+MAX_ATTEMPTS = 5  # a job started this often without finishing is failed (it may crash the server)
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    folder: Path
+    server: str  # host:port of the model server
+    token: str | None = None
+    polling: bool = False  # watchdog's PollingObserver, for network shares without inotify
+    once: bool = False  # score what is there, then exit
+    stable_s: float = 2.0  # seconds a file's size and mtime must stay unchanged before it is taken
+    poll_s: float = 0.5  # how often pending files are looked at
+    rescan_s: float = 5.0  # full rescan as a safety net for missed events
+    max_backoff_s: float = 10.0  # longest wait between tries while the server is unreachable
+    once_give_up_s: float = 300.0  # --once: exit 3 when the server stays unreachable this long
+    move_done: bool = False  # move originals to DIR/done/ once scored (also per folder/file)
+
+
+class _Retry(Exception):
+    """The server could not take the job now; try again after a backoff."""
+
+
+class Watcher:
+    def __init__(self, settings: WatchSettings, client: ScorecutClient | None = None):
+        self.settings = settings
+        self.folder = settings.folder.resolve()
+        self.scored = self.folder / "scored"
+        self.failed = self.folder / "failed"
+        self.done = self.folder / "done"
+        self.state_dir = self.folder / ".scorecut"
+        self._client = client or ScorecutClient(settings.server, token=settings.token)
+        self._tracker = StabilityTracker(settings.stable_s)
+        self._stop = threading.Event()  # set by signals: finish nothing new, cancel the running job
+        self._wake = threading.Event()  # set by filesystem events: look now rather than at the next poll
+        self._handled: dict[Path, tuple] = {}  # path -> signature when handled in this run
+        self._backoff_s = 0.0
+        self._retry_at = 0.0
+        self._unreachable_since: float | None = None
+        self.jobs_run = 0  # jobs sent to the server by this run (for logs and tests)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def run(self) -> int:
+        """Watch until stopped (or, with `once`, until everything present is handled)."""
+        if not self.folder.is_dir():
+            raise OptionsError(f"{self.folder} is not a folder; create it or pass the folder to watch")
+        for d in (self.scored, self.failed, self.state_dir):
+            d.mkdir(exist_ok=True)
+        lock = _FolderLock(self.state_dir / "watch.lock")
+        journal = Journal(self.state_dir / "journal.sqlite3")
+        observer = None if self.settings.once else self._start_observer()
+        removed = clean_partial_results(self.scored)
+        if removed:
+            log.info("removed %d partial result(s) left by an interrupted run", removed)
+        log.info("watching %s (server %s%s)", self.folder, self.settings.server,
+                 ", polling" if self.settings.polling else "")
+        try:
+            return self._loop(journal)
+        finally:
+            if observer is not None:
+                observer.stop()
+                observer.join(timeout=5)
+            journal.close()
+            lock.release()
+
+    def _start_observer(self):
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
+
+        wake = self._wake
+
+        class _Wake(FileSystemEventHandler):
+            def on_any_event(self, event):  # created, modified, closed, moved: look again soon
+                wake.set()
+
+        observer = PollingObserver(timeout=self.settings.poll_s) if self.settings.polling else Observer()
+        observer.schedule(_Wake(), str(self.folder), recursive=False)
+        observer.start()
+        return observer
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def _loop(self, journal: Journal) -> int:
+        last_full_scan = 0.0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            woken = self._wake.is_set()
+            self._wake.clear()
+            if woken or self._tracker.pending() or now - last_full_scan >= self.settings.rescan_s:
+                ready = self._scan(journal)
+                last_full_scan = now
+            else:
+                ready = []
+            if ready and now >= self._retry_at:
+                for path in ready:
+                    if self._stop.is_set():
+                        break
+                    try:
+                        self._handle(path, journal)
+                        self._server_back()
+                    except _Retry as why:
+                        self._server_down(str(why))
+                        break
+            if self.settings.once:
+                if not ready and not self._tracker.pending():
+                    return 0
+                if self._unreachable_since is not None and (
+                        time.monotonic() - self._unreachable_since > self.settings.once_give_up_s):
+                    log.error("the server at %s stayed unreachable; giving up", self.settings.server)
+                    return 3
+            wait = self.settings.poll_s if self._tracker.pending() or ready else self.settings.rescan_s
+            if ready and self._retry_at > time.monotonic():
+                wait = min(wait, self._retry_at - time.monotonic())
+            self._wake.wait(max(0.05, wait))
+        return 0
+
+    def _scan(self, journal: Journal) -> list[Path]:
+        """Candidates that are complete and not yet handled in their current state, oldest first."""
+        ready = []
+        try:
+            entries = list(os.scandir(self.folder))
+        except OSError as exc:
+            log.error("cannot list %s: %s", self.folder, exc)
+            return []
+        present = set()
+        for entry in entries:
+            if not entry.is_file(follow_symlinks=False) or not is_candidate_name(entry.name):
+                continue
+            path = Path(entry.path)
+            present.add(path)
+            if self._handled.get(path) == self._signature(path):
+                self._tracker.forget(path)
+                continue
+            if self._tracker.observe(path):
+                ready.append(path)
+        for gone in set(self._tracker.pending()) - present:
+            self._tracker.forget(gone)
+        return sorted(ready, key=lambda p: (self._tracker.state(p) or (0, 0))[1])
+
+    def _signature(self, path: Path) -> tuple | None:
+        """What must stay the same for a handled file to stay handled: it and its options files."""
+        sig = []
+        for p in (path, self.folder / FOLDER_OPTIONS, path.with_name(path.name + FILE_OPTIONS_SUFFIX)):
+            try:
+                st = p.stat()
+                sig.append((st.st_size, st.st_mtime_ns))
+            except FileNotFoundError:
+                sig.append(None)
+        return tuple(sig)
+
+    def _server_down(self, why: str) -> None:
+        self._backoff_s = min(self.settings.max_backoff_s, max(0.5, self._backoff_s * 2))
+        self._retry_at = time.monotonic() + self._backoff_s
+        if self._unreachable_since is None:
+            self._unreachable_since = time.monotonic()
+        log.warning("server not available (%s); retrying in %.1f s", why, self._backoff_s)
+
+    def _server_back(self) -> None:
+        if self._unreachable_since is not None:
+            log.info("server is back")
+        self._backoff_s = 0.0
+        self._retry_at = 0.0
+        self._unreachable_since = None
+
+    # -- one file ----------------------------------------------------------------------------
+
+    def _handle(self, path: Path, journal: Journal) -> None:
+        signature = self._signature(path)
+        try:
+            sha = self._content_hash(path, journal)
+        except FileNotFoundError:
+            return
+        entry = journal.get(sha)
+        if entry is not None and entry.state in ("done", "failed"):
+            where = f"scored/{entry.name}" if entry.state == "done" else f"failed/{entry.name}.error.txt"
+            log.info("%s: same content as %s, already %s (%s); not scored again",
+                     path.name, entry.source, entry.state, where)
+            self._handled[path] = signature
+            return
+        try:
+            options = options_for(path, self.folder)
+        except OptionsError as exc:
+            self._write_failure(path.stem, path.name, "INVALID_ARGUMENT", str(exc))
+            self._handled[path] = signature  # tried again when an options file changes
+            return
+        name = self._result_name(path, sha, journal)
+        if entry is not None and entry.attempts >= MAX_ATTEMPTS:
+            msg = (f"scoring was started {entry.attempts} times and never finished (the watcher or the "
+                   "server stopped each time); check the server log, then remove this file's entry by "
+                   "changing or re-adding the file")
+            self._write_failure(name, path.name, "ABORTED", msg)
+            journal.finish(sha, "failed", msg)
+            self._handled[path] = signature
+            return
+        journal.start(sha, name, path.name)
+        self.jobs_run += 1
+        log.info("scoring %s -> scored/%s/", path.name, name)
+        started = time.monotonic()
+        try:
+            result = self._client.score(
+                [ClipSpec(str(path), options.in_s, options.out_s, name=path.name)],
+                _job_options(options),
+                out_dir=self.scored,
+                name=name,
+                on_event=_ProgressLog(path.name),
+                cancel=self._stop,
+            )
+        except ServerUnavailable as exc:
+            raise _Retry(str(exc).splitlines()[0]) from exc
+        except JobCancelled:
+            log.info("%s: stopped before it finished; it will be scored on the next start", path.name)
+            return
+        except JobFailed as exc:
+            if exc.code in RETRYABLE_CODES or (exc.code == "RESOURCE_EXHAUSTED" and "queue" in exc.message.lower()):
+                raise _Retry(f"{exc.code}: {exc.message}") from exc
+            self._write_failure(name, path.name, exc.code, exc.message)
+            journal.finish(sha, "failed", f"{exc.code}: {exc.message}")
+            self._handled[path] = signature
+            log.error("%s: failed (%s): %s -> failed/%s.error.txt", path.name, exc.code, exc.message, name)
+            return
+        write_extras(path, result.folder, options)
+        stale_error = self.failed / f"{name}.error.txt"
+        if stale_error.exists():
+            stale_error.unlink()
+        journal.finish(sha, "done")
+        self._handled[path] = signature
+        log.info("%s: scored in %.1f s -> scored/%s/%s", path.name, time.monotonic() - started, name,
+                 " (from the server's cache)" if result.cached else "")
+        if options.move_done or self.settings.move_done:
+            self._move_done(path)
+
+    def _content_hash(self, path: Path, journal: Journal) -> str:
+        st = path.stat()
+        known = journal.known_hash(str(path), st.st_size, st.st_mtime_ns)
+        if known:
+            return known
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        sha = digest.hexdigest()
+        journal.remember_hash(str(path), st.st_size, st.st_mtime_ns, sha)
+        return sha
+
+    def _result_name(self, path: Path, sha: str, journal: Journal) -> str:
+        """scored/<stem>, or <stem>-<hash> when that name belongs to other content."""
+        base = re.sub(r"[^\w.\- ]+", "_", path.stem).strip(" .") or "video"
+        owner = journal.owner_of(base)
+        if owner in (None, sha) and (owner == sha or not (self.scored / base).exists()):
+            return base
+        return f"{base}-{sha[:8]}"
+
+    def _write_failure(self, name: str, source: str, code: str, message: str) -> None:
+        text = (f"{source} could not be scored.\n\n{message}\n\n(code {code}). Fix the file or its "
+                f"options and drop it again: a changed file is scored again.\n")
+        atomic_write_text(self.failed / f"{name}.error.txt", text)
+
+    def _move_done(self, path: Path) -> None:
+        self.done.mkdir(exist_ok=True)
+        target = self.done / path.name
+        if target.exists():
+            target = self.done / f"{path.stem}-{int(time.time())}{path.suffix}"
+        shutil.move(str(path), str(target))  # a rename on the same filesystem: bytes untouched
+        log.info("%s: moved to done/", path.name)
+
+
+def _job_options(options: FileOptions) -> JobOptions:
+    return JobOptions(model=options.model, style=options.style, mood=options.mood, seed=options.seed,
+                      stems=options.stems)
+
+
+class _ProgressLog:
+    """Logs a job's progress at most every few seconds, so the log stays readable."""
+
+    def __init__(self, label: str, every_s: float = 3.0):
+        self.label, self.every_s, self._last = label, every_s, 0.0
+
+    def __call__(self, event: JobEvent) -> None:
+        if event.kind != "progress":
+            return
+        now = time.monotonic()
+        if now - self._last >= self.every_s:
+            self._last = now
+            log.info("%s: %3.0f%% %s", self.label, 100 * event.fraction, event.stage)
+
+
+class _FolderLock:
+    """One watcher per folder: an advisory lock the OS releases even after SIGKILL."""
+
+    def __init__(self, path: Path):
+        self._file = open(path, "a+")
+        try:
+            import fcntl
+
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # Windows: the scheduled task runs one instance; no lock needed
+            pass
+        except BlockingIOError:
+            self._file.close()
+            raise OptionsError(f"another watcher is already running on {path.parent.parent}; stop it first")
+
+    def release(self) -> None:
+        self._file.close()
