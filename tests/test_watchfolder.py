@@ -1,0 +1,273 @@
+"""Watch folder: real filesystem events in temporary folders, a real server, a real watcher process."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import isolated_env
+from videos import VideoSpec, make_video
+
+from scorecut.plugins.watchfolder.candidates import StabilityTracker, is_candidate_name
+from scorecut.plugins.watchfolder.options import OptionsError, options_for
+
+MODES = ["events", "polling"]
+STEMS = ("drums", "bass", "harmony", "melody")
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def wait_until(predicate, timeout_s: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    detail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+    raise AssertionError(f"timed out waiting for {what}\n{detail}")
+
+
+def start_watch(folder: Path, address: str, mode: str, *extra: str, home: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "watch", str(folder), "--server", address,
+           "--stable-seconds", "0.8", *extra]
+    if mode == "polling":
+        cmd.append("--polling")
+    return subprocess.Popen(cmd, env=isolated_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_watch(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def journal_rows(folder: Path) -> list[tuple]:
+    with sqlite3.connect(folder / ".scorecut/journal.sqlite3") as db:
+        return db.execute("SELECT source, state, name, attempts FROM jobs ORDER BY source").fetchall()
+
+
+def visible(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.exists() else []
+
+
+def assert_complete_result(result: Path, duration_s: float) -> None:
+    """A landed result folder is whole: every WAV and a score.json that names them."""
+    score = json.loads((result / "score.json").read_text())
+    assert abs(score["duration_s"] - duration_s) < 1e-6
+    for stem in ("mix", *STEMS):
+        assert (result / f"{stem}.wav").stat().st_size > 44
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    """Short real videos, made once, copied into each test's folder."""
+    root = tmp_path_factory.mktemp("watch-clips")
+    made = {}
+    for i in range(20):
+        made[f"clip{i:02d}"] = make_video(root / f"clip{i:02d}.mp4",
+                                          VideoSpec(1.5, cuts_s=(0.7,), size=(96, 64), seed=100 + i))
+    made["long"] = make_video(root / "long.mp4", VideoSpec(10.0, cuts_s=(3.1, 6.4), size=(96, 64), seed=7))
+    return made
+
+
+@pytest.fixture
+def drop(tmp_path):
+    """A watched folder, and a check that no original changed by a single byte."""
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    originals: dict[Path, str] = {}
+
+    def put(src: Path, name: str | None = None) -> Path:
+        staging = tmp_path / "staging"
+        staging.mkdir(exist_ok=True)
+        tmp = staging / (name or src.name)
+        shutil.copyfile(src, tmp)
+        dest = folder / (name or src.name)
+        os.replace(tmp, dest)  # lands at once, like a move from the same disk
+        originals[dest] = sha256(dest)
+        return dest
+
+    put.folder = folder
+    put.originals = originals
+    yield put
+    for path, digest in originals.items():
+        if path.exists():
+            assert sha256(path) == digest, f"{path.name} was modified"
+
+
+# -- unit --------------------------------------------------------------------------------------------
+
+def test_candidate_names():
+    assert is_candidate_name("take 1.MP4") and is_candidate_name("a.mov")
+    for name in (".hidden.mp4", "~$lock.mp4", "a.mp4.part", "a.mp4.crdownload", "a.tmp", "notes.txt",
+                 "clip.mp4.scorecut.toml"):
+        assert not is_candidate_name(name), name
+
+
+def test_stability_needs_an_unchanged_window(tmp_path):
+    f = tmp_path / "a.mp4"
+    f.write_bytes(b"x" * 10)
+    tracker = StabilityTracker(stable_s=1.0)
+    assert not tracker.observe(f, now=0.0)
+    assert not tracker.observe(f, now=0.5)
+    with open(f, "ab") as out:
+        out.write(b"more")
+    assert not tracker.observe(f, now=1.2)  # it grew: the window starts again
+    assert not tracker.observe(f, now=2.0)
+    assert tracker.observe(f, now=2.3)
+
+
+def test_options_per_folder_and_per_file(tmp_path):
+    video = tmp_path / "a.mp4"
+    (tmp_path / "scorecut.toml").write_text('style = "ambient"\nseed = 3\nstems = "drums,bass"\n')
+    assert options_for(video, tmp_path).style == "ambient"
+    (tmp_path / "a.mp4.scorecut.toml").write_text('[scorecut]\nseed = 9\nin = 1.5\npreview = true\n')
+    opts = options_for(video, tmp_path)
+    assert (opts.style, opts.seed, opts.stems, opts.in_s, opts.preview) == ("ambient", 9, ("drums", "bass"), 1.5, True)
+    (tmp_path / "a.mp4.scorecut.toml").write_text('tempo = 90\n')
+    with pytest.raises(OptionsError, match="unknown option.*tempo"):
+        options_for(video, tmp_path)
+
+
+# -- with a real server and a real watcher -------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", MODES)
+def test_file_written_slowly_is_scored_once_when_complete(server, clips, drop, mode, tmp_path):
+    proc = start_watch(drop.folder, server.address, mode, home=tmp_path)
+    try:
+        time.sleep(1.0)
+        data = clips["long"].read_bytes()
+        target = drop.folder / "slow.mp4"
+        with open(target, "wb") as out:  # a copy over a slow link: chunks with pauses shorter than the window
+            for i in range(0, len(data), len(data) // 8 + 1):
+                out.write(data[i:i + len(data) // 8 + 1])
+                out.flush()
+                time.sleep(0.35)
+        drop.originals[target] = sha256(target)
+        wait_until(lambda: (drop.folder / "scored/slow/score.json").exists(), 120, "slow.mp4 scored", proc,
+                   drop.folder / ".scorecut/watch.log")
+    finally:
+        stop_watch(proc)
+    assert_complete_result(drop.folder / "scored/slow", 10.0)  # the whole file, not a prefix of it
+    assert journal_rows(drop.folder) == [("slow.mp4", "done", "slow", 1)]
+    assert visible(drop.folder / "failed") == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_twenty_files_dropped_at_once_are_each_scored_once(server, clips, drop, mode, tmp_path):
+    proc = start_watch(drop.folder, server.address, mode, home=tmp_path)
+    try:
+        time.sleep(0.5)
+        for i in range(20):
+            drop(clips[f"clip{i:02d}"])
+        wait_until(lambda: len(visible(drop.folder / "scored")) == 20, 300, "20 results", proc,
+                   drop.folder / ".scorecut/watch.log")
+        time.sleep(1.5)  # a second look would score something twice now, if it ever did
+    finally:
+        stop_watch(proc)
+    assert visible(drop.folder / "scored") == [f"clip{i:02d}" for i in range(20)]
+    rows = journal_rows(drop.folder)
+    assert [r[1:] for r in rows] == [("done", f"clip{i:02d}", 1) for i in range(20)]
+    for i in range(20):
+        assert_complete_result(drop.folder / f"scored/clip{i:02d}", 1.5)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sigkill_mid_job_then_restart_scores_each_once(server, clips, drop, mode, tmp_path):
+    names = ["long", "clip00", "clip01"]
+    for n in names:
+        drop(clips[n])
+    log = drop.folder / ".scorecut/watch.log"
+    proc = start_watch(drop.folder, server.address, mode, home=tmp_path)
+    wait_until(lambda: log.exists() and "scoring" in log.read_text(), 60, "a job to start", proc, log)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for result in visible(drop.folder / "scored"):  # whatever is visible is whole
+        assert_complete_result(drop.folder / "scored" / result, 10.0 if result == "long" else 1.5)
+    proc = start_watch(drop.folder, server.address, mode, home=tmp_path)
+    try:
+        wait_until(lambda: len(visible(drop.folder / "scored")) == 3, 180, "3 results", proc, log)
+        time.sleep(1.0)
+    finally:
+        stop_watch(proc)
+    assert visible(drop.folder / "scored") == sorted(names)
+    assert all(state == "done" for _, state, _, _ in journal_rows(drop.folder))
+    assert not [p for p in (drop.folder / "scored").iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_corrupt_file_goes_to_failed_and_others_are_scored(server, clips, drop, mode, tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("this is not a video, only text with a video's name\n" * 20)
+    drop(bad)
+    drop(clips["clip00"])
+    drop(clips["clip01"])
+    proc = start_watch(drop.folder, server.address, mode, "--once", home=tmp_path)
+    assert proc.wait(timeout=180) == 0
+    assert visible(drop.folder / "scored") == ["clip00", "clip01"]
+    error = (drop.folder / "failed/bad.error.txt").read_text()
+    assert "bad.mp4" in error and "INVALID_ARGUMENT" in error
+    assert "Traceback" not in error
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_server_down_then_back_scores_pending_files(fresh_server, clips, drop, mode, tmp_path):
+    srv = fresh_server()
+    srv.stop()
+    log = drop.folder / ".scorecut/watch.log"
+    proc = start_watch(drop.folder, srv.address, mode, home=tmp_path)
+    try:
+        drop(clips["clip02"])
+        drop(clips["clip03"])
+        wait_until(lambda: log.exists() and "server not available" in log.read_text(), 30, "a retry", proc, log)
+        time.sleep(2.0)  # down for a while
+        assert visible(drop.folder / "failed") == []
+        srv.start()
+        wait_until(lambda: len(visible(drop.folder / "scored")) == 2, 120, "2 results", proc, log)
+    finally:
+        stop_watch(proc)
+    assert visible(drop.folder / "failed") == []
+    assert [r[1] for r in journal_rows(drop.folder)] == ["done", "done"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_once_exits_zero_and_duplicates_are_not_rescored(server, clips, drop, mode, tmp_path):
+    drop(clips["clip04"])
+    first = start_watch(drop.folder, server.address, mode, "--once", home=tmp_path)
+    assert first.wait(timeout=120) == 0
+    assert visible(drop.folder / "scored") == ["clip04"]
+
+    drop(clips["clip04"], name="renamed copy.mp4")  # same bytes under another name
+    again = start_watch(drop.folder, server.address, mode, "--once", home=tmp_path)
+    assert again.wait(timeout=120) == 0
+    assert visible(drop.folder / "scored") == ["clip04"]
+    assert journal_rows(drop.folder) == [("clip04.mp4", "done", "clip04", 1)]
+
+    changed = drop.folder / "clip04.mp4"  # the user replaces the file with new content
+    tmp = tmp_path / "replacement.mp4"
+    shutil.copyfile(clips["clip05"], tmp)
+    os.replace(tmp, changed)
+    drop.originals[changed] = sha256(changed)
+    third = start_watch(drop.folder, server.address, mode, "--once", home=tmp_path)
+    assert third.wait(timeout=120) == 0
+    assert visible(drop.folder / "scored") == ["clip04", "clip04-" + sha256(changed)[:8]]
