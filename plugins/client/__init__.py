@@ -1,0 +1,30 @@
+"""The Scorecut client library, shared by the CLI, the watch folder and the host plugins.
+
+Pure Python on grpcio + protobuf (no numpy, torch or PyAV) so the Blender extension and the
+Resolve script can carry it. See ClientAPI in the docs: build clips and options, call
+`ScorecutClient.score`, get the job's folder (mix.wav, <stem>.wav, score.json) back.
+"""
+
+from .client import ScorecutClient, is_loopback, split_address
+from .fragments import parse_media_fragment, parse_time_range
+from .output import JobWriter, write_job
+from .request import build_request
+from .types import (
+    DEFAULT_ADDRESS,
+    DEFAULT_PORT,
+    ENV_SERVER,
+    ClipSpec,
+    JobCancelled,
+    JobEvent,
+    JobFailed,
+    JobOptions,
+    JobResult,
+    ScorecutClientError,
+    ServerUnavailable,
+)
+
+__all__ = [
+    "DEFAULT_ADDRESS", "DEFAULT_PORT", "ENV_SERVER", "ClipSpec", "JobCancelled", "JobEvent", "JobFailed",
+    "JobOptions", "JobResult", "JobWriter", "ScorecutClient", "ScorecutClientError", "ServerUnavailable",
+    "build_request", "is_loopback", "parse_media_fragment", "parse_time_range", "split_address", "write_job",
+]

@@ -1,0 +1,74 @@
+"""ClipSpec / JobOptions -> scorecut.v1.ScoreRequest.
+
+Unknown ranges are left for the server, which knows the media: `source_out_s = 0` means the end
+of the media, and `record_start_s = record_end_s = 0` means "right after the previous clip, at
+normal speed". Ranges the caller gives are passed through unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+from scorecut.v1 import scorecut_pb2 as pb
+
+from .types import ClipSpec, JobOptions
+
+
+def build_options(options: JobOptions) -> pb.ScoreOptions:
+    msg = pb.ScoreOptions(
+        model=options.model,
+        style=options.style,
+        mood=options.mood,
+        tempo_min_bpm=float(options.tempo_min_bpm or 0),
+        tempo_max_bpm=float(options.tempo_max_bpm or 0),
+        stems=list(options.stems),
+        sample_rate=int(options.sample_rate or 0),
+        duck_dialogue=bool(options.duck_dialogue),
+        meter=options.meter,
+        checkpoint=options.checkpoint,
+        sample_format=options.sample_format,
+    )
+    if options.seed is not None:
+        msg.seed = int(options.seed)
+    if options.loudness_lufs is not None:
+        msg.loudness_lufs = float(options.loudness_lufs)
+    return msg
+
+
+def build_clip(spec: ClipSpec, media_id: str | None, previous_end_s: float | None) -> tuple[pb.Clip, float | None]:
+    """The wire clip and its record end (None when only the server can know it)."""
+    clip = pb.Clip(source_in_s=float(spec.source_in_s), name=spec.name or os.path.basename(spec.path))
+    if media_id:
+        clip.media_id = media_id
+    else:
+        clip.path = os.path.abspath(spec.path)
+    if spec.source_out_s is not None:
+        clip.source_out_s = float(spec.source_out_s)
+    start = spec.record_start_s if spec.record_start_s is not None else previous_end_s
+    end = spec.record_end_s
+    if end is None and start is not None and spec.source_out_s is not None:
+        end = start + (spec.source_out_s - spec.source_in_s)
+    if start is not None and end is not None:
+        clip.record_start_s, clip.record_end_s = float(start), float(end)
+        return clip, end
+    return clip, None  # the server places it after the previous clip
+
+
+def build_request(
+    clips: Sequence[ClipSpec],
+    options: JobOptions = JobOptions(),
+    *,
+    duration_s: float | None = None,
+    media_ids: Mapping[str, str] | None = None,
+) -> pb.ScoreRequest:
+    """A ScoreRequest; `media_ids` maps a clip's path to its uploaded media id (remote servers)."""
+    if not clips:
+        raise ValueError("give at least one clip")
+    request = pb.ScoreRequest(options=build_options(options), duration_s=float(duration_s or 0))
+    previous_end: float | None = 0.0
+    for spec in clips:
+        media_id = (media_ids or {}).get(spec.path)
+        clip, previous_end = build_clip(spec, media_id, previous_end)
+        request.clips.append(clip)
+    return request
