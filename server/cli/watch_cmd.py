@@ -49,4 +49,4 @@ def _setup_logging(folder: Path) -> None:
         state.mkdir(exist_ok=True)
         handlers.append(logging.FileHandler(state / "watch.log", encoding="utf-8"))
     logging.basicConfig(level=logging.INFO, handlers=handlers,
-                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+                        format="%(asctime)s %(levelname)s %(message)s")
