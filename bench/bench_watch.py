@@ -72,7 +72,8 @@ def main() -> int:
     parser.add_argument("--stable-seconds", type=float, default=2.0)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-watch-"))
-    srv = ServerProcess(free_port(), work / "home", work, []).start() if (work / "home").mkdir() is None else None
+    (work / "home").mkdir()
+    srv = ServerProcess(free_port(), work / "home", work, []).start()
     try:
         clips = [make_video(work / f"c{i:02d}.mp4", VideoSpec(2.0, cuts_s=(1.0,), size=(96, 64), seed=i))
                  for i in range(args.clips)]
