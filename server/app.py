@@ -1,0 +1,138 @@
+"""Building and running the gRPC server: services, policy, readiness, graceful shutdown."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import signal
+import sys
+import threading
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from scorecut.v1 import scorecut_pb2_grpc as pb_grpc
+
+from .config import ServerConfig
+from .jobs import JobQueue
+from .policy import TokenInterceptor
+from .servicer import ScorecutServicer
+
+log = logging.getLogger("scorecut.server")
+SERVICE_NAME = "scorecut.v1.Scorecut"
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # upload chunks and stem chunks stay far below this
+EXTRA_THREADS = 16  # RPC threads beyond one per queued job: health, info, uploads, cancels
+
+
+def setup_logging(log_dir: Path, level: str = "INFO") -> Path:
+    """Log to a rotating file in the user's log folder and to stderr."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / "server.log"
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    to_file = logging.handlers.RotatingFileHandler(path, maxBytes=5 * 1024 * 1024, backupCount=3)
+    to_stderr = logging.StreamHandler(sys.stderr)
+    root = logging.getLogger("scorecut")
+    root.handlers.clear()
+    for handler in (to_file, to_stderr):
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+    root.setLevel(level.upper())
+    return path
+
+
+def resolve_device(device: str) -> str:
+    """"auto" -> "cuda:0" when a CUDA device is usable, else "cpu"."""
+    if device == "cpu":
+        return "cpu"
+    # Without the NVIDIA driver's device node there is no CUDA: skip importing torch, which would
+    # add seconds to start-up for nothing.
+    if device == "auto" and not Path("/dev/nvidiactl").exists() and sys.platform.startswith("linux"):
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return device if device.startswith("cuda:") else "cuda:0"
+    if device.startswith("cuda"):
+        raise SystemExit("no CUDA device is usable here (torch sees none); use --device cpu or auto")
+    return "cpu"
+
+
+class ScorecutServer:
+    """The running server: gRPC, the health service, the job queue."""
+
+    def __init__(self, config: ServerConfig, device: str):
+        self.config = config
+        self.device = device
+        self.jobs = JobQueue(config.max_queue, device, config.model_dir)
+        self.servicer = ScorecutServicer(config, device, self.jobs)
+        self.health = health.HealthServicer()
+        interceptors = [TokenInterceptor(config.token)] if config.token else []
+        self.grpc = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=config.max_queue + EXTRA_THREADS, thread_name_prefix="rpc"),
+            interceptors=interceptors,
+            options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                     ("grpc.so_reuseport", 0)])  # a second server on a taken port must fail, not share it
+        pb_grpc.add_ScorecutServicer_to_server(self.servicer, self.grpc)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
+        if config.tls:
+            creds = grpc.ssl_server_credentials([(Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes())])
+            self.port = self.grpc.add_secure_port(config.address, creds)
+        else:
+            self.port = self.grpc.add_insecure_port(config.address)
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        self.jobs.start()
+        self.grpc.start()
+        for service in ("", SERVICE_NAME):
+            self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+
+    def stop(self) -> None:
+        """Not serving, no new calls, jobs cancelled, running streams given `grace_s`, cache written."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        log.info("shutting down (jobs run: %d)", self.jobs.jobs_run)
+        self.health.enter_graceful_shutdown()  # NOT_SERVING for anyone still asking
+        self.jobs.shutdown(timeout_s=self.config.grace_s)
+        self.grpc.stop(self.config.grace_s).wait()
+        self.servicer.close()
+        log.info("stopped")
+
+
+def serve(config: ServerConfig, log_level: str = "INFO") -> int:
+    """Run until SIGINT/SIGTERM. Returns the process exit status."""
+    problems = config.problems()
+    if problems:
+        for p in problems:
+            print(f"scorecut serve: {p}", file=sys.stderr)
+        return 2
+    log_path = setup_logging(config.log_dir, log_level)
+    device = resolve_device(config.device)
+    try:
+        server = ScorecutServer(config, device)
+    except RuntimeError as error:  # grpc: the port could not be bound
+        print(f"scorecut serve: cannot listen on {config.address} ({error}); is another server running "
+              "there? choose another --port", file=sys.stderr)
+        return 1
+    if server.port == 0:
+        print(f"scorecut serve: cannot listen on {config.address}; is another server running there? "
+              "choose another --port", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    server.start()
+    shown_host = config.host if ":" not in config.host else f"[{config.host}]"
+    log.info("serving on %s:%d, device %s, media roots %s, log %s, pid %d", shown_host, server.port, device,
+             ", ".join(map(str, config.media_roots)), log_path, os.getpid())
+    print(f"scorecut serving on {shown_host}:{server.port} (device {device}{', TLS' if config.tls else ''})",
+          flush=True)
+    while not stop.wait(0.5):  # a timed wait keeps the main thread responsive to signals
+        pass
+    server.stop()
+    return 0

@@ -1,0 +1,52 @@
+"""`scorecut serve`: run the model server on this machine (loopback by default)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from scorecut.server import config as c  # light: platformdirs only
+
+    parser.add_argument("--host", default=c.DEFAULT_HOST,
+                        help="address to listen on (default %(default)s; another address needs --token)")
+    parser.add_argument("--port", type=int, default=c.DEFAULT_PORT, help="port (default %(default)s)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="where models run (default: cuda when present, else cpu)")
+    parser.add_argument("--token", default="", help="require this bearer token from clients")
+    parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS (with --tls-key)")
+    parser.add_argument("--tls-key", type=Path, help="PEM private key for --tls-cert")
+    parser.add_argument("--media-root", type=Path, action="append", dest="media_roots", metavar="DIR",
+                        help="a folder path references may point into (repeatable; default: your home)")
+    parser.add_argument("--max-duration", type=float, default=c.DEFAULT_MAX_DURATION_S, metavar="S",
+                        help="longest output per job in seconds (default %(default)g)")
+    parser.add_argument("--max-clips", type=int, default=c.DEFAULT_MAX_CLIPS, metavar="N",
+                        help="most clips per job (default %(default)s)")
+    parser.add_argument("--max-upload-mb", type=float, default=c.DEFAULT_MAX_UPLOAD_BYTES / 1e6, metavar="N",
+                        help="largest upload in megabytes, fractions allowed (default %(default).0f)")
+    parser.add_argument("--max-queue", type=int, default=c.DEFAULT_MAX_QUEUE, metavar="N",
+                        help="jobs that may wait behind the running one (default %(default)s)")
+    parser.add_argument("--cache-dir", type=Path, help="results and uploads (default: the user cache folder)")
+    parser.add_argument("--model-dir", type=Path, help="installed model checkpoints (default: the user data folder)")
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                        type=str.upper, help="log detail (default %(default)s)")
+
+
+def config_from_args(args):
+    from scorecut.server.config import ServerConfig, default_cache_dir, default_model_dir
+
+    return ServerConfig(
+        host=args.host, port=args.port, device=args.device, token=args.token,
+        tls_cert=args.tls_cert, tls_key=args.tls_key,
+        media_roots=tuple(p.expanduser().resolve() for p in (args.media_roots or [Path.home()])),
+        cache_dir=(args.cache_dir or default_cache_dir()).expanduser(),
+        model_dir=(args.model_dir or default_model_dir()).expanduser(),
+        max_duration_s=args.max_duration, max_clips=args.max_clips,
+        max_upload_bytes=int(args.max_upload_mb * 1e6), max_queue=args.max_queue)
+
+
+def run(args) -> int:
+    from scorecut.server.app import serve
+
+    return serve(config_from_args(args), log_level=args.log_level)

@@ -1,0 +1,72 @@
+"""gRPC status codes for what goes wrong, and the one place exceptions become statuses.
+
+Handlers raise `RpcFailure(code, message)` or let a model's ScorecutError through; `rpc_errors`
+turns either into `context.abort` with the message alone. Anything unexpected becomes INTERNAL
+with a short message while the full traceback goes to the log, and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+
+import grpc
+
+from scorecut.models.interface import Cancelled, MediaError, ModelUnavailable, RequestError
+
+log = logging.getLogger("scorecut.server")
+
+
+class RpcFailure(Exception):
+    """End the call with `code` and `message` (a sentence a person can act on)."""
+
+    def __init__(self, code: grpc.StatusCode, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def invalid(message: str) -> RpcFailure:
+    return RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+def status_of(error: BaseException) -> tuple[grpc.StatusCode, str]:
+    """The status code and message a client sees for `error`."""
+    if isinstance(error, RpcFailure):
+        return error.code, error.message
+    if isinstance(error, Cancelled):
+        return grpc.StatusCode.CANCELLED, "the job was cancelled"
+    if isinstance(error, ModelUnavailable):
+        return grpc.StatusCode.FAILED_PRECONDITION, str(error)
+    if isinstance(error, (MediaError, RequestError)):
+        return grpc.StatusCode.INVALID_ARGUMENT, str(error)
+    log.error("unexpected error", exc_info=(type(error), error, error.__traceback__))
+    return grpc.StatusCode.INTERNAL, (f"the server failed on this request ({type(error).__name__}); "
+                                      "the server log has the details")
+
+
+def rpc_errors(method):
+    """Decorate a servicer method (plain or generator) so failures end the call with a status."""
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def stream(self, request, context):
+            try:
+                yield from method(self, request, context)
+                return
+            except Exception as error:  # noqa: BLE001 — every failure becomes a status
+                code, message = status_of(error)
+            context.abort(code, message)
+
+        return stream
+
+    @functools.wraps(method)
+    def unary(self, request, context):
+        try:
+            return method(self, request, context)
+        except Exception as error:  # noqa: BLE001
+            code, message = status_of(error)
+        context.abort(code, message)
+
+    return unary

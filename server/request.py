@@ -1,0 +1,222 @@
+"""A ScoreRequest, checked and normalised into a Segment, ScoreOptions and the cache keys.
+
+Every check here runs before a job is queued, so a bad request is answered at once with a status
+a person can act on: INVALID_ARGUMENT for bad values and undecodable media, NOT_FOUND for missing
+media, PERMISSION_DENIED for paths the policy forbids, FAILED_PRECONDITION for a model that cannot
+run here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import threading
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import grpc
+
+from scorecut import __version__
+from scorecut.models.interface import (DEFAULT_LOUDNESS_LUFS, DEFAULT_SAMPLE_RATE, Clip, MediaError,
+                                       ModelInfo, ScoreOptions, Segment)
+
+from .config import ServerConfig
+from .errors import RpcFailure, invalid
+from .media import FileHasher, UploadStore, resolve_reference
+from .pcm import DEFAULT_SAMPLE_FORMAT, SAMPLE_FORMATS
+
+SAMPLE_RATES = (22_050, 24_000, 32_000, 44_100, 48_000, 88_200, 96_000)  # Hz
+METERS = ("4/4", "3/4", "6/8")
+DEFAULT_STYLE = "cinematic"
+END_TOLERANCE_S = 0.05  # an out point this far past the media's end is its end (about one frame)
+
+
+@dataclass(frozen=True)
+class ScoreJobSpec:
+    """What the worker needs, plus the keys that name its result."""
+
+    segment: Segment
+    options: ScoreOptions
+    sample_format: str
+    result_key: str  # names the finished result: options, ranges and media content
+    analysis_key: str  # names the analysis: ranges and media content only
+
+
+class MediaProber:
+    """probe_media, remembered per (path, size, mtime): requests often repeat the same files."""
+
+    def __init__(self):
+        self._known: dict[tuple[str, int, int], object] = {}
+        self._lock = threading.Lock()
+
+    def probe(self, path: Path):
+        from scorecut.models.analysis import probe_media
+
+        st = os.stat(path)
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        with self._lock:
+            if key in self._known:
+                return self._known[key]
+        info = probe_media(str(path))
+        with self._lock:
+            self._known[key] = info
+        return info
+
+
+def _finite(value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise invalid(f"{what} must be a finite number of seconds")
+    return value
+
+
+def _clip_label(clip, index: int) -> str:
+    return clip.name or (Path(clip.path).name if clip.path else "") or f"clip {index + 1}"
+
+
+def _resolve_clips(request, peer: str, config: ServerConfig, uploads: UploadStore, prober: MediaProber,
+                   hasher: FileHasher) -> tuple[list[Clip], list[str]]:
+    clips: list[Clip] = []
+    shas: list[str] = []
+    cursor = 0.0  # record time where the next unplaced clip starts
+    for index, pc in enumerate(request.clips):
+        label = _clip_label(pc, index)
+        path = resolve_reference(pc, peer, config.media_roots, uploads)
+        try:
+            info = prober.probe(path)
+        except MediaError as error:
+            raise invalid(f"{label}: {error}") from None
+        media_end = float(info.duration_s)
+        src_in = _finite(pc.source_in_s, "source_in_s")
+        src_out = _finite(pc.source_out_s, "source_out_s") or media_end  # 0 = the end of the media
+        fps = float(getattr(info, "fps", 0) or 0)
+        tolerance = max(END_TOLERANCE_S, 1.0 / fps if fps > 0 else 0.0)
+        if src_in < 0:
+            raise invalid(f"{label}: the in point {src_in:g} s is negative")
+        if src_in > src_out:
+            raise invalid(f"{label}: the in point {src_in:g} s is after the out point {src_out:g} s; "
+                          "swap them")
+        if src_out > media_end + tolerance:
+            raise invalid(f"{label}: the out point {src_out:g} s is beyond the end of the media "
+                          f"({media_end:.3f} s); use an out point at or before the end")
+        src_out = min(src_out, media_end)
+        if src_out - src_in <= 1e-6:
+            raise invalid(f"{label}: the clip has zero length (in {src_in:g} s, out "
+                          f"{pc.source_out_s:g} s); give an out point after the in point")
+        rec_start = _finite(pc.record_start_s, "record_start_s")
+        rec_end = _finite(pc.record_end_s, "record_end_s")
+        if rec_end <= 0:  # unset: right after the previous clip, at the source's own speed
+            rec_start = rec_start if rec_start > 0 else cursor
+            rec_end = rec_start + (src_out - src_in)
+        if rec_start < 0 or rec_end <= rec_start:
+            raise invalid(f"{label}: the record range {rec_start:g}-{rec_end:g} s is empty or "
+                          "negative; record end must be after record start")
+        if rec_start < cursor - 1e-3:
+            raise invalid(f"{label}: the record range starts at {rec_start:g} s, before the previous "
+                          f"clip ends ({cursor:g} s); clips must be in timeline order without overlap")
+        clips.append(Clip(str(path), src_in, src_out, rec_start, rec_end, label))
+        shas.append(hasher.sha256(path))
+        cursor = rec_end
+    return clips, shas
+
+
+def _options(request, peer: str, config: ServerConfig, infos: dict[str, ModelInfo]) -> tuple[ScoreOptions, str]:
+    o = request.options
+    model = o.model or "composer"
+    if model not in infos:
+        raise invalid(f"unknown model {model!r}; choose one of: {', '.join(infos)}")
+    info = infos[model]
+    if not info.available and not o.checkpoint:
+        raise RpcFailure(grpc.StatusCode.FAILED_PRECONDITION,
+                         f"the {model} model is not available on this server: {info.unavailable_reason}")
+    catalog = infos.get("composer", info)
+    style = o.style or DEFAULT_STYLE
+    if catalog.styles and style not in catalog.styles:
+        raise invalid(f"unknown style {style!r}; choose one of: {', '.join(catalog.styles)}")
+    if o.mood and catalog.moods and o.mood not in catalog.moods:
+        raise invalid(f"unknown mood {o.mood!r}; choose one of: {', '.join(catalog.moods)}, "
+                      "or leave it empty to take the mood from the picture")
+    stems = tuple(o.stems) or tuple(info.stems)
+    unknown = [s for s in stems if s not in info.stems]
+    if unknown:
+        raise invalid(f"the {model} model gives no stem {', '.join(map(repr, unknown))}; it gives: "
+                      f"{', '.join(info.stems)}")
+    stems = tuple(s for s in info.stems if s in stems)  # the model's order, no repeats
+    rate = o.sample_rate or DEFAULT_SAMPLE_RATE
+    if rate not in SAMPLE_RATES:
+        raise invalid(f"sample rate {rate} Hz is not supported; use one of "
+                      f"{', '.join(map(str, SAMPLE_RATES))}")
+    fmt = o.sample_format or DEFAULT_SAMPLE_FORMAT
+    if fmt not in SAMPLE_FORMATS:
+        raise invalid(f"unknown sample format {fmt!r}; use one of: {', '.join(SAMPLE_FORMATS)}")
+    meter = o.meter or "4/4"
+    if meter not in METERS:
+        raise invalid(f"meter {meter!r} is not supported; use one of: {', '.join(METERS)}")
+    loudness = o.loudness_lufs if o.HasField("loudness_lufs") else DEFAULT_LOUDNESS_LUFS
+    if not -60.0 <= loudness <= -1.0:
+        raise invalid(f"loudness target {loudness:g} LUFS is out of range; use -60 to -1 (-16 is usual)")
+    tmin = o.tempo_min_bpm or None
+    tmax = o.tempo_max_bpm or None
+    for t in (tmin, tmax):
+        if t is not None and not 30.0 <= t <= 300.0:
+            raise invalid(f"tempo {t:g} BPM is out of range; use 30 to 300 BPM, or 0 for the style's range")
+    if tmin and tmax and tmin > tmax:
+        raise invalid(f"tempo range {tmin:g}-{tmax:g} BPM is reversed; the minimum must not exceed the maximum")
+    checkpoint = o.checkpoint
+    if checkpoint:
+        from .policy import is_loopback_peer, under_roots
+
+        if not is_loopback_peer(peer):
+            raise RpcFailure(grpc.StatusCode.PERMISSION_DENIED,
+                             "a checkpoint path is only accepted from this machine; install the "
+                             "checkpoint on the server with `scorecut models add`")
+        if not under_roots(Path(checkpoint), (*config.media_roots, config.model_dir)):
+            raise RpcFailure(grpc.StatusCode.PERMISSION_DENIED,
+                             f"{checkpoint} is outside the folders this server may read; put it in "
+                             f"{config.model_dir} or under a --media-root")
+        if not Path(checkpoint).exists():
+            raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no checkpoint at {checkpoint} on the server")
+    options = ScoreOptions(model=model, style=style, mood=o.mood, tempo_min_bpm=tmin, tempo_max_bpm=tmax,
+                           seed=int(o.seed) if o.HasField("seed") else 0, stems=stems, sample_rate=rate,
+                           loudness_lufs=float(loudness), duck_dialogue=o.duck_dialogue, meter=meter,
+                           checkpoint=checkpoint)
+    return options, fmt
+
+
+def _key(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _checkpoint_identity(path: str) -> list:
+    if not path:
+        return []
+    st = os.stat(path)
+    return [os.path.realpath(path), st.st_size, st.st_mtime_ns]
+
+
+def build_job_spec(request, peer: str, config: ServerConfig, infos: dict[str, ModelInfo],
+                   uploads: UploadStore, prober: MediaProber, hasher: FileHasher) -> ScoreJobSpec:
+    """Check `request` (a scorecut.v1.ScoreRequest) for `peer`; raises RpcFailure."""
+    if not request.clips:
+        raise invalid("the request has no clips; send at least one clip")
+    if len(request.clips) > config.max_clips:
+        raise invalid(f"the request has {len(request.clips)} clips, over this server's limit of "
+                      f"{config.max_clips}; split the timeline or start the server with a larger --max-clips")
+    options, fmt = _options(request, peer, config, infos)  # cheap checks before touching media
+    clips, shas = _resolve_clips(request, peer, config, uploads, prober, hasher)
+    duration = _finite(request.duration_s, "duration_s") or clips[-1].record_end_s
+    if duration <= 0:
+        raise invalid("the output duration must be positive")
+    if duration > config.max_duration_s:
+        raise invalid(f"the segment is {duration:.1f} s long, over this server's limit of "
+                      f"{config.max_duration_s:g} s; score it in parts or start the server with a "
+                      "larger --max-duration")
+    segment = Segment(tuple(clips), float(duration))
+    ranges = [[sha, round(c.source_in_s, 6), round(c.source_out_s, 6), round(c.record_start_s, 6),
+               round(c.record_end_s, 6)] for sha, c in zip(shas, clips)]
+    analysis_key = _key({"version": __version__, "clips": ranges, "duration_s": round(duration, 6)})
+    opts = asdict(replace(options, checkpoint=""))
+    result_key = _key({"analysis": analysis_key, "options": opts, "sample_format": fmt,
+                       "checkpoint": _checkpoint_identity(options.checkpoint)})
+    return ScoreJobSpec(segment, options, fmt, result_key, analysis_key)

@@ -1,0 +1,185 @@
+"""A finished job in wire form, the result cache that keeps it, and the events that stream it.
+
+A result is the Analysis, Plan and Manifest messages plus one PCM blob per stem (mix first). The
+cache stores each under `results/<key>/`, written into a temporary folder and renamed into place,
+so an entry is always whole; a cached stream is byte-for-byte the one first sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from scorecut import __version__
+from scorecut.models.interface import MIX, STEMS, FinishedScore
+from scorecut.v1 import scorecut_pb2 as pb
+
+from . import pcm
+
+log = logging.getLogger("scorecut.server")
+
+
+@dataclass
+class WireResult:
+    analysis: pb.Analysis
+    plan: pb.Plan
+    manifest: pb.Manifest
+    pcm: dict[str, bytes | Path]  # stem name -> PCM bytes, or the cached file holding them
+
+
+def _num(value: float) -> float | None:
+    """JSON has no NaN: an unmeasured value is null."""
+    return None if value is None or not math.isfinite(value) else round(float(value), 6)
+
+
+def analysis_message(analysis) -> pb.Analysis:
+    return pb.Analysis(duration_s=float(analysis.duration_s), cuts_s=[float(t) for t in analysis.cuts_s],
+                       visual_beats_s=[float(t) for t in analysis.visual_beats_s],
+                       analysis_fps=float(analysis.analysis_fps), motion=[float(v) for v in analysis.motion])
+
+
+def plan_message(plan) -> pb.Plan:
+    return pb.Plan(tempo_bpm=plan.tempo_bpm, meter=plan.meter, key=plan.key, beats_s=list(plan.beats_s),
+                   downbeats_s=list(plan.downbeats_s), style=plan.style, mood=plan.mood,
+                   sections=[pb.Section(start_s=s.start_s, end_s=s.end_s, intensity=s.intensity, label=s.label)
+                             for s in plan.sections])
+
+
+def score_json(analysis, finished: FinishedScore, duration_s: float) -> str:
+    """score.json's musical fields; the client adds the mix and stem file entries."""
+    plan = finished.plan
+    doc = {
+        "version": __version__, "model": finished.model, "seed": int(finished.seed),
+        "style": plan.style, "mood": plan.mood, "duration_s": round(float(duration_s), 6),
+        "sample_rate": int(finished.sample_rate), "tempo_bpm": _num(plan.tempo_bpm), "meter": plan.meter,
+        "key": plan.key, "beats_s": [_num(t) for t in plan.beats_s],
+        "downbeats_s": [_num(t) for t in plan.downbeats_s],
+        "cuts_s": [_num(t) for t in analysis.cuts_s],
+        "sections": [{"start_s": _num(s.start_s), "end_s": _num(s.end_s), "intensity": int(s.intensity),
+                      "label": s.label} for s in plan.sections],
+        "loudness_lufs": _num(finished.loudness_lufs), "true_peak_dbtp": _num(finished.true_peak_dbtp),
+    }
+    for key, value in (finished.extra or {}).items():
+        doc.setdefault(key, value)  # model-specific extras never override the common fields
+    return json.dumps(doc, sort_keys=False)
+
+
+def encode_result(analysis, finished: FinishedScore, stems_wanted: tuple[str, ...], sample_format: str,
+                  duration_s: float) -> WireResult:
+    """Encode every stem to PCM and describe it in the manifest (mix first, then STEMS order)."""
+    blobs: dict[str, bytes] = {}
+    infos = []
+    order = [MIX] + [s for s in STEMS if s in stems_wanted and s in finished.stems]
+    for name in order:
+        audio = finished.mix if name == MIX else finished.stems[name]  # (channels, frames)
+        data = pcm.encode(audio, sample_format)
+        blobs[name] = data
+        infos.append(pb.StemInfo(name=name, frames=int(audio.shape[1]), channels=int(audio.shape[0]),
+                                 sample_rate=int(finished.sample_rate), sha256=hashlib.sha256(data).hexdigest(),
+                                 sample_format=sample_format))
+    manifest = pb.Manifest(stems=infos, model=finished.model, seed=int(finished.seed), version=__version__,
+                           loudness_lufs=float(finished.loudness_lufs),
+                           true_peak_dbtp=float(finished.true_peak_dbtp),
+                           score_json=score_json(analysis, finished, duration_s))
+    return WireResult(analysis_message(analysis), plan_message(finished.plan), manifest, blobs)
+
+
+def stream_events(job_id: str, result: WireResult) -> Iterator[pb.ScoreEvent]:
+    """analysis, plan, then each stem's chunks in manifest order, then the manifest."""
+    yield pb.ScoreEvent(job_id=job_id, analysis=result.analysis)
+    yield pb.ScoreEvent(job_id=job_id, plan=result.plan)
+    for info in result.manifest.stems:
+        step = pcm.chunk_frames(info.channels, info.sample_format)
+        frame_bytes = info.channels * pcm.SAMPLE_FORMATS[info.sample_format]
+        for offset, data in _chunks(result.pcm[info.name], step * frame_bytes):
+            yield pb.ScoreEvent(job_id=job_id, chunk=pb.StemChunk(
+                stem=info.name, channels=info.channels, sample_rate=info.sample_rate,
+                offset_frames=offset // frame_bytes, pcm=data, sample_format=info.sample_format))
+    yield pb.ScoreEvent(job_id=job_id, manifest=result.manifest)
+
+
+def _chunks(source: bytes | Path, size: int) -> Iterator[tuple[int, bytes]]:
+    if isinstance(source, Path):
+        with open(source, "rb") as f:
+            offset = 0
+            while data := f.read(size):
+                yield offset, data
+                offset += len(data)
+        return
+    view = memoryview(source)
+    for offset in range(0, len(source), size):
+        yield offset, bytes(view[offset : offset + size])
+
+
+class ResultCache:
+    """Finished results on disk under `root/<key>/`, the least recently used dropped past a size."""
+
+    def __init__(self, root: Path, max_bytes: int):
+        self.root = Path(root)
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> WireResult | None:
+        folder = self.root / key
+        try:
+            analysis = pb.Analysis.FromString((folder / "analysis.pb").read_bytes())
+            plan = pb.Plan.FromString((folder / "plan.pb").read_bytes())
+            manifest = pb.Manifest.FromString((folder / "manifest.pb").read_bytes())
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        files = {s.name: folder / f"{s.name}.pcm" for s in manifest.stems}
+        if not all(p.is_file() for p in files.values()):
+            return None
+        os.utime(folder)  # recently used
+        manifest.cached = True
+        return WireResult(analysis, plan, manifest, files)
+
+    def put(self, key: str, result: WireResult) -> None:
+        """Store atomically: a half-written entry is never visible under its key."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
+        try:
+            (tmp / "analysis.pb").write_bytes(result.analysis.SerializeToString())
+            (tmp / "plan.pb").write_bytes(result.plan.SerializeToString())
+            for name, data in result.pcm.items():
+                (tmp / f"{name}.pcm").write_bytes(data if isinstance(data, bytes) else Path(data).read_bytes())
+            (tmp / "manifest.pb").write_bytes(result.manifest.SerializeToString())  # last: marks it whole
+            try:
+                os.rename(tmp, self.root / key)
+            except OSError:
+                pass  # the same result landed meanwhile from a twin request; keep that one
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self._evict()
+
+    def clear_partial(self) -> None:
+        """Remove temporary folders a killed server left behind."""
+        if self.root.is_dir():
+            for entry in self.root.glob(".tmp-*"):
+                shutil.rmtree(entry, ignore_errors=True)
+
+    def _evict(self) -> None:
+        with self._lock:
+            entries = []
+            for folder in self.root.iterdir():
+                if folder.name.startswith(".") or not folder.is_dir():
+                    continue
+                size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+                entries.append((folder.stat().st_mtime, size, folder))
+            total = sum(e[1] for e in entries)
+            for _, size, folder in sorted(entries):
+                if total <= self.max_bytes:
+                    break
+                shutil.rmtree(folder, ignore_errors=True)
+                total -= size
+                log.info("result cache: dropped %s (%.1f MB) to stay under %.0f MB", folder.name,
+                         size / 1e6, self.max_bytes / 1e6)

@@ -1,0 +1,155 @@
+"""The scorecut.v1.Scorecut service: each RPC checks, then hands work to the queue or the cache."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from scorecut import __version__
+from scorecut.models.interface import ModelInfo
+from scorecut.v1 import scorecut_pb2 as pb
+from scorecut.v1 import scorecut_pb2_grpc as pb_grpc
+
+from .config import ServerConfig
+from .errors import invalid, rpc_errors
+from .jobs import JobQueue
+from .media import FileHasher, UploadStore
+from .policy import is_loopback_peer
+from .request import MediaProber, build_job_spec
+from .results import ResultCache, encode_result, stream_events
+
+log = logging.getLogger("scorecut.server")
+LIVENESS_POLL_S = 0.5  # how often a waiting call checks that its client is still there
+
+
+def _event(job_id: str, **kwargs) -> pb.ScoreEvent:
+    return pb.ScoreEvent(job_id=job_id, **kwargs)
+
+
+def _progress(job_id: str, stage: str, fraction: float, message: str = "") -> pb.ScoreEvent:
+    return _event(job_id, progress=pb.Progress(stage=stage, fraction=fraction, message=message))
+
+
+class ScorecutServicer(pb_grpc.ScorecutServicer):
+    def __init__(self, config: ServerConfig, device: str, jobs: JobQueue):
+        self.config = config
+        self.device = device
+        self.jobs = jobs
+        self.uploads = UploadStore(config.uploads, config.max_upload_bytes)
+        self.cache = ResultCache(config.results, config.cache_max_bytes)
+        self.cache.clear_partial()
+        self.prober = MediaProber()
+        self.hasher = FileHasher()
+        self.cache_writer = ThreadPoolExecutor(1, thread_name_prefix="scorecut-cache")  # off the stream path
+
+    def catalog(self) -> dict[str, ModelInfo]:
+        """Every model with its availability now (a checkpoint may have been added since start)."""
+        from scorecut.models.registry import model_infos
+
+        try:
+            infos = model_infos(device=self.device, model_dir=self.config.model_dir)
+        except Exception:  # noqa: BLE001 — one broken model must not hide the others
+            log.exception("listing the models failed; offering the composer alone")
+            from scorecut.models.composer.model import ComposerModel
+
+            infos = [ComposerModel().info(),
+                     ModelInfo("vmas", False, "the vmas model failed to load on this server; see its log")]
+        return {info.name: info for info in infos}
+
+    def close(self) -> None:
+        self.cache_writer.shutdown(wait=True)  # finish cache writes: no half-written entries
+
+    @rpc_errors
+    def GetInfo(self, request, context):
+        infos = self.catalog()
+        composer = infos.get("composer")
+        c = self.config
+        return pb.ServerInfo(
+            version=__version__, device=self.device,
+            models=[pb.ModelInfo(name=i.name, available=i.available, unavailable_reason=i.unavailable_reason,
+                                 stems=list(i.stems), native_output=i.native_output, description=i.description)
+                    for i in infos.values()],
+            limits=pb.Limits(max_duration_s=c.max_duration_s, max_clips=c.max_clips,
+                             max_upload_bytes=c.max_upload_bytes, max_queue=c.max_queue),
+            styles=list(composer.styles) if composer else [], moods=list(composer.moods) if composer else [],
+            paths_allowed=is_loopback_peer(context.peer()))
+
+    @rpc_errors
+    def Score(self, request, context):
+        spec = build_job_spec(request, context.peer(), self.config, self.catalog(), self.uploads,
+                              self.prober, self.hasher)
+        cached = self.cache.get(spec.result_key)
+        if cached is not None:
+            job_id = uuid.uuid4().hex
+            log.info("job %s served from the result cache (%s)", job_id, spec.result_key[:12])
+            yield _event(job_id, accepted=pb.Accepted(queue_position=0, cached=True))
+            yield from stream_events(job_id, cached)
+            return
+        job, position = self.jobs.submit(spec)
+        context.add_callback(job.cancel.set)  # the call ended (client gone, or done): stop the work
+        log.info("job %s accepted: %d clip(s), %.2f s, model %s, seed %d, %d ahead", job.id,
+                 len(spec.segment.clips), spec.segment.duration_s, spec.options.model, spec.options.seed, position)
+        try:
+            yield _event(job.id, accepted=pb.Accepted(queue_position=position, cached=False))
+            if position:
+                yield _progress(job.id, "queued", 0.0, f"{position} job(s) ahead")
+            while True:
+                try:
+                    kind, payload = job.events.get(timeout=LIVENESS_POLL_S)
+                except queue.Empty:
+                    if not context.is_active():
+                        job.cancel.set()
+                        return
+                    continue
+                if kind == "started":
+                    yield _progress(job.id, "decode", 0.0, "started")
+                elif kind == "progress":
+                    yield _progress(job.id, payload[0], payload[1])
+                elif kind == "failed":
+                    raise payload
+                elif kind == "done":
+                    break
+            analysis, finished = payload
+            yield _progress(job.id, "stream", 1.0)
+            result = encode_result(analysis, finished, spec.options.stems, spec.sample_format,
+                                   spec.segment.duration_s)
+            self.cache_writer.submit(self._store, spec.result_key, result)
+            yield from stream_events(job.id, result)
+        finally:
+            self.jobs.forget(job)
+
+    def _store(self, key, result) -> None:
+        try:
+            self.cache.put(key, result)
+        except Exception:  # noqa: BLE001 — a failed cache write costs a re-run later, nothing more
+            log.exception("could not store result %s in the cache", key[:12])
+
+    @rpc_errors
+    def UploadMedia(self, request_iterator, context):
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("part") != "header":
+            raise invalid("an upload starts with a header (filename, size, sha256), then the data")
+
+        def data():
+            for chunk in request_iterator:
+                if chunk.WhichOneof("part") != "data":
+                    raise invalid("an upload has one header, then data chunks only")
+                yield chunk.data
+
+        media_id, size, present = self.uploads.receive(first.header, data())
+        log.info("upload %s: %d bytes%s", media_id[:12], size, " (already present)" if present else "")
+        return pb.MediaRef(media_id=media_id, size=size, already_present=present)
+
+    @rpc_errors
+    def HasMedia(self, request, context):
+        found = self.uploads.find((request.sha256 or "").lower())
+        return pb.HasMediaReply(present=found is not None, media_id=request.sha256.lower() if found else "")
+
+    @rpc_errors
+    def CancelJob(self, request, context):
+        found, state = self.jobs.cancel(request.job_id)
+        if found:
+            log.info("job %s: cancel requested (%s)", request.job_id, state)
+        return pb.CancelJobReply(found=found, state=state)
