@@ -1,0 +1,170 @@
+"""Find the local Scorecut server, or start one detached from this terminal and reuse it later.
+
+`scorecut score` calls `ensure_local_server(address)` when nothing answers at a loopback address.
+The server runs in its own session (it outlives the command and ignores the terminal's Ctrl-C),
+logs to the platformdirs log folder, and is recorded in a pidfile in the state folder. A lockfile
+next to it makes concurrent `score` commands start one server, not two.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from scorecut.plugins.client import ScorecutClient, ServerUnavailable, is_loopback, split_address
+
+APP_NAME = "scorecut"
+START_TIMEOUT_S = 120.0  # a cold start imports torch and the models; slow disks take a while
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    address: str
+    pid: int | None  # None when a server we did not start answers there
+    log_path: Path | None
+    started: bool  # True when this call started it
+
+
+def state_dir() -> Path:
+    return Path(platformdirs.user_state_dir(APP_NAME)) / "servers"
+
+
+def log_dir() -> Path:
+    return Path(platformdirs.user_log_dir(APP_NAME))
+
+
+def _slug(address: str) -> str:
+    return "".join(c if c.isalnum() or c in ".-" else "-" for c in address)
+
+
+def pidfile_path(address: str) -> Path:
+    return state_dir() / f"{_slug(address)}.json"
+
+
+def read_pidfile(address: str) -> dict | None:
+    try:
+        return json.loads(pidfile_path(address).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # no signal 0 there; the health check decides
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    """An exclusive lock across processes, held for the `with` block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as f:
+        if os.name == "nt":
+            import msvcrt
+
+            while True:
+                try:
+                    msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            try:
+                yield
+            finally:
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _spawn(address: str, log_path: Path) -> subprocess.Popen:
+    host, port = split_address(address)
+    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "serve", "--host", host or "127.0.0.1",
+           "--port", str(port or 50777)]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    kwargs: dict = {}
+    if os.name == "nt":
+        kwargs["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
+    else:
+        kwargs["start_new_session"] = True  # own session: no SIGHUP/SIGINT from our terminal
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                cwd=str(Path.home()), close_fds=True, **kwargs)
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def ensure_local_server(address: str, *, token: str | None = None, timeout_s: float = START_TIMEOUT_S,
+                        notify=lambda message: None) -> LocalServer:
+    """The server answering at loopback `address`, started detached when none does.
+
+    Raises ServerUnavailable (with the server log's tail) when it cannot be started.
+    """
+    if not is_loopback(address):
+        raise ServerUnavailable(f"no Scorecut server answers at {address}; start it there with "
+                                "`scorecut serve --host ... --token ...`, or check the address")
+    with ScorecutClient(address, token=token) as client:
+        if client.ping():
+            record = read_pidfile(address) or {}
+            return LocalServer(address, record.get("pid"), None, False)
+        with _file_lock(state_dir() / f"{_slug(address)}.lock"):
+            record = read_pidfile(address)
+            proc = None
+            starting = record and time.time() - float(record.get("started", 0)) < timeout_s
+            if starting and pid_alive(int(record["pid"])) and _wait(client, record, None, timeout_s):
+                # Another command started it a moment ago and it is now serving.
+                return LocalServer(address, int(record["pid"]), Path(record["log"]), False)
+            log_path = log_dir() / f"server-{_slug(address)}.log"
+            notify(f"starting a local Scorecut server at {address} (log: {log_path})")
+            proc = _spawn(address, log_path)
+            record = {"pid": proc.pid, "address": address, "log": str(log_path), "started": time.time()}
+            if not _wait(client, record, proc, timeout_s):
+                if proc.poll() is None:
+                    proc.terminate()
+                raise ServerUnavailable(
+                    f"the local Scorecut server did not start at {address}; its log ({log_path}) ends:\n"
+                    f"{_log_tail(log_path)}\nfix what it says, or run `scorecut serve` yourself to see why"
+                )
+            path = pidfile_path(address)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(record))
+            os.replace(tmp, path)
+            return LocalServer(address, proc.pid, log_path, True)
+
+
+def _wait(client: ScorecutClient, record: dict, proc: subprocess.Popen | None, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if client.ping(timeout=1.0):
+            return True
+        if proc is not None and proc.poll() is not None:
+            return False
+        if proc is None and not pid_alive(int(record["pid"])):
+            return False
+        time.sleep(0.2)
+    return False

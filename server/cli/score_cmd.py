@@ -1,0 +1,185 @@
+"""`scorecut score VIDEO...`: score videos through a server; stems and score.json out.
+
+Several VIDEOs make one timeline segment in order; each may carry a media-fragment range
+(`clip.mp4#t=1.5,4`). Talks to the server at --server (default 127.0.0.1:50777, or
+$SCORECUT_SERVER); when nothing answers at a loopback address it starts a detached local server
+and reuses it later. Exit codes: 0 ok, 1 job failed, 2 usage or bad input, 3 server unavailable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+
+def _seconds(text: str) -> float:
+    from scorecut.plugins.client.fragments import _clock
+
+    try:
+        return _clock(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time: give seconds (12.5) or mm:ss(.fff)") from None
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("videos", nargs="+", metavar="VIDEO",
+                   help="video files in timeline order; each may end in #t=IN,OUT (seconds)")
+    p.add_argument("--in", dest="in_s", type=_seconds, metavar="S", help="in point of a single video (seconds)")
+    p.add_argument("--out", dest="out_s", type=_seconds, metavar="S", help="out point of a single video (seconds)")
+    p.add_argument("--model", choices=("composer", "vmas"), default="", help="music model (default composer)")
+    p.add_argument("--checkpoint", default="", metavar="PATH", help="vmas checkpoint (a path on this machine)")
+    p.add_argument("--style", default="", help="style preset, e.g. cinematic, lofi, electronic")
+    p.add_argument("--mood", default="", help="mood; default: from the picture")
+    p.add_argument("--seed", type=int, default=None, help="seed: the same seed gives the same music")
+    p.add_argument("--stems", default="", metavar="LIST", help="stems besides the mix, e.g. drums,bass,harmony,melody")
+    p.add_argument("--out-dir", default="scored", metavar="DIR", help="where results go (default ./scored)")
+    p.add_argument("--name", default="", help="result folder name (default: the first video's name)")
+    p.add_argument("--preview", action="store_true", help="also write preview.mp4: the video with the mix")
+    p.add_argument("--plot", action="store_true", help="also write alignment.png: cuts, motion, beats, sections")
+    p.add_argument("--server", default="", metavar="ADDR",
+                   help="server address (default $SCORECUT_SERVER or 127.0.0.1:50777)")
+    p.add_argument("--token", default=os.environ.get("SCORECUT_TOKEN", ""), metavar="T",
+                   help="token for a server that requires one (default $SCORECUT_TOKEN)")
+    p.add_argument("--sample-rate", type=int, default=0, metavar="N", help="Hz (default 48000)")
+    p.add_argument("--sample-format", choices=("s24le", "s16le", "f32le"), default="",
+                   help="WAV sample format (default s24le: 24-bit PCM)")
+    p.add_argument("--loudness", type=float, default=None, metavar="LUFS", help="mix loudness (default -16)")
+    p.add_argument("--duck-dialogue", action="store_true", help="duck the music under speech in the clips")
+    p.add_argument("--meter", default="", metavar="M", help="4/4 (default), 3/4 or 6/8")
+    p.add_argument("--duration", type=float, default=None, metavar="S",
+                   help="output length in seconds (default: the end of the last clip)")
+
+
+def _fail(code: int, message: str) -> int:
+    print(f"scorecut score: {message}", file=sys.stderr)
+    return code
+
+
+def _clips(args) -> list:
+    """ClipSpecs from the VIDEO arguments; ValueError says what is wrong with them."""
+    from dataclasses import replace
+
+    from scorecut.plugins.client import parse_media_fragment
+
+    clips = [parse_media_fragment(v) for v in args.videos]
+    if args.in_s is not None or args.out_s is not None:
+        if len(clips) != 1:
+            raise ValueError("--in/--out apply to a single video; with several, give each a range: "
+                             "clip.mp4#t=IN,OUT")
+        clip = clips[0]
+        if clip.source_in_s or clip.source_out_s is not None:
+            raise ValueError("give the range either as #t=IN,OUT or as --in/--out, not both")
+        if args.in_s is not None and args.out_s is not None and args.out_s <= args.in_s:
+            raise ValueError(f"--out {args.out_s:g} must be after --in {args.in_s:g}")
+        clips = [replace(clip, source_in_s=args.in_s or 0.0, source_out_s=args.out_s)]
+    for clip in clips:
+        if not os.path.isfile(clip.path):
+            raise ValueError(f"no such video file: {clip.path}")
+    return [replace(c, path=os.path.abspath(c.path)) for c in clips]
+
+
+def _options(args):
+    from scorecut.plugins.client import JobOptions
+
+    stems = tuple(s.strip() for s in args.stems.split(",") if s.strip())
+    checkpoint = os.path.abspath(args.checkpoint) if args.checkpoint else ""
+    return JobOptions(model=args.model, style=args.style, mood=args.mood, seed=args.seed, stems=stems,
+                      sample_rate=args.sample_rate, sample_format=args.sample_format,
+                      loudness_lufs=args.loudness, duck_dialogue=args.duck_dialogue, meter=args.meter,
+                      checkpoint=checkpoint)
+
+
+def _extras(args, clips):
+    """The before_land hook: preview.mp4 and alignment.png made inside the job's temporary folder."""
+    if not (args.preview or args.plot):
+        return None
+
+    def make(folder: Path, score: dict) -> None:
+        if args.preview:
+            from scorecut.server.preview import PreviewUnsupported, preview_for_clips
+
+            try:
+                note = preview_for_clips(clips, folder / score["mix"]["file"], folder / "preview.mp4")
+                if note:
+                    print(f"scorecut score: {note}", file=sys.stderr)
+            except PreviewUnsupported as e:
+                print(f"scorecut score: no preview: {e}", file=sys.stderr)
+        if args.plot:
+            _plot(clips, score, folder / "alignment.png")
+
+    return make
+
+
+def _plot(clips, score: dict, out_path: Path) -> None:
+    """alignment.png from a local analysis of the same segment (the server's is not sent in full)."""
+    try:
+        from scorecut.models.analysis import analyze_segment, probe_media
+        from scorecut.models.analysis.plot import plot_alignment
+        from scorecut.models.interface import Clip, Segment
+
+        segment_clips, cursor = [], 0.0
+        for c in clips:
+            src_out = c.source_out_s if c.source_out_s is not None else float(probe_media(c.path).duration_s)
+            start = c.record_start_s if c.record_start_s is not None else cursor
+            end = c.record_end_s if c.record_end_s is not None else start + (src_out - c.source_in_s)
+            segment_clips.append(Clip(c.path, c.source_in_s, src_out, start, end, c.name))
+            cursor = end
+        segment = Segment(tuple(segment_clips), float(score["duration_s"]))
+        analysis = analyze_segment(segment)
+        plot_alignment(analysis, score, out_path)
+    except Exception as e:  # the stems are good; a missing picture is not worth failing the job
+        print(f"scorecut score: no alignment.png: {e}", file=sys.stderr)
+
+
+def run(args) -> int:
+    from scorecut.plugins.client import (DEFAULT_ADDRESS, ENV_SERVER, JobCancelled, JobFailed, ScorecutClient,
+                                         ServerUnavailable, is_loopback)
+    from scorecut.plugins.client.output import check_name
+
+    from .local_server import ensure_local_server
+    from .progress import ProgressDisplay
+
+    try:
+        clips = _clips(args)
+        name = check_name(args.name or Path(clips[0].path).stem)
+        options = _options(args)
+    except ValueError as e:
+        return _fail(EXIT_USAGE, str(e))
+    address = args.server or os.environ.get(ENV_SERVER) or DEFAULT_ADDRESS
+    token = args.token or None
+    progress = ProgressDisplay(label=name)
+    try:
+        with ScorecutClient(address, token=token) as client:
+            if not client.ping():
+                if not is_loopback(address):
+                    return _fail(EXIT_UNAVAILABLE, f"no Scorecut server answers at {address}; start it there "
+                                 "with `scorecut serve`, or check --server")
+                ensure_local_server(address, token=token,
+                                    notify=lambda m: print(f"scorecut score: {m}", file=sys.stderr))
+            result = client.score(clips, options, duration_s=args.duration, out_dir=args.out_dir, name=name,
+                                  on_event=progress, before_land=_extras(args, clips))
+    except ServerUnavailable as e:
+        progress.close()
+        return _fail(EXIT_UNAVAILABLE, str(e))
+    except JobCancelled as e:
+        progress.close()
+        return _fail(EXIT_FAILED, f"cancelled: {e}")
+    except JobFailed as e:
+        progress.close()
+        return _fail(EXIT_FAILED, e.message)
+    except OSError as e:
+        progress.close()
+        return _fail(EXIT_FAILED, f"cannot write the result in {args.out_dir}: {e}")
+    progress.close()
+    score = result.score
+    print(f"{result.folder}")
+    summary = [f"{score.get('duration_s', 0):.2f} s", f"{score.get('tempo_bpm', 0):.1f} BPM",
+               str(score.get("key", "")), f"model {score.get('model', '')}", f"seed {score.get('seed', '')}"]
+    if result.cached:
+        summary.append("from cache")
+    print("  " + ", ".join(s for s in summary if s), file=sys.stderr)
+    return EXIT_OK

@@ -1,0 +1,194 @@
+"""The client library: import purity, media fragments, WAV writing, requests, and real jobs
+(cancel, upload) against a real server on loopback."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import subprocess
+import sys
+import threading
+import wave
+from pathlib import Path
+
+import pytest
+
+from scorecut.plugins.client import (
+    ClipSpec,
+    JobCancelled,
+    JobFailed,
+    JobOptions,
+    ScorecutClient,
+    ServerUnavailable,
+    build_request,
+    is_loopback,
+    parse_media_fragment,
+)
+from scorecut.plugins.client.wav import StreamingWav, wav_header
+from videos import VideoSpec, make_video
+from wavcheck import read_wav, sha256_file
+from conftest import free_port
+
+
+# -- import purity ----------------------------------------------------------------------------
+def test_client_imports_without_numeric_libraries():
+    code = ("import sys, scorecut.plugins.client as c; "
+            "bad = [m for m in ('numpy', 'torch', 'av') if m in sys.modules]; "
+            "assert not bad, bad; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+# -- media fragments --------------------------------------------------------------------------
+@pytest.mark.parametrize("arg, expected", [
+    ("clip.mp4", ("clip.mp4", 0.0, None)),
+    ("clip.mp4#t=1.5,4", ("clip.mp4", 1.5, 4.0)),
+    ("clip.mp4#t=10", ("clip.mp4", 10.0, None)),
+    ("clip.mp4#t=,20", ("clip.mp4", 0.0, 20.0)),
+    ("clip.mp4#t=npt:1:02.5,1:10", ("clip.mp4", 62.5, 70.0)),
+    ("clip.mp4#t=0:01:00,0:01:30", ("clip.mp4", 60.0, 90.0)),
+    ("dir/a#b.mp4#t=2,3", ("dir/a#b.mp4", 2.0, 3.0)),
+    ("clip.mp4#xywh=0,0,10,10&t=2,3", ("clip.mp4", 2.0, 3.0)),
+    ("clip.mp4#chapter2", ("clip.mp4#chapter2", 0.0, None)),  # not temporal: a (missing) file name
+])
+def test_parse_media_fragment(arg, expected):
+    clip = parse_media_fragment(arg)
+    assert (clip.path, clip.source_in_s, clip.source_out_s) == expected
+
+
+@pytest.mark.parametrize("arg", ["clip.mp4#t=4,1.5", "clip.mp4#t=a,b", "clip.mp4#t=,", "clip.mp4#t=1:2:3:4"])
+def test_parse_media_fragment_rejects_bad_ranges(arg):
+    with pytest.raises(ValueError, match="#t="):
+        parse_media_fragment(arg)
+
+
+def test_file_whose_name_contains_hash_is_taken_literally(tmp_path):
+    literal = tmp_path / "take#t=1,2.mp4"  # looks like a fragment, but the file exists
+    literal.write_bytes(b"x")
+    clip = parse_media_fragment(str(literal))
+    assert (clip.path, clip.source_in_s, clip.source_out_s) == (str(literal), 0.0, None)
+    ranged = parse_media_fragment(f"{literal}#t=0.5,1")
+    assert (ranged.path, ranged.source_in_s, ranged.source_out_s) == (str(literal), 0.5, 1.0)
+
+
+# -- WAV writing ------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt, width", [("s24le", 3), ("s16le", 2)])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_streaming_wav_is_read_by_stdlib_wave(tmp_path, fmt, width, channels):
+    frames = 1001  # odd byte count for mono 24-bit: exercises the RIFF pad byte
+    pcm = bytes((i * 7) % 256 for i in range(frames * channels * width))
+    path = tmp_path / "x.wav"
+    with open(path, "wb") as f:
+        wav = StreamingWav(f, channels, 44_100, fmt)
+        half = (frames // 2) * channels * width
+        wav.write(0, pcm[:half])
+        wav.write(frames // 2, pcm[half:])
+        wav.finish()
+    with wave.open(str(path)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()) == (channels, width, 44_100, frames)
+        assert w.readframes(frames) == pcm
+    assert path.stat().st_size % 2 == 0
+
+
+def test_wav_header_float_and_multichannel_layouts():
+    f32 = wav_header(10, 2, 48_000, "f32le")
+    assert struct.unpack("<H", f32[20:22])[0] == 3  # IEEE float
+    assert b"fact" in f32 and f32.endswith(b"data" + struct.pack("<I", 80))
+    six = wav_header(10, 6, 48_000, "s24le")
+    tag, channels, rate, byte_rate, align, bits, cb, valid, mask = struct.unpack("<HHIIHHHHI", six[20:44])
+    assert (tag, channels, align, bits, cb, valid, mask) == (0xFFFE, 6, 18, 24, 22, 24, 0x3F)
+    assert struct.unpack("<I", six[4:8])[0] == len(six) - 8 + 180
+
+
+def test_streaming_wav_refuses_out_of_order_audio():
+    wav = StreamingWav(io.BytesIO(), 2, 48_000, "s24le")
+    wav.write(0, b"\0" * 6 * 10)
+    with pytest.raises(ValueError, match="out of order"):
+        wav.write(20, b"\0" * 6)
+
+
+# -- requests ---------------------------------------------------------------------------------
+def test_build_request_places_clips_back_to_back(tmp_path):
+    a, b = str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4")
+    request = build_request([ClipSpec(a, 1.0, 4.0), ClipSpec(b, 0.5, 3.3), ClipSpec(a)],
+                            JobOptions(seed=0, stems=("drums",), loudness_lufs=-20),
+                            media_ids={b: "f" * 64})
+    c0, c1, c2 = request.clips
+    assert (c0.path, c0.record_start_s, c0.record_end_s) == (a, 0.0, 3.0)
+    assert (c1.media_id, c1.record_start_s, c1.record_end_s) == ("f" * 64, 3.0, pytest.approx(5.8))
+    assert (c2.source_out_s, c2.record_end_s) == (0.0, 0.0)  # the server resolves the media's end
+    assert request.options.HasField("seed") and request.options.seed == 0
+    assert request.options.loudness_lufs == -20 and list(request.options.stems) == ["drums"]
+    assert not build_request([ClipSpec(a)]).options.HasField("seed")
+
+
+def test_loopback_detection():
+    assert is_loopback("127.0.0.1:50777") and is_loopback("localhost:1") and is_loopback("[::1]:5")
+    assert not is_loopback("10.1.2.3:50777") and not is_loopback("render-node:50777")
+
+
+def test_no_server_raises_server_unavailable_with_the_fix(tmp_path):
+    with ScorecutClient(f"127.0.0.1:{free_port()}") as client:
+        assert not client.ping(timeout=0.5)
+        with pytest.raises(ServerUnavailable, match="scorecut serve"):
+            client.score([ClipSpec(str(tmp_path / "x.mp4"))], out_dir=tmp_path / "out", name="x")
+    assert not (tmp_path / "out").exists()
+
+
+# -- real jobs --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def client_video(media_root):
+    return make_video(media_root / "client_video.mp4", VideoSpec(6.0, cuts_s=(1.7, 3.9), seed=21))
+
+
+def test_server_error_raises_job_failed_with_its_message(server, tmp_path, client_video):
+    with ScorecutClient(server.address) as client:
+        with pytest.raises(JobFailed) as info:
+            client.score([ClipSpec(str(client_video), 4.0, 2.0)], out_dir=tmp_path, name="bad")
+    assert info.value.code == "INVALID_ARGUMENT" and "in point" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cancel_midway_raises_and_leaves_nothing(server, tmp_path, client_video):
+    cancel = threading.Event()
+    seen = []
+
+    def on_event(event):
+        seen.append(event.kind)
+        if event.kind == "progress" and event.fraction > 0.0:
+            cancel.set()  # midway: the job has started working
+
+    out_dir = tmp_path / "out"
+    with ScorecutClient(server.address) as client:
+        with pytest.raises(JobCancelled):
+            client.score([ClipSpec(str(client_video))], JobOptions(seed=987_654), out_dir=out_dir,
+                         name="cancelled", on_event=on_event, cancel=cancel)
+        assert "manifest" not in seen and "accepted" in seen
+        assert not out_dir.exists() or list(out_dir.iterdir()) == []
+        assert client.ping()  # the server still serves
+
+
+def _hashes(score: dict) -> dict[str, str]:
+    return {e["name"]: e["sha256"] for e in (score["mix"], *score["stems"])}
+
+
+def test_upload_once_and_same_result_as_path_reference(server, fresh_server, media_root, tmp_path):
+    video = make_video(media_root / "upload_video.mp4", VideoSpec(4.0, cuts_s=(1.3,), seed=33))
+    remote_server = fresh_server()  # its own cache: nothing there before
+    options = JobOptions(seed=5, stems=("drums", "bass"))
+    with ScorecutClient(remote_server.address, remote=True) as remote:
+        first = remote.score([ClipSpec(str(video))], options, out_dir=tmp_path / "remote", name="one")
+        assert remote.uploads == 1
+        second = remote.score([ClipSpec(str(video), 1.0, 3.0)], options, out_dir=tmp_path / "remote", name="two")
+        assert remote.uploads == 1  # HasMedia said the server has it
+    assert second.score["mix"]["samples"] == round(2.0 * second.score["sample_rate"])
+    with ScorecutClient(server.address) as local:  # another server, reading the file by path
+        by_path = local.score([ClipSpec(str(video))], options, out_dir=tmp_path / "local", name="one")
+    assert _hashes(first.score) == _hashes(by_path.score)
+    assert sha256_file(first.mix) == sha256_file(by_path.mix)
+    assert set(first.stems) == {"drums", "bass"}
+    for result in (first, by_path):
+        assert json.loads((result.folder / "score.json").read_text()) == result.score
+        assert read_wav(result.mix)[0].shape[0] == result.score["mix"]["samples"]
