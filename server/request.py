@@ -52,7 +52,7 @@ class MediaProber:
         self._lock = threading.Lock()
 
     def probe(self, path: Path):
-        from scorecut.models.analysis import probe_media
+        from scorecut.models.analysis.probe import probe_media
 
         st = os.stat(path)
         key = (str(path), st.st_size, st.st_mtime_ns)

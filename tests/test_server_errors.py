@@ -1,0 +1,176 @@
+"""Bad requests against a real server: the right status, an actionable message, still serving."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from test_server_support import (assert_actionable, assert_serving, clip, request, status_of, stub,
+                                 video)
+
+from scorecut.v1 import scorecut_pb2 as pb
+
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.fixture(scope="module")
+def good(media_root):
+    return video(media_root, "good-4s.mp4", 4.0, cuts_s=(1.5,))
+
+
+@pytest.fixture(scope="module")
+def bad_files(media_root, good):
+    """Broken media of every kind, made from real files."""
+    import av
+    import numpy as np
+
+    folder = media_root / "server-bad"
+    folder.mkdir(exist_ok=True)
+    text = folder / "notes.mp4"
+    text.write_text("this is a text file, not a video\n" * 20)
+    truncated = folder / "truncated.mp4"
+    data = good.read_bytes()
+    truncated.write_bytes(data[: len(data) // 3])  # moov (the index) is at the end: now lost
+    audio_only = folder / "voice.m4a"
+    with av.open(str(audio_only), "w") as out:
+        stream = out.add_stream("aac", rate=48_000)
+        stream.layout = "mono"
+        for k in range(0, 48_000, 1024):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 48_000, k
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return {"text": text, "truncated": truncated, "audio_only": audio_only}
+
+
+def _fails(server, req, code, *words):
+    s, _ = stub(server.address)
+    error = status_of(lambda: s.Score(req, timeout=60))
+    assert_actionable(error, code, *words)
+    assert_serving(server.address)
+
+
+def test_missing_path(server, media_root):
+    _fails(server, request(clip(media_root / "nowhere" / "missing.mp4")), grpc.StatusCode.NOT_FOUND,
+           "no file", "missing.mp4")
+
+
+def test_text_file_named_mp4(server, bad_files):
+    _fails(server, request(clip(bad_files["text"])), INVALID, "notes.mp4")
+
+
+def test_truncated_mp4(server, bad_files):
+    _fails(server, request(clip(bad_files["truncated"])), INVALID, "truncated.mp4")
+
+
+def test_audio_only(server, bad_files):
+    _fails(server, request(clip(bad_files["audio_only"])), INVALID, "audio")
+
+
+def test_in_after_out(server, good):
+    _fails(server, request(clip(good, source_in_s=3.0, source_out_s=1.0)), INVALID, "after the out point")
+
+
+def test_out_beyond_end(server, good):
+    _fails(server, request(clip(good, source_in_s=0.0, source_out_s=9.0)), INVALID, "beyond the end", "4.0")
+
+
+def test_out_within_a_frame_of_the_end_is_the_end(server, good):
+    s, _ = stub(server.address)
+    # 4 s at 25 fps; 4.02 s is within one frame of the end: accepted (answered by a first event).
+    events = s.Score(request(clip(good, source_out_s=4.02), seed=11), timeout=120)
+    first = next(events)
+    assert first.WhichOneof("event") == "accepted"
+    events.cancel()
+
+
+def test_zero_length(server, good):
+    _fails(server, request(clip(good, source_in_s=2.0, source_out_s=2.0)), INVALID, "zero length")
+
+
+def test_duration_over_limit(server, good):
+    _fails(server, request(clip(good), duration_s=4000.0), INVALID, "limit", "--max-duration")
+
+
+def test_too_many_clips(server, good):
+    clips = [clip(good, source_in_s=0.0, source_out_s=0.02) for _ in range(201)]
+    _fails(server, request(*clips), INVALID, "201 clips", "--max-clips")
+
+
+def test_no_clips(server):
+    _fails(server, request(), INVALID, "no clips")
+
+
+def test_unknown_model(server, good):
+    _fails(server, request(clip(good), model="jukebox"), INVALID, "unknown model", "composer")
+
+
+def test_unknown_style(server, good):
+    _fails(server, request(clip(good), style="polka-metal"), INVALID, "unknown style", "cinematic")
+
+
+def test_unknown_stem_and_format(server, good):
+    _fails(server, request(clip(good), stems=["kazoo"]), INVALID, "kazoo", "drums")
+    _fails(server, request(clip(good), sample_format="s8"), INVALID, "sample format", "s24le")
+
+
+def test_vmas_without_checkpoint(server, good):
+    s, _ = stub(server.address)
+    vmas = {m.name: m for m in s.GetInfo(pb.GetInfoRequest(), timeout=30).models}["vmas"]
+    if vmas.available:  # a checkpoint is installed on this machine's test home: nothing to refuse
+        pytest.fail("the isolated test home must have no vmas checkpoint")
+    _fails(server, request(clip(good), model="vmas"), grpc.StatusCode.FAILED_PRECONDITION, "vmas")
+
+
+def test_unknown_media_id(server):
+    _fails(server, request(clip(media_id="ab" * 32)), grpc.StatusCode.NOT_FOUND, "upload")
+
+
+def test_path_outside_media_roots(server, tmp_path_factory):
+    # The server's media root is the pytest base folder; /etc is outside it (and so is a symlink
+    # that points there from inside).
+    _fails(server, request(clip("/etc/hostname")), grpc.StatusCode.PERMISSION_DENIED, "--media-root")
+    link = tmp_path_factory.mktemp("links") / "sneaky.mp4"
+    link.symlink_to("/etc/hostname")
+    _fails(server, request(clip(link)), grpc.StatusCode.PERMISSION_DENIED, "outside")
+
+
+def test_relative_path(server):
+    _fails(server, request(clip("clip.mp4")), INVALID, "absolute")
+
+
+def test_paths_allowed_for_this_loopback_peer(server):
+    s, _ = stub(server.address)
+    info = s.GetInfo(pb.GetInfoRequest(), timeout=30)
+    assert info.paths_allowed
+    assert info.limits.max_clips == 200 and info.limits.max_queue == 8
+    assert "composer" in [m.name for m in info.models] and info.styles
+
+
+def test_upload_errors(fresh_server, good):
+    srv = fresh_server("--max-upload-mb", "0.01")  # 10 kB: the test video is larger
+    s, _ = stub(srv.address)
+    data = good.read_bytes()
+    import hashlib
+
+    sha = hashlib.sha256(data).hexdigest()
+
+    def upload(header, chunks):
+        return s.UploadMedia(iter([pb.UploadChunk(header=header), *(pb.UploadChunk(data=c) for c in chunks)]),
+                             timeout=30)
+
+    big = status_of(lambda: upload(pb.UploadHeader(filename="good.mp4", size=len(data), sha256=sha), [data]))
+    assert_actionable(big, INVALID, "limit", "--max-upload-mb")
+    # A header that understates the size is caught while the bytes arrive.
+    lying = status_of(lambda: upload(pb.UploadHeader(filename="good.mp4", size=100, sha256=sha),
+                                     [data[i:i + 4096] for i in range(0, len(data), 4096)]))
+    assert_actionable(lying, INVALID, "limit")
+    small = b"x" * 5000
+    wrong = status_of(lambda: upload(pb.UploadHeader(filename="a.mp4", size=len(small), sha256="0" * 64), [small]))
+    assert_actionable(wrong, INVALID, "sha256", "again")
+    headless = status_of(lambda: s.UploadMedia(iter([pb.UploadChunk(data=small)]), timeout=30))
+    assert_actionable(headless, INVALID, "header")
+    assert not s.HasMedia(pb.HasMediaRequest(sha256=sha), timeout=10).present
+    assert_serving(srv.address)

@@ -1,0 +1,123 @@
+"""Policy without traffic to other machines: the peer check, media roots, tokens, PCM, refusals."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import grpc
+import numpy as np
+import pytest
+
+from conftest import free_port, isolated_env
+from scorecut.server import pcm
+from scorecut.server.config import ServerConfig, is_loopback_host
+from scorecut.server.policy import is_loopback_peer, token_matches, under_roots
+from test_server_support import assert_actionable, assert_serving, status_of, stub
+
+from scorecut.v1 import scorecut_pb2 as pb
+
+
+@pytest.mark.parametrize("peer", ["ipv4:127.0.0.1:5555", "ipv4:127.3.2.1:80", "ipv6:[::1]:5555",
+                                  "ipv6:[::ffff:127.0.0.1]:5555", "ipv6:[::1%lo]:5555", "unix:/tmp/sock",
+                                  "unix-abstract:scorecut"])
+def test_loopback_peers_may_send_paths(peer):
+    assert is_loopback_peer(peer)
+
+
+@pytest.mark.parametrize("peer", ["ipv4:10.1.2.3:5555", "ipv4:192.168.1.20:50777", "ipv4:8.8.8.8:1",
+                                  "ipv6:[2001:db8::1]:5555", "ipv6:[::ffff:10.0.0.1]:5555", "ipv6:[fe80::1%eth0]:9",
+                                  "ipv4:0.0.0.0:1", "", "garbage", "ipv4:", "ipv4:localhost:5"])
+def test_other_peers_may_not(peer):
+    assert not is_loopback_peer(peer)
+
+
+def test_paths_only_under_media_roots_with_symlinks_resolved(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir(), outside.mkdir()
+    (root / "a.mp4").write_bytes(b"x")
+    (outside / "secret.mp4").write_bytes(b"x")
+    (root / "escape.mp4").symlink_to(outside / "secret.mp4")
+    (root / "sub").mkdir()
+    assert under_roots(root / "a.mp4", [root])
+    assert under_roots(root / "sub" / ".." / "a.mp4", [root])
+    assert not under_roots(outside / "secret.mp4", [root])
+    assert not under_roots(root / ".." / "outside" / "secret.mp4", [root])
+    assert not under_roots(root / "escape.mp4", [root])  # a symlink out of the root is outside
+    assert not under_roots(tmp_path / "rootx" / "a.mp4", [root])  # a sibling sharing a name prefix
+    assert under_roots(outside / "secret.mp4", [root, outside])
+
+
+def test_token_must_match_exactly():
+    assert token_matches([("authorization", "Bearer s3cret")], "s3cret")
+    assert token_matches([("Authorization", "bearer s3cret")], "s3cret")
+    assert not token_matches([("authorization", "Bearer s3cre")], "s3cret")
+    assert not token_matches([("authorization", "s3cret")], "s3cret")
+    assert not token_matches([("x-token", "Bearer s3cret")], "s3cret")
+    assert not token_matches([], "s3cret")
+
+
+def test_config_refuses_non_loopback_without_token():
+    assert is_loopback_host("127.0.0.1") and is_loopback_host("::1") and is_loopback_host("localhost")
+    assert not is_loopback_host("0.0.0.0") and not is_loopback_host("10.0.0.5") and not is_loopback_host("example.com")
+    assert any("token" in p for p in ServerConfig(host="0.0.0.0").problems())
+    assert not ServerConfig(host="0.0.0.0", token="t").problems()
+    assert not ServerConfig().problems()
+
+
+def test_serve_refuses_to_start_on_all_interfaces_without_token(tmp_path):
+    # The refusal happens before binding, so no traffic ever leaves loopback.
+    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "serve", "--host", "0.0.0.0",
+           "--port", str(free_port())]
+    result = subprocess.run(cmd, env=isolated_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "--token" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["s16le", "s24le", "f32le"])
+def test_pcm_encoding_round_trips(fmt):
+    rng = np.random.default_rng(0)
+    audio = rng.uniform(-1, 1, size=(2, 1000)).astype(np.float32)  # (channels, frames)
+    audio[0, 0], audio[1, 0] = 1.5, -1.5  # clipped to full scale, never wrapped
+    data = pcm.encode(audio, fmt)
+    width = pcm.SAMPLE_FORMATS[fmt]
+    assert len(data) == audio.size * width
+    if fmt == "f32le":
+        back = np.frombuffer(data, "<f4").reshape(-1, 2).T
+        np.testing.assert_array_equal(back, audio)
+        return
+    raw = np.frombuffer(data, np.uint8).reshape(-1, width)  # one row per sample, interleaved
+    padded = np.zeros((raw.shape[0], 4), np.uint8)
+    padded[:, 4 - width:] = raw  # place in the high bytes, then arithmetic shift keeps the sign
+    ints = padded.view("<i4").ravel() >> (8 * (4 - width))
+    back = (ints / float(2 ** (8 * width - 1) - 1)).reshape(-1, 2).T  # (channels, frames)
+    np.testing.assert_allclose(back, np.clip(audio, -1, 1), atol=1.5 / 2 ** (8 * width - 1))
+    assert back[0, 0] == pytest.approx(1.0) and back[1, 0] == pytest.approx(-1.0)
+
+
+def test_token_guards_every_call_but_health(fresh_server):
+    srv = fresh_server("--token", "s3cret")
+    s, _ = stub(srv.address)
+    assert_actionable(status_of(lambda: s.GetInfo(pb.GetInfoRequest(), timeout=10)),
+                      grpc.StatusCode.UNAUTHENTICATED, "token")
+    wrong = (("authorization", "Bearer nope"),)
+    assert_actionable(status_of(lambda: s.GetInfo(pb.GetInfoRequest(), metadata=wrong, timeout=10)),
+                      grpc.StatusCode.UNAUTHENTICATED, "wrong token")
+    assert_actionable(status_of(lambda: s.Score(pb.ScoreRequest(), metadata=wrong, timeout=10)),
+                      grpc.StatusCode.UNAUTHENTICATED, "token")
+    assert_actionable(status_of(lambda: s.HasMedia(pb.HasMediaRequest(sha256="0" * 64), timeout=10)),
+                      grpc.StatusCode.UNAUTHENTICATED, "token")
+    assert_serving(srv.address, token="s3cret")  # health needs no token; GetInfo with it works
+
+
+def test_sigterm_stops_gracefully(fresh_server):
+    srv = fresh_server()
+    assert_serving(srv.address)
+    started = time.monotonic()
+    srv.proc.terminate()
+    assert srv.proc.wait(timeout=30) == 0
+    assert time.monotonic() - started < 15
+    assert "stopped" in srv.log()
+    results = srv.home / ".cache" / "scorecut" / "results"
+    assert not results.exists() or not any(p.name.startswith(".tmp-") for p in results.iterdir())
