@@ -1,0 +1,197 @@
+"""The drum part: a groove per style and intensity, fills into sections, hits on cuts, humanized.
+
+Every level keeps a felt pulse on the beat (even "pad only" has a soft kick or shaker): music
+under picture needs a beat the cut can sit on, and the ear (and a beat tracker) needs it too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .events import DrumHit
+from .plan import MAJOR_CUT, Plan
+
+# A groove: per intensity 0..4, hits (kind, beats, step, velocity). `beats` picks beats of the
+# bar: "all", "even" (1 and 3 in 4/4), "odd" (the backbeat 2 and 4), "first", "last".
+# `step` is the 16th inside the beat (0..3; 6/8 uses 0..2 and folds 3 onto 2).
+Hits = tuple[tuple[str, str, int, float], ...]
+_EIGHTHS = (("hat_closed", "all", 0, 0.5), ("hat_closed", "all", 2, 0.32))
+_SIXTEENTHS = (("hat_closed", "all", 1, 0.18), ("hat_closed", "all", 3, 0.2))
+
+GROOVES: dict[str, tuple[Hits, ...]] = {
+    "pop": (
+        (("kick", "all", 0, 0.4), ("shaker", "all", 2, 0.2)),
+        (("kick", "even", 0, 0.7), ("kick", "odd", 0, 0.35), ("rim", "odd", 0, 0.45), *_EIGHTHS),
+        (("kick", "even", 0, 0.85), ("snare", "odd", 0, 0.7), *_EIGHTHS),
+        (("kick", "even", 0, 0.95), ("kick", "last", 2, 0.5), ("snare", "odd", 0, 0.85), *_EIGHTHS,
+         ("shaker", "all", 1, 0.15), ("shaker", "all", 3, 0.15)),
+        (("kick", "even", 0, 1.0), ("kick", "last", 2, 0.55), ("snare", "odd", 0, 0.95), *_EIGHTHS,
+         *_SIXTEENTHS, ("hat_open", "last", 2, 0.4)),
+    ),
+    "four_floor": (
+        (("kick", "all", 0, 0.45), ("hat_closed", "all", 2, 0.3)),
+        (("kick", "all", 0, 0.7), ("hat_open", "all", 2, 0.35)),
+        (("kick", "all", 0, 0.85), ("clap", "odd", 0, 0.6), ("hat_open", "all", 2, 0.45)),
+        (("kick", "all", 0, 1.0), ("clap", "odd", 0, 0.85), ("hat_open", "all", 2, 0.5), *_SIXTEENTHS),
+        (("kick", "all", 0, 1.0), ("clap", "odd", 0, 0.9), ("snare", "odd", 0, 0.4), ("hat_open", "all", 2, 0.55),
+         *_SIXTEENTHS, ("shaker", "all", 0, 0.2), ("shaker", "all", 2, 0.2)),
+    ),
+    "boom_bap": (
+        (("kick", "all", 0, 0.45), ("hat_closed", "all", 2, 0.2)),
+        (("kick", "first", 0, 0.8), ("kick", "even", 0, 0.6), ("kick", "odd", 0, 0.3), ("rim", "odd", 0, 0.5),
+         *_EIGHTHS),
+        (("kick", "even", 0, 0.9), ("kick", "first", 3, 0.4), ("kick", "odd", 0, 0.3), ("snare", "odd", 0, 0.75),
+         *_EIGHTHS),
+        (("kick", "even", 0, 0.95), ("kick", "first", 3, 0.45), ("kick", "odd", 0, 0.3), ("snare", "odd", 0, 0.85),
+         *_EIGHTHS, *_SIXTEENTHS),
+        (("kick", "even", 0, 1.0), ("kick", "first", 3, 0.5), ("snare", "odd", 0, 0.9), *_EIGHTHS, *_SIXTEENTHS,
+         ("hat_open", "last", 2, 0.35)),
+    ),
+    "ambient": (
+        (("kick", "all", 0, 0.35), ("shaker", "all", 2, 0.15)),
+        (("kick", "all", 0, 0.45), ("shaker", "all", 0, 0.22), ("shaker", "all", 2, 0.16)),
+        (("kick", "even", 0, 0.6), ("kick", "odd", 0, 0.4), ("rim", "odd", 0, 0.3), ("shaker", "all", 0, 0.25),
+         ("shaker", "all", 2, 0.18)),
+        (("kick", "even", 0, 0.7), ("kick", "odd", 0, 0.45), ("rim", "odd", 0, 0.4), ("shaker", "all", 0, 0.3),
+         ("shaker", "all", 2, 0.2)),
+        (("kick", "even", 0, 0.8), ("kick", "odd", 0, 0.5), ("snare", "odd", 0, 0.5), ("shaker", "all", 0, 0.3),
+         ("shaker", "all", 2, 0.22)),
+    ),
+    "cinematic": (
+        (("kick", "all", 0, 0.4),),
+        (("kick", "all", 0, 0.55), ("tom_low", "last", 2, 0.3)),
+        (("kick", "even", 0, 0.85), ("kick", "odd", 0, 0.5), ("tom_low", "all", 2, 0.35), ("shaker", "all", 0, 0.2)),
+        (("kick", "even", 0, 0.95), ("kick", "odd", 0, 0.55), ("tom_low", "all", 3, 0.45), ("tom_low", "all", 2, 0.3),
+         ("snare", "odd", 0, 0.8), ("hat_closed", "all", 2, 0.3)),
+        (("kick", "all", 0, 1.0), ("tom_low", "all", 3, 0.55), ("tom_mid", "all", 2, 0.4), ("snare", "odd", 0, 0.9),
+         *_EIGHTHS, ("tom_high", "last", 1, 0.45)),
+    ),
+    "upbeat": (
+        (("kick", "all", 0, 0.45), ("shaker", "all", 2, 0.25)),
+        (("kick", "all", 0, 0.7), ("clap", "odd", 0, 0.45), ("shaker", "all", 0, 0.25), ("shaker", "all", 2, 0.3)),
+        (("kick", "all", 0, 0.85), ("clap", "odd", 0, 0.75), ("hat_closed", "all", 2, 0.5),
+         ("shaker", "all", 1, 0.15), ("shaker", "all", 3, 0.18)),
+        (("kick", "all", 0, 0.95), ("snare", "odd", 0, 0.7), ("clap", "odd", 0, 0.7), ("hat_open", "all", 2, 0.4),
+         ("hat_closed", "all", 0, 0.35), *_SIXTEENTHS),
+        (("kick", "all", 0, 1.0), ("snare", "odd", 0, 0.85), ("clap", "odd", 0, 0.8), ("hat_open", "all", 2, 0.5),
+         ("ride", "all", 0, 0.35), *_SIXTEENTHS),
+    ),
+}
+
+
+def _selected(sel: str, beat: int, n_beats: int) -> bool:
+    if sel == "all":
+        return True
+    if sel == "first":
+        return beat == 0
+    if sel == "last":
+        return beat == n_beats - 1
+    if n_beats == 3:  # waltz: "even" is the downbeat, the backbeat lands on 2 and 3
+        return beat == 0 if sel == "even" else beat > 0
+    return beat % 2 == (0 if sel == "even" else 1)
+
+
+def step_time(plan: Plan, beat: int, step: int, swing: float) -> float:
+    """Seconds of 16th `step` (0..subdivisions-1) in beat `beat`, swing on the off 16ths."""
+    sub = plan.subdivisions
+    if sub == 3:
+        return plan.beat_time(beat + min(step, 2) / 3)
+    frac = (step // 2) / 2 + (step % 2) * swing / 2
+    return plan.beat_time(beat + frac)
+
+
+def write_drums(plan: Plan, rng: np.random.Generator) -> list[DrumHit]:
+    style = plan.style
+    groove = GROOVES[style.groove]
+    swing = style.swing
+    hits: list[tuple[float, str, float, float, bool]] = []  # time, kind, velocity, length, exact
+
+    def add(t: float, kind: str, vel: float, length: float = 0.0, exact: bool = False) -> None:
+        if 0.0 <= t < plan.duration_s:
+            hits.append((t, kind, float(np.clip(vel, 0.05, 1.0)), length, exact))
+
+    for si, sec in enumerate(plan.sections):
+        for bi in range(sec.first_bar, sec.end_bar):
+            bar = plan.bars[bi]
+            if bar.start_beat >= plan.end_beat:
+                break
+            level = sec.intensity
+            pattern = groove[level]
+            last_bar = bi == sec.end_bar - 1 and si + 1 < len(plan.sections)
+            fill_beats = (2 if level >= 3 and bar.n_beats >= 4 else 1) if last_bar and level >= 1 else 0
+            for beat in range(bar.n_beats):
+                b = bar.start_beat + beat
+                in_fill = beat >= bar.n_beats - fill_beats
+                for kind, sel, step, vel in pattern:
+                    if not _selected(sel, beat, bar.n_beats) or (in_fill and kind != "kick"):
+                        continue
+                    if plan.subdivisions == 3 and step == 3:
+                        continue
+                    add(step_time(plan, b, step, swing), kind, vel, exact=step == 0 and b in plan.cut_beats)
+                if in_fill:
+                    _fill(plan, b, beat - (bar.n_beats - fill_beats), fill_beats, level, add, swing)
+        # Into a section that rises: a riser over the bar before it (grooves that use one).
+        nxt = plan.sections[si + 1] if si + 1 < len(plan.sections) else None
+        if nxt is not None and nxt.intensity > sec.intensity and style.groove in ("four_floor", "cinematic", "upbeat"):
+            t1 = plan.bar_time(nxt.first_bar)
+            t0 = plan.bar_time(max(nxt.first_bar - 1, 0))
+            if t1 - t0 > 0.2:
+                add(t0, "riser", 0.5 + 0.1 * nxt.intensity, length=t1 - t0)
+
+    # Hits on cuts: a crash (cinematic: an impact) on major cuts and section downbeats.
+    for b, strength in plan.cut_beats.items():
+        if b >= plan.end_beat:
+            continue
+        t = float(plan.beats_s[b])
+        if strength >= MAJOR_CUT:
+            add(t, "impact" if style.groove == "cinematic" else "crash", 0.55 + 0.4 * strength, exact=True)
+            add(t, "kick", 0.9 + 0.1 * strength, exact=True)
+        else:
+            add(t, "hat_open" if style.groove != "cinematic" else "tom_low", 0.35 + 0.3 * strength, exact=True)
+    for sec in plan.sections[1:]:
+        if not sec.starts_on_cut and sec.intensity >= 3 and plan.bars[sec.first_bar].start_beat < plan.end_beat:
+            add(plan.bar_time(sec.first_bar), "crash", 0.6, exact=True)
+    # Cuts no beat reaches: an accent on the nearest subdivision.
+    for t, strength in plan.off_grid_cuts:
+        b = int(np.searchsorted(plan.beats_s, t) - 1)
+        if b < 0 or b + 1 >= len(plan.beats_s) or b >= plan.end_beat:
+            continue
+        steps = [step_time(plan, b, s, swing) for s in range(plan.subdivisions)] + [float(plan.beats_s[b + 1])]
+        ts = steps[int(np.argmin(np.abs(np.asarray(steps) - t)))]
+        add(ts, "tom_mid" if style.groove == "cinematic" else "clap", 0.4 + 0.4 * strength)
+
+    # The ending: one last hit on the final tonic.
+    t_end = float(plan.beats_s[plan.end_beat])
+    add(t_end, "kick", 0.9, exact=True)
+    add(t_end, "impact" if style.groove == "cinematic" else "crash", 0.65, exact=True)
+    return _humanize(hits, rng)
+
+
+def _fill(plan: Plan, b: int, k: int, n: int, level: int, add, swing: float) -> None:
+    """Beat `k` of an `n`-beat fill leading into the next section: snare (toms for cinematic)
+    16ths rising in velocity."""
+    toms = plan.style.groove in ("cinematic",)
+    kinds = ("tom_high", "tom_mid", "tom_low", "tom_low") if toms else ("snare",) * 4
+    steps = range(plan.subdivisions) if level >= 2 else (0, 2)
+    for s in steps:
+        progress = (k * plan.subdivisions + s + 1) / (n * plan.subdivisions)
+        kind = kinds[min(int(progress * 4), 3)] if toms else kinds[0]
+        add(step_time(plan, b, s, swing), kind, 0.35 + 0.5 * progress)
+
+
+def _humanize(hits, rng: np.random.Generator) -> list[DrumHit]:
+    """A few ms of timing drift and ±10% velocity, never on the hits that carry cuts."""
+    out = []
+    merged: dict[tuple[int, str], tuple] = {}  # one hit per instrument and instant: the loudest
+    for h in hits:
+        key = (int(round(h[0] * 1000)), h[1])
+        if key not in merged or h[2] > merged[key][2]:
+            merged[key] = h if key not in merged else (h[0], h[1], h[2], h[3], h[4] or merged[key][4])
+    hits = sorted(merged.values(), key=lambda h: (h[0], h[1]))
+    jitter_t = rng.normal(0.0, 0.003, len(hits)).clip(-0.006, 0.006)
+    jitter_v = rng.normal(1.0, 0.06, len(hits)).clip(0.9, 1.1)
+    for (t, kind, vel, length, exact), dt, dv in zip(hits, jitter_t, jitter_v):
+        if not exact and kind != "riser":
+            t, vel = max(t + float(dt), 0.0), float(np.clip(vel * dv, 0.05, 1.0))
+        out.append(DrumHit(round(t, 6), kind, round(vel, 4), round(length, 6)))
+    return out

@@ -1,0 +1,120 @@
+"""The beat grid: a base tempo, a phase and a gentle tempo map that put cuts on beats.
+
+Real edits cut at irregular times; one fixed tempo meets two of them at most. Like a film
+composer we pick the base tempo whose grid can reach the most important cuts, then bend the
+tempo between consecutive hit points ("anchors") by at most `TEMPO_BEND` so every anchor falls
+exactly on a beat. A cut we cannot reach is left to the arranger (an accent on the nearest
+subdivision).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+TEMPO_BEND = 0.06  # largest tempo change between hit points, as a fraction of the base tempo
+TEMPO_STEP_BPM = 0.25  # resolution of the base-tempo search
+LOOKBACK = 6  # cuts we may skip between two anchors (keeps the search linear in cuts)
+MIN_GAP_BEATS = 1  # two anchors at least one beat apart
+SLACK_S = 0.03  # a cut the fullest bend misses by less than this still counts as on the beat
+
+
+@dataclass(frozen=True)
+class Grid:
+    tempo_bpm: float  # base tempo
+    beats_s: np.ndarray  # (n,) float64 true beat times, first >= 0, last past the end
+    anchor_beats: np.ndarray  # (a,) int indices into beats_s of the cuts that land on beats
+    anchor_cuts: np.ndarray  # (a,) int indices into the cut list of those cuts
+
+
+def _search(cuts: np.ndarray, weight: np.ndarray, periods: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best anchor path per candidate period by dynamic programming over cuts.
+
+    cuts: (k,) sorted seconds; weight: (k,) importance; periods: (p,) seconds per beat.
+    Returns score (p,) and back-pointers (p, k) (-1 = the path starts at that cut).
+    """
+    k, p = len(cuts), len(periods)
+    best = np.full((p, k), -np.inf)
+    back = np.full((p, k), -1, dtype=np.int64)
+    for j in range(k):
+        best[:, j] = weight[j]
+        for i in range(max(0, j - LOOKBACK), j):
+            gap = cuts[j] - cuts[i]
+            n = np.maximum(np.round(gap / periods), MIN_GAP_BEATS)  # (p,) beats between them
+            dev = gap / (n * periods) - 1.0  # (p,) tempo bend needed
+            bend = np.clip(dev, -TEMPO_BEND, TEMPO_BEND)
+            miss = np.abs(gap - n * periods * (1.0 + bend))  # (p,) seconds left over after bending
+            ok = miss <= SLACK_S
+            # Small bends are free; larger ones and near misses cost a little, so straighter
+            # grids win ties.
+            cand = best[:, i] + weight[j] - 0.4 * (bend / TEMPO_BEND) ** 2 - 0.5 * miss / SLACK_S
+            cand = np.where(ok, cand, -np.inf)
+            better = cand > best[:, j]
+            best[:, j] = np.where(better, cand, best[:, j])
+            back[:, j] = np.where(better, i, back[:, j])
+    return best, back
+
+
+def build_grid(
+    duration_s: float,
+    cuts_s: np.ndarray,
+    strength: np.ndarray,
+    tempo_range: tuple[float, float],
+    preferred_bpm: float,
+    rng: np.random.Generator,
+) -> Grid:
+    """Choose tempo, phase and tempo map for cuts (k,) seconds with strength (k,) 0..1."""
+    lo, hi = sorted(tempo_range)
+    bpms = np.arange(lo, hi + 1e-9, TEMPO_STEP_BPM)  # (p,)
+    periods = 60.0 / bpms
+    keep = (cuts_s > 0.05) & (cuts_s < duration_s - 0.05)
+    cuts, weight = np.asarray(cuts_s, float)[keep], np.asarray(strength, float)[keep]
+    order = np.argsort(cuts)
+    cuts, weight = cuts[order], 0.5 + weight[order]  # every cut counts; strong ones more
+    cut_index = np.flatnonzero(keep)[order]
+
+    # A gentle preference for the style's centre tempo, plus a whisper of seed noise so seeds
+    # pick different tempos where the picture does not decide.
+    lean = -0.15 * np.abs(bpms - preferred_bpm) / max(hi - lo, 1.0) + rng.uniform(0, 0.02, len(bpms))
+    if len(cuts) == 0:
+        p = int(np.argmax(lean))
+        return _assemble(duration_s, periods[p], bpms[p], np.zeros(0), np.zeros(0, int))
+    best, back = _search(cuts, weight, periods)
+    end_score = best.max(axis=1) + lean  # (p,)
+    p = int(np.argmax(end_score))
+    j = int(np.argmax(best[p]))
+    path = [j]
+    while back[p, path[-1]] >= 0:
+        path.append(int(back[p, path[-1]]))
+    path.reverse()
+    return _assemble(duration_s, periods[p], bpms[p], cuts[path], cut_index[path])
+
+
+def _assemble(duration_s: float, period: float, bpm: float, anchors: np.ndarray, anchor_cuts: np.ndarray) -> Grid:
+    """Beat times through the anchors: uniform at the base period outside them, evenly
+    bent between consecutive anchors."""
+    if len(anchors) == 0:
+        anchors = np.array([0.0])
+        no_anchor = True
+    else:
+        no_anchor = False
+    first = anchors[0]
+    n_before = int(np.floor(first / period + 1e-9))
+    beats = [first - period * i for i in range(n_before, 0, -1)]
+    anchor_beats = []
+    a = first  # where the current beat actually is (a near miss may leave it off the cut)
+    for b in anchors[1:]:
+        anchor_beats.append(len(beats))
+        n = max(int(round((b - a) / period)), MIN_GAP_BEATS)
+        step = period * (1.0 + np.clip((b - a) / (n * period) - 1.0, -TEMPO_BEND, TEMPO_BEND))
+        beats.extend(a + step * np.arange(n))
+        a = a + step * n
+    anchor_beats.append(len(beats))
+    last = a
+    n_after = int(np.ceil((duration_s - last) / period)) + 8  # a few past the end for note lengths
+    beats.extend(last + period * np.arange(n_after + 1))
+    beats_s = np.asarray(beats, dtype=np.float64)
+    if no_anchor:
+        return Grid(float(bpm), beats_s, np.zeros(0, int), np.zeros(0, int))
+    return Grid(float(bpm), beats_s, np.asarray(anchor_beats, int), np.asarray(anchor_cuts, int))

@@ -1,0 +1,61 @@
+"""The composer: the embedded default model. Plan -> arrangement -> synthesized stems.
+
+Stems: the composer always renders and returns all four stems, whatever `options.stems` asks
+for, because the mix is the whole piece (ScoreOptions.stems are the stems wanted *besides* the
+mix) and post-processing builds the mix as the sum of the stems it is given; post keeps only the
+requested stems in the finished score. So the mix equals the sum of the four stems.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ..interface import (
+    STEMS, ModelInfo, ModelOutput, ProgressFn, RequestError, ScoreOptions, check_cancelled, no_progress,
+)
+from .arrangement import arrange
+from .plan import make_plan
+from .styles import MOODS, STYLES
+
+
+class ComposerModel:
+    """Implements models.interface.MusicModel; no weights, CPU-fast, deterministic per seed."""
+
+    name = "composer"
+
+    def info(self) -> ModelInfo:
+        return ModelInfo(
+            name=self.name,
+            available=True,
+            stems=STEMS,
+            native_output="stems",
+            description="Embedded composer: beats and sections follow the cuts, synthesized stems, no weights.",
+            styles=tuple(STYLES),
+            moods=tuple(MOODS),
+        )
+
+    def compose(
+        self,
+        analysis,
+        options: ScoreOptions,
+        progress: ProgressFn = no_progress,
+        cancel: threading.Event | None = None,
+    ) -> ModelOutput:
+        unknown = [s for s in options.stems if s not in STEMS]
+        if unknown:
+            raise RequestError(f"unknown stems {', '.join(unknown)}; choose from: {', '.join(STEMS)}")
+        if options.sample_rate < 8000 or options.sample_rate > 192_000:
+            raise RequestError(f"sample rate {options.sample_rate} Hz is not supported; use 8000-192000 (48000 is usual)")
+        progress("plan", 0.0)
+        plan = make_plan(analysis, options)
+        check_cancelled(cancel)
+        progress("arrange", 0.1)
+        arrangement = arrange(plan, analysis, options.seed)
+        check_cancelled(cancel)
+        progress("synthesize", 0.2)
+        from .synth import render  # the DSP half; heavy, imported when first used
+
+        stems = render(arrangement, options.sample_rate, options.seed, stems=STEMS, cancel=cancel)
+        check_cancelled(cancel)
+        progress("synthesize", 1.0)
+        return ModelOutput(sample_rate=options.sample_rate, stems=stems, plan=arrangement.plan)

@@ -1,0 +1,249 @@
+"""The musical plan: tempo map, bars, sections with intensity, key and mode, from the analysis.
+
+Everything the arranger needs to know about *when* and *how much*; nothing about notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..interface import MusicalPlan, RequestError, ScoreOptions, Section
+from .grid import Grid, build_grid
+from .styles import MAJOR_FAMILY, Mood, Style, meter_beats, mood_by_name, style_by_name
+
+PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+MAJOR_CUT = 0.6  # cut strength from which a cut is "major": it may open a section on a downbeat
+MIN_SECTION_BARS = 2  # a section shorter than this reads as a hiccup, not a change
+PHRASE_BARS = 8  # long stretches without major cuts are split into phrases of this many bars
+
+
+@dataclass(frozen=True)
+class Bar:
+    start_beat: int  # index into Plan.beats_s
+    n_beats: int  # usually the meter's; a section's last bar may be short (a 2/4 bar) to land the cut
+
+
+@dataclass(frozen=True)
+class PlannedSection:
+    first_bar: int
+    end_bar: int  # exclusive
+    intensity: int  # 0..4
+    label: str
+    starts_on_cut: bool  # a major cut opens it: crash/impact on its downbeat
+
+
+@dataclass(frozen=True)
+class Plan:
+    style: Style
+    mood: Mood | None
+    mood_name: str  # the mood named in score.json ("" never: derived moods get a name too)
+    duration_s: float
+    meter: str
+    beats_per_bar: int
+    subdivisions: int  # per beat: 4 (16ths) or 3 (6/8 eighths)
+    tempo_bpm: float
+    beats_s: np.ndarray  # (n,) true beat times, extends past the end
+    bars: tuple[Bar, ...]
+    sections: tuple[PlannedSection, ...]
+    tonic_pc: int  # 0 = C
+    mode: str
+    cut_beats: dict[int, float]  # beat index -> strength of the cut landing on it
+    off_grid_cuts: tuple[tuple[float, float], ...]  # (time_s, strength) cuts no beat reaches
+    end_beat: int  # the beat where the final tonic lands
+
+    def beat_time(self, beat: float) -> float:
+        """Time of a fractional beat index, following the tempo map."""
+        i = int(np.floor(beat))
+        i = min(max(i, 0), len(self.beats_s) - 2)
+        frac = beat - i
+        return float(self.beats_s[i] + frac * (self.beats_s[i + 1] - self.beats_s[i]))
+
+    @property
+    def key_name(self) -> str:
+        return f"{PITCH_NAMES[self.tonic_pc]} {self.mode}"
+
+    def bar_time(self, bar: int) -> float:
+        return float(self.beats_s[self.bars[bar].start_beat]) if bar < len(self.bars) else self.duration_s
+
+    def musical_plan(self) -> MusicalPlan:
+        inside = self.beats_s[(self.beats_s >= 0) & (self.beats_s < self.duration_s)]
+        downs = [self.beats_s[b.start_beat] for b in self.bars]
+        downs = [float(t) for t in downs if 0 <= t < self.duration_s]
+        sections = []
+        for s in self.sections:
+            start = 0.0 if s.first_bar == 0 else self.bar_time(s.first_bar)
+            end = self.duration_s if s.end_bar >= len(self.bars) else self.bar_time(s.end_bar)
+            sections.append(Section(round(start, 6), round(min(end, self.duration_s), 6), s.intensity, s.label))
+        return MusicalPlan(
+            tempo_bpm=round(self.tempo_bpm, 3), meter=self.meter, key=self.key_name,
+            beats_s=tuple(round(float(t), 6) for t in inside), downbeats_s=tuple(round(t, 6) for t in downs),
+            sections=tuple(sections), style=self.style.name, mood=self.mood_name,
+        )
+
+
+def _mean_over(times: np.ndarray, values: np.ndarray, t0: float, t1: float, default: float) -> float:
+    if len(times) == 0:
+        return default
+    sel = (times >= t0) & (times < t1)
+    if not sel.any():
+        return float(values[int(np.argmin(np.abs(times - (t0 + t1) / 2)))])
+    return float(values[sel].mean())
+
+
+def choose_key(analysis, style: Style, mood: Mood | None, rng: np.random.Generator) -> tuple[int, str, str]:
+    """(tonic pitch class, mode, mood name). The picture decides unless a mood is given:
+    bright, saturated, warm pictures read major; dark, grey, cold ones minor."""
+    tonic = int(rng.integers(0, 12))
+    if mood is not None:
+        return tonic, mood.mode, mood.name
+    b = float(np.mean(analysis.brightness)) if len(analysis.brightness) else 0.5
+    s = float(np.mean(analysis.saturation)) if len(analysis.saturation) else 0.3
+    w = float(np.mean(analysis.warmth)) if len(analysis.warmth) else 0.0
+    light = 1.6 * (b - 0.45) + 0.8 * (s - 0.3) + 0.5 * w + 0.4 * style.major_bias
+    light += rng.normal(0, 0.08)  # seeds may flip a picture that sits on the fence
+    # The picture picks major or minor only; the modal colours are for moods a person asks for.
+    if light > 0.02:
+        return tonic, "major", "bright" if light > 0.45 else "warm" if light > 0.15 else "calm"
+    return tonic, "minor", "dark" if light < -0.4 else "serious"
+
+
+def _bars_for(beats_in_section: int, bpb: int) -> list[int]:
+    """Bar lengths filling a section: full bars, the last one shortened (or a single spare
+    beat folded into the previous bar) so the next section starts on a downbeat."""
+    full, rest = divmod(beats_in_section, bpb)
+    bars = [bpb] * full
+    if rest:
+        if rest == 1 and bars:
+            bars[-1] += 1
+        else:
+            bars.append(rest)
+    return bars or [beats_in_section]
+
+
+def _intensities(raw: list[float], style: Style, mood: Mood | None) -> list[int]:
+    """Section energies 0..4 from raw activity 0..1, with hysteresis so they do not flicker."""
+    lo, hi = style.intensity
+    shift = mood.intensity_shift if mood else 0
+    levels, current = [], None
+    for r in raw:
+        target = lo + (hi - lo) * r
+        if current is None:
+            current = int(np.clip(round(target - 0.3), lo, hi))  # the opening holds back a little
+        elif abs(target - current) > 0.75:  # change only for a clear move
+            current = int(np.clip(round(target), lo, hi))
+        levels.append(int(np.clip(current + shift, 0, 4)))
+    return levels
+
+
+def make_plan(analysis, options: ScoreOptions) -> Plan:
+    style = style_by_name(options.style)
+    mood = mood_by_name(options.mood)
+    meter = options.meter or "4/4"
+    bpb, subdiv = meter_beats(meter)
+    rng = np.random.default_rng(np.random.SeedSequence([int(options.seed) & 0xFFFFFFFF, 0x5C0E]))
+    duration = float(analysis.duration_s)
+    if not duration > 0:
+        raise RequestError("the segment has no duration; give it clips with a positive length")
+
+    lo, hi = style.tempo_bpm
+    if options.tempo_min_bpm or options.tempo_max_bpm:
+        lo = float(options.tempo_min_bpm or lo)
+        hi = float(options.tempo_max_bpm or max(hi, lo))
+        if not (20 <= lo <= hi <= 300):
+            raise RequestError(f"tempo range {lo:g}-{hi:g} BPM is not usable; give 20 <= min <= max <= 300")
+    lean = (style.tempo_centre + (0.3 * mood.tempo_lean if mood else 0.0))
+    preferred = lo + (hi - lo) * float(np.clip(lean, 0, 1))
+    cuts = np.asarray(analysis.cuts_s, float)
+    strength = np.asarray(analysis.cut_strength, float) if len(analysis.cut_strength) == len(cuts) else np.ones(len(cuts))
+    grid: Grid = build_grid(duration, cuts, strength, (lo, hi), preferred, rng)
+    beats = grid.beats_s
+
+    cut_beats = {int(b): float(strength[c]) for b, c in zip(grid.anchor_beats, grid.anchor_cuts)}
+    off_grid = []
+    for c, t in enumerate(cuts):
+        if 0.05 < t < duration - 0.05 and float(np.min(np.abs(beats - t))) > 0.03:
+            off_grid.append((float(t), float(strength[c])))
+
+    # Where the music ends: the final tonic lands on the last beat that leaves room for it to
+    # ring (about a bar, at least 1.2 s) and the tail to decay inside the clip.
+    in_clip = np.flatnonzero(beats < duration)
+    ring = max(1.2, 0.9 * bpb * 60.0 / grid.tempo_bpm)
+    end_candidates = in_clip[beats[in_clip] <= duration - ring]
+    end_beat = int(end_candidates[-1]) if len(end_candidates) else int(in_clip[0]) if len(in_clip) else 0
+
+    # Section starts: major cuts on beats, at least MIN_SECTION_BARS apart, before the ending.
+    starts = [0]
+    min_gap = MIN_SECTION_BARS * bpb
+    for b in sorted(cut_beats):
+        if cut_beats[b] >= MAJOR_CUT and b - starts[-1] >= min_gap and end_beat - b >= bpb:
+            starts.append(b)
+    # The ending opens its own bar: the final tonic falls on a downbeat.
+    if end_beat - starts[-1] >= bpb:
+        starts.append(end_beat)
+    else:
+        end_beat = starts[-1] if len(starts) > 1 else end_beat
+    starts_on_cut = {b for b in starts if b in cut_beats}
+    # Bars: counted from the first anchor backwards (pickup bars before it) and anew in every
+    # section. Section 0 begins at beat 0 (the first beat at or after time 0).
+    bars: list[Bar] = []
+    section_bars: list[tuple[int, int]] = []
+    bounds = starts + [len(beats) - 1]
+    for s0, s1 in zip(bounds[:-1], bounds[1:]):
+        first_bar = len(bars)
+        b = s0
+        for n in _bars_for(s1 - s0, bpb):
+            bars.append(Bar(b, n))
+            b += n
+        section_bars.append((first_bar, len(bars)))
+
+    # Long sections without cuts become phrases of PHRASE_BARS bars.
+    phrases: list[tuple[int, int, bool]] = []
+    for si, (b0, b1) in enumerate(section_bars):
+        on_cut = bars[b0].start_beat in starts_on_cut
+        last = si == len(section_bars) - 1
+        if last:
+            phrases.append((b0, b1, on_cut))
+            continue
+        while b1 - b0 > PHRASE_BARS + MIN_SECTION_BARS:
+            phrases.append((b0, b0 + PHRASE_BARS, on_cut))
+            b0, on_cut = b0 + PHRASE_BARS, False
+        phrases.append((b0, b1, on_cut))
+
+    # Intensity from motion and pace over each phrase.
+    raw = []
+    for b0, b1, _ in phrases:
+        t0 = float(beats[bars[b0].start_beat]) if b0 else 0.0
+        t1 = min(float(beats[bars[b1].start_beat]) if b1 < len(bars) else duration, duration)
+        m = _mean_over(analysis.times_s, analysis.motion, t0, t1, 0.3)
+        pace = _mean_over(analysis.times_s, analysis.pace, t0, t1, 0.3)
+        raw.append(float(np.clip(0.15 + 1.2 * m + 0.8 * pace, 0, 1)))
+    levels = _intensities(raw, style, mood)
+
+    tonic, mode, mood_name = choose_key(analysis, style, mood, rng)
+    labels, seen = [], {}
+    sections = []
+    for i, ((b0, b1, on_cut), lvl) in enumerate(zip(phrases, levels)):
+        if i == len(phrases) - 1 and len(phrases) > 1:
+            label = "outro"
+            lvl = max(0, min(lvl, levels[i - 1]))
+        elif i == 0:
+            label = "intro" if len(phrases) > 2 else "A"
+        else:
+            label = "B" if lvl >= 3 else "A"
+        sections.append(PlannedSection(b0, b1, lvl, label, on_cut))
+        labels.append(label)
+
+    inside = np.diff(beats[(beats >= 0) & (beats <= duration + 1.0)])
+    tempo = 60.0 / float(np.median(inside)) if len(inside) else grid.tempo_bpm
+    tempo = float(np.clip(tempo, lo, hi))
+    return Plan(
+        style=style, mood=mood, mood_name=mood_name, duration_s=duration, meter=meter, beats_per_bar=bpb,
+        subdivisions=subdiv, tempo_bpm=tempo, beats_s=beats, bars=tuple(bars), sections=tuple(sections),
+        tonic_pc=tonic, mode=mode, cut_beats=cut_beats, off_grid_cuts=tuple(off_grid), end_beat=end_beat,
+    )
+
+
+def is_major(mode: str) -> bool:
+    return mode in MAJOR_FAMILY
