@@ -1,0 +1,90 @@
+"""`scorecut models ACTION`: the music models, their availability and the stems each gives.
+
+Actions live in ACTIONS: name -> (help, add_arguments, run). `list` is here; `add` and `verify`
+(installing and checking VMAS checkpoints) plug in the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+
+def _add_list_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--server", default="", metavar="ADDR",
+                   help="ask this server (default $SCORECUT_SERVER or 127.0.0.1:50777); "
+                        "when none answers, check this machine")
+    p.add_argument("--token", default=os.environ.get("SCORECUT_TOKEN", ""), metavar="T",
+                   help="token for a server that requires one")
+    p.add_argument("--local", action="store_true", help="check this machine without asking a server")
+
+
+def _server_models(address: str, token: str | None) -> list[dict] | None:
+    """The models a server at `address` reports, or None when nothing answers."""
+    from scorecut.plugins.client import ScorecutClient, ScorecutClientError
+
+    with ScorecutClient(address, token=token) as client:
+        if not client.ping(timeout=1.5):
+            return None
+        try:
+            info = client.info()
+        except ScorecutClientError:
+            return None
+    return [{"name": m.name, "available": m.available, "reason": m.unavailable_reason, "stems": list(m.stems),
+             "native_output": m.native_output, "description": m.description} for m in info.models]
+
+
+def local_models(device: str = "cpu") -> list[dict]:
+    """The models as this machine sees them (model folder from platformdirs)."""
+    from scorecut.models.registry import model_infos
+    from scorecut.server.config import default_model_dir
+
+    return [{"name": m.name, "available": m.available, "reason": m.unavailable_reason, "stems": list(m.stems),
+             "native_output": m.native_output, "description": m.description}
+            for m in model_infos(device=device, model_dir=default_model_dir())]
+
+
+def _run_list(args) -> int:
+    from scorecut.plugins.client import DEFAULT_ADDRESS, ENV_SERVER
+
+    address = args.server or os.environ.get(ENV_SERVER) or DEFAULT_ADDRESS
+    models = None if args.local else _server_models(address, args.token or None)
+    if models is None:
+        source = "this machine" + ("" if args.local else f" (no server answers at {address})")
+        models = local_models()
+    else:
+        source = f"the server at {address}"
+    print(f"models on {source}:")
+    for m in models:
+        state = "available" if m["available"] else "unavailable"
+        stems = ", ".join(m["stems"]) or "mix only"
+        print(f"  {m['name']:<10} {state:<12} stems: {stems}")
+        if m["description"]:
+            print(f"  {'':<10} {m['description']}")
+        if not m["available"] and m["reason"]:
+            print(f"  {'':<10} to make it available: {m['reason']}")
+    return 0
+
+
+# name -> (help, add_arguments(parser), run(args) -> int)
+ACTIONS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[..., int]]] = {
+    "list": ("the models, whether each can run, and why not", _add_list_arguments, _run_list),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    for name, (help_text, add, run_action) in ACTIONS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add(p)
+        p.set_defaults(_action=run_action)
+
+
+def run(args) -> int:
+    action = getattr(args, "_action", None)
+    if action is None:
+        print(f"scorecut models: choose an action: {', '.join(ACTIONS)}", file=sys.stderr)
+        return 2
+    return int(action(args) or 0)

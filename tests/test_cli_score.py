@@ -1,0 +1,238 @@
+"""`scorecut score` end to end: a real server subprocess, real PyAV-made videos, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from conftest import free_port, isolated_env
+from videos import VideoSpec, make_video
+from wavcheck import error_db, read_wav, sha256_file
+
+SCORE_FIELDS = ("version", "model", "seed", "style", "mood", "duration_s", "sample_rate", "tempo_bpm", "meter",
+                "key", "beats_s", "downbeats_s", "cuts_s", "sections", "loudness_lufs", "mix", "stems")
+FRAME_S = 1 / 25  # the test videos' frame period
+
+
+def run_cli(*args: str, home: Path, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    # An isolated home: a CLI that failed to reach the test server would otherwise start one in
+    # the real user folders.
+    return subprocess.run([sys.executable, "-m", "scorecut.server.cli.main", *args], capture_output=True,
+                          text=True, env=isolated_env(home), cwd=cwd, timeout=timeout)
+
+
+def check_result(folder: Path, duration_s: float) -> dict:
+    """Every file of the layout, exact lengths, hashes that match, mix == sum of stems."""
+    score = json.loads((folder / "score.json").read_text())
+    missing = [k for k in SCORE_FIELDS if k not in score]
+    assert not missing, missing
+    rate = score["sample_rate"]
+    expected = round(duration_s * rate)
+    assert score["duration_s"] == pytest.approx(duration_s, abs=1e-6)
+    for section in score["sections"]:
+        assert {"start_s", "end_s", "intensity"} <= set(section)
+    entries = [score["mix"], *score["stems"]]
+    assert score["mix"]["name"] == "mix" and score["mix"]["file"] == "mix.wav"
+    assert {e["name"] for e in score["stems"]} == {"drums", "bass", "harmony", "melody"}
+    audio = {}
+    for entry in entries:
+        path = folder / entry["file"]
+        assert path.name == f"{entry['name']}.wav"
+        assert entry["samples"] == expected
+        assert entry["sha256"] == sha256_file(path)
+        data, wav_rate = read_wav(path)
+        assert wav_rate == rate and data.shape[0] == expected
+        audio[entry["name"]] = data
+    summed = sum(audio[e["name"]] for e in score["stems"])
+    assert np.abs(audio["mix"]).max() > 0.01  # there is music
+    assert error_db(audio["mix"], summed) < -50
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []
+    return score
+
+
+def near(times, t: float, tol: float = 2 * FRAME_S) -> bool:
+    return any(abs(x - t) <= tol for x in times)
+
+
+@pytest.fixture(scope="module")
+def video12(media_root):
+    return make_video(media_root / "cli twelve.mp4", VideoSpec(12.0, cuts_s=(2.6, 5.9, 9.3), seed=12))
+
+
+def test_score_writes_the_full_layout(server, video12, tmp_path):
+    out = tmp_path / "results"
+    run = run_cli("score", str(video12), "--server", server.address, "--out-dir", str(out), "--seed", "3",
+                  home=tmp_path / "home")
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    folder = out / "cli twelve"
+    assert run.stdout.strip() == str(folder)
+    score = check_result(folder, 12.0)
+    assert score["seed"] == 3 and score["model"] == "composer"
+    for cut in (2.6, 5.9, 9.3):
+        assert near(score["cuts_s"], cut), (cut, score["cuts_s"])
+    assert sorted(p.name for p in out.iterdir()) == ["cli twelve"]  # no temporary folders left
+
+    # Scoring again replaces the result in place (same name), still complete.
+    again = run_cli("score", str(video12), "--server", server.address, "--out-dir", str(out), "--seed", "4",
+                    home=tmp_path / "home")
+    assert again.returncode == 0, again.stderr
+    assert check_result(folder, 12.0)["seed"] == 4
+    assert sorted(p.name for p in out.iterdir()) == ["cli twelve"]
+
+
+def test_two_clips_with_mid_gop_ranges_make_one_segment(server, media_root, tmp_path):
+    # GOP 48 at 25 fps: keyframes at 0, 1.92, 3.84 s, so every in/out below is mid-GOP.
+    a = make_video(media_root / "seg_a.mp4", VideoSpec(6.0, cuts_s=(2.0,), seed=41))
+    b = make_video(media_root / "seg_b.mp4", VideoSpec(6.0, cuts_s=(2.0,), seed=42))
+    out = tmp_path / "out"
+    run = run_cli("score", f"{a}#t=1,4", f"{b}#t=0.52,3.32", "--server", server.address, "--out-dir", str(out),
+                  "--name", "joined", home=tmp_path / "home")
+    assert run.returncode == 0, run.stderr
+    score = check_result(out / "joined", 3.0 + 2.8)
+    cuts = score["cuts_s"]
+    assert near(cuts, 3.0, tol=1e-3), cuts  # the clip boundary, exactly
+    assert near(cuts, 1.0), cuts  # a's cut at 2.0 s, 1.0 s after its in point
+    assert near(cuts, 3.0 + 1.48), cuts  # b's cut at 2.0 s, 1.48 s after its in point
+    # Decoding from the keyframe without trimming would put b's cut at 5.0 s instead.
+    assert not near(cuts, 5.0, tol=0.1), cuts
+
+
+def test_usage_errors_exit_2_without_traceback(server, video12, tmp_path):
+    home = tmp_path / "home"
+    cases = [
+        (["score", str(video12), str(video12), "--in", "1", "--server", server.address], "single video"),
+        (["score", str(tmp_path / "missing.mp4"), "--server", server.address], "no such video file"),
+        (["score", f"{video12}#t=5,2", "--server", server.address], "ends before it starts"),
+        (["score", f"{video12}#t=1,2", "--in", "1", "--server", server.address], "not both"),
+    ]
+    for args, message in cases:
+        run = run_cli(*args, "--out-dir", str(tmp_path / "out"), home=home)
+        assert run.returncode == 2, (args, run.stderr)
+        assert message in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_job_failure_exits_1_with_the_servers_message(server, video12, tmp_path):
+    run = run_cli("score", str(video12), "--out", "99", "--server", server.address, "--out-dir",
+                  str(tmp_path / "out"), home=tmp_path / "home")
+    assert run.returncode == 1, run.stderr
+    assert "beyond the end" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def _video_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(c.streams.video[0]) if p.size]
+
+
+def _audio_duration_s(path: Path) -> tuple[str, float]:
+    with av.open(str(path)) as c:
+        stream = c.streams.audio[0]
+        samples = sum(frame.samples for frame in c.decode(stream))
+        return stream.codec_context.name, samples / stream.rate
+
+
+def test_preview_copies_the_video_stream(server, media_root, tmp_path):
+    video = make_video(media_root / "preview_src.mp4", VideoSpec(4.0, cuts_s=(1.6,), audio="tone", seed=51))
+    out = tmp_path / "out"
+    run = run_cli("score", str(video), "--preview", "--server", server.address, "--out-dir", str(out),
+                  home=tmp_path / "home")
+    assert run.returncode == 0, run.stderr
+    folder = out / "preview_src"
+    check_result(folder, 4.0)
+    preview = folder / "preview.mp4"
+    assert _video_packets(preview) == _video_packets(video)  # copied, not re-encoded
+    codec, duration = _audio_duration_s(preview)
+    assert codec == "aac" and duration == pytest.approx(4.0, abs=0.05)
+
+
+def test_preview_of_a_trimmed_clip_starts_at_the_keyframe(server, media_root, tmp_path):
+    video = make_video(media_root / "preview_trim.mp4", VideoSpec(5.0, cuts_s=(2.5,), seed=52))
+    out = tmp_path / "out"
+    run = run_cli("score", f"{video}#t=2.2,4.2", "--preview", "--server", server.address, "--out-dir", str(out),
+                  home=tmp_path / "home")
+    assert run.returncode == 0, run.stderr
+    preview = out / "preview_trim" / "preview.mp4"
+    source = _video_packets(video)
+    copied = _video_packets(preview)
+    # Keyframe at 48 frames (1.92 s); frames up to the out point (4.2 s = frame 105) are copied.
+    assert copied == source[48:105]
+    # The mix starts at the in point: 0.28 s of silence, then its 2 s.
+    _, duration = _audio_duration_s(preview)
+    assert duration == pytest.approx(0.28 + 2.0, abs=0.05)
+
+
+def _pidfile(home: Path, port: int) -> Path:
+    return home / ".local/state/scorecut/servers" / f"127.0.0.1-{port}.json"
+
+
+def test_score_starts_a_detached_server_once_and_reuses_it(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    # The detached server's media root is the (isolated) home: the video lives there.
+    video = make_video(home / "local.mp4", VideoSpec(3.0, cuts_s=(1.1,), seed=61))
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    pid = None
+    try:
+        # Two at once: the lockfile lets only one of them start a server.
+        cmd = [sys.executable, "-m", "scorecut.server.cli.main", "score", str(video), "--server", address]
+        procs = [subprocess.Popen([*cmd, "--out-dir", str(tmp_path / f"out{i}"), "--seed", str(i)], env=isolated_env(home),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+        outputs = [p.communicate(timeout=300) for p in procs]
+        for p, (stdout, stderr) in zip(procs, outputs):
+            assert p.returncode == 0, stderr
+        starts = sum(stderr.count("starting a local Scorecut server") for _, stderr in outputs)
+        assert starts == 1, [stderr for _, stderr in outputs]
+        record = json.loads(_pidfile(home, port).read_text())
+        pid = record["pid"]
+        assert record["address"] == address and Path(record["log"]).is_file()
+        assert Path(record["log"]).is_relative_to(home)  # the platformdirs log folder
+        os.kill(pid, 0)  # alive after the commands ended: detached
+        assert os.getsid(pid) == pid  # its own session: the terminal's Ctrl-C does not reach it
+        for i in range(2):
+            check_result(tmp_path / f"out{i}" / "local", 3.0)
+
+        again = run_cli("score", str(video), "--server", address, "--out-dir", str(tmp_path / "out2"), home=home)
+        assert again.returncode == 0, again.stderr
+        assert "starting" not in again.stderr
+        assert json.loads(_pidfile(home, port).read_text())["pid"] == pid  # reused
+    finally:
+        if pid is None and _pidfile(home, port).exists():
+            pid = json.loads(_pidfile(home, port).read_text())["pid"]
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.1)
+            else:
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_server_that_cannot_start_exits_3_with_its_log(tmp_path, media_root):
+    home = tmp_path / "home"
+    home.mkdir()
+    video = make_video(home / "v.mp4", VideoSpec(1.0, seed=71))
+    with socket.socket() as squatter:  # something that is not Scorecut holds the port
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        run = run_cli("score", str(video), "--server", f"127.0.0.1:{port}", "--out-dir", str(tmp_path / "out"),
+                      home=home, timeout=200)
+    assert run.returncode == 3, run.stderr
+    assert "did not start" in run.stderr and "Traceback (most recent call last)" not in run.stderr.split("ends:")[0]
