@@ -1,0 +1,178 @@
+"""Alias-free oscillators: band-limited wavetables with a filter axis, FM pairs, Karplus–Strong.
+
+Subtractive voices (saw/square through a resonant 24 dB/oct low-pass) are rendered as additive
+wavetables: each table holds only harmonics below 0.45 * sample rate (so nothing folds back), with
+the ladder filter's magnitude response applied per harmonic. A bank holds one table per cutoff
+frequency; a cutoff envelope moves smoothly between them. That gives a filter sweep at the cost of
+two table look-ups per sample, with no recursive filter to run sample by sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import fft as sfft
+from scipy import signal
+
+TABLE_SIZE = 2048  # samples per cycle; holds up to 1023 harmonics
+NYQUIST_USE = 0.45  # highest partial allowed, as a fraction of the sample rate
+
+
+def ladder_magnitude(freq_hz: np.ndarray, cutoff_hz: np.ndarray, resonance: float) -> np.ndarray:
+    """|H| of a 4-pole (24 dB/oct) ladder low-pass with feedback 4*resonance, unit gain at DC."""
+    s = 1j * freq_hz / cutoff_hz
+    k = 4.0 * resonance  # 4.0 would self-oscillate
+    return np.abs((1.0 + k) / ((1.0 + s) ** 4 + k))
+
+
+def harmonic_amplitudes(wave: str, k: np.ndarray) -> np.ndarray:
+    """Sine-series coefficients of a waveform, harmonics k = 1..K (k: (K,) float)."""
+    if wave == "saw":
+        return 1.0 / k
+    if wave == "square":
+        return np.where(k % 2 == 1, 1.0 / k, 0.0)
+    if wave == "triangle":  # odd harmonics 1/k^2 with alternating sign
+        sign = np.where(((k - 1) / 2) % 2 == 0, 1.0, -1.0)
+        return np.where(k % 2 == 1, sign / k**2, 0.0) * (8 / np.pi**2)
+    if wave == "sine":
+        return np.where(k == 1, 1.0, 0.0)
+    if wave == "subsine":  # sine with a touch of 2nd and 3rd harmonic: audible on small speakers
+        return np.select([k == 1, k == 2, k == 3], [1.0, 0.22, 0.06], 0.0)
+    if wave == "hammer":  # a string struck at 1/7 of its length (missing 7th, 14th, ...)
+        return np.abs(np.sin(np.pi * k / 7.0)) / k**1.1
+    if wave == "reed":  # mostly odd harmonics, softer highs: a warm organ/lead colour
+        return np.where(k % 2 == 1, 1.0 / k, 0.35 / k) / np.sqrt(k)
+    raise ValueError(f"unknown waveform {wave!r}")
+
+
+@dataclass(frozen=True)
+class TableBank:
+    """Single-cycle tables of one note, one per cutoff. tables: (M, TABLE_SIZE + 1) float32."""
+
+    tables: np.ndarray  # last column repeats the first, so look-ups need no wrap
+    log_cutoffs: np.ndarray  # (M,) natural log of each table's cutoff in Hz, ascending
+
+
+def make_bank(
+    f0_hz: float,
+    sample_rate: int,
+    wave: str,
+    cutoffs_hz: np.ndarray,
+    resonance: float = 0.0,
+    max_pitch_ratio: float = 1.02,
+) -> TableBank:
+    """Tables for a note of fundamental f0, band-limited for pitch up to f0 * max_pitch_ratio."""
+    n_harm = int(NYQUIST_USE * sample_rate / (f0_hz * max_pitch_ratio))
+    n_harm = max(1, min(TABLE_SIZE // 2 - 1, n_harm))
+    k = np.arange(1, n_harm + 1, dtype=np.float64)  # (K,)
+    amp = harmonic_amplitudes(wave, k)
+    cut = np.atleast_1d(np.asarray(cutoffs_hz, dtype=np.float64))  # (M,)
+    gain = ladder_magnitude(k[None, :] * f0_hz, cut[:, None], resonance)  # (M, K)
+    spec = np.zeros((len(cut), TABLE_SIZE // 2 + 1), dtype=np.complex128)
+    spec[:, 1 : n_harm + 1] = -0.5j * TABLE_SIZE * amp[None, :] * gain  # irfft -> sum a_k sin
+    tables = sfft.irfft(spec, n=TABLE_SIZE, axis=1)  # (M, T)
+    tables = np.concatenate([tables, tables[:, :1]], axis=1).astype(np.float32)
+    return TableBank(tables, np.log(cut))
+
+
+def phase_constant(n: int, f0_hz: float, sample_rate: int, phase0: float = 0.0) -> np.ndarray:
+    """(n,) float64 phase in cycles, wrapped to [0, 1), for a steady pitch."""
+    return np.mod(phase0 + np.arange(n) * (f0_hz / sample_rate), 1.0)
+
+
+def phase_from_freq(freq_hz: np.ndarray, sample_rate: int, phase0: float = 0.0) -> np.ndarray:
+    """(n,) float64 phase in cycles for an instantaneous-frequency curve (vibrato, pitch drops)."""
+    ph = np.cumsum(freq_hz, dtype=np.float64) / sample_rate
+    ph -= ph[0] - phase0  # the first sample sits at phase0
+    return np.mod(ph, 1.0)
+
+
+def read_bank(bank: TableBank, phase: np.ndarray, cutoff_hz: np.ndarray | float | None = None) -> np.ndarray:
+    """Look up a bank at `phase` (cycles) and cutoff (Hz, per sample or constant). -> (n,) float32.
+
+    Linear interpolation along the cycle and between neighbouring cutoff tables.
+    """
+    pos = phase * TABLE_SIZE
+    i0 = pos.astype(np.int64)
+    frac = (pos - i0).astype(np.float32)
+    m = len(bank.log_cutoffs)
+    if m == 1 or cutoff_hz is None:
+        tab = bank.tables[0]
+        a = tab[i0]
+        return a + frac * (tab[i0 + 1] - a)
+    lo, hi = bank.log_cutoffs[0], bank.log_cutoffs[-1]
+    lc = np.log(np.clip(cutoff_hz, np.exp(lo), np.exp(hi)))
+    level = (lc - lo) / (hi - lo) * (m - 1)  # float index into the tables
+    level = np.broadcast_to(level, phase.shape)
+    j0 = np.minimum(level.astype(np.int64), m - 2)
+    w = (level - j0).astype(np.float32)
+    flat = bank.tables.ravel()
+    row = TABLE_SIZE + 1
+    base0 = j0 * row + i0
+    a0 = flat[base0]
+    y0 = a0 + frac * (flat[base0 + 1] - a0)
+    base1 = base0 + row
+    a1 = flat[base1]
+    y1 = a1 + frac * (flat[base1 + 1] - a1)
+    return y0 + w * (y1 - y0)
+
+
+def fm_voice(
+    n: int,
+    f0_hz: float,
+    sample_rate: int,
+    ratio: float,
+    index: np.ndarray,
+    phase0: float = 0.0,
+) -> np.ndarray:
+    """sin(carrier + index(t) * sin(ratio * carrier)), index limited so no sideband aliases.
+
+    Sidebands reach about f0 + (index + 1) * ratio * f0 (Carson's rule); the index is scaled down
+    for high notes so that stays below NYQUIST_USE * sample_rate. -> (n,) float32.
+    """
+    limit = NYQUIST_USE * sample_rate
+    max_index = (limit - f0_hz) / (ratio * f0_hz) - 1.0
+    if max_index <= 0.0:  # the modulator itself would alias: a plain sine
+        index = np.zeros(1)
+    else:
+        index = np.minimum(index, max_index)
+    theta = 2 * np.pi * (phase0 + np.arange(n) * (f0_hz / sample_rate))  # (n,) float64
+    return np.sin(theta + index * np.sin(ratio * theta)).astype(np.float32)
+
+
+def karplus_strong_loop(f0_hz: float, sample_rate: int, n: int, decay_s: float) -> np.ndarray:
+    """Impulse response (n,) float32 of a tuned Karplus–Strong string loop.
+
+    y[m] = x[m] + g * (c0 y[m-P] + c1 y[m-P-1] + c2 y[m-P-2]): the two-point average of the
+    classic algorithm combined with a linear-interpolation fractional delay, so the loop delay is
+    P + 0.5 + d samples for exact tuning. Every tap reaches at least P samples back, so a block
+    of P samples depends only on earlier blocks and is computed in one vectorised step.
+    """
+    period = sample_rate / f0_hz
+    p = max(2, int(np.floor(period - 0.5)))
+    d = period - 0.5 - p
+    c = 0.5 * np.array([1.0 - d, 1.0, d])  # lags P, P+1, P+2
+    g = 10.0 ** (-3.0 / max(decay_s * f0_hz, 1.0))  # -60 dB after decay_s
+    pad = p + 2
+    y = np.zeros(pad + n, dtype=np.float64)
+    y[pad] = 1.0  # the impulse; x is zero elsewhere
+    m0 = pad
+    while m0 < pad + n:
+        m1 = min(m0 + p, pad + n)
+        L = m1 - m0
+        fb = c[0] * y[m0 - p : m0 - p + L] + c[1] * y[m0 - p - 1 : m0 - p - 1 + L] + c[2] * y[m0 - p - 2 : m0 - p - 2 + L]
+        y[m0:m1] += g * fb
+        m0 = m1
+    return y[pad:].astype(np.float32)
+
+
+def pluck_excitation(f0_hz: float, sample_rate: int, rng: np.random.Generator, brightness: float) -> np.ndarray:
+    """One period of low-passed noise with a pick-position comb: the string's initial shape."""
+    p = max(2, int(round(sample_rate / f0_hz)))
+    x = rng.uniform(-1.0, 1.0, p)
+    coef = np.clip(1.0 - brightness, 0.0, 0.95)  # one-pole low-pass: darker = softer pick
+    x = signal.lfilter([1.0 - coef], [1.0, -coef], x)
+    pick = max(1, p // 5)
+    x[pick:] -= x[:-pick]  # comb from the pick point
+    return (x - x.mean()).astype(np.float32)
