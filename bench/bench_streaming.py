@@ -1,0 +1,130 @@
+"""Streaming stems over loopback: Score's stem stream against plain gRPC byte streaming.
+
+    .venv/bin/python bench/bench_streaming.py [--seconds 30] [--repeats 5]
+
+A real `scorecut serve` scores a video once (which fills its result cache); then each timed Score
+call of the same request is pure streaming: the accepted/analysis/plan events, every stem's PCM in
+256 KiB chunks, and the manifest. The baseline, measured in the same run, is a bare gRPC server (a
+subprocess too) streaming the same number of bytes in the same chunk size from memory with no
+protobuf wrapping. Ratio = Score throughput / bare throughput (goal >= 0.8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from conftest import ServerProcess, free_port, isolated_env, wait_serving  # noqa: E402
+from videos import VideoSpec, make_video  # noqa: E402
+
+BARE = """
+import sys, time
+from concurrent import futures
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+total, chunk = int(sys.argv[2]), int(sys.argv[3])
+block = bytes(range(256)) * (chunk // 256)
+def stream(request, context):
+    sent = 0
+    while sent < total:
+        n = min(chunk, total - sent)
+        yield block[:n]
+        sent += n
+handler = grpc.method_handlers_generic_handler("bench.Bytes", {
+    "Stream": grpc.unary_stream_rpc_method_handler(stream, lambda b: b, lambda b: b)})
+server = grpc.server(futures.ThreadPoolExecutor(4), handlers=[handler],
+                     options=[("grpc.max_send_message_length", 16 << 20)])
+h = health.HealthServicer()
+health_pb2_grpc.add_HealthServicer_to_server(h, server)
+server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+server.start()
+h.set("", health_pb2.HealthCheckResponse.SERVING)
+time.sleep(3600)
+"""
+
+
+def receive_score(address: str, req) -> tuple[float, int, bool]:
+    import grpc
+
+    from scorecut.v1 import scorecut_pb2_grpc as pb_grpc
+
+    with grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 16 << 20)]) as channel:
+        stub = pb_grpc.ScorecutStub(channel)
+        began = time.perf_counter()
+        buffers: dict[str, bytearray] = {}
+        cached = False
+        for event in stub.Score(req, timeout=600):
+            kind = event.WhichOneof("event")
+            if kind == "chunk":
+                buffers.setdefault(event.chunk.stem, bytearray()).extend(event.chunk.pcm)
+            elif kind == "accepted":
+                cached = event.accepted.cached
+        return time.perf_counter() - began, sum(map(len, buffers.values())), cached
+
+
+def receive_bare(address: str) -> tuple[float, int]:
+    import grpc
+
+    with grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 16 << 20)]) as channel:
+        call = channel.unary_stream("/bench.Bytes/Stream", request_serializer=lambda b: b,
+                                    response_deserializer=lambda b: b)
+        began = time.perf_counter()
+        buf = bytearray()
+        for data in call(b"", timeout=600):
+            buf.extend(data)
+        return time.perf_counter() - began, len(buf)
+
+
+def main() -> int:
+    from scorecut.server.pcm import CHUNK_BYTES
+    from scorecut.v1 import scorecut_pb2 as pb
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="video and output length")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        clip = make_video(root / "bench.mp4", VideoSpec(duration_s=args.seconds, cuts_s=(args.seconds / 3,),
+                                                         size=(96, 54), fps=10))
+        server = ServerProcess(free_port(), root / "home", root, []).start()
+        bare_port = free_port()
+        bare = None
+        try:
+            req = pb.ScoreRequest(clips=[pb.Clip(path=str(clip))], options=pb.ScoreOptions(seed=1))
+            first_s, total, _ = receive_score(server.address, req)  # runs the model, fills the cache
+            bare = subprocess.Popen([sys.executable, "-c", BARE, str(bare_port), str(total), str(CHUNK_BYTES)],
+                                    env=isolated_env(root / "home"))
+            wait_serving(f"127.0.0.1:{bare_port}", proc=bare)
+            ours, theirs = [], []
+            for _ in range(args.repeats):  # interleaved, so both see the same machine load
+                seconds, size, cached = receive_score(server.address, req)
+                assert cached and size == total
+                ours.append(seconds)
+                seconds, size = receive_bare(f"127.0.0.1:{bare_port}")
+                assert size == total
+                theirs.append(seconds)
+        finally:
+            server.stop()
+            if bare is not None:
+                bare.terminate()
+                bare.wait()
+    s, b = statistics.median(ours), statistics.median(theirs)
+    mb = total / 1e6
+    print(f"stems: {mb:.1f} MB of PCM (mix + 4 stems, {args.seconds:g} s, 48 kHz stereo s24le); "
+          f"first (uncached) job {first_s:.2f} s")
+    print(f"Score stem streaming (cached): median {s * 1000:.0f} ms = {mb / s:.0f} MB/s over {args.repeats} runs")
+    print(f"bare gRPC byte streaming:      median {b * 1000:.0f} ms = {mb / b:.0f} MB/s")
+    print(f"ratio Score / bare throughput: {b / s:.2f} (goal >= 0.8)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
