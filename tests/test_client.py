@@ -192,3 +192,87 @@ def test_upload_once_and_same_result_as_path_reference(server, fresh_server, med
     for result in (first, by_path):
         assert json.loads((result.folder / "score.json").read_text()) == result.score
         assert read_wav(result.mix)[0].shape[0] == result.score["mix"]["samples"]
+
+
+# -- writing a job's events (the wire messages the server sends) -------------------------------
+def _events(job_id: str, frames: int, *, corrupt: str = "", stems=("drums", "bass")):
+    """A job's ScoreEvents as the server streams them: mono s16le stems and a mix equal to their sum."""
+    import hashlib
+
+    from scorecut.v1 import scorecut_pb2 as pb
+
+    pcm = {name: struct.pack(f"<{frames}h", *[(i * (k + 3)) % 2000 - 1000 for i in range(frames)])
+           for k, name in enumerate(stems)}
+    pcm = {"mix": struct.pack(f"<{frames}h", *[sum(struct.unpack_from("<h", pcm[s], 2 * i)[0] for s in stems)
+                                              for i in range(frames)]), **pcm}
+    yield pb.ScoreEvent(job_id=job_id, accepted=pb.Accepted())
+    yield pb.ScoreEvent(job_id=job_id, progress=pb.Progress(stage="analysis", fraction=0.3))
+    infos = []
+    for name, data in pcm.items():
+        for offset in range(0, frames, 300):
+            chunk = data[2 * offset: 2 * (offset + 300)]
+            yield pb.ScoreEvent(job_id=job_id, chunk=pb.StemChunk(stem=name, channels=1, sample_rate=8000,
+                                offset_frames=offset, pcm=chunk, sample_format="s16le"))
+        digest = hashlib.sha256(data if name != corrupt else b"other").hexdigest()
+        infos.append(pb.StemInfo(name=name, frames=frames, channels=1, sample_rate=8000, sha256=digest,
+                                 sample_format="s16le"))
+    score_json = json.dumps({"version": "0.1.0", "model": "composer", "seed": 7, "tempo_bpm": 90.0})
+    yield pb.ScoreEvent(job_id=job_id, manifest=pb.Manifest(stems=infos, model="composer", seed=7,
+                                                            version="0.1.0", score_json=score_json))
+
+
+def test_write_job_lands_the_layout_and_replaces_an_older_result(tmp_path):
+    from scorecut.plugins.client import write_job
+
+    out = tmp_path / "out"
+    kinds = []
+    first = write_job(_events("j1", 1000), out, "take", on_event=lambda e: kinds.append(e.kind))
+    assert kinds[:2] == ["accepted", "progress"] and kinds[-1] == "manifest"
+    assert first.folder == out / "take" and set(first.stems) == {"drums", "bass"}
+    assert sorted(p.name for p in first.folder.iterdir()) == ["bass.wav", "drums.wav", "mix.wav", "score.json"]
+    score = json.loads((first.folder / "score.json").read_text())
+    assert score["tempo_bpm"] == 90.0 and score["sample_rate"] == 8000
+    assert [e["name"] for e in score["stems"]] == ["drums", "bass"]
+    for entry in (score["mix"], *score["stems"]):
+        assert entry["samples"] == 1000 and entry["sha256"] == sha256_file(first.folder / entry["file"])
+    mix, drums, bass = (read_wav(first.folder / f"{n}.wav")[0] for n in ("mix", "drums", "bass"))
+    assert mix.shape == (1000, 1) and (mix == drums + bass).all()
+
+    (first.folder / "stale.txt").write_text("from the old result")
+    second = write_job(_events("j2", 1200), out, "take")
+    assert second.score["mix"]["samples"] == 1200 and not (second.folder / "stale.txt").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["take"]  # nothing aside, nothing temporary
+
+
+def test_write_job_failure_leaves_nothing(tmp_path):
+    from scorecut.plugins.client import write_job
+
+    out = tmp_path / "out"
+    with pytest.raises(JobFailed) as info:
+        write_job(_events("j", 500, corrupt="bass"), out, "take")
+    assert info.value.code == "DATA_LOSS" and "bass" in str(info.value)
+    assert not out.exists()  # it did not exist before, so it is gone again
+
+    out.mkdir()
+    write_job(_events("j", 500), out, "take")
+    before = sha256_file(out / "take" / "mix.wav")
+
+    def stream_then_die():
+        yield from list(_events("k", 900))[:5]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_job(stream_then_die(), out, "take")
+    assert sorted(p.name for p in out.iterdir()) == ["take"]  # the older result is untouched
+    assert sha256_file(out / "take" / "mix.wav") == before
+
+
+def test_write_job_refuses_stem_names_that_are_paths(tmp_path):
+    from scorecut.plugins.client import write_job
+    from scorecut.v1 import scorecut_pb2 as pb
+
+    events = [pb.ScoreEvent(job_id="j", chunk=pb.StemChunk(stem="../evil", channels=1, sample_rate=8000,
+                                                           pcm=b"\0\0", sample_format="s16le"))]
+    with pytest.raises(JobFailed, match="bad name"):
+        write_job(events, tmp_path / "out", "take")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "evil.wav").exists()
