@@ -22,7 +22,7 @@ class PreviewUnsupported(Exception):
     """No preview can be made for this input; the message says why."""
 
 
-def _audio_frames(mix_wav: Path, delay_s: float, channels_layout: str | None = None):
+def _audio_frames(mix_wav: Path, delay_s: float):
     """Yield fltp AudioFrames of the mix, preceded by `delay_s` of silence; pts in samples."""
     import av
     import numpy as np
@@ -30,7 +30,7 @@ def _audio_frames(mix_wav: Path, delay_s: float, channels_layout: str | None = N
     with av.open(str(mix_wav)) as wav:
         stream = wav.streams.audio[0]
         rate = stream.rate
-        layout = stream.layout.name
+        layout = _LAYOUTS.get(stream.channels, stream.layout.name)
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
         pts = 0
         silence = int(round(delay_s * rate))
@@ -49,12 +49,16 @@ def _audio_frames(mix_wav: Path, delay_s: float, channels_layout: str | None = N
                 yield frame
 
 
+_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+
+
 def _mix_layout(mix_wav: Path) -> tuple[int, str]:
+    """(rate, layout name). A plain PCM WAV has no channel mask ("2 channels"): AAC needs a named layout."""
     import av
 
     with av.open(str(mix_wav)) as wav:
         stream = wav.streams.audio[0]
-        return stream.rate, stream.layout.name
+        return stream.rate, _LAYOUTS.get(stream.channels, stream.layout.name)
 
 
 def make_preview(video: str | os.PathLike, mix_wav: str | os.PathLike, out_path: str | os.PathLike, *,
@@ -86,6 +90,7 @@ def make_preview(video: str | os.PathLike, mix_wav: str | os.PathLike, out_path:
                 aout = out.add_stream("aac", rate=rate)
                 aout.layout = layout
                 aout.bit_rate = AAC_BITRATE
+                aout.codec_context.open()  # before the first mux writes the header with its parameters
                 audio = iter(())
                 start_pts = None
                 next_audio = None  # (time_s, frame) not yet encoded
