@@ -28,32 +28,39 @@ class Grid:
     anchor_cuts: np.ndarray  # (a,) int indices into the cut list of those cuts
 
 
-def _search(cuts: np.ndarray, weight: np.ndarray, periods: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _search(cuts: np.ndarray, weight: np.ndarray, major: np.ndarray, periods: np.ndarray,
+            beats_per_bar: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best anchor path per candidate period by dynamic programming over cuts.
 
-    cuts: (k,) sorted seconds; weight: (k,) importance; periods: (p,) seconds per beat.
-    Returns score (p,) and back-pointers (p, k) (-1 = the path starts at that cut).
+    cuts: (k,) sorted seconds; weight: (k,) importance; major: (k,) bool; periods: (p,) seconds
+    per beat. Returns score (p, k), back-pointers (p, k) (-1 = the path starts at that cut) and
+    the beat count from the back-pointer (p, k).
     """
     k, p = len(cuts), len(periods)
     best = np.full((p, k), -np.inf)
     back = np.full((p, k), -1, dtype=np.int64)
+    count = np.zeros((p, k), dtype=np.int64)
     for j in range(k):
         best[:, j] = weight[j]
         for i in range(max(0, j - LOOKBACK), j):
             gap = cuts[j] - cuts[i]
-            n = np.maximum(np.round(gap / periods), MIN_GAP_BEATS)  # (p,) beats between them
-            dev = gap / (n * periods) - 1.0  # (p,) tempo bend needed
-            bend = np.clip(dev, -TEMPO_BEND, TEMPO_BEND)
-            miss = np.abs(gap - n * periods * (1.0 + bend))  # (p,) seconds left over after bending
-            ok = miss <= SLACK_S
-            # Small bends are free; larger ones and near misses cost a little, so straighter
-            # grids win ties.
-            cand = best[:, i] + weight[j] - 0.4 * (bend / TEMPO_BEND) ** 2 - 0.5 * miss / SLACK_S
-            cand = np.where(ok, cand, -np.inf)
-            better = cand > best[:, j]
-            best[:, j] = np.where(better, cand, best[:, j])
-            back[:, j] = np.where(better, i, back[:, j])
-    return best, back
+            for n in (np.floor(gap / periods), np.ceil(gap / periods)):
+                n = np.maximum(n, MIN_GAP_BEATS)  # (p,) beats between them
+                dev = gap / (n * periods) - 1.0  # (p,) tempo bend needed
+                bend = np.clip(dev, -TEMPO_BEND, TEMPO_BEND)
+                miss = np.abs(gap - n * periods * (1.0 + bend))  # (p,) seconds left after bending
+                ok = miss <= SLACK_S
+                # Small bends are free; larger ones and near misses cost a little, so straighter
+                # grids win ties. Whole bars between two major cuts keep both on downbeats.
+                cand = best[:, i] + weight[j] - 0.4 * (bend / TEMPO_BEND) ** 2 - 0.5 * miss / SLACK_S
+                if major[i] and major[j]:
+                    cand = cand + 0.3 * (n % beats_per_bar == 0)
+                cand = np.where(ok, cand, -np.inf)
+                better = cand > best[:, j]
+                best[:, j] = np.where(better, cand, best[:, j])
+                back[:, j] = np.where(better, i, back[:, j])
+                count[:, j] = np.where(better, n.astype(np.int64), count[:, j])
+    return best, back, count
 
 
 def build_grid(
@@ -63,6 +70,8 @@ def build_grid(
     tempo_range: tuple[float, float],
     preferred_bpm: float,
     rng: np.random.Generator,
+    beats_per_bar: int = 4,
+    major_strength: float = 0.6,
 ) -> Grid:
     """Choose tempo, phase and tempo map for cuts (k,) seconds with strength (k,) 0..1."""
     lo, hi = sorted(tempo_range)
@@ -71,6 +80,7 @@ def build_grid(
     keep = (cuts_s > 0.05) & (cuts_s < duration_s - 0.05)
     cuts, weight = np.asarray(cuts_s, float)[keep], np.asarray(strength, float)[keep]
     order = np.argsort(cuts)
+    major = weight[order] >= major_strength
     cuts, weight = cuts[order], 0.5 + weight[order]  # every cut counts; strong ones more
     cut_index = np.flatnonzero(keep)[order]
 
@@ -79,8 +89,8 @@ def build_grid(
     lean = -0.15 * np.abs(bpms - preferred_bpm) / max(hi - lo, 1.0) + rng.uniform(0, 0.02, len(bpms))
     if len(cuts) == 0:
         p = int(np.argmax(lean))
-        return _assemble(duration_s, periods[p], bpms[p], np.zeros(0), np.zeros(0, int))
-    best, back = _search(cuts, weight, periods)
+        return _assemble(duration_s, periods[p], bpms[p], np.zeros(0), np.zeros(0, int), [])
+    best, back, count = _search(cuts, weight, major, periods, beats_per_bar)
     end_score = best.max(axis=1) + lean  # (p,)
     p = int(np.argmax(end_score))
     j = int(np.argmax(best[p]))
@@ -88,10 +98,12 @@ def build_grid(
     while back[p, path[-1]] >= 0:
         path.append(int(back[p, path[-1]]))
     path.reverse()
-    return _assemble(duration_s, periods[p], bpms[p], cuts[path], cut_index[path])
+    counts = [int(count[p, j]) for j in path[1:]]
+    return _assemble(duration_s, periods[p], bpms[p], cuts[path], cut_index[path], counts)
 
 
-def _assemble(duration_s: float, period: float, bpm: float, anchors: np.ndarray, anchor_cuts: np.ndarray) -> Grid:
+def _assemble(duration_s: float, period: float, bpm: float, anchors: np.ndarray, anchor_cuts: np.ndarray,
+              counts: list[int]) -> Grid:
     """Beat times through the anchors: uniform at the base period outside them, evenly
     bent between consecutive anchors."""
     if len(anchors) == 0:
@@ -104,9 +116,8 @@ def _assemble(duration_s: float, period: float, bpm: float, anchors: np.ndarray,
     beats = [first - period * i for i in range(n_before, 0, -1)]
     anchor_beats = []
     a = first  # where the current beat actually is (a near miss may leave it off the cut)
-    for b in anchors[1:]:
+    for b, n in zip(anchors[1:], counts):
         anchor_beats.append(len(beats))
-        n = max(int(round((b - a) / period)), MIN_GAP_BEATS)
         step = period * (1.0 + np.clip((b - a) / (n * period) - 1.0, -TEMPO_BEND, TEMPO_BEND))
         beats.extend(a + step * np.arange(n))
         a = a + step * n

@@ -157,7 +157,7 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
     preferred = lo + (hi - lo) * float(np.clip(lean, 0, 1))
     cuts = np.asarray(analysis.cuts_s, float)
     strength = np.asarray(analysis.cut_strength, float) if len(analysis.cut_strength) == len(cuts) else np.ones(len(cuts))
-    grid: Grid = build_grid(duration, cuts, strength, (lo, hi), preferred, rng)
+    grid: Grid = build_grid(duration, cuts, strength, (lo, hi), preferred, rng, bpb, MAJOR_CUT)
     beats = grid.beats_s
 
     cut_beats = {int(b): float(strength[c]) for b, c in zip(grid.anchor_beats, grid.anchor_cuts)}
@@ -166,37 +166,52 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
         if 0.05 < t < duration - 0.05 and float(np.min(np.abs(beats - t))) > 0.03:
             off_grid.append((float(t), float(strength[c])))
 
-    # Where the music ends: the final tonic lands on the last beat that leaves room for it to
-    # ring (about a bar, at least 1.2 s) and the tail to decay inside the clip.
+    # Where the music ends: the final tonic lands on the last major cut near the end (the
+    # ending lands with the picture), else on the last beat that leaves it room to ring and its
+    # tail to decay inside the clip.
     in_clip = np.flatnonzero(beats < duration)
-    ring = max(1.2, 0.9 * bpb * 60.0 / grid.tempo_bpm)
-    end_candidates = in_clip[beats[in_clip] <= duration - ring]
-    end_beat = int(end_candidates[-1]) if len(end_candidates) else int(in_clip[0]) if len(in_clip) else 0
+    ring_min = max(1.4, 1.5 * 60.0 / grid.tempo_bpm)
+    ring_max = max(ring_min, min(3.5, 0.25 * duration))
+    late_cuts = [b for b, s in cut_beats.items() if s >= MAJOR_CUT and duration - ring_max <= beats[b] <= duration - ring_min]
+    end_candidates = in_clip[beats[in_clip] <= duration - ring_min]
+    if late_cuts:
+        end_beat = max(late_cuts)
+    else:
+        end_beat = int(end_candidates[-1]) if len(end_candidates) else int(in_clip[0]) if len(in_clip) else 0
 
-    # Section starts: major cuts on beats, at least MIN_SECTION_BARS apart, before the ending.
+    # Section starts: major cuts on beats, at least MIN_SECTION_BARS apart, before the ending,
+    # which opens its own bar so the final tonic falls on a downbeat.
     starts = [0]
     min_gap = MIN_SECTION_BARS * bpb
     for b in sorted(cut_beats):
         if cut_beats[b] >= MAJOR_CUT and b - starts[-1] >= min_gap and end_beat - b >= bpb:
             starts.append(b)
-    # The ending opens its own bar: the final tonic falls on a downbeat.
-    if end_beat - starts[-1] >= bpb:
+    if end_beat - starts[-1] < bpb and len(starts) > 1:
+        starts.pop()
+    if end_beat > 0:
         starts.append(end_beat)
-    else:
-        end_beat = starts[-1] if len(starts) > 1 else end_beat
     starts_on_cut = {b for b in starts if b in cut_beats}
-    # Bars: counted from the first anchor backwards (pickup bars before it) and anew in every
-    # section. Section 0 begins at beat 0 (the first beat at or after time 0).
+    # Bars restart on every major cut (a shortened bar before it, as film scores do) so the cut
+    # falls on a downbeat, and at every section. Before the first restart, bars count backwards
+    # from it: the piece may open with a pickup.
+    restarts = sorted(set(starts[1:]) | {b for b, s in cut_beats.items() if s >= MAJOR_CUT and bpb <= b < end_beat})
+    restarts = [r for r in restarts if r <= end_beat]
     bars: list[Bar] = []
-    section_bars: list[tuple[int, int]] = []
-    bounds = starts + [len(beats) - 1]
-    for s0, s1 in zip(bounds[:-1], bounds[1:]):
-        first_bar = len(bars)
-        b = s0
-        for n in _bars_for(s1 - s0, bpb):
+    first = restarts[0] if restarts else len(beats) - 1
+    lead = _bars_for(first, bpb)[::-1] if first > 0 else []
+    b = 0
+    for n in lead:
+        bars.append(Bar(b, n))
+        b += n
+    bounds = restarts + [len(beats) - 1]
+    for r0, r1 in zip(bounds[:-1], bounds[1:]):
+        b = r0
+        for n in _bars_for(r1 - r0, bpb):
             bars.append(Bar(b, n))
             b += n
-        section_bars.append((first_bar, len(bars)))
+    bar_of_beat = {bar.start_beat: i for i, bar in enumerate(bars)}
+    section_bars = [(bar_of_beat[s0], bar_of_beat[s1] if s1 in bar_of_beat else len(bars))
+                    for s0, s1 in zip(starts, starts[1:] + [len(beats) - 1])]
 
     # Long sections without cuts become phrases of PHRASE_BARS bars.
     phrases: list[tuple[int, int, bool]] = []
