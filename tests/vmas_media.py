@@ -1,0 +1,73 @@
+"""Music videos for the VMAS tests, made with PyAV: pictures that pulse on the beat, a soundtrack
+with clicks on the same beats over a tone whose pitch depends on the seed (so videos differ)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+AUDIO_RATE = 48_000
+
+
+def beat_times(duration_s: float, bpm: float, phase_s: float = 0.0) -> np.ndarray:
+    return np.arange(phase_s, duration_s, 60.0 / bpm)
+
+
+def soundtrack(duration_s: float, bpm: float, seed: int, phase_s: float = 0.0, rate: int = AUDIO_RATE) -> np.ndarray:
+    """(N,) float32: a seed-pitched tone with a click (20 ms noise burst) on every beat."""
+    n = int(round(duration_s * rate))
+    t = np.arange(n) / rate
+    pitch = 220.0 * 2 ** ((seed % 12) / 12)
+    out = 0.15 * np.sin(2 * np.pi * pitch * t)
+    rng = np.random.default_rng(seed)
+    burst = rng.normal(0, 1, int(0.02 * rate)) * np.exp(-np.arange(int(0.02 * rate)) / (0.004 * rate))
+    for b in beat_times(duration_s, bpm, phase_s):
+        i = int(b * rate)
+        seg = burst[: max(0, min(len(burst), n - i))]
+        out[i : i + len(seg)] += 0.6 * seg
+    return np.clip(out, -1, 1).astype(np.float32)
+
+
+def make_music_video(path: str | Path, duration_s: float = 2.0, bpm: float = 120.0, seed: int = 0,
+                     phase_s: float = 0.0, size: tuple[int, int] = (64, 48), fps: int = 16,
+                     audio: bool = True) -> Path:
+    """A video whose picture flashes on each beat and whose soundtrack clicks on it."""
+    path = Path(path)
+    w, h = size
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(30, 200, size=3)
+    ys, xs = np.mgrid[0:h, 0:w]
+    pattern = 30 * np.sin(xs * rng.uniform(0.1, 0.4) + ys * rng.uniform(0.1, 0.4))
+    beats = beat_times(duration_s, bpm, phase_s)
+    container = av.open(str(path), "w")
+    stream = container.add_stream("libx264", rate=fps)
+    stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+    stream.options = {"preset": "ultrafast", "crf": "18"}
+    a = container.add_stream("aac", rate=AUDIO_RATE) if audio else None  # every stream before muxing
+    if a is not None:
+        a.layout = "mono"
+    for i in range(int(round(duration_s * fps))):
+        t = i / fps
+        since = t - beats[beats <= t + 1e-9].max() if (beats <= t + 1e-9).any() else 9.0
+        flash = 90 * np.exp(-since / 0.06)  # bright on the beat, fading within ~2 frames
+        img = np.clip(base[None, None, :] + pattern[..., None] + flash, 0, 255).astype(np.uint8)
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+        frame.pts, frame.time_base = i, Fraction(1, fps)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    if a is not None:
+        samples = soundtrack(duration_s, bpm, seed, phase_s)
+        for k in range(0, len(samples), 1024):
+            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[None, k : k + 1024]), format="fltp", layout="mono")
+            af.sample_rate, af.pts = AUDIO_RATE, k
+            for packet in a.encode(af):
+                container.mux(packet)
+        for packet in a.encode():
+            container.mux(packet)
+    container.close()
+    return path
