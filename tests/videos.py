@@ -39,6 +39,8 @@ class VideoSpec:
     codec: str = "libx264"
     gop: int = 48  # keyframe interval in frames (mid-GOP cuts are the norm)
     extra: dict = field(default_factory=dict)
+    x264_preset: str = "ultrafast"  # "medium" gives B-frames and deblocking, as real exports have
+    frame_times_s: tuple[float, ...] = ()  # variable frame rate: explicit frame times (then fps is the time base rate)
 
     @property
     def shot_changes_s(self) -> tuple[float, ...]:
@@ -96,7 +98,7 @@ def make_video(path: str | Path, spec: VideoSpec) -> Path:
     path = Path(path)
     w, h = spec.size
     fps = Fraction(spec.fps).limit_denominator(1001) if not isinstance(spec.fps, Fraction) else spec.fps
-    n_frames = int(round(spec.duration_s * fps))
+    n_frames = len(spec.frame_times_s) if spec.frame_times_s else int(round(spec.duration_s * fps))
     rng = np.random.default_rng(spec.seed)
     changes = spec.shot_changes_s
     n_shots = len(changes) + 1
@@ -117,9 +119,11 @@ def make_video(path: str | Path, spec: VideoSpec) -> Path:
     stream = container.add_stream(spec.codec, rate=fps)
     stream.width, stream.height = w, h
     stream.pix_fmt = "yuv420p"
+    if spec.frame_times_s:
+        stream.codec_context.time_base = Fraction(1, 1000)
     if spec.codec == "libx264":
         stream.options = {"g": str(spec.gop), "keyint_min": str(spec.gop), "sc_threshold": "0",
-                          "preset": "ultrafast", "crf": "20"}
+                          "preset": spec.x264_preset, "crf": "20"}
     audio_stream = None
     if spec.audio:
         audio_stream = container.add_stream("aac", rate=48_000)
@@ -127,7 +131,7 @@ def make_video(path: str | Path, spec: VideoSpec) -> Path:
 
     transitions = sorted(spec.transitions, key=lambda x: x.time_s)
     for i in range(n_frames):
-        t = float(i / fps)
+        t = float(spec.frame_times_s[i]) if spec.frame_times_s else float(i / fps)
         shot = shot_at(t)
         img = plain(shot, t, i)
         for tr in transitions:
@@ -143,8 +147,12 @@ def make_video(path: str | Path, spec: VideoSpec) -> Path:
         if i in flash_frames:
             img = np.full_like(img, 250.0)
         frame = av.VideoFrame.from_ndarray(np.clip(img, 0, 255).astype(np.uint8), format="rgb24")
-        frame.pts = i
-        frame.time_base = 1 / fps
+        if spec.frame_times_s:  # variable frame rate: millisecond timestamps
+            frame.pts = int(round(t * 1000))
+            frame.time_base = Fraction(1, 1000)
+        else:
+            frame.pts = i
+            frame.time_base = 1 / fps
         for packet in stream.encode(frame):
             container.mux(packet)
     for packet in stream.encode():

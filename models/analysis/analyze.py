@@ -1,0 +1,185 @@
+"""Analyse a timeline segment: decode each clip's range, find its cuts and curves, map them to
+record time (linear per clip, so a speed change stretches them) and put them on one grid."""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..interface import Clip, MediaError, ProgressFn, Segment, check_cancelled, no_progress
+from .cuts import Cut, detect_cuts
+from .curves import motion_from_mad, pace, visual_beats
+from .decode import iter_audio, iter_video
+from .features import ClipAccumulator, ClipArrays
+from .probe import probe_media
+from .speech import SpeechAccumulator
+from .types import VideoAnalysis
+
+
+@dataclass
+class _ClipResult:
+    sample_rec: np.ndarray  # (s,) record seconds of the analysis samples
+    motion: np.ndarray  # (s,) 0..1
+    brightness: np.ndarray
+    saturation: np.ndarray
+    warmth: np.ndarray
+    cuts: list[tuple[float, str, float]]  # (record seconds, kind, strength)
+    speech_rec: np.ndarray  # (m,) record seconds
+    speech: np.ndarray  # (m,)
+
+
+def _to_record(clip: Clip, src: np.ndarray | float):
+    scale = (clip.record_end_s - clip.record_start_s) / (clip.source_out_s - clip.source_in_s)
+    return clip.record_start_s + (np.asarray(src, np.float64) - clip.source_in_s) * scale
+
+
+def _check_clip(clip: Clip, index: int) -> None:
+    name = clip.name or Path(clip.path).name
+    if not (clip.source_out_s > clip.source_in_s):
+        raise MediaError(f"clip {index + 1} ({name}): its out point must come after its in point")
+    if not (clip.record_end_s > clip.record_start_s):
+        raise MediaError(f"clip {index + 1} ({name}): its record end must come after its record start")
+
+
+def _decode_clip(clip: Clip, period_src: float, cancel, report) -> ClipArrays:
+    acc = ClipAccumulator(period_src)
+    span = clip.source_out_s - clip.source_in_s
+    for t, rgb in iter_video(clip.path, clip.source_in_s, clip.source_out_s, cancel=cancel):
+        acc.add(t, rgb)
+        if len(acc.frames) % 16 == 0:
+            report((t - clip.source_in_s) / span)
+    if not acc.frames:
+        # The range is shorter than one frame: use the frame showing at the in point.
+        last = None
+        for t, rgb in iter_video(clip.path, max(0.0, clip.source_in_s - 1.0), clip.source_out_s, cancel=cancel):
+            last = (t, rgb)
+        if last is None:
+            name = clip.name or Path(clip.path).name
+            raise MediaError(f"{name}: no picture between {clip.source_in_s:.3f} s and {clip.source_out_s:.3f} s; "
+                             "check the clip's in and out points against the media's length")
+        acc.add(clip.source_in_s, last[1])
+    return acc.finish()
+
+
+def _analyse_clip(clip: Clip, fps: float, cancel, report) -> _ClipResult:
+    speed = clip.speed
+    period_src = speed / fps  # source seconds per analysis step, so steps are 1/fps of record time
+    a = _decode_clip(clip, period_src, cancel, report)
+    check_cancelled(cancel)
+    cuts = detect_cuts(a)
+    rec = _to_record(clip, a.sample_t)
+    # A step that straddles a cut measures the cut, not motion: take the neighbour's value.
+    mad = a.motion_mad.copy()
+    if len(mad) > 1:
+        mad[0] = mad[1]
+        for c in cuts:
+            j = int(np.searchsorted(a.sample_t, c.start_s, side="left"))
+            j1 = int(np.searchsorted(a.sample_t, c.end_s, side="right"))
+            for i in range(max(1, j), min(len(mad), j1 + 1)):
+                prev = mad[max(0, j - 1)] if j - 1 >= 0 else mad[min(len(mad) - 1, j1 + 1)]
+                mad[i] = min(mad[i], prev) if c.kind == "hard" else mad[i]
+    # A sample period longer than 1/fps in record time (low-fps sources) spreads the change.
+    gaps = np.diff(rec, prepend=rec[0] - 1.0 / fps) * fps if len(rec) else rec
+    mad = mad / np.maximum(gaps, 1.0)
+    rec_cuts = [(float(_to_record(clip, c.time_s)), c.kind, c.strength) for c in cuts]
+
+    speech = SpeechAccumulator()
+    for chunk in iter_audio(clip.path, clip.source_in_s, clip.source_out_s, cancel=cancel):
+        speech.add(chunk)
+    st, sp = speech.finish()
+    return _ClipResult(rec, motion_from_mad(mad), a.brightness, a.saturation, a.warmth, rec_cuts,
+                       _to_record(clip, clip.source_in_s + st) if len(st) else st, sp)
+
+
+def analyze_segment(segment: Segment, *, progress: ProgressFn = no_progress,
+                    cancel: threading.Event | None = None, fps: float = 10.0) -> VideoAnalysis:
+    """Analyse every clip of `segment`; all times in the result are record seconds from its start.
+
+    Clip boundaries are cuts of kind "boundary" with strength 1. Raises MediaError for media that
+    cannot be used and Cancelled when `cancel` is set (checked every few frames).
+    """
+    if not segment.clips:
+        raise MediaError("the segment has no clips; add at least one clip")
+    if not (segment.duration_s > 0):
+        raise MediaError("the segment has zero length; give it a duration above 0 seconds")
+    for i, clip in enumerate(segment.clips):
+        _check_clip(clip, i)
+    total = sum(c.source_out_s - c.source_in_s for c in segment.clips)
+    done = 0.0
+    results = []
+    progress("analysis", 0.0)
+    for clip in segment.clips:
+        span = clip.source_out_s - clip.source_in_s
+        base = done
+
+        def report(frac, base=base, span=span):
+            progress("analysis", min(1.0, (base + span * min(max(frac, 0.0), 1.0)) / total))
+
+        check_cancelled(cancel)
+        results.append(_analyse_clip(clip, fps, cancel, report))
+        done += span
+        report(1.0)
+    return _assemble(segment, results, fps)
+
+
+def _assemble(segment: Segment, results: list[_ClipResult], fps: float) -> VideoAnalysis:
+    duration = float(segment.duration_s)
+    n = max(1, int(math.ceil(duration * fps - 1e-9)))
+    times = np.arange(n, dtype=np.float64) / fps
+
+    def curve(attr: str) -> np.ndarray:
+        x = np.concatenate([r.sample_rec for r in results])
+        y = np.concatenate([getattr(r, attr) for r in results]).astype(np.float64)
+        order = np.argsort(x, kind="stable")
+        return np.interp(times, x[order], y[order]).astype(np.float32)
+
+    motion = curve("motion")
+    cut_list = [c for r in results for c in r.cuts if 1e-3 < c[0] < duration - 1e-3]
+    cut_list += [(b, "boundary", 1.0) for b in segment.boundaries_s]
+    cut_list.sort()
+    merged: list[tuple[float, str, float]] = []
+    for c in cut_list:  # a detected cut on a clip boundary is the boundary
+        if merged and c[0] - merged[-1][0] < 0.5 / fps:
+            if c[1] == "boundary" or (merged[-1][1] != "boundary" and c[2] > merged[-1][2]):
+                merged[-1] = c
+            continue
+        merged.append(c)
+    cuts_s = np.array([c[0] for c in merged], np.float64)
+    cut_strength = np.array([c[2] for c in merged], np.float32)
+    beats_s, beat_strength = visual_beats(times, motion, cuts_s, cut_strength)
+
+    sx = np.concatenate([r.speech_rec for r in results])
+    if len(sx):
+        dt = 1.0 / 25.0
+        speech_times = np.arange(int(math.ceil(duration / dt))) * dt
+        speech = np.zeros(len(speech_times), np.float32)
+        for r in results:  # each clip's curve only inside its own record range
+            if len(r.speech_rec):
+                inside = (speech_times >= r.speech_rec[0] - dt) & (speech_times <= r.speech_rec[-1] + dt)
+                speech[inside] = np.interp(speech_times[inside], r.speech_rec, r.speech)
+    else:
+        speech_times, speech = np.zeros(0), np.zeros(0, np.float32)
+
+    return VideoAnalysis(
+        duration_s=duration, analysis_fps=float(fps), times_s=times, motion=motion,
+        brightness=curve("brightness"), saturation=curve("saturation"),
+        warmth=np.clip(curve("warmth"), -1, 1),
+        cuts_s=cuts_s, cut_strength=cut_strength, cut_kinds=tuple(c[1] for c in merged),
+        visual_beats_s=beats_s, visual_beat_strength=beat_strength,
+        pace=pace(times, motion, cuts_s, fps), speech_times_s=speech_times, speech=speech,
+    )
+
+
+def analyze_file(path, *, in_s: float = 0.0, out_s: float | None = None, **kw) -> VideoAnalysis:
+    """Analyse one video's range [in_s, out_s) (to its end when out_s is None)."""
+    info = probe_media(path)
+    end = info.duration_s if out_s is None else float(out_s)
+    if in_s < 0 or end <= in_s:
+        raise MediaError(f"{Path(path).name}: the range {in_s:.3f}-{end:.3f} s is empty; "
+                         f"the video is {info.duration_s:.3f} s long")
+    clip = Clip(str(path), float(in_s), end, 0.0, end - float(in_s), name=Path(path).name)
+    return analyze_segment(Segment((clip,), end - float(in_s)), **kw)

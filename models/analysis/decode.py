@@ -1,0 +1,156 @@
+"""Decoding for analysis: exact in/out trimming, small frames made by swscale, 16 kHz mono audio.
+
+Frames are reduced inside PyAV (swscale) to a few thousand pixels, so full-resolution pictures
+never reach numpy; the decoder is told to skip the in-loop deblocking filter, which the analysis
+cannot see at that size. Media time 0 is the first frame of the video stream.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from ..interface import MediaError, check_cancelled
+
+AUDIO_RATE = 16_000  # Hz: enough for speech cues, cheap to decode and analyse
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    width: int = 64  # analysis frame width in pixels; height follows the aspect ratio
+    skip_loop_filter: bool = True  # deblocking only smooths 8x8 block edges: invisible at 64 px
+    threads: int = 0  # 0 = one per core (FFmpeg's choice)
+
+
+def _frame_size(width: int, height: int, target_w: int) -> tuple[int, int]:
+    w = min(target_w, width) if width else target_w
+    h = max(2, int(round(w * height / width / 2)) * 2) if width else target_w * 9 // 16
+    return max(2, w - w % 2), h
+
+
+def _stream_start(stream) -> float:
+    tb = float(stream.time_base)
+    return stream.start_time * tb if stream.start_time is not None else 0.0
+
+
+def iter_video(path: str, in_s: float, out_s: float | None, *, cancel: threading.Event | None = None,
+               options: DecodeOptions = DecodeOptions()) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield (time_s, rgb) for each frame with time in [in_s, out_s), in presentation order.
+
+    time_s: seconds of media time (first frame = 0). rgb: (h, w, 3) uint8 at options.width.
+    """
+    try:
+        container = av.open(str(path))
+    except av.FFmpegError as exc:
+        raise MediaError(f"{path}: cannot be opened as video ({exc}); re-export or copy it again") from None
+    try:
+        if not container.streams.video:
+            raise MediaError(f"{path}: has no video stream; pass a video file")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        if options.threads:
+            stream.thread_count = options.threads
+        if options.skip_loop_filter:
+            stream.codec_context.options = {"skip_loop_filter": "all"}
+        tb = float(stream.time_base)
+        t0 = _stream_start(stream)
+        cc = stream.codec_context
+        size = _frame_size(cc.width, cc.height, options.width)
+        if in_s > 0.5:
+            # Seek to the keyframe at or before the in point; frames before it are decoded and dropped.
+            try:
+                container.seek(int((in_s + t0) / tb), stream=stream, backward=True, any_frame=False)
+            except av.FFmpegError:
+                container.seek(0, stream=stream)
+        eps = 1e-6
+        last_t = None
+        n = 0
+        try:
+            for frame in container.decode(stream):
+                if n % 8 == 0:
+                    check_cancelled(cancel)
+                n += 1
+                if frame.pts is None:
+                    t = (last_t + 1.0 / float(stream.average_rate or 25)) if last_t is not None else 0.0
+                else:
+                    t = frame.pts * tb - t0
+                if last_t is not None and t <= last_t:
+                    continue  # duplicate or out-of-order timestamp: keep presentation order strict
+                if t < in_s - eps:
+                    last_t = t
+                    continue
+                if out_s is not None and t >= out_s - eps:
+                    break
+                last_t = t
+                small = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA")
+                yield t, small.to_ndarray()
+        except av.FFmpegError as exc:
+            if last_t is None:
+                raise MediaError(f"{path}: the video cannot be decoded ({exc}); it may be truncated or "
+                                 "corrupt: re-export or copy it again") from None
+            # A truncated tail: keep what decoded, as players do.
+    finally:
+        container.close()
+
+
+def iter_audio(path: str, in_s: float, out_s: float | None, *, cancel: threading.Event | None = None,
+               ) -> Iterator[np.ndarray]:
+    """Yield float32 mono chunks at AUDIO_RATE covering media time [in_s, out_s); nothing without audio.
+
+    Media time is measured from the video stream's first frame, as for iter_video.
+    """
+    try:
+        container = av.open(str(path))
+    except av.FFmpegError:
+        return
+    try:
+        if not container.streams.audio:
+            return
+        stream = container.streams.audio[0]
+        t0 = _stream_start(container.streams.video[0]) if container.streams.video else 0.0
+        atb = float(stream.time_base) if stream.time_base else 1.0 / AUDIO_RATE
+        if in_s > 1.0:
+            try:
+                container.seek(int((in_s + t0 - 0.5) / atb), stream=stream, backward=True)
+            except av.FFmpegError:
+                container.seek(0, stream=stream)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
+        pos = None  # media time of the next resampled sample
+        want0 = int(round(in_s * AUDIO_RATE))
+        want1 = None if out_s is None else int(round(out_s * AUDIO_RATE))
+        emitted = want0
+        n = 0
+        try:
+            for frame in container.decode(stream):
+                if n % 16 == 0:
+                    check_cancelled(cancel)
+                n += 1
+                if pos is None:
+                    start = frame.pts * atb - t0 if frame.pts is not None else 0.0
+                    pos = int(round(start * AUDIO_RATE))
+                for out in resampler.resample(frame):
+                    chunk = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                    a, b = pos, pos + len(chunk)
+                    pos = b
+                    if b <= emitted:
+                        continue
+                    if a > emitted:  # a gap in the audio: fill with silence
+                        gap = a - emitted if want1 is None else min(a, want1) - emitted
+                        if gap > 0:
+                            yield np.zeros(gap, np.float32)
+                            emitted += gap
+                    lo = emitted - a
+                    hi = len(chunk) if want1 is None else min(len(chunk), want1 - a)
+                    if hi > lo:
+                        yield chunk[lo:hi]
+                        emitted = a + hi
+                    if want1 is not None and emitted >= want1:
+                        return
+        except av.FFmpegError:
+            return  # a damaged audio tail: the speech curve simply ends there
+    finally:
+        container.close()

@@ -1,0 +1,139 @@
+"""Per-frame signatures of one clip, accumulated while frames stream past.
+
+Every decoded frame gives a tiny signature (a 32x18 luma thumbnail and a 64-bin colour
+histogram) and its distances to the 1, 2 and 3 frames before it: enough to place a hard cut on
+the exact source frame and to tell a cut from a flash, without keeping any frame. At the
+analysis rate (about 10 per second of record time) we also keep a coarser 16x9 thumbnail and
+the histogram, for gradual transitions, and average the colour features.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+HIST_BINS = 64  # 4 levels per RGB channel, joint
+
+
+@dataclass(frozen=True)
+class Signature:
+    luma: np.ndarray  # (18, 32) float32 0..1
+    hist: np.ndarray  # (64,) float32, sums to 1
+
+
+def signature(rgb: np.ndarray) -> Signature:
+    """rgb: (h, w, 3) uint8 analysis frame (h, w even) -> its signature."""
+    y = (rgb.astype(np.float32) @ _LUMA) / 255.0  # (h, w)
+    h, w = y.shape
+    y = y[: h - h % 2, : w - w % 2].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))  # (h/2, w/2)
+    q = (rgb >> 6).astype(np.int32)  # 4 levels per channel
+    idx = (q[..., 0] * 16 + q[..., 1] * 4 + q[..., 2]).ravel()
+    hist = np.bincount(idx, minlength=HIST_BINS).astype(np.float32) / idx.size
+    return Signature(y, hist)
+
+
+def hist_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Half the L1 distance of two normalised histograms: 0 same colours .. 1 disjoint."""
+    return float(np.abs(a - b).sum() * 0.5)
+
+
+def distance(a: Signature, b: Signature) -> float:
+    """Shot-change distance 0..1: mostly colour distribution (blind to motion), some structure."""
+    mad = float(np.abs(a.luma - b.luma).mean())
+    return 0.6 * hist_distance(a.hist, b.hist) + 0.4 * min(1.0, 3.0 * mad)
+
+
+@dataclass
+class ClipArrays:
+    """Everything the detectors need from one clip. Times are source seconds."""
+
+    frame_t: np.ndarray  # (f,) float64 decoded frame times
+    d1: np.ndarray  # (f,) float32 distance to the previous frame (0 for the first)
+    d2: np.ndarray  # (f,) float32 distance to the frame two back (0 where none)
+    d3: np.ndarray  # (f,) float32 distance to the frame three back
+    frame_brightness: np.ndarray  # (f,) float32 mean luma 0..1
+    sample_t: np.ndarray  # (s,) float64 analysis sample times
+    sample_luma: np.ndarray  # (s, 9, 16) float32 coarse thumbnails
+    sample_hist: np.ndarray  # (s, 64) float32
+    motion_mad: np.ndarray  # (s,) float32 luma change since the previous sample (0 for the first)
+    brightness: np.ndarray  # (s,) float32 mean over the frames since the previous sample
+    saturation: np.ndarray  # (s,)
+    warmth: np.ndarray  # (s,)
+
+
+class ClipAccumulator:
+    """Feed frames in presentation order with `add`; `finish` returns the clip's arrays.
+
+    sample_period_s: source seconds between analysis samples (record period x clip speed).
+    """
+
+    def __init__(self, sample_period_s: float):
+        self.period = sample_period_s
+        self.recent: deque[Signature] = deque(maxlen=3)  # the last three frames, newest last
+        self.frames: list[tuple[float, float, float, float, float]] = []  # t, d1, d2, d3, brightness
+        self.samples_t: list[float] = []
+        self.samples_luma: list[np.ndarray] = []
+        self.samples_hist: list[np.ndarray] = []
+        self.samples_colour: list[tuple[float, float, float, float]] = []  # mad, bright, sat, warm
+        self.next_sample_t: float | None = None
+        self.last_sample_luma: np.ndarray | None = None
+        self.acc = np.zeros(4, np.float64)  # brightness, saturation, warmth sums, count
+
+    def add(self, t: float, rgb: np.ndarray) -> None:
+        sig = signature(rgb)
+        d = [distance(prev, sig) for prev in reversed(self.recent)]  # to 1, 2, 3 frames back
+        d += [0.0] * (3 - len(d))
+        bright = float(sig.luma.mean())
+        self.frames.append((t, d[0], d[1], d[2], bright))
+        self.recent.append(sig)
+
+        x = rgb.astype(np.float32)
+        mx, mn = x.max(axis=2), x.min(axis=2)
+        sat = float(((mx - mn) / np.maximum(mx, 1.0)).mean())
+        r, b = float(x[..., 0].mean()), float(x[..., 2].mean())
+        warm = (r - b) / max(r + b, 1.0)
+        self.acc += (bright, sat, warm, 1.0)
+
+        if self.next_sample_t is None:
+            self.next_sample_t = t
+        if t >= self.next_sample_t - 1e-6:
+            coarse = sig.luma.reshape(9, 2, 16, 2).mean(axis=(1, 3)) if sig.luma.shape == (18, 32) else \
+                _resize(sig.luma, (9, 16))
+            mad = 0.0 if self.last_sample_luma is None else float(np.abs(sig.luma - self.last_sample_luma).mean())
+            n = self.acc[3]
+            self.samples_t.append(t)
+            self.samples_luma.append(coarse.astype(np.float32))
+            self.samples_hist.append(sig.hist)
+            self.samples_colour.append((mad, self.acc[0] / n, self.acc[1] / n, self.acc[2] / n))
+            self.acc[:] = 0.0
+            self.last_sample_luma = sig.luma
+            # Next sample one period on; a frame gap longer than a period (low fps) resyncs.
+            self.next_sample_t = max(self.next_sample_t + self.period, t + 0.5 * self.period)
+
+    def finish(self) -> ClipArrays:
+        f = np.asarray(self.frames, np.float64).reshape(-1, 5)
+        c = np.asarray(self.samples_colour, np.float32).reshape(-1, 4)
+        return ClipArrays(
+            frame_t=f[:, 0].copy(),
+            d1=f[:, 1].astype(np.float32), d2=f[:, 2].astype(np.float32), d3=f[:, 3].astype(np.float32),
+            frame_brightness=f[:, 4].astype(np.float32),
+            sample_t=np.asarray(self.samples_t, np.float64),
+            sample_luma=np.asarray(self.samples_luma, np.float32).reshape(-1, 9, 16),
+            sample_hist=np.asarray(self.samples_hist, np.float32).reshape(-1, HIST_BINS),
+            motion_mad=c[:, 0].copy(), brightness=c[:, 1].copy(), saturation=c[:, 2].copy(),
+            warmth=c[:, 3].copy(),
+        )
+
+
+def _resize(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Nearest-area resize of a small 2-D array (odd aspect ratios)."""
+    ys = np.linspace(0, img.shape[0], shape[0] + 1).astype(int)
+    xs = np.linspace(0, img.shape[1], shape[1] + 1).astype(int)
+    out = np.empty(shape, np.float32)
+    for i in range(shape[0]):
+        for j in range(shape[1]):
+            out[i, j] = img[ys[i] : max(ys[i + 1], ys[i] + 1), xs[j] : max(xs[j + 1], xs[j] + 1)].mean()
+    return out

@@ -1,0 +1,130 @@
+"""What a media file holds, checked up front so bad media is refused with a useful message."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..interface import MediaError
+
+_VFR_TOLERANCE = 0.02  # relative spread of frame durations above which we call the rate variable
+_PROBE_FRAMES = 24  # frames decoded to prove the stream decodes and to sample frame spacing
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """A media file's video facts. Times in seconds from the first video frame."""
+
+    duration_s: float
+    fps: float  # average frame rate (frames per second)
+    width: int
+    height: int
+    has_video: bool
+    has_audio: bool
+    video_codec: str
+    frame_count_estimate: int
+    variable_frame_rate: bool
+
+
+def _name(path: Path) -> str:
+    return path.name or str(path)
+
+
+def _open(path: str | os.PathLike):
+    import av
+
+    p = Path(path)
+    if not p.exists():
+        raise MediaError(f"{p}: no such file; check the path (and that the drive is mounted)")
+    if p.is_dir():
+        raise MediaError(f"{p}: is a folder, not a video file; pass a video file")
+    if p.stat().st_size == 0:
+        raise MediaError(f"{_name(p)}: the file is empty (0 bytes); re-export or copy it again")
+    try:
+        return av.open(str(p))
+    except PermissionError:
+        raise MediaError(f"{_name(p)}: cannot read the file (permission denied); check its permissions")
+    except (av.FFmpegError, UnicodeDecodeError, OSError) as exc:
+        raise MediaError(
+            f"{_name(p)}: not a video file we can read ({_short(exc)}); "
+            "pass a video such as .mp4, .mov, .mkv or .webm, re-exporting it if needed"
+        ) from None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    # FFmpeg errors repeat the path; keep the reason only.
+    return text.split(":", 1)[0] if "] " not in text else text.rsplit("] ", 1)[-1].split(":")[0]
+
+
+def probe_media(path: str | os.PathLike) -> MediaInfo:
+    """Open `path`, check it has a decodable video stream of non-zero length, and describe it.
+
+    Raises MediaError, with what to do, for a missing file, something that is not media, a
+    truncated or corrupt file, a file with no video (audio only) and a zero-length video.
+    """
+    import av
+
+    p = Path(path)
+    container = _open(p)
+    try:
+        if not container.streams.video:
+            what = "an audio-only file" if container.streams.audio else "a file with no video stream"
+            raise MediaError(f"{_name(p)}: {what}; Scorecut scores pictures, pass a video file")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = float(stream.time_base) if stream.time_base else 1.0 / 90_000
+        start_pts = stream.start_time
+        times: list[float] = []
+        try:
+            for frame in container.decode(stream):
+                if frame.pts is not None:
+                    times.append(frame.pts * tb)
+                if len(times) >= _PROBE_FRAMES:
+                    break
+        except (av.FFmpegError, EOFError) as exc:
+            if not times:
+                raise MediaError(
+                    f"{_name(p)}: the video stream cannot be decoded ({_short(exc)}); the file may be "
+                    "truncated or corrupt: re-export or copy it again"
+                ) from None
+        if not times:
+            raise MediaError(f"{_name(p)}: the video has no frames (zero length); pass a video with pictures")
+        if start_pts is None:
+            start_pts = round(min(times) / tb)
+        t0 = start_pts * tb
+
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        diffs = sorted(b - a for a, b in zip(sorted(times), sorted(times)[1:]) if b > a)
+        if fps <= 0 and diffs:
+            fps = 1.0 / diffs[len(diffs) // 2]
+        vfr = bool(diffs) and (diffs[-1] - diffs[0]) > _VFR_TOLERANCE * diffs[len(diffs) // 2] + tb
+
+        duration = 0.0
+        if stream.duration is not None and stream.duration > 0:
+            duration = float(stream.duration * tb)
+        elif container.duration is not None and container.duration > 0:
+            duration = container.duration / 1_000_000 - max(0.0, t0 - (container.start_time or 0) / 1e6)
+        if len(times) < _PROBE_FRAMES and fps > 0:
+            # The whole stream was seen: its length is known exactly.
+            duration = max(times) - t0 + 1.0 / fps
+        if duration <= 0:
+            raise MediaError(f"{_name(p)}: the video has zero length; pass a video with pictures")
+        frames = int(stream.frames) if stream.frames else int(round(duration * fps))
+        return MediaInfo(
+            duration_s=float(duration),
+            fps=float(fps),
+            width=int(stream.codec_context.width),
+            height=int(stream.codec_context.height),
+            has_video=True,
+            has_audio=bool(container.streams.audio),
+            video_codec=stream.codec_context.name,
+            frame_count_estimate=max(1, frames),
+            variable_frame_rate=bool(vfr) or (stream.average_rate is not None and stream.base_rate is not None
+                                              and abs(float(stream.average_rate) - float(stream.base_rate)) >
+                                              _VFR_TOLERANCE * float(stream.base_rate)),
+        )
+    finally:
+        container.close()
