@@ -148,6 +148,8 @@ class JobQueue:
         while (job := self._next()) is not None:
             try:
                 self._run(job)
+            except Exception as error:  # noqa: BLE001 — the worker must outlive any one job
+                self._finish(job, "failed", ("failed", error))
             finally:
                 with self._cond:
                     self._running = None

@@ -219,3 +219,19 @@ def test_upload_then_score_by_id_matches_the_path_reference(fresh_server, server
     check_result(by_id, seed=4242, duration_s=2.75)
     for stem in by_path.pcm:
         assert by_id.pcm[stem] == by_path.pcm[stem], stem
+
+
+def test_sigterm_during_a_job_cancels_it_and_exits_cleanly(fresh_server, long):
+    srv = fresh_server()
+    s, _ = stub(srv.address)
+    running = s.Score(request(clip(long), seed=55), timeout=300)
+    wait_running(running)
+    srv.proc.terminate()
+    assert srv.proc.wait(timeout=30) == 0
+    error = status_of(lambda: running)
+    assert error.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE), error
+    assert "Traceback" not in (error.details() or "")
+    log = srv.log()
+    assert "cancelled" in log and "stopped" in log
+    results = srv.home / ".cache" / "scorecut" / "results"
+    assert not results.exists() or not any(p.name.startswith(".tmp-") for p in results.iterdir())

@@ -121,3 +121,44 @@ def test_sigterm_stops_gracefully(fresh_server):
     assert "stopped" in srv.log()
     results = srv.home / ".cache" / "scorecut" / "results"
     assert not results.exists() or not any(p.name.startswith(".tmp-") for p in results.iterdir())
+
+
+def test_tls_with_token(tmp_path, media_root):
+    """--tls-cert/--tls-key serve TLS: a TLS client with the token gets through, plaintext does not."""
+    import shutil
+
+    from conftest import ServerProcess
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from scorecut.v1 import scorecut_pb2_grpc as pb_grpc
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+    srv = ServerProcess(free_port(), tmp_path / "home", media_root,
+                        ["--tls-cert", str(cert), "--tls-key", str(key), "--token", "t0k"])
+    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "serve", "--host", "127.0.0.1",
+           "--port", str(srv.port), "--media-root", str(media_root), *srv.args]
+    srv.home.mkdir()
+    srv.proc = subprocess.Popen(cmd, env=isolated_env(srv.home), stdout=subprocess.PIPE,
+                                stderr=open(srv.log_path, "ab"), text=True)
+    try:
+        line = srv.proc.stdout.readline()
+        assert line.startswith("scorecut serving on 127.0.0.1") and "TLS" in line, line
+        creds = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+        with grpc.secure_channel(srv.address, creds) as channel:
+            health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+            info = pb_grpc.ScorecutStub(channel).GetInfo(pb.GetInfoRequest(), timeout=30,
+                                                         metadata=(("authorization", "Bearer t0k"),))
+            assert info.version
+        with grpc.insecure_channel(srv.address) as channel:
+            with pytest.raises(grpc.RpcError) as failed:
+                pb_grpc.ScorecutStub(channel).GetInfo(pb.GetInfoRequest(), timeout=5,
+                                                      metadata=(("authorization", "Bearer t0k"),))
+            assert failed.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+    finally:
+        srv.stop()
