@@ -36,7 +36,7 @@ def status_of(error: BaseException) -> tuple[grpc.StatusCode, str]:
     if isinstance(error, RpcFailure):
         return error.code, error.message
     if isinstance(error, Cancelled):
-        return grpc.StatusCode.CANCELLED, "the job was cancelled"
+        return grpc.StatusCode.CANCELLED, str(error) or "the job was cancelled"
     if isinstance(error, ModelUnavailable):
         return grpc.StatusCode.FAILED_PRECONDITION, str(error)
     if isinstance(error, (MediaError, RequestError)):
