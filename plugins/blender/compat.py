@@ -1,0 +1,35 @@
+"""Blender 4.2-4.5 call the sequencer's strips `sequences`; 5.x calls them `strips`.
+
+Everything else in the add-on goes through these few functions, so the rename lives here alone.
+"""
+
+from __future__ import annotations
+
+
+def top_strips(editor):
+    """The editor's top-level strips collection (with new_movie / new_sound / remove)."""
+    return editor.strips if hasattr(editor, "strips") else editor.sequences
+
+
+def every_strip(editor):
+    """All strips, inside meta strips too."""
+    return editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
+
+
+def editor_of(scene, create: bool = False):
+    """The scene's sequence editor (created when asked), or None."""
+    if scene.sequence_editor is None and create:
+        scene.sequence_editor_create()
+    return scene.sequence_editor
+
+
+def channel_muted(editor, channel: int) -> bool:
+    """Whether a whole channel is muted (channel muting exists since Blender 3.3)."""
+    channels = getattr(editor, "channels", None)
+    return bool(channels is not None and 0 <= channel < len(channels) and channels[channel].mute)
+
+
+def name_channel(editor, channel: int, name: str) -> None:
+    channels = getattr(editor, "channels", None)
+    if channels is not None and 0 <= channel < len(channels):
+        channels[channel].name = name

@@ -1,0 +1,202 @@
+"""Running takes: start one per scene, poll it from a timer, place it when it is done.
+
+`tick(job)` is the body of the bpy.app.timers callback (main thread): it reads the worker's state,
+redraws the progress, and on completion places the take. It is a plain function so it can be
+called directly: timers never fire in the bpy module, where tests run.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import bpy
+
+from . import timeline
+from .client_api import JobOptions
+from .job_runner import CANCELLED, FAILED, FINISHED, JobRequest, JobRunner, JobState
+from .placement import take_name
+from .server_status import StatusProbe
+from .strips_to_request import Segment
+
+POLL_INTERVAL_S = 0.2  # how often the timer looks at the worker: progress feels live, costs nothing
+
+
+@dataclass
+class ScoreJob:
+    """One take in flight for one scene, and what the user has been told about it."""
+
+    scene_name: str
+    segment: Segment
+    runner: JobRunner
+    place_stems: bool  # one strip per stem, else only the mix
+    keep_takes: bool  # earlier takes over these frames are muted, else removed
+    reports: list[tuple[str, str]] = field(default_factory=list)  # ({'INFO'|'WARNING'|'ERROR'}, message)
+    placed: list[str] = field(default_factory=list)  # names of the sound strips made
+    final: JobState | None = None  # set once the job has ended and been handled
+
+    @property
+    def take(self) -> str:
+        return self.runner.request.name
+
+    def report(self, level: str, message: str) -> None:
+        self.reports.append((level, message))
+
+
+_ACTIVE: dict[str, ScoreJob] = {}  # scene name -> its running job (one at a time per scene)
+_STATUS: list[StatusProbe] = []  # the latest server status probe, for the panel
+
+
+def active_job(scene_name: str) -> ScoreJob | None:
+    return _ACTIVE.get(scene_name)
+
+
+def running_jobs() -> list[ScoreJob]:
+    return list(_ACTIVE.values())
+
+
+def job_options(settings) -> JobOptions:
+    """The scene's Scorecut settings as client options."""
+    stems = tuple(sorted(s.lower() for s in settings.stems)) if settings.place_stems else ()
+    return JobOptions(model=settings.model, style=settings.style.strip(), mood=settings.mood.strip(),
+                      seed=int(settings.seed), stems=stems)
+
+
+def prepare(scene, scope: str, settings, address: str, token: str = "") -> ScoreJob:
+    """A job for `scope` of `scene`, not started. Raises NothingToScore / ValueError with words."""
+    if scene.name in _ACTIVE:
+        raise ValueError("this scene is already being scored: wait for it or press Cancel")
+    if settings.place_stems and not settings.stems:
+        raise ValueError("no stems chosen: tick at least one stem, or place only the mix")
+    segment = timeline.collect_segment(scene, scope)
+    out_dir, warning = timeline.output_dir()
+    existing = {p.name for p in out_dir.iterdir()} if out_dir.is_dir() else set()
+    request = JobRequest(address=address, clips=segment.clips, options=job_options(settings),
+                         duration_s=segment.duration_s, out_dir=out_dir,
+                         name=take_name(scene.name, segment.first_frame, existing), token=token)
+    job = ScoreJob(scene.name, segment, JobRunner(request), settings.place_stems, settings.keep_takes)
+    if warning:
+        job.report("WARNING", f"Scorecut: {warning}")
+    return job
+
+
+def start(job: ScoreJob) -> ScoreJob:
+    _ACTIVE[job.scene_name] = job
+    job.runner.start()
+    return job
+
+
+def cancel(scene_name: str) -> bool:
+    job = _ACTIVE.get(scene_name)
+    if job is None:
+        return False
+    job.runner.cancel()
+    return True
+
+
+def finish(job: ScoreJob, state: JobState) -> None:
+    """Handle the ended job on the main thread: place the take or say why not."""
+    _ACTIVE.pop(job.scene_name, None)
+    job.final = state
+    if state.state == FINISHED and state.result is not None:
+        scene = bpy.data.scenes.get(job.scene_name)
+        if scene is None:
+            job.report("ERROR", f"Scorecut: the scene {job.scene_name!r} is gone; the music is in {state.result.folder}")
+            return
+        try:
+            job.placed = timeline.place_take(scene, job.segment, job.take, state.result.stems, state.result.mix,
+                                             job.place_stems, job.keep_takes)
+        except ValueError as e:
+            job.report("ERROR", f"Scorecut: {e}; the music is in {state.result.folder}")
+            return
+        cached = " (from the server's cache)" if state.result.cached else ""
+        job.report("INFO", f"Scorecut: placed {len(job.placed)} strip(s) at frame {job.segment.first_frame}{cached}")
+    elif state.state == CANCELLED:
+        job.report("WARNING", "Scorecut: cancelled; nothing was placed")
+    elif state.state == FAILED:
+        job.report("ERROR", f"Scorecut: {state.message}")
+
+
+def run_to_completion(job: ScoreJob) -> JobState:
+    """Background mode: run the job on its worker and wait, then place it (blocks the caller)."""
+    start(job)
+    try:
+        state = job.runner.wait()
+    except BaseException:
+        job.runner.cancel()  # Ctrl-C in a batch run stops the server's work too
+        _ACTIVE.pop(job.scene_name, None)
+        raise
+    finish(job, state)
+    return state
+
+
+def tick(job: ScoreJob) -> float | None:
+    """The timer body: seconds until the next poll, or None when the job is handled (timer ends)."""
+    state = job.runner.snapshot()
+    redraw()
+    if not state.done:
+        return POLL_INTERVAL_S
+    told = len(job.reports)
+    finish(job, state)
+    if job.placed and not bpy.app.background:
+        try:
+            bpy.ops.ed.undo_push(message="Scorecut: place music")
+        except RuntimeError:
+            pass  # no undo stack in this context (e.g. no window): the strips are placed all the same
+    for level, message in job.reports[told:]:
+        tell_user(level, message)
+    return None
+
+
+def start_interactive(job: ScoreJob) -> ScoreJob:
+    """Start the job and poll it from a timer; the UI stays responsive."""
+    start(job)
+    bpy.app.timers.register(functools.partial(tick, job), first_interval=POLL_INTERVAL_S)
+    return job
+
+
+def tell_user(level: str, message: str) -> None:
+    """A report in Blender's status bar and Info log, from outside an operator (e.g. a timer)."""
+    print(f"{level}: {message}")
+    if bpy.app.background:
+        return
+    try:
+        bpy.ops.sequencer.scorecut_report(level=level, message=message)
+    except (RuntimeError, AttributeError):
+        pass  # the add-on is being disabled: the message was printed above
+
+
+def redraw() -> None:
+    wm = getattr(bpy.context, "window_manager", None)
+    if wm is None:
+        return
+    for window in wm.windows:
+        for area in window.screen.areas:
+            if area.type in {"SEQUENCE_EDITOR", "STATUSBAR"}:
+                area.tag_redraw()
+
+
+# -- server status, for the panel ------------------------------------------------------------
+def refresh_status(address: str, token: str = "") -> StatusProbe:
+    probe = StatusProbe(address, token).start()
+    _STATUS[:] = [probe]
+
+    def poll() -> float | None:
+        if not probe.done:
+            return 0.2
+        redraw()
+        return None
+
+    if not bpy.app.background:
+        bpy.app.timers.register(poll, first_interval=0.2)
+    return probe
+
+
+def current_status() -> StatusProbe | None:
+    return _STATUS[0] if _STATUS else None
+
+
+def cancel_all() -> None:
+    for job in list(_ACTIVE.values()):
+        job.runner.cancel()
+    _ACTIVE.clear()

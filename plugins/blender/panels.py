@@ -1,0 +1,87 @@
+"""The Sequencer sidebar panel "Scorecut", and the progress shown in the status bar."""
+
+from __future__ import annotations
+
+import bpy
+
+from . import jobs
+from .preferences import server_address
+
+
+def _draw_status(layout, address: str) -> None:
+    box = layout.box()
+    row = box.row()
+    row.label(text=address, icon="URL")
+    row.operator("sequencer.scorecut_refresh", text="", icon="FILE_REFRESH")
+    probe = jobs.current_status()
+    status = probe.result if probe is not None and probe.address == address else None
+    if probe is not None and probe.address == address and status is None:
+        box.label(text="Asking the server...")
+    elif status is None:
+        box.label(text="Status unknown: press refresh")
+    elif not status.reachable:
+        box.label(text="Not reachable", icon="ERROR")
+        box.label(text="Start it with: scorecut serve")
+    else:
+        box.label(text=f"Reachable: Scorecut {status.version} on {status.device}", icon="CHECKMARK")
+        for model in status.models:
+            text = model.name if model.available else f"{model.name}: unavailable"
+            box.label(text=text, icon="CHECKBOX_HLT" if model.available else "CHECKBOX_DEHLT")
+
+
+def _draw_progress(layout, job) -> None:
+    state = job.runner.snapshot()
+    stage = "cancelling" if job.runner.cancel_requested else (state.stage or "working")
+    layout.progress(factor=state.fraction, type="BAR", text=f"Scoring: {stage} {state.fraction:.0%}")
+
+
+class SEQUENCER_PT_scorecut(bpy.types.Panel):
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "Scorecut"
+    bl_label = "Scorecut"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.scorecut
+        address, _ = server_address(context)
+        _draw_status(layout, address)
+
+        col = layout.column()
+        col.use_property_split = True
+        col.use_property_decorate = False
+        col.prop(settings, "model")
+        col.prop(settings, "style")
+        col.prop(settings, "mood")
+        col.prop(settings, "seed")
+        col.prop(settings, "place_stems")
+        sub = col.column()
+        sub.enabled = settings.place_stems
+        sub.prop(settings, "stems")
+        col.prop(settings, "keep_takes")
+
+        job = jobs.active_job(context.scene.name)
+        if job is None:
+            col = layout.column(align=True)
+            col.operator("sequencer.scorecut_score", text="Score Selected Strips", icon="SOUND").scope = "SELECTED"
+            col.operator("sequencer.scorecut_score", text="Score Range", icon="PREVIEW_RANGE").scope = "RANGE"
+        else:
+            _draw_progress(layout, job)
+            layout.operator("sequencer.scorecut_cancel", text="Cancel", icon="CANCEL")
+
+
+def draw_status_bar(self, context):
+    """Appended to the status bar: one progress bar per running take."""
+    for job in jobs.running_jobs():
+        _draw_progress(self.layout, job)
+
+
+CLASSES = (SEQUENCER_PT_scorecut,)
+
+
+def register_status_bar() -> None:
+    bpy.types.STATUSBAR_HT_header.append(draw_status_bar)
+
+
+def unregister_status_bar() -> None:
+    bpy.types.STATUSBAR_HT_header.remove(draw_status_bar)

@@ -1,0 +1,46 @@
+"""The scene's Scorecut options: one PropertyGroup, registered as `Scene.scorecut`."""
+
+from __future__ import annotations
+
+import bpy
+
+from . import jobs
+
+STEM_ITEMS = [
+    ("drums", "Drums", "Kit and percussion"),
+    ("bass", "Bass", "Bass line"),
+    ("harmony", "Harmony", "Chords and pads"),
+    ("melody", "Melody", "Lead line"),
+]
+
+
+def _names_from_server(kind: str):
+    def search(self, context, edit_text):
+        probe = jobs.current_status()
+        status = probe.result if probe is not None else None
+        names = getattr(status, kind, ()) if status is not None and status.reachable else ()
+        return [n for n in names if edit_text.lower() in n.lower()]
+    return search
+
+
+class ScorecutSettings(bpy.types.PropertyGroup):
+    model: bpy.props.EnumProperty(
+        name="Model",
+        items=[("composer", "Composer", "The built-in composer: fast on any computer"),
+               ("vmas", "VMAS", "The neural model: needs a checkpoint on the server")],
+        default="composer",
+    )
+    style: bpy.props.StringProperty(name="Style", description="Style preset; empty = the server's default",
+                                    search=_names_from_server("styles"))
+    mood: bpy.props.StringProperty(name="Mood", description="Mood; empty = read from the picture",
+                                   search=_names_from_server("moods"))
+    seed: bpy.props.IntProperty(name="Seed", description="Same seed, same music; change it for another take",
+                                default=0, min=0)
+    stems: bpy.props.EnumProperty(name="Stems", items=STEM_ITEMS, options={"ENUM_FLAG"},
+                                  default={"drums", "bass", "harmony", "melody"})
+    place_stems: bpy.props.BoolProperty(
+        name="Place Stems", default=True,
+        description="One sound strip per stem on its own channel; off places only the mix")
+    keep_takes: bpy.props.BoolProperty(
+        name="Keep Takes", default=False,
+        description="Keep earlier takes of the same frames (muted); off replaces the last take")

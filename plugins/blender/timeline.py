@@ -1,0 +1,141 @@
+"""Blender's side of a take: read movie strips into `StripInfo`s, and place a finished take.
+
+Only this module and the UI modules touch bpy data; they run on the main thread only.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import bpy
+
+from .compat import channel_muted, editor_of, name_channel, top_strips
+from .placement import Occupant, choose_channels, stems_to_place, takes_over
+from .strips_to_request import NothingToScore, Segment, StripInfo, build_segment, scene_fps
+
+TAKE_KEY = "scorecut_take"  # ID property on placed sound strips: which take they belong to
+STEM_KEY = "scorecut_stem"
+OUTPUT_FOLDER = "scorecut"  # //scorecut/<take>/ beside the .blend
+
+
+def fps_of(scene) -> float:
+    return scene_fps(scene.render.fps, scene.render.fps_base)
+
+
+def _media_frames(path: str) -> int:
+    """Frames in the movie file, as Blender's own decoder counts them (0 when unknown)."""
+    before = set(bpy.data.movieclips)
+    try:
+        clip = bpy.data.movieclips.load(path, check_existing=True)
+    except RuntimeError:
+        return 0
+    frames = int(clip.frame_duration)
+    if clip not in before:
+        bpy.data.movieclips.remove(clip)
+    return frames
+
+
+def _content_rate(strip, movie_fps: float, timeline_fps: float) -> float:
+    """Source frames per timeline frame: 1 for new_movie strips, movie/scene fps when the playback
+    rate was adjusted; for retimed strips the average over the strip."""
+    used = _media_frames(bpy.path.abspath(strip.filepath)) - strip.animation_offset_start - strip.animation_offset_end
+    if used <= 0 or strip.frame_duration <= 0:
+        return 1.0
+    measured = used / strip.frame_duration
+    for candidate in (1.0, movie_fps / timeline_fps):
+        if abs(measured - candidate) <= 0.01 * candidate:  # frame_duration is rounded to whole frames
+            return candidate
+    return measured
+
+
+def strip_info(strip, timeline_fps: float) -> StripInfo:
+    path = bpy.path.abspath(strip.filepath)
+    if not Path(path).is_file():
+        raise NothingToScore(f"the movie of strip {strip.name!r} is missing ({path}); relink it or deselect the strip")
+    movie_fps = float(strip.fps) or timeline_fps
+    return StripInfo(
+        name=strip.name,
+        path=str(Path(path).resolve()),
+        channel=int(strip.channel),
+        frame_start=float(strip.frame_start),
+        frame_final_start=int(strip.frame_final_start),
+        frame_final_end=int(strip.frame_final_end),
+        animation_offset_start=float(strip.animation_offset_start),
+        fps=movie_fps,
+        rate=_content_rate(strip, movie_fps, timeline_fps),
+    )
+
+
+def scope_range(scene, scope: str) -> tuple[int, int] | None:
+    """[start, end) frames of RANGE scope: the preview range when set, else the scene range."""
+    if scope != "RANGE":
+        return None
+    if scene.use_preview_range:
+        return scene.frame_preview_start, scene.frame_preview_end + 1  # Blender's end frame is inclusive
+    return scene.frame_start, scene.frame_end + 1
+
+
+def collect_segment(scene, scope: str) -> Segment:
+    """The segment to score: selected movie strips (SELECTED) or the picture in the range (RANGE)."""
+    editor = editor_of(scene)
+    if editor is None:
+        raise NothingToScore("this scene has no sequencer strips: add movie strips first")
+    fps = fps_of(scene)
+    movies = [s for s in top_strips(editor)
+              if s.type == "MOVIE" and not s.mute and not channel_muted(editor, s.channel)]
+    if scope == "SELECTED":
+        movies = [s for s in movies if s.select]
+    frame_range = scope_range(scene, scope)
+    if frame_range is not None:
+        movies = [s for s in movies if s.frame_final_start < frame_range[1] and s.frame_final_end > frame_range[0]]
+    return build_segment([strip_info(s, fps) for s in movies], fps, frame_range)
+
+
+def output_dir() -> tuple[Path, str]:
+    """Where takes are written, and a warning when that is a temporary folder."""
+    if bpy.data.filepath:
+        return Path(bpy.path.abspath(f"//{OUTPUT_FOLDER}")), ""
+    folder = Path(tempfile.gettempdir()) / "scorecut-blender"
+    return folder, (f"the .blend file is not saved, so the music went to a temporary folder ({folder}); "
+                    "save the file before scoring to keep the music beside it")
+
+
+def _blend_path(path: Path) -> str:
+    """Relative to the .blend (//scorecut/...) when it is saved, so the project can move."""
+    return bpy.path.relpath(str(path)) if bpy.data.filepath else str(path)
+
+
+def place_take(scene, segment: Segment, take: str, stems: dict[str, Path], mix: Path,
+               place_stems: bool, keep_takes: bool) -> list[str]:
+    """Put a finished take on the timeline; returns the names of the sound strips made.
+
+    Earlier takes over the same frames are removed, or muted when `keep_takes` (so only the
+    newest plays). Each stem gets its own new channel above the picture, named after the stem.
+    """
+    editor = editor_of(scene, create=True)
+    strips = top_strips(editor)
+    first, end = segment.first_frame, segment.end_frame
+    occupants = [Occupant(s.channel, s.frame_final_start, s.frame_final_end, str(s.get(TAKE_KEY, "")))
+                 for s in strips]
+    earlier = takes_over(occupants, first, end)
+    for strip in [s for s in strips if s.get(TAKE_KEY, "") in earlier]:
+        if keep_takes:
+            strip.mute = True
+        else:
+            strips.remove(strip)
+    if not keep_takes:
+        occupants = [o for o in occupants if o.take not in earlier]
+    files = stems_to_place(stems, mix, place_stems)
+    channels = choose_channels(occupants, first, end, len(files))
+    names = []
+    for (stem, wav), channel in zip(files, channels):
+        strip = strips.new_sound(name=f"Scorecut {stem}", filepath=_blend_path(wav), channel=channel,
+                                 frame_start=first)
+        if strip.frame_final_duration > segment.frames:
+            strip.frame_final_duration = segment.frames  # sample rounding must not run past the segment
+        strip[TAKE_KEY] = take
+        strip[STEM_KEY] = stem
+        name_channel(editor, channel, stem)
+        names.append(strip.name)
+    return names
