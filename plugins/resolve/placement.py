@@ -1,0 +1,157 @@
+"""Putting finished stems on a Resolve timeline: bin, import, one named audio track per stem.
+
+Resolve's quirks this follows: `AppendToTimeline` takes an absolute `recordFrame` (timeline start
+included), counts `startFrame`/`endFrame` in the media pool item's own frame rate (its "FPS"
+property; audio files report a rate of their own, not the timeline's), and `endFrame` is
+exclusive. Placement is read back and checked frame for frame; on any failure everything this
+module added to the project (timeline items, tracks, clips, bins) is removed again.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from .errors import ResolveScoreError
+from .timecode import frames_to_timecode as tc
+
+ROOT_BIN = "Scorecut"
+AUDIO_ONLY = 2  # clipInfo "mediaType": 1 video only, 2 audio only
+
+
+@dataclass
+class _Undo:
+    """What this placement added, so a failure can take it all back."""
+
+    items: list = field(default_factory=list)
+    tracks: list[int] = field(default_factory=list)
+    clips: list = field(default_factory=list)
+    bins: list = field(default_factory=list)
+
+
+def _float(value) -> float | None:
+    try:
+        return float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _same(a, b) -> bool:
+    return a is b or (a is not None and b is not None and a.GetUniqueId() == b.GetUniqueId())
+
+
+def _bin(media_pool, parent, name: str, undo: _Undo, reuse: bool):
+    if reuse:
+        for folder in parent.GetSubFolderList() or []:
+            if folder.GetName() == name:
+                return folder
+    folder = media_pool.AddSubFolder(parent, name)
+    if not folder:
+        raise ResolveScoreError(f"Resolve did not create the media pool bin {name!r}; close any open dialog "
+                                "in Resolve and try again")
+    undo.bins.append(folder)
+    return folder
+
+
+def _import(media_pool, folder, paths: list[Path], undo: _Undo) -> dict[str, object]:
+    """Import `paths` into `folder`; {path: MediaPoolItem}."""
+    previous = media_pool.GetCurrentFolder()
+    media_pool.SetCurrentFolder(folder)
+    try:
+        clips = media_pool.ImportMedia([str(p) for p in paths]) or []
+    finally:
+        if previous:
+            media_pool.SetCurrentFolder(previous)
+    undo.clips.extend(clips)
+    by_path = {os.path.normcase(os.path.abspath(str(c.GetClipProperty("File Path")))): c for c in clips}
+    found = {}
+    for p in paths:
+        clip = by_path.get(os.path.normcase(os.path.abspath(str(p))))
+        if clip is None:
+            raise ResolveScoreError(f"Resolve did not import {p}; check that the file is readable and that "
+                                    "Resolve can read WAV files, then try again")
+        found[str(p)] = clip
+    return found
+
+
+def _undo(timeline, media_pool, undo: _Undo) -> None:
+    """Best effort: every step runs even when an earlier one fails."""
+    steps = []
+    if undo.items:
+        steps.append(lambda: timeline.DeleteClips(undo.items, False))
+    for track in sorted(undo.tracks, reverse=True):  # highest first: indices below stay valid
+        steps.append(lambda track=track: timeline.DeleteTrack("audio", track))
+    if undo.clips:
+        steps.append(lambda: media_pool.DeleteClips(undo.clips))
+    if undo.bins:
+        steps.append(lambda: media_pool.DeleteFolders(list(reversed(undo.bins))))
+    for step in steps:
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - cleaning up after a failure must not hide it
+            pass
+
+
+def place_stems(project, timeline, stems: dict[str, Path], *, record_frame: int, frames: int,
+                fps: Fraction, job: str) -> list:
+    """Place each stem WAV on a new stereo audio track named after it, at `record_frame`.
+
+    record_frame: absolute timeline frame of the segment start; frames: its length in timeline
+    frames; fps: the timeline's exact rate. Returns the placed TimelineItems in stem order.
+    """
+    media_pool = project.GetMediaPool()
+    undo = _Undo()
+    try:
+        current = project.GetCurrentTimeline()
+        if not _same(current, timeline) and not project.SetCurrentTimeline(timeline):
+            raise ResolveScoreError(f"cannot switch back to the timeline {timeline.GetName()!r}; open it and "
+                                    "score again")
+        root = _bin(media_pool, media_pool.GetRootFolder(), ROOT_BIN, undo, reuse=True)
+        job_bin = _bin(media_pool, root, job, undo, reuse=False)
+        clips = _import(media_pool, job_bin, list(stems.values()), undo)
+        duration_s = Fraction(frames) / fps
+        infos, tracks = [], []
+        for name, path in stems.items():
+            clip = clips[str(path)]
+            clip_fps = _float(clip.GetClipProperty("FPS"))
+            if not clip_fps:
+                raise ResolveScoreError(f"Resolve reports no frame rate for {path.name}; try again")
+            if not timeline.AddTrack("audio", "stereo"):
+                raise ResolveScoreError("Resolve did not add an audio track; unlock the timeline and try again")
+            track = int(timeline.GetTrackCount("audio"))
+            undo.tracks.append(track)
+            timeline.SetTrackName("audio", track, name)
+            tracks.append(track)
+            infos.append({
+                "mediaPoolItem": clip,
+                "startFrame": 0,
+                "endFrame": float(duration_s * Fraction(clip_fps)),  # exclusive, in the clip's own rate
+                "trackIndex": track,
+                "recordFrame": record_frame,  # absolute: includes the timeline's start frame
+                "mediaType": AUDIO_ONLY,
+            })
+        placed = list(media_pool.AppendToTimeline(infos) or [])
+        undo.items.extend(placed)
+        if len(placed) != len(infos):
+            raise ResolveScoreError(f"Resolve placed {len(placed)} of {len(infos)} stems; nothing was added. "
+                                    "Unlock the timeline's tracks and try again")
+        for name, item, track in zip(stems, placed, tracks):
+            _verify(timeline, name, item, track, record_frame, frames, fps)
+        return placed
+    except BaseException:
+        _undo(timeline, media_pool, undo)
+        raise
+
+
+def _verify(timeline, stem: str, item, track: int, record_frame: int, frames: int, fps: Fraction) -> None:
+    start, end = int(item.GetStart()), int(item.GetEnd())
+    on_track = any(_same(item, other) for other in timeline.GetItemListInTrack("audio", track) or [])
+    if start == record_frame and end == record_frame + frames and on_track:
+        return
+    where = f"{tc(start, fps)}-{tc(end, fps)}" + ("" if on_track else " on another track")
+    raise ResolveScoreError(f"Resolve put the {stem} stem at {where} instead of {tc(record_frame, fps)}-"
+                            f"{tc(record_frame + frames, fps)} on audio track {track}; nothing was added. "
+                            "This needs Resolve 18 or newer (placement by record frame); update Resolve and "
+                            "score again")

@@ -1,0 +1,155 @@
+"""score_timeline: read the Resolve timeline, score it on a Scorecut server, place the stems.
+
+The job comes apart in three steps so the panel can keep Resolve calls on its own thread:
+`prepare` (reads Resolve, fast), `ResolveJob.run` (talks to the server; no Resolve calls, safe on
+a worker thread) and `ResolveJob.place` (writes to Resolve).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from scorecut.plugins.client import (
+    DEFAULT_ADDRESS,
+    ENV_SERVER,
+    JobCancelled,
+    JobEvent,
+    JobOptions,
+    JobResult,
+    ScorecutClient,
+)
+
+from .errors import ResolveScoreError
+from .placement import place_stems
+from .timeline_reader import TimelineSegment, read_segment
+
+OUT_FOLDER = "Scorecut Stems"  # made beside the first clip's media unless out_dir says otherwise
+Progress = Callable[[str, float], None]  # (message, fraction 0..1)
+
+
+def server_address(server: str | None = None) -> str:
+    """The address to use: the caller's, else $SCORECUT_SERVER, else the default."""
+    return server or os.environ.get(ENV_SERVER) or DEFAULT_ADDRESS
+
+
+def job_options(options: dict) -> JobOptions:
+    """JobOptions from keyword options; unknown names are an error that lists the known ones."""
+    known = {f.name for f in dataclasses.fields(JobOptions)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ResolveScoreError(f"unknown option(s) {', '.join(unknown)}; use: {', '.join(sorted(known))}")
+    values = dict(options)
+    if isinstance(values.get("stems"), str):
+        values["stems"] = tuple(s.strip() for s in values["stems"].split(",") if s.strip())
+    elif values.get("stems") is not None:
+        values["stems"] = tuple(values["stems"])
+    return JobOptions(**values)
+
+
+def current_timeline(resolve):
+    """(project, timeline) open in Resolve, with a clear error when there is none."""
+    if resolve is None:
+        raise ResolveScoreError("DaVinci Resolve is not reachable; start Resolve (Studio for external "
+                                "scripts) and enable Preferences > System > General > External scripting")
+    project = resolve.GetProjectManager().GetCurrentProject()
+    if not project:
+        raise ResolveScoreError("no project is open in Resolve; open a project and a timeline first")
+    timeline = project.GetCurrentTimeline()
+    if not timeline:
+        raise ResolveScoreError(f"the project {project.GetName()!r} has no open timeline; open one first")
+    return project, timeline
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "timeline"
+
+
+@dataclass
+class ResolveJob:
+    """One scoring job for a range of a Resolve timeline."""
+
+    project: object
+    timeline: object
+    segment: TimelineSegment
+    options: JobOptions
+    address: str
+    out_dir: Path
+    name: str
+    token: str | None = None
+    timeout: float | None = None
+    result: JobResult | None = None
+
+    def run(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> JobResult:
+        """Score on the server and land out_dir/name/; makes no Resolve calls."""
+        def on_event(event: JobEvent) -> None:
+            if progress is not None and event.kind == "progress":
+                progress(event.message or event.stage or "working", 0.95 * event.fraction)
+
+        if progress is not None:
+            progress(f"scoring {self.segment.describe()} on {self.address}", 0.0)
+        with ScorecutClient(self.address, token=self.token) as client:
+            self.result = client.score(self.segment.clips, self.options, duration_s=self.segment.duration_s,
+                                       out_dir=self.out_dir, name=self.name, on_event=on_event, cancel=cancel,
+                                       timeout=self.timeout)
+        return self.result
+
+    def place(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> list:
+        """Import the stems and put each on its own track; returns the placed TimelineItems."""
+        if self.result is None:
+            raise ResolveScoreError("the job has not been scored yet")
+        if cancel is not None and cancel.is_set():
+            raise JobCancelled(f"cancelled; the stems are in {self.result.folder}, nothing was placed")
+        if progress is not None:
+            progress("placing the stems on the timeline", 0.97)
+        stems = dict(self.result.stems)
+        if not stems:
+            stems = {"mix": self.result.mix}  # a model that gives only a mix
+        try:
+            items = place_stems(self.project, self.timeline, stems, record_frame=self.segment.start,
+                                frames=self.segment.frames, fps=self.segment.fps, job=self.name)
+        except ResolveScoreError as e:
+            raise ResolveScoreError(f"{e} (the stems are in {self.result.folder})") from None
+        if progress is not None:
+            progress(f"placed {len(items)} stems at {self.segment.timecode(self.segment.start)}", 1.0)
+        return items
+
+
+def prepare(resolve, scope: str = "inout", server: str | None = None, *, out_dir: str | os.PathLike | None = None,
+            token: str | None = None, timeout: float | None = None, **options) -> ResolveJob:
+    """Read the timeline and make the job; raises ResolveScoreError for what the user must fix."""
+    opts = job_options(options)
+    project, timeline = current_timeline(resolve)
+    segment = read_segment(timeline, scope)
+    folder = Path(out_dir) if out_dir else Path(segment.clips[0].path).resolve().parent / OUT_FOLDER
+    base = f"{_safe(segment.timeline_name)}_{segment.describe().replace(':', '-').replace(';', '-')}"
+    name, n = base, 1
+    while (folder / name).exists():  # never replace stems an earlier job imported
+        n += 1
+        name = f"{base}_{n}"
+    return ResolveJob(project, timeline, segment, opts, server_address(server), folder, name, token, timeout)
+
+
+def score_timeline(resolve, scope: str = "inout", server: str | None = None, *, progress: Progress | None = None,
+                   cancel: threading.Event | None = None, out_dir: str | os.PathLike | None = None,
+                   token: str | None = None, timeout: float | None = None, **options) -> list:
+    """Score `scope` of Resolve's current timeline and return the TimelineItems placed (one per stem).
+
+    scope: "inout" (In/Out marks, the whole timeline when unset), "current" (the clip under the
+    playhead) or "timeline". server: "host:port" (default $SCORECUT_SERVER or 127.0.0.1:50777).
+    options: JobOptions fields (model, style, mood, seed, stems, ...). out_dir: where the WAVs go
+    (default: a "Scorecut Stems" folder beside the first clip's media).
+    """
+    started = time.monotonic()
+    job = prepare(resolve, scope, server, out_dir=out_dir, token=token, timeout=timeout, **options)
+    job.run(progress, cancel)
+    items = job.place(progress, cancel)
+    if progress is not None:
+        progress(f"done in {time.monotonic() - started:.1f} s: {len(items)} stems placed", 1.0)
+    return items

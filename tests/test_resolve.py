@@ -1,0 +1,248 @@
+"""Resolve plugin against the fake Resolve API and a real Scorecut server on loopback."""
+
+from __future__ import annotations
+
+import threading
+import wave
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+from resolve_fake import DOCUMENTED, IMPLEMENTED, FakeResolve
+from videos import VideoSpec, make_video
+
+from scorecut.plugins.client import JobCancelled, ServerUnavailable
+from scorecut.plugins.resolve import ResolveScoreError, read_segment, score_timeline
+
+STEMS = ("drums", "bass", "harmony", "melody")
+RATES = ["24", "25", "29.97", "23.976"]
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> dict[str, Path]:
+    """Two short real videos shared by every test (different rates, cuts at irregular times)."""
+    folder = tmp_path_factory.mktemp("resolve-media")
+    return {
+        "a": make_video(folder / "shot_a.mp4", VideoSpec(4.0, cuts_s=(1.3, 2.9), fps=25, seed=1)),
+        "b": make_video(folder / "shot_b.mp4", VideoSpec(3.0, cuts_s=(1.1,), fps=24, seed=2)),
+    }
+
+
+def edit(media, fps: str, version=(19, 1, 3), drop_frame: bool = False):
+    """A timeline at `fps` with two trimmed clips back to back on V1 and In/Out marks across the cut.
+
+    Returns (fake, timeline, layout) where layout holds the relative frames the test expects.
+    """
+    fake = FakeResolve(version)
+    project = fake.create_project("Film")
+    timeline = fake.create_timeline(project, "Edit", fps, drop_frame=drop_frame)
+    a, b = fake.import_file(project, media["a"]), fake.import_file(project, media["b"])
+    rate = timeline.fps
+    a_len, b_len = round(2.0 * rate), round(1.8 * rate)
+    fake.put(timeline, a, track=1, at=0, frames=a_len, source_in_frames=10)  # trimmed head: 0.4 s
+    fake.put(timeline, b, track=1, at=a_len, frames=b_len, source_in_frames=12)  # 0.5 s
+    mark_in, mark_out = round(0.5 * rate), a_len + round(1.0 * rate)  # relative; Out inclusive
+    timeline.marks = (mark_in, mark_out)
+    return fake, timeline, dict(a_len=a_len, b_len=b_len, mark_in=mark_in, mark_out=mark_out, rate=rate)
+
+
+def wav_frames(path: str) -> int:
+    with wave.open(path) as w:
+        return w.getnframes()
+
+
+def assert_stems_placed(fake, timeline, items, start_abs: int, end_abs: int):
+    assert len(items) == len(STEMS)
+    names = [timeline.GetTrackName("audio", i) for i in range(1, timeline.GetTrackCount("audio") + 1)]
+    assert names == ["Audio 1", *STEMS]  # one new, named track per stem
+    for index, stem in enumerate(STEMS, start=2):
+        track = timeline.tracks["audio"][index - 1]
+        assert track.subtype == "stereo"
+        assert len(track.items) == 1
+        item = track.items[0]
+        assert (item.start, item.end) == (start_abs, end_abs), stem
+        assert Path(item.media.path).name == f"{stem}.wav"
+    returned = {i.GetUniqueId() for i in items}
+    assert returned == {t.items[0].uid for t in timeline.tracks["audio"][1:]}
+
+
+# -- the fake itself ----------------------------------------------------------------------------------
+
+def test_fake_implements_only_documented_calls_and_refuses_others():
+    for kind, names in IMPLEMENTED.items():
+        assert names <= DOCUMENTED[kind], (kind, names - DOCUMENTED[kind])
+    fake = FakeResolve()
+    fake.create_timeline(fake.create_project(), "T", "24")
+    timeline = fake.resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline()
+    assert timeline.GetStartFrame() == 86400 and timeline.GetSetting("timelineFrameRate") == "24"
+    for bogus in ("GetFrameRate", "GetSelectedItems", "get_start_frame", "GetInOut"):
+        with pytest.raises(AttributeError):
+            getattr(timeline, bogus)
+    old = FakeResolve((18, 6, 6))
+    old.create_timeline(old.create_project(), "T", "25")
+    with pytest.raises(AttributeError):
+        old.resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline().GetMarkInOut()
+
+
+def test_fake_quirks_wav_fps_exclusive_end_absolute_record(tmp_path):
+    fake = FakeResolve()
+    project = fake.create_project()
+    timeline = fake.create_timeline(project, "T", "25")
+    path = tmp_path / "tone.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2), w.setsampwidth(3), w.setframerate(48000)
+        w.writeframes(b"\0" * 6 * 48000 * 2)  # 2 s
+    pool = fake.resolve.GetProjectManager().GetCurrentProject().GetMediaPool()
+    [clip] = pool.ImportMedia([str(path)])
+    assert float(clip.GetClipProperty("FPS")) == 24.0 and clip.GetClipProperty("Frames") == "48"
+    assert pool.ImportMedia([str(path)]) == []  # already in this bin
+    [item] = pool.AppendToTimeline([{"mediaPoolItem": clip, "startFrame": 0, "endFrame": 24, "trackIndex": 1,
+                                     "recordFrame": 90000 + 10, "mediaType": 2}])
+    assert (item.GetStart(), item.GetEnd()) == (90010, 90010 + 25)  # 1 s of a 24-FPS item at 25 fps
+    assert timeline.start == 90000
+
+
+# -- reading ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fps", RATES)
+def test_read_inout_segment_exact(media, fps):
+    fake, timeline, lay = edit(media, fps)
+    segment = read_segment(fake.resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline(), "inout")
+    rate = lay["rate"]
+    assert segment.fps == rate
+    assert (segment.start, segment.end) == (timeline.start + lay["mark_in"], timeline.start + lay["mark_out"] + 1)
+    first, second = segment.clips
+    assert first.path == str(media["a"]) and second.path == str(media["b"])
+    assert first.source_in_s == pytest.approx(10 / 25 + float(lay["mark_in"] / rate))
+    assert first.record_start_s == 0
+    assert first.record_end_s == pytest.approx(float((lay["a_len"] - lay["mark_in"]) / rate))
+    assert first.source_out_s - first.source_in_s == pytest.approx(first.record_end_s)
+    assert second.source_in_s == pytest.approx(12 / 24)
+    assert second.record_start_s == pytest.approx(first.record_end_s)
+    assert second.record_end_s == pytest.approx(float((lay["mark_out"] + 1 - lay["mark_in"]) / rate))
+
+
+def test_top_most_visible_item_wins_and_titles_are_see_through(media):
+    fake, timeline, lay = edit(media, "24")
+    project = fake.manager.current
+    b = project.pool.root.clips[1]
+    fake.put(timeline, b, track=2, at=40, frames=12, source_in_frames=0)  # over the cut A|B
+    fake.put(timeline, None, track=2, at=0, frames=30)  # a title: no media, see-through
+    fake.put(timeline, b, track=2, at=80, frames=5, enabled=False)  # disabled: hidden
+    segment = read_segment(fake.resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline(), "timeline")
+    spans = [(Path(c.path).stem, round(c.record_start_s * 24), round(c.record_end_s * 24)) for c in segment.clips]
+    assert spans == [("shot_a", 0, 40), ("shot_b", 40, 52), ("shot_b", 52, 91)]
+    assert segment.clips[1].source_in_s == pytest.approx(0.0)
+    assert segment.clips[2].source_in_s == pytest.approx(12 / 24 + (52 - 48) / 24)
+
+
+def test_left_offset_fallback_before_source_times(media):
+    fake, timeline, _ = edit(media, "25", version=(19, 0, 0))
+    segment = read_segment(fake.resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline(), "inout")
+    # No GetMarkInOut before 19.1: "inout" is the whole timeline.
+    assert (segment.start, segment.end) == (timeline.start, timeline.GetEndFrame())
+    assert segment.clips[0].source_in_s == pytest.approx(10 / 25)
+    assert segment.clips[1].source_in_s == pytest.approx(12 / 24)
+    assert ("TimelineItem", "GetLeftOffset") in fake.calls
+
+
+# -- the whole job against a real server ------------------------------------------------------------
+
+@pytest.mark.parametrize("fps", RATES)
+def test_score_inout_places_one_named_track_per_stem(server, media, fps, tmp_path):
+    fake, timeline, lay = edit(media, fps)
+    progress = []
+    items = score_timeline(fake.resolve, "inout", server.address, out_dir=tmp_path, seed=3,
+                           progress=lambda message, fraction: progress.append((message, fraction)))
+    start, end = timeline.start + lay["mark_in"], timeline.start + lay["mark_out"] + 1
+    assert_stems_placed(fake, timeline, items, start, end)
+    bins = fake.manager.current.pool.root.folders
+    assert [f.name for f in bins] == ["Scorecut"] and len(bins[0].folders) == 1
+    job_bin = bins[0].folders[0]
+    assert sorted(Path(c.path).name for c in job_bin.clips) == sorted(f"{s}.wav" for s in STEMS)
+    expected_samples = float(Fraction(end - start) / lay["rate"]) * 48000
+    for clip in job_bin.clips:
+        assert abs(wav_frames(clip.path) - expected_samples) <= 1
+    assert progress[-1][1] == 1.0 and any(0 < f < 1 for _, f in progress)
+    used = {name for kind, name in fake.calls}
+    assert {"AppendToTimeline", "AddTrack", "SetTrackName", "GetMarkInOut", "GetSourceStartTime"} <= used
+
+
+def test_score_current_clip_under_playhead(server, media, tmp_path):
+    fake, timeline, lay = edit(media, "25")
+    timeline.playhead = lay["a_len"] + 5  # inside clip B
+    items = score_timeline(fake.resolve, "current", server.address, out_dir=tmp_path, stems="drums,bass")
+    start = timeline.start + lay["a_len"]
+    assert len(items) == 2
+    assert [t.name for t in timeline.tracks["audio"]] == ["Audio 1", "drums", "bass"]
+    for track in timeline.tracks["audio"][1:]:
+        assert [(i.start, i.end) for i in track.items] == [(start, start + lay["b_len"])]
+
+
+def test_score_whole_timeline_with_drop_frame(server, media, tmp_path):
+    fake, timeline, lay = edit(media, "29.97", drop_frame=True)
+    timeline.marks = None
+    items = score_timeline(fake.resolve, "timeline", server.address, out_dir=tmp_path, stems=["melody"])
+    assert timeline.start == 107892  # 01:00:00;00 drop-frame
+    [item] = items
+    assert (item.GetStart(), item.GetEnd()) == (107892, 107892 + lay["a_len"] + lay["b_len"])
+
+
+# -- errors: clear words, nothing placed, nothing half-imported ---------------------------------------
+
+def _fails(fake, match, *args, **kwargs):
+    before = fake.snapshot()
+    with pytest.raises(Exception, match=match) as info:
+        score_timeline(fake.resolve, *args, **kwargs)
+    assert fake.snapshot() == before
+    return info.value
+
+
+def test_empty_range_is_a_clear_error(server, media, tmp_path):
+    fake, timeline, lay = edit(media, "24")
+    timeline.marks = (200, 230)  # past the last clip
+    _fails(fake, "no video with media between 01:00:08:08-01:00:09:15", "inout", server.address, out_dir=tmp_path)
+    timeline.marks = (50, 40)
+    _fails(fake, "range to score .* is empty", "inout", server.address, out_dir=tmp_path)
+    timeline.playhead = 500
+    _fails(fake, "no video clip under the playhead", "current", server.address, out_dir=tmp_path)
+
+
+def test_offline_clip_is_named(server, media, tmp_path):
+    fake, timeline, _ = edit(media, "24")
+    gone = tmp_path / "gone.mp4"
+    gone.write_bytes(media["b"].read_bytes())
+    project = fake.manager.current
+    clip = fake.import_file(project, gone)
+    fake.put(timeline, clip, track=2, at=30, frames=10, name="Interview take 3")
+    gone.unlink()
+    _fails(fake, "offline .*Interview take 3.*relink", "inout", server.address, out_dir=tmp_path)
+
+
+def test_unreachable_server(media, tmp_path):
+    fake, _, _ = edit(media, "24")
+    error = _fails(fake, "no Scorecut server answers", "inout", f"127.0.0.1:{free_port()}", out_dir=tmp_path)
+    assert isinstance(error, ServerUnavailable)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_misplaced_stems_are_detected_and_rolled_back(server, media, tmp_path):
+    fake, timeline, _ = edit(media, "24")
+    fake.faults["ignore_record_frame"] = True
+    error = _fails(fake, r"Resolve put the drums stem at .* instead of 01:00:00:12", "inout", server.address,
+                   out_dir=tmp_path)
+    assert isinstance(error, ResolveScoreError) and "stems are in" in str(error)
+
+
+def test_cancel_before_placing_places_nothing(server, media, tmp_path):
+    fake, _, _ = edit(media, "24")
+    cancel = threading.Event()
+    cancel.set()
+    _fails(fake, "cancel", "inout", server.address, out_dir=tmp_path, cancel=cancel)
+
+
+def test_unknown_option_and_scope(media, tmp_path):
+    fake, _, _ = edit(media, "24")
+    _fails(fake, "unknown option.*tempo", "inout", None, out_dir=tmp_path, tempo=120)
+    _fails(fake, "unknown scope 'selection'", "selection", None, out_dir=tmp_path)
