@@ -66,6 +66,7 @@ def main() -> int:
         root = Path(tmp)
         clip = make_video(root / "bench.mp4", VideoSpec(duration_s=args.seconds, cuts_s=(3.1, 7.4, 9.9),
                                                          size=(320, 180), fps=25))
+        (root / "home").mkdir()
         server = ServerProcess(free_port(), root / "home", root, []).start()
         try:
             through_server(server.address, clip, 0.0, 999)  # warm-up

@@ -94,6 +94,7 @@ def main() -> int:
         root = Path(tmp)
         clip = make_video(root / "bench.mp4", VideoSpec(duration_s=args.seconds, cuts_s=(args.seconds / 3,),
                                                          size=(96, 54), fps=10))
+        (root / "home").mkdir()
         server = ServerProcess(free_port(), root / "home", root, []).start()
         bare_port = free_port()
         bare = None
