@@ -166,18 +166,12 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
         if 0.05 < t < duration - 0.05 and float(np.min(np.abs(beats - t))) > 0.03:
             off_grid.append((float(t), float(strength[c])))
 
-    # Where the music ends: the final tonic lands on the last major cut near the end (the
-    # ending lands with the picture), else on the last beat that leaves it room to ring and its
-    # tail to decay inside the clip.
+    # Where the music ends: the final tonic lands on the last beat that leaves it room to ring and
+    # its tail to decay inside the clip; the groove carries through every cut before it.
     in_clip = np.flatnonzero(beats < duration)
     ring_min = max(1.4, 1.5 * 60.0 / grid.tempo_bpm)
-    ring_max = max(ring_min, min(3.5, 0.25 * duration))
-    late_cuts = [b for b, s in cut_beats.items() if s >= MAJOR_CUT and duration - ring_max <= beats[b] <= duration - ring_min]
     end_candidates = in_clip[beats[in_clip] <= duration - ring_min]
-    if late_cuts:
-        end_beat = max(late_cuts)
-    else:
-        end_beat = int(end_candidates[-1]) if len(end_candidates) else int(in_clip[0]) if len(in_clip) else 0
+    end_beat = int(end_candidates[-1]) if len(end_candidates) else int(in_clip[0]) if len(in_clip) else 0
 
     # Section starts: major cuts on beats, at least MIN_SECTION_BARS apart, before the ending,
     # which opens its own bar so the final tonic falls on a downbeat.
@@ -250,9 +244,8 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
         sections.append(PlannedSection(b0, b1, lvl, label, on_cut))
         labels.append(label)
 
-    inside = np.diff(beats[(beats >= 0) & (beats <= duration + 1.0)])
-    tempo = 60.0 / float(np.median(inside)) if len(inside) else grid.tempo_bpm
-    tempo = float(np.clip(tempo, lo, hi))
+    # The tempo a listener hears: the average over the beats that play (the map bends around it).
+    tempo = 60.0 * end_beat / float(beats[end_beat] - beats[0]) if end_beat >= 2 else grid.tempo_bpm
     return Plan(
         style=style, mood=mood, mood_name=mood_name, duration_s=duration, meter=meter, beats_per_bar=bpb,
         subdivisions=subdiv, tempo_bpm=tempo, beats_s=beats, bars=tuple(bars), sections=tuple(sections),

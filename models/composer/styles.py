@@ -47,9 +47,9 @@ STYLES: dict[str, Style] = {
     for s in (
         Style(
             name="cinematic", tempo_bpm=(70, 110), tempo_centre=0.4, meters=("4/4", "3/4", "6/8"),
-            major=(("I", "V", "vi", "IV"), ("I", "bVI", "IV", "V"), ("I", "iii", "IV", "V"), ("I", "IV", "vi", "V")),
-            minor=(("i", "bVI", "iv", "V"), ("i", "bVI", "bIII", "V"), ("i", "iv", "bVI", "V"),
-                   ("i", "bVII", "bVI", "V")),
+            major=(("I", "V", "vi", "IV"), ("I", "vi", "IV", "I"), ("I", "bVII", "IV", "I"), ("I", "IV", "vi", "V")),
+            minor=(("i", "bVI", "iv", "V"), ("i", "bVI", "bVII", "i"), ("i", "iv", "bVI", "V"),
+                   ("i", "iv", "i", "bVI")),
             chords_per_bar=1, drums="cinematic", groove="cinematic", bass_figure="sustain",
             harmony_figure="strings", instruments=(("drums", "cinematic"), ("bass", "sub"),
                                                    ("harmony", "strings"), ("melody", "bell")),
@@ -58,7 +58,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="ambient", tempo_bpm=(60, 80), tempo_centre=0.5, meters=("4/4", "3/4", "6/8"),
-            major=(("Imaj7", "IVmaj7"), ("Iadd9", "vi7", "IVmaj7", "Iadd9"), ("Imaj7", "iii7", "IVmaj7", "V")),
+            major=(("Imaj7", "IVmaj7"), ("Iadd9", "vi7", "IVmaj7", "Iadd9"), ("Iadd9", "V", "IVmaj7", "I")),
             minor=(("i9", "bVImaj7"), ("i7", "iv7", "i7", "bVImaj7"), ("i9", "bVImaj7", "iv7", "V")),
             chords_per_bar=1, drums="lofi", groove="ambient", bass_figure="sustain",
             harmony_figure="arp8", instruments=(("drums", "lofi"), ("bass", "sub"), ("harmony", "pad"),
@@ -78,8 +78,8 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="lofi", tempo_bpm=(70, 90), tempo_centre=0.45, meters=("4/4",),
-            major=(("Imaj7", "vi7", "ii7", "V7"), ("Imaj7", "IVmaj7", "iii7", "V7"), ("Imaj9", "ii9", "V9", "Imaj9")),
-            minor=(("i7", "iv7", "i7", "V7"), ("i9", "bVImaj7", "iv7", "V7"), ("i7", "bVII7", "bVImaj7", "V7")),
+            major=(("Imaj9", "IVmaj7", "ii9", "V9"), ("Iadd9", "vi7", "IVmaj7", "Iadd9"), ("Imaj7", "IVmaj7")),
+            minor=(("i7", "iv7", "i7", "V7"), ("i9", "bVImaj7", "iv7", "V7"), ("i7", "iv7", "bVII7", "i7")),
             chords_per_bar=1, drums="lofi", groove="boom_bap", bass_figure="lofi",
             harmony_figure="comp", instruments=(("drums", "lofi"), ("bass", "fingered"),
                                                 ("harmony", "epiano"), ("melody", "epiano")),
@@ -97,7 +97,7 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="corporate", tempo_bpm=(110, 128), tempo_centre=0.5, meters=("4/4",),
-            major=(("I", "V", "vi", "IV"), ("I", "IV", "vi", "V"), ("Iadd9", "V", "IVmaj7", "V")),
+            major=(("I", "V", "vi", "IV"), ("I", "IV", "vi", "V"), ("Iadd9", "V", "IVmaj7", "I"), ("I", "IV", "V", "IV")),
             minor=_POP_MINOR,
             chords_per_bar=1, drums="acoustic", groove="upbeat", bass_figure="pulse8",
             harmony_figure="comp", instruments=(("drums", "acoustic"), ("bass", "synth"),
