@@ -44,11 +44,16 @@ class ScoreJob:
 
 
 _ACTIVE: dict[str, ScoreJob] = {}  # scene name -> its running job (one at a time per scene)
+_LAST: dict[str, ScoreJob] = {}  # scene name -> its latest ended job, for the panel's last message
 _STATUS: list[StatusProbe] = []  # the latest server status probe, for the panel
 
 
 def active_job(scene_name: str) -> ScoreJob | None:
     return _ACTIVE.get(scene_name)
+
+
+def last_job(scene_name: str) -> ScoreJob | None:
+    return _LAST.get(scene_name)
 
 
 def running_jobs() -> list[ScoreJob]:
@@ -97,6 +102,7 @@ def cancel(scene_name: str) -> bool:
 def finish(job: ScoreJob, state: JobState) -> None:
     """Handle the ended job on the main thread: place the take or say why not."""
     _ACTIVE.pop(job.scene_name, None)
+    _LAST[job.scene_name] = job
     job.final = state
     if state.state == FINISHED and state.result is not None:
         scene = bpy.data.scenes.get(job.scene_name)

@@ -61,6 +61,11 @@ class SEQUENCER_PT_scorecut(bpy.types.Panel):
         col.prop(settings, "keep_takes")
 
         job = jobs.active_job(context.scene.name)
+        last = jobs.last_job(context.scene.name)
+        if job is None and last is not None and last.reports:
+            level, message = last.reports[-1]
+            layout.label(text=message.removeprefix("Scorecut: "),
+                         icon={"ERROR": "ERROR", "WARNING": "ERROR"}.get(level, "INFO"))
         if job is None:
             col = layout.column(align=True)
             col.operator("sequencer.scorecut_score", text="Score Selected Strips", icon="SOUND").scope = "SELECTED"

@@ -1,0 +1,100 @@
+"""Driver: the interactive path without a UI. Timers never fire in the bpy module, so this calls
+the timer body (jobs.tick) itself, the way bpy.app.timers would: a finished job, a cancelled one,
+a job the server refuses, and an unreachable server (through the tick and through the operator)."""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import bpy  # noqa: E402
+from bl_common import EXTENSION, install, run, submodule  # noqa: E402
+
+
+def sound_count(scene):
+    return sum(1 for s in scene.sequence_editor.strips if s.type == "SOUND")
+
+
+def drive(jobs, job, limit_s=120.0):
+    """Call the timer body until it says stop; returns the states seen on the way."""
+    seen, calls = [], 0
+    deadline = time.monotonic() + limit_s
+    while True:
+        calls += 1
+        state = job.runner.snapshot()
+        seen.append([state.state, state.stage, round(state.fraction, 3)])
+        interval = jobs.tick(job)
+        if interval is None:
+            return {"calls": calls, "seen": seen, "final": job.final.state, "message": job.final.message,
+                    "reports": job.reports, "placed": job.placed, "active_after": jobs.active_job(job.scene_name) is not None}
+        if time.monotonic() > deadline:
+            job.runner.cancel()
+            raise TimeoutError(f"the job did not end within {limit_s} s: {seen[-3:]}")
+        time.sleep(interval)
+
+
+def main(args: dict) -> dict:
+    install(args["zip"])
+    jobs = submodule("jobs")
+    prefs = submodule("preferences")
+    bpy.ops.wm.read_homefile(use_empty=True)  # unsaved: takes go to a temporary folder, with a warning
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 25, 1.0
+    editor = scene.sequence_editor_create()
+    editor.strips.new_movie(name="shot", filepath=args["video"], channel=1, frame_start=1)
+    scene.frame_start, scene.frame_end = 1, 250
+    scene.use_preview_range = True
+    scene.frame_preview_start, scene.frame_preview_end = 11, 110  # RANGE scope: frames [11, 111)
+    settings = scene.scorecut
+    address, token = prefs.server_address()
+    facts = {"address": address}
+
+    settings.seed = args["seed"]
+    job = jobs.prepare(scene, "RANGE", settings, address, token)
+    facts["range_segment"] = [job.segment.first_frame, job.segment.end_frame]
+    facts["out_dir"] = str(job.runner.request.out_dir)
+    jobs.start(job)
+    facts["second_refused"] = ""
+    try:
+        jobs.prepare(scene, "RANGE", settings, address, token)
+    except ValueError as e:
+        facts["second_refused"] = str(e)
+    facts["finished"] = drive(jobs, job)
+    facts["finished"]["strips"] = [[s.name, s.channel, s.frame_final_start, s.frame_final_duration]
+                                   for s in editor.strips if s.type == "SOUND"]
+
+    # Cancel: a seed never scored before, so the server has real work to stop.
+    before = sound_count(scene)
+    settings.seed = args["seed"] + 1
+    job = jobs.prepare(scene, "RANGE", settings, address, token)
+    jobs.start(job)
+    facts["cancel_accepted"] = jobs.cancel(scene.name)
+    facts["cancelled"] = drive(jobs, job)
+    facts["cancelled"]["strips_added"] = sound_count(scene) - before
+    facts["cancelled"]["take_exists"] = (job.runner.request.out_dir / job.take).exists()
+
+    # The server refuses the request: its message reaches the user.
+    settings.seed = args["seed"]
+    settings.style = "no-such-style"
+    job = jobs.start(jobs.prepare(scene, "RANGE", settings, address, token))
+    facts["refused"] = drive(jobs, job)
+    facts["refused"]["strips_added"] = sound_count(scene) - before
+    settings.style = ""
+
+    # Nobody listening: the tick path and the operator (background mode blocks and raises).
+    job = jobs.start(jobs.prepare(scene, "RANGE", settings, args["dead_address"], ""))
+    facts["unreachable"] = drive(jobs, job)
+    facts["unreachable"]["strips_added"] = sound_count(scene) - before
+    os.environ["SCORECUT_SERVER"] = args["dead_address"]
+    try:
+        bpy.ops.sequencer.scorecut_score(scope="RANGE")
+        facts["operator_unreachable"] = "no error"
+    except RuntimeError as e:
+        facts["operator_unreachable"] = str(e)
+    facts["operator_strips_added"] = sound_count(scene) - before
+    facts["extension"] = EXTENSION
+    return facts
+
+
+run(main)
