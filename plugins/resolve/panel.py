@@ -1,0 +1,79 @@
+"""The Scorecut panel: a Fusion UIManager window run by a bmd.UIDispatcher loop.
+
+Layout only; behaviour lives in controller.PanelController. A UI Timer drives the controller's
+tick so worker-thread results reach the widgets on the UI thread.
+"""
+
+from __future__ import annotations
+
+from .connect import Host
+from .controller import AUTO_MOOD, AUTO_STYLE, SCOPE_CHOICES, STEM_BOXES, PanelController
+
+WINDOW_ID = "ScorecutWindow"
+TIMER_ID = "ScorecutTick"
+TICK_MS = 100
+
+
+def build_window(ui, dispatcher, server: str):
+    """The window and its widgets; IDs are the names the controller uses."""
+    def row(label: str, widget):
+        return ui.HGroup({"Weight": 0}, [ui.Label({"Text": label, "Weight": 0.3}), widget])
+
+    return dispatcher.AddWindow(
+        {"ID": WINDOW_ID, "WindowTitle": "Scorecut", "Geometry": [200, 200, 520, 380]},
+        ui.VGroup({"Spacing": 6}, [
+            ui.Label({"ID": "ServerStatus", "Text": "Server: not checked yet", "WordWrap": True}),
+            row("Server", ui.HGroup([ui.LineEdit({"ID": "Server", "Text": server}),
+                                     ui.Button({"ID": "Check", "Text": "Check", "Weight": 0})])),
+            row("Score", ui.ComboBox({"ID": "Scope"})),
+            row("Model", ui.ComboBox({"ID": "Model"})),
+            row("Style", ui.ComboBox({"ID": "Style"})),
+            row("Mood", ui.ComboBox({"ID": "Mood"})),
+            row("Seed", ui.LineEdit({"ID": "Seed", "Text": "", "PlaceholderText": "random"})),
+            row("Stems", ui.HGroup([ui.CheckBox({"ID": box, "Text": box, "Checked": True}) for box, _ in STEM_BOXES])),
+            ui.HGroup({"Weight": 0}, [ui.Button({"ID": "Score", "Text": "Score"}),
+                                      ui.Button({"ID": "Cancel", "Text": "Cancel", "Enabled": False})]),
+            ui.Label({"ID": "Progress", "Text": "Ready.", "WordWrap": True}),
+            ui.Label({"ID": "Error", "Text": "", "WordWrap": True, "StyleSheet": "color: #e06c5a;"}),
+        ]),
+    )
+
+
+def open_panel(host: Host, server: str | None = None):
+    """Build the window and wire its handlers; returns (window, controller, dispatcher, timer)."""
+    ui = host.fusion.UIManager
+    dispatcher = host.bmd.UIDispatcher(ui)
+    controller = PanelController(host.resolve, None, server)
+    window = build_window(ui, dispatcher, controller.server)
+    items = window.GetItems()
+    controller.items = items
+    items["Scope"].AddItems([label for label, _ in SCOPE_CHOICES])
+    items["Model"].AddItems(["composer", "vmas"])
+    items["Style"].AddItems([AUTO_STYLE])
+    items["Mood"].AddItems([AUTO_MOOD])
+
+    def close(ev):
+        controller.on_close(ev)
+        dispatcher.ExitLoop()
+
+    window.On.Score.Clicked = controller.on_score
+    window.On.Cancel.Clicked = controller.on_cancel
+    window.On.Check.Clicked = controller.on_check
+    window.On.ScorecutWindow.Close = close  # WINDOW_ID
+    timer = ui.Timer({"ID": TIMER_ID, "Interval": TICK_MS})
+    dispatcher.On.ScorecutTick.Timeout = controller.on_tick  # TIMER_ID
+    timer.Start()
+    controller.on_check()
+    return window, controller, dispatcher, timer
+
+
+def run_panel(host: Host, server: str | None = None) -> PanelController:
+    """Show the panel until it is closed."""
+    window, controller, dispatcher, timer = open_panel(host, server)
+    window.Show()
+    try:
+        dispatcher.RunLoop()
+    finally:
+        timer.Stop()
+        window.Hide()
+    return controller

@@ -1,0 +1,112 @@
+"""The Resolve panel's handlers, driven through a fake UIManager, against a real server."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import free_port
+from resolve_ui_fake import Bmd, Fusion
+from test_resolve import edit, media  # noqa: F401 - the shared videos fixture
+
+from scorecut.plugins.resolve.connect import Host, from_namespace
+from scorecut.plugins.resolve.panel import open_panel, run_panel
+
+
+def pump(dispatcher, window, until, timeout_s: float = 90.0) -> list[str]:
+    """Tick the UI timer until `until(items)`; returns every distinct Progress text seen."""
+    items = window.GetItems()
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        dispatcher.tick()
+        text = items["Progress"].Text
+        if not seen or seen[-1] != text:
+            seen.append(text)
+        if until(items):
+            return seen
+        time.sleep(0.02)
+    raise AssertionError(f"timed out; progress {seen}, error {items['Error'].Text!r}")
+
+
+def panel(fake, address: str):
+    host = Host(fake.resolve, Fusion(), Bmd())
+    window, controller, dispatcher, timer = open_panel(host, address)
+    assert timer.running and window.GetItems()["Cancel"].Enabled is False
+    return window, controller, dispatcher
+
+
+def test_score_shows_progress_and_places_ticked_stems(server, media, tmp_path):  # noqa: F811
+    fake, timeline, lay = edit(media, "25")
+    window, controller, dispatcher = panel(fake, server.address)
+    items = window.GetItems()
+    pump(dispatcher, window, lambda i: i["ServerStatus"].Text.startswith("Server ready"))
+    assert items["Model"].CurrentText == "composer"
+    items["Seed"].Text = "11"
+    items["Melody"].Checked = False
+    items["Scope"].choose("In/Out range")
+    window.click("Score")
+    assert items["Score"].Enabled is False and items["Cancel"].Enabled is True
+    seen = pump(dispatcher, window, lambda i: i["Progress"].Text.startswith("Done"))
+    assert items["Error"].Text == ""
+    assert len([s for s in seen if "%" in s]) >= 3, seen  # progress moved on the UI thread
+    assert [t.name for t in timeline.tracks["audio"]] == ["Audio 1", "drums", "bass", "harmony"]
+    start = timeline.start + lay["mark_in"]
+    for track in timeline.tracks["audio"][1:]:
+        assert [(i.start, i.end) for i in track.items] == [(start, timeline.start + lay["mark_out"] + 1)]
+    assert items["Score"].Enabled is True and items["Cancel"].Enabled is False
+    assert len(controller.placed) == 3
+
+
+def test_cancel_stops_the_job_and_places_nothing(server, media, tmp_path):  # noqa: F811
+    fake, timeline, _ = edit(media, "24")
+    before = fake.snapshot()
+    window, controller, dispatcher = panel(fake, server.address)
+    items = window.GetItems()
+    items["Seed"].Text = str(time.time_ns() % 100000)  # not in the server's result cache
+    window.click("Score")
+    window.click("Cancel")
+    pump(dispatcher, window, lambda i: i["Progress"].Text == "Stopped.")
+    assert "Cancelled" in items["Error"].Text
+    assert fake.snapshot() == before
+    assert items["Score"].Enabled is True and items["Cancel"].Enabled is False
+    assert not any(controller.job.out_dir.glob(f"{controller.job.name}*"))
+
+
+def test_errors_are_shown_in_words(media):  # noqa: F811
+    fake, _, _ = edit(media, "24")
+    before = fake.snapshot()
+    address = f"127.0.0.1:{free_port()}"
+    window, controller, dispatcher = panel(fake, address)
+    items = window.GetItems()
+    pump(dispatcher, window, lambda i: i["ServerStatus"].Text.startswith("Server not running"))
+    window.click("Score")
+    pump(dispatcher, window, lambda i: i["Error"].Text != "")
+    assert "no Scorecut server answers" in items["Error"].Text and "scorecut serve" in items["Error"].Text
+    for box in ("Drums", "Bass", "Harmony", "Melody"):
+        items[box].Checked = False
+    window.click("Score")
+    assert "no stems are ticked" in items["Error"].Text
+    items["Drums"].Checked = True
+    items["Seed"].Text = "abc"
+    window.click("Score")
+    assert "not a whole number" in items["Error"].Text
+    assert fake.snapshot() == before and items["Score"].Enabled is True
+
+
+def test_run_panel_until_closed_and_inside_resolve_globals(media):  # noqa: F811
+    fake, _, _ = edit(media, "24")
+    fusion, bmd = Fusion(), Bmd()
+    host = from_namespace({"resolve": fake.resolve, "fusion": fusion, "bmd": bmd})
+    assert host.resolve is not None and host.fusion is fusion
+    original = bmd.UIDispatcher
+
+    def dispatcher_with_script(ui):
+        dispatcher = original(ui)
+        dispatcher.script = lambda d: d.windows[0].close()
+        return dispatcher
+
+    bmd.UIDispatcher = dispatcher_with_script
+    controller = run_panel(host, f"127.0.0.1:{free_port()}")
+    assert controller.worker is None
+    assert from_namespace({}) is None
