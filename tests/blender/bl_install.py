@@ -29,6 +29,9 @@ def main(args: dict) -> dict:
     os.environ["SCORECUT_SERVER"] = args["server"]
     from_env = status.resolve_address(prefs.server_address)
     bpy.ops.sequencer.scorecut_refresh()
+    cli = os.path.join(bpy.utils.system_resource("SCRIPTS"), "addons_core", "bl_pkg", "cli", "blender_ext.py")
+    import subprocess
+    validate = subprocess.run([sys.executable, cli, "validate", args["zip"]], capture_output=True, text=True)
     probe = submodule("jobs").current_status().result
     return {
         "enabled": EXTENSION in bpy.context.preferences.addons,
@@ -47,6 +50,7 @@ def main(args: dict) -> dict:
         "prefs_idname": type(prefs).bl_idname,
         "address_from_prefs": from_prefs,
         "address_from_env": from_env,
+        "validate": {"rc": validate.returncode, "out": validate.stdout + validate.stderr},
         "status": {"reachable": probe.reachable, "device": probe.device,
                    "models": [m.name for m in probe.models], "error": probe.error},
     }

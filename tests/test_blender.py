@@ -1,0 +1,240 @@
+"""The Blender extension, in real Blender (the bpy module, its own venv), against a real server.
+
+Each driver in tests/blender/ runs in its own subprocess with a scratch HOME, installs the built
+linux zip with package_install_files, does its part and writes what it saw as JSON; the checks
+are here. Videos are made with PyAV in this process; the server is the shared `server` fixture.
+SCORECUT_BPY_PYTHON names the bpy interpreter; with SCORECUT_REQUIRE_BLENDER=1 a missing one fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from conftest import REPO, free_port, isolated_env
+from scipy.io import wavfile
+from videos import VideoSpec, make_video
+
+pytestmark = pytest.mark.blender
+
+DRIVERS = REPO / "tests" / "blender"
+BUILD = REPO / "packaging" / "build_blender_extension.py"
+SOURCE_FPS = Fraction(24000, 1001)  # the movies: 23.976 fps, in a 25 fps scene
+SCENE_FPS = 25
+
+
+def _bpy_python() -> str:
+    candidates = [os.environ.get("SCORECUT_BPY_PYTHON", ""), str(REPO / ".venv-blender" / "bin" / "python")]
+    for python in filter(None, candidates):
+        if Path(python).exists() and subprocess.run([python, "-c", "import bpy"], capture_output=True).returncode == 0:
+            return python
+    message = ("no Python with bpy: set SCORECUT_BPY_PYTHON to a venv's python with `pip install bpy==5.0.1`")
+    if os.environ.get("SCORECUT_REQUIRE_BLENDER") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def bpy_python() -> str:
+    return _bpy_python()
+
+
+@pytest.fixture(scope="session")
+def extension_zip(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("blender-extension")
+    done = subprocess.run([sys.executable, str(BUILD), "--out", str(out), "--platform", "linux-x64"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    (zip_path,) = out.glob("*.zip")
+    return zip_path
+
+
+def run_driver(bpy_python: str, name: str, args: dict, tmp_path: Path, server_address: str) -> dict:
+    home = tmp_path / "home"
+    (home / "tmp").mkdir(parents=True)
+    env = isolated_env(home)
+    env.update(SCORECUT_TEST_SCRATCH=str(home), SCORECUT_SERVER=server_address, TMPDIR=str(home / "tmp"))
+    facts_path = tmp_path / f"{name}.json"
+    proc = subprocess.run([bpy_python, str(DRIVERS / f"{name}.py"), json.dumps(args), str(facts_path)],
+                          env=env, capture_output=True, text=True, timeout=180)
+    facts = json.loads(facts_path.read_text()) if facts_path.exists() else {}
+    assert proc.returncode == 0 and facts.get("ok"), (
+        f"{name} failed (rc {proc.returncode}):\n{facts.get('error', '')}\n"
+        f"--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}")
+    facts["home"] = str(home)
+    return facts
+
+
+def frame_count(path: Path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+def first_onset_s(samples: np.ndarray, rate: int, db: float = -60.0) -> float:
+    """Time of the first sample louder than `db` below the peak; samples (frames, channels) or (frames,)."""
+    level = np.abs(samples.astype(np.float64)).reshape(len(samples), -1).max(axis=1)  # (frames,)
+    return float(np.argmax(level > level.max() * 10 ** (db / 20)) / rate)
+
+
+def test_built_zips_one_per_platform_with_wheels_for_both_pythons(tmp_path):
+    out = tmp_path / "dist"
+    done = subprocess.run([sys.executable, str(BUILD), "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    zips = sorted(p.name for p in out.glob("*.zip"))
+    assert zips == [f"scorecut-0.1.0-{p}.zip" for p in ("linux_x64", "macos_arm64", "macos_x64", "windows_x64")]
+    for zip_name in zips:
+        with zipfile.ZipFile(out / zip_name) as zf:
+            names = set(zf.namelist())
+            manifest = zf.read("blender_manifest.toml").decode()
+        platform = zip_name.removeprefix("scorecut-0.1.0-").removesuffix(".zip").replace("_", "-")
+        assert f'platforms = ["{platform}"]' in manifest
+        wheels = sorted(n for n in names if n.startswith("wheels/"))
+        assert all(f'"./{w}"' in manifest for w in wheels)
+        grpc = [w for w in wheels if w.startswith("wheels/grpcio-")]
+        assert {w.split("-")[2] for w in grpc} == {"cp311", "cp313"}, grpc
+        assert any(w.startswith("wheels/protobuf-") for w in wheels)
+        assert any(w.startswith("wheels/typing_extensions-") for w in wheels)
+        tag = {"linux-x64": "manylinux", "macos-arm64": "macosx", "macos-x64": "macosx", "windows-x64": "win_amd64"}
+        assert all(tag[platform] in w or w.endswith("-any.whl") for w in wheels), wheels
+        assert {"__init__.py", "vendor/scorecut_client/client.py", "vendor/scorecut_v1/scorecut_pb2_grpc.py"} <= names
+
+
+def test_linux_zip_installs_enables_and_imports_its_cp311_grpcio(bpy_python, extension_zip, tmp_path, server):
+    facts = run_driver(bpy_python, "bl_install", {"zip": str(extension_zip), "server": server.address},
+                       tmp_path, "127.0.0.1:1")
+    home = facts["home"]
+    assert facts["enabled"] and facts["operator"] and facts["panel"] and facts["settings"]
+    assert facts["ext_file"].startswith(home)
+    assert facts["python"] == [3, 11]
+    # The grpc imported is the one Blender unpacked from the cp311 wheel of this zip, not another copy.
+    assert facts["grpc_file"].startswith(home) and "/extensions/.local/lib/python3.11/site-packages/" in facts["grpc_file"]
+    assert any(t.startswith("cp311-cp311-manylinux") for t in facts["grpc_wheel_tags"]), facts["grpc_wheel_tags"]
+    assert "cygrpc.cpython-311-x86_64-linux-gnu.so" in facts["cygrpc_files"]
+    assert facts["protobuf_file"].startswith(home)
+    assert facts["client_module"] == "bl_ext.user_default.scorecut.vendor.scorecut_client"
+    assert facts["prefs_idname"] == "bl_ext.user_default.scorecut"
+    assert facts["address_from_prefs"] == "127.0.0.1:1"
+    assert facts["address_from_env"] == server.address  # SCORECUT_SERVER wins over the preference
+    assert facts["status"]["reachable"], facts["status"]
+    assert facts["status"]["device"] and "composer" in facts["status"]["models"]
+    assert facts["validate"]["rc"] == 0, facts["validate"]
+
+
+@pytest.fixture(scope="module")
+def two_movies(media_root) -> tuple[Path, Path]:
+    folder = media_root / "blender-movies"
+    folder.mkdir(exist_ok=True)
+    a = make_video(folder / "a.mp4", VideoSpec(6.0, cuts_s=(2.2, 4.1), fps=SOURCE_FPS, seed=1))
+    b = make_video(folder / "b.mp4", VideoSpec(5.0, cuts_s=(1.3, 3.4), fps=SOURCE_FPS, seed=2))
+    return Path(a), Path(b)
+
+
+def test_scoring_selected_strips_places_one_strip_per_stem_frame_exact(bpy_python, extension_zip, tmp_path,
+                                                                       server, two_movies):
+    a, b = two_movies
+    a_start, b_start, b_trim = 26, 138, 12  # B trimmed by 12 frames and on top of A's last 20
+    (tmp_path / "project").mkdir()
+    blend, mixdown = tmp_path / "project" / "edit.blend", tmp_path / "mixdown.wav"
+    facts = run_driver(bpy_python, "bl_score", {
+        "zip": str(extension_zip), "videos": [str(a), str(b)], "a_start": a_start, "b_start": b_start,
+        "b_trim": b_trim, "blend": str(blend), "mixdown": str(mixdown)}, tmp_path, server.address)
+
+    # new_movie maps one source frame to one timeline frame.
+    a_frames, b_frames = frame_count(a), frame_count(b)
+    a_end, b_first, b_end = a_start + a_frames, b_start + b_trim, b_start + b_frames
+    assert facts["movies"]["A"]["end"] == a_end and facts["movies"]["B"]["start"] == b_first
+    assert facts["movies"]["B"]["end"] == b_end and b_first < a_end  # they overlap; B is seen there
+    assert abs(facts["movies"]["A"]["fps"] - float(SOURCE_FPS)) < 1e-4
+
+    # The request: A until B covers it, then B from its trimmed head; record times on the 25 fps timeline.
+    src = float(SOURCE_FPS)
+    expected = [
+        (str(a), 0.0, (b_first - a_start) / src, 0.0, (b_first - a_start) / SCENE_FPS),
+        (str(b), b_trim / src, b_frames / src, (b_first - a_start) / SCENE_FPS, (b_end - a_start) / SCENE_FPS),
+    ]
+    for sent in (facts["clips"], facts["wire"]):
+        got = [(c["path"], c["in"], c["out"], c["rec_start"], c["rec_end"]) for c in sent]
+        assert len(got) == 2
+        for g, e in zip(got, expected):
+            assert g[0] == e[0]
+            assert np.allclose(g[1:], e[1:], atol=1e-6), (g, e)
+    assert facts["duration_s"] == pytest.approx((b_end - a_start) / SCENE_FPS)
+    assert facts["segment"] == {"first": a_start, "end": b_end, "fps": SCENE_FPS}
+    assert facts["result"] == ["FINISHED"]
+
+    # One strip per stem, its own channel above the picture, named after it, frame-exact, relative path.
+    take = facts["first_take"]
+    assert [s["stem"] for s in take] == ["drums", "bass", "harmony", "melody"]
+    assert [s["channel"] for s in take] == [3, 4, 5, 6]
+    assert [s["channel_name"] for s in take] == ["drums", "bass", "harmony", "melody"]
+    for s in take:
+        assert (s["start"], s["duration"]) == (a_start, b_end - a_start), s
+        assert s["wav_rate"] == 48000 and s["wav_frames"] == round((b_end - a_start) / SCENE_FPS * 48000)
+        assert s["filepath"].startswith("//scorecut/") and s["exists"]
+    assert Path(facts["out_dir"]) == blend.parent / "scorecut"
+
+    # The mixdown: silence until the segment, then the music, within one frame of its first frame.
+    rate, mixed = wavfile.read(mixdown)
+    start_s = (a_start - 1) / SCENE_FPS  # the scene starts at frame 1
+    onset = first_onset_s(mixed, rate)
+    assert abs(onset - start_s) <= 1 / SCENE_FPS, onset
+    assert not np.any(mixed[: int(start_s * rate) - 1]), "sound before the segment"
+    rate_mix, own = wavfile.read(Path(facts["out_dir"]) / take[0]["take"] / "mix.wav")
+    assert abs((onset - start_s) - first_onset_s(own, rate_mix)) <= 0.002  # Blender plays it where it belongs
+
+    # Re-scoring replaces the take on the same channels; keeping takes mutes the old one, adds one above.
+    replaced = facts["replaced"]
+    assert [s["channel"] for s in replaced] == [3, 4, 5, 6] and len({s["take"] for s in replaced}) == 1
+    assert replaced[0]["take"] != take[0]["take"]
+    kept = facts["kept"]
+    assert len(kept) == 8 and len({s["take"] for s in kept}) == 2
+    old = [s for s in kept if s["take"] == replaced[0]["take"]]
+    new = [s for s in kept if s["take"] != replaced[0]["take"]]
+    assert all(s["mute"] for s in old) and not any(s["mute"] for s in new)
+    assert [s["channel"] for s in new] == [7, 8, 9, 10]
+
+    # The saved file reopens with the strips in place and their files found through relative paths.
+    reopened = facts["reopened"]
+    assert [(s["take"], s["channel"], s["start"], s["duration"], s["mute"]) for s in reopened] == \
+        [(s["take"], s["channel"], s["start"], s["duration"], s["mute"]) for s in kept]
+    assert all(s["exists"] and s["filepath"].startswith("//") for s in reopened)
+
+
+def test_timer_and_worker_paths_finish_cancel_refuse_and_unreachable(bpy_python, extension_zip, tmp_path,
+                                                                     server, media_root):
+    video = make_video(media_root / "blender-jobs.mp4", VideoSpec(8.0, cuts_s=(2.5, 5.2), fps=25, seed=5))
+    dead = f"127.0.0.1:{free_port()}"
+    facts = run_driver(bpy_python, "bl_jobs", {"zip": str(extension_zip), "video": str(video), "seed": 40,
+                                               "dead_address": dead}, tmp_path, server.address)
+    home = Path(facts["home"])
+    assert facts["address"] == server.address
+    assert facts["range_segment"] == [11, 111]  # the preview range, end inclusive in Blender
+    assert Path(facts["out_dir"]) == home / "tmp" / "scorecut-blender"  # unsaved .blend: a temporary folder
+    assert "already being scored" in facts["second_refused"]
+
+    done = facts["finished"]
+    assert done["final"] == "finished" and done["calls"] >= 2 and not done["active_after"]
+    assert done["seen"][-1][0] == "finished" and all(s[0] == "running" for s in done["seen"][:-1])
+    assert done["reports"][0][0] == "WARNING" and "not saved" in done["reports"][0][1]
+    assert [s[1:] for s in done["strips"]] == [[2, 11, 100], [3, 11, 100], [4, 11, 100], [5, 11, 100]]
+
+    cancelled = facts["cancelled"]
+    assert facts["cancel_accepted"]
+    assert cancelled["final"] == "cancelled" and cancelled["strips_added"] == 0 and not cancelled["take_exists"]
+    assert cancelled["reports"][-1][0] == "WARNING" and "cancelled" in cancelled["reports"][-1][1]
+
+    refused = facts["refused"]
+    assert refused["final"] == "failed" and refused["strips_added"] == 0
+    assert refused["reports"][-1][0] == "ERROR" and "unknown style 'no-such-style'" in refused["reports"][-1][1]
+
+    for message in (facts["unreachable"]["reports"][-1][1], facts["operator_unreachable"]):
+        assert dead in message and "scorecut serve" in message
+    assert facts["unreachable"]["strips_added"] == 0 and facts["operator_strips_added"] == 0
