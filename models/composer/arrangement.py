@@ -16,7 +16,7 @@ from .melody import write_melody
 from .plan import Plan
 
 SPEECH_REST = 0.5  # speech probability above which the lead rests (room for dialogue)
-END_RING_S = 0.9  # the final notes release this long before the end so the tail fits
+END_RING_S = 0.6  # the final notes release this long before the end so the tail fits
 
 
 def _stream(seed: int, part: str) -> np.random.Generator:
@@ -65,10 +65,12 @@ def write_harmony(plan: Plan, chords: list[Chord], voicings, level) -> list[Note
         if figure in ("strings", "sustain") or (figure != "sustain" and lvl == 0):
             add(b0, b1 + 0.05, v, 0.55 + 0.08 * lvl)  # legato: a hair of overlap into the next chord
         elif figure == "stab":
+            # Stabs on the beat; the offbeat answer only in the full groove, and softer, so the
+            # pulse stays where the kick is.
             for k in range(n):
-                add(b0 + k + 0.5, b0 + k + 0.85, v, 0.6 + 0.05 * lvl)
+                add(b0 + k, b0 + k + 0.35, v, 0.55 + 0.05 * lvl)
                 if lvl >= 3:
-                    add(b0 + k, b0 + k + 0.3, v[1:], 0.45)
+                    add(b0 + k + 0.5, b0 + k + 0.8, v[1:], 0.38)
         elif figure == "comp":
             if plan.style.name == "lofi":
                 add(b0, b0 + min(1.6, n), v, 0.6, spread_s=0.012)
@@ -128,4 +130,5 @@ def arrange(plan: Plan, analysis, seed: int) -> Arrangement:
         swing=style.swing,
         reverb_send=dict(style.reverb),
         tail_end_s=plan.duration_s,
+        key_pc=plan.tonic_pc,
     )

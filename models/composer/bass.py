@@ -40,7 +40,7 @@ def write_bass(plan: Plan, chords: list[Chord], section_level, rng: np.random.Ge
         b0, b1 = ch.start_beat, ch.end_beat
         if b0 >= plan.end_beat:  # the final tonic, held to the end of the ring
             root = bass_root(ch.root_pc)
-            notes.append(Note(bt(b0), max(plan.duration_s - bt(b0) - 0.9, 0.2), root, 0.85))
+            notes.append(Note(bt(b0), max(plan.duration_s - bt(b0) - 0.6, 0.2), root, 0.85))
             break
         level = section_level(int(b0))
         if level < 1:
@@ -53,7 +53,7 @@ def write_bass(plan: Plan, chords: list[Chord], section_level, rng: np.random.Ge
         fig = figure
         if figure == "sustain" and level >= 3:
             fig = "pulse8"  # the cinematic build: a driving eighth-note ostinato
-        if figure == "offbeat8" and level < 2:
+        if figure in ("offbeat8", "rolling") and level < 1:
             fig = "sustain"
         events: list[tuple[float, float, int, float]] = []  # beat offset, length in beats, pitch, vel
         if fig == "sustain":
@@ -61,6 +61,11 @@ def write_bass(plan: Plan, chords: list[Chord], section_level, rng: np.random.Ge
         elif fig == "pulse8":
             for k in range(int(length * 2)):
                 events.append((k / 2, 0.45, root if k % 4 != 3 or length < 2 else root + 12, 0.85 if k % 2 == 0 else 0.6))
+        elif fig == "rolling":  # electronic: root on the beat, a softer octave answer between
+            for k in range(int(length)):
+                events.append((k, 0.4, root, 0.8))
+                if level >= 2:
+                    events.append((k + 0.5, 0.35, root + 12 if k % 2 else root, 0.5))
         elif fig == "offbeat8":
             events.append((0.0, 0.4, root, 0.8))
             for k in range(int(length)):

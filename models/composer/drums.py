@@ -28,13 +28,16 @@ GROOVES: dict[str, tuple[Hits, ...]] = {
         (("kick", "even", 0, 1.0), ("kick", "last", 2, 0.55), ("snare", "odd", 0, 0.95), *_EIGHTHS,
          *_SIXTEENTHS, ("hat_open", "last", 2, 0.4)),
     ),
+    # The offbeat open hat is the genre's lift, kept under the on-beat layer (kick plus a closed
+    # hat) so the pulse is heard on the beat, not between.
     "four_floor": (
-        (("kick", "all", 0, 0.45), ("hat_closed", "all", 2, 0.3)),
-        (("kick", "all", 0, 0.7), ("hat_open", "all", 2, 0.35)),
-        (("kick", "all", 0, 0.85), ("clap", "odd", 0, 0.6), ("hat_open", "all", 2, 0.45)),
-        (("kick", "all", 0, 1.0), ("clap", "odd", 0, 0.85), ("hat_open", "all", 2, 0.5), *_SIXTEENTHS),
-        (("kick", "all", 0, 1.0), ("clap", "odd", 0, 0.9), ("snare", "odd", 0, 0.4), ("hat_open", "all", 2, 0.55),
-         *_SIXTEENTHS, ("shaker", "all", 0, 0.2), ("shaker", "all", 2, 0.2)),
+        (("kick", "all", 0, 0.5), ("hat_closed", "all", 0, 0.3), ("hat_closed", "all", 2, 0.2)),
+        (("kick", "all", 0, 0.75), ("hat_closed", "all", 0, 0.35), ("hat_open", "all", 2, 0.25)),
+        (("kick", "all", 0, 0.9), ("clap", "odd", 0, 0.6), ("hat_closed", "all", 0, 0.4), ("hat_open", "all", 2, 0.3)),
+        (("kick", "all", 0, 1.0), ("clap", "odd", 0, 0.85), ("hat_closed", "all", 0, 0.45), ("hat_open", "all", 2, 0.35),
+         *_SIXTEENTHS),
+        (("kick", "all", 0, 1.0), ("clap", "odd", 0, 0.9), ("snare", "odd", 0, 0.4), ("hat_closed", "all", 0, 0.45),
+         ("hat_open", "all", 2, 0.4), *_SIXTEENTHS, ("shaker", "all", 0, 0.2), ("shaker", "all", 2, 0.15)),
     ),
     "boom_bap": (
         (("kick", "all", 0, 0.45), ("hat_closed", "all", 2, 0.2)),

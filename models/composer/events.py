@@ -49,3 +49,9 @@ class Arrangement:
     swing: float = 0.5  # 0.5 = straight 16ths; lo-fi 0.55-0.6 (already applied to event times)
     reverb_send: dict[str, float] = field(default_factory=dict)  # stem -> send level 0..1
     tail_end_s: float = 0.0  # all sound, reverb included, must be inside [0, tail_end_s]
+    # Added by the composer (defaults keep older callers working):
+    # The key's tonic as a pitch class (0 = C, -1 = unknown). Producers tune the kick and toms to
+    # the key; an untuned 50 Hz kick is heard as a pitch and pulls a listener (and a key estimate)
+    # towards a foreign key. The synthesizer should tune the kick's settled pitch and the toms to
+    # this pitch class (the nearest octave to the kit's own pitch).
+    key_pc: int = -1

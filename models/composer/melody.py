@@ -123,5 +123,5 @@ def write_melody(plan: Plan, chords: list[Chord], active, rng: np.random.Generat
     if notes and active(max(plan.end_beat - 1, 0)):
         t = float(plan.beats_s[plan.end_beat])
         tonic = min((p for p in scale if (p - plan.tonic_pc) % 12 == 0), key=lambda p: abs(p - prev))
-        notes.append(Note(round(t, 6), round(max(plan.duration_s - t - 0.9, 0.2), 6), int(tonic), 0.7))
+        notes.append(Note(round(t, 6), round(max(plan.duration_s - t - 0.6, 0.2), 6), int(tonic), 0.7))
     return notes

@@ -169,7 +169,7 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
     # Where the music ends: the final tonic lands on the last beat that leaves it room to ring and
     # its tail to decay inside the clip; the groove carries through every cut before it.
     in_clip = np.flatnonzero(beats < duration)
-    ring_min = max(1.4, 1.5 * 60.0 / grid.tempo_bpm)
+    ring_min = float(np.clip(0.08 * duration, 1.0, 2.0))  # short clips end on a button, long ones ring
     end_candidates = in_clip[beats[in_clip] <= duration - ring_min]
     end_beat = int(end_candidates[-1]) if len(end_candidates) else int(in_clip[0]) if len(in_clip) else 0
 

@@ -28,8 +28,8 @@ class Style:
     chords_per_bar: int  # harmonic rhythm: 1 or 2 (2 only in 4/4)
     drums: str  # drum kit family the synthesizer plays: acoustic|electronic|lofi|cinematic
     groove: str  # drum pattern family in drums.py
-    bass_figure: str  # "sustain" | "root_fifth" | "pulse8" | "offbeat8" | "lofi"
-    harmony_figure: str  # "sustain" | "comp" | "arp8" | "strum"
+    bass_figure: str  # "sustain" | "root_fifth" | "pulse8" | "rolling" | "offbeat8" | "lofi"
+    harmony_figure: str  # "sustain" | "strings" | "stab" | "comp" | "strum"
     instruments: tuple[tuple[str, str], ...]  # (stem, preset) — see events.Arrangement
     swing: float  # 0.5 straight 16ths; 0.55-0.6 lazy lo-fi swing
     reverb: tuple[tuple[str, float], ...]  # (stem, send 0..1)
@@ -61,7 +61,7 @@ STYLES: dict[str, Style] = {
             major=(("Imaj7", "IVmaj7"), ("Iadd9", "vi7", "IVmaj7", "Iadd9"), ("Iadd9", "V", "IVmaj7", "I")),
             minor=(("i9", "bVImaj7"), ("i7", "iv7", "i7", "bVImaj7"), ("i9", "bVImaj7", "iv7", "V")),
             chords_per_bar=1, drums="lofi", groove="ambient", bass_figure="sustain",
-            harmony_figure="arp8", instruments=(("drums", "lofi"), ("bass", "sub"), ("harmony", "pad"),
+            harmony_figure="sustain", instruments=(("drums", "lofi"), ("bass", "sub"), ("harmony", "pad"),
                                                  ("melody", "bell")),
             swing=0.5, reverb=(("drums", 0.3), ("bass", 0.1), ("harmony", 0.6), ("melody", 0.6)),
             melody_density=0.3, melody_min_intensity=2, intensity=(0, 2), major_bias=0.1,
@@ -70,7 +70,7 @@ STYLES: dict[str, Style] = {
             name="electronic", tempo_bpm=(118, 130), tempo_centre=0.5, meters=("4/4",),
             major=(("I", "V", "vi", "IV"), ("I", "IV", "vi", "V"), ("I", "vi", "IV", "V")),
             minor=(("i", "bVI", "bVII", "i"), ("i", "bVI", "iv", "V"), ("i", "iv", "bVI", "bVII")),
-            chords_per_bar=1, drums="electronic", groove="four_floor", bass_figure="offbeat8",
+            chords_per_bar=1, drums="electronic", groove="four_floor", bass_figure="rolling",
             harmony_figure="stab", instruments=(("drums", "electronic"), ("bass", "synth"),
                                                 ("harmony", "pluck"), ("melody", "lead")),
             swing=0.5, reverb=(("drums", 0.12), ("bass", 0.0), ("harmony", 0.35), ("melody", 0.35)),
