@@ -93,7 +93,7 @@ DOCUMENTED: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
 
 # What this fake implements: the calls the plugin makes, nothing more.
 IMPLEMENTED: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
-    "Resolve": "GetProjectManager GetVersionString",
+    "Resolve": "Fusion GetProjectManager GetVersionString",
     "ProjectManager": "GetCurrentProject",
     "Project": "GetName GetMediaPool GetCurrentTimeline SetCurrentTimeline GetUniqueId",
     "MediaPool": """GetRootFolder AddSubFolder GetCurrentFolder SetCurrentFolder ImportMedia AppendToTimeline
@@ -546,6 +546,7 @@ class FakeResolve(_Impl):
         self.faults: dict[str, object] = {}
         self.manager = ProjectManagerImpl(self)
         self.uid = "resolve"
+        self.fusion = None  # what Fusion() answers: tests put a UIManager fake's Fusion here
 
     @property
     def resolve(self) -> Api:
@@ -554,6 +555,9 @@ class FakeResolve(_Impl):
     # -- the API ----------------------------------------------------------------------------------
     def GetProjectManager(self):
         return self.manager
+
+    def Fusion(self):
+        return self.fusion
 
     def GetVersionString(self) -> str:
         return ".".join(str(v) for v in self.version)
