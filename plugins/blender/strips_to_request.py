@@ -83,6 +83,25 @@ def scene_fps(fps: int, fps_base: float) -> float:
     return fps / fps_base
 
 
+def content_rate(media_frames: int, frames_cut: float, frame_duration: int, movie_fps: float,
+                 timeline_fps: float) -> float:
+    """Source frames per timeline frame of a movie strip.
+
+    `media_frames` is the file's frame count, `frames_cut` the animation offsets at both ends,
+    `frame_duration` the strip's content length on the timeline. Blender rounds that length to
+    whole frames, so a measured rate near 1 (new_movie) or near movie/scene fps (playback rate
+    adjusted) is taken as exact; anything else (retimed strips) is the strip's average speed.
+    """
+    used = media_frames - frames_cut
+    if media_frames <= 0 or used <= 0 or frame_duration <= 0:
+        return 1.0
+    measured = used / frame_duration
+    for candidate in (1.0, movie_fps / timeline_fps):
+        if abs(measured - candidate) <= 0.01 * candidate:
+            return candidate
+    return measured
+
+
 def visible_pieces(strips: list[StripInfo], start: int, end: int) -> list[Piece]:
     """The top-most strip over each run of frames in `[start, end)`; gaps give no piece."""
     edges = {start, end}

@@ -12,7 +12,7 @@ import bpy
 
 from .compat import channel_muted, editor_of, name_channel, top_strips
 from .placement import Occupant, choose_channels, stems_to_place, takes_over
-from .strips_to_request import NothingToScore, Segment, StripInfo, build_segment, scene_fps
+from .strips_to_request import NothingToScore, Segment, StripInfo, build_segment, content_rate, scene_fps
 
 TAKE_KEY = "scorecut_take"  # ID property on placed sound strips: which take they belong to
 STEM_KEY = "scorecut_stem"
@@ -36,19 +36,6 @@ def _media_frames(path: str) -> int:
     return frames
 
 
-def _content_rate(strip, movie_fps: float, timeline_fps: float) -> float:
-    """Source frames per timeline frame: 1 for new_movie strips, movie/scene fps when the playback
-    rate was adjusted; for retimed strips the average over the strip."""
-    used = _media_frames(bpy.path.abspath(strip.filepath)) - strip.animation_offset_start - strip.animation_offset_end
-    if used <= 0 or strip.frame_duration <= 0:
-        return 1.0
-    measured = used / strip.frame_duration
-    for candidate in (1.0, movie_fps / timeline_fps):
-        if abs(measured - candidate) <= 0.01 * candidate:  # frame_duration is rounded to whole frames
-            return candidate
-    return measured
-
-
 def strip_info(strip, timeline_fps: float) -> StripInfo:
     path = bpy.path.abspath(strip.filepath)
     if not Path(path).is_file():
@@ -63,7 +50,8 @@ def strip_info(strip, timeline_fps: float) -> StripInfo:
         frame_final_end=int(strip.frame_final_end),
         animation_offset_start=float(strip.animation_offset_start),
         fps=movie_fps,
-        rate=_content_rate(strip, movie_fps, timeline_fps),
+        rate=content_rate(_media_frames(path), strip.animation_offset_start + strip.animation_offset_end,
+                          strip.frame_duration, movie_fps, timeline_fps),
     )
 
 
