@@ -17,17 +17,17 @@ def beat_times(duration_s: float, bpm: float, phase_s: float = 0.0) -> np.ndarra
 
 
 def soundtrack(duration_s: float, bpm: float, seed: int, phase_s: float = 0.0, rate: int = AUDIO_RATE) -> np.ndarray:
-    """(N,) float32: a seed-pitched tone with a click (20 ms noise burst) on every beat."""
+    """(N,) float32: a seed-pitched tone with a click (a decaying 40 ms noise burst) on every beat."""
     n = int(round(duration_s * rate))
     t = np.arange(n) / rate
     pitch = 220.0 * 2 ** ((seed % 12) / 12)
-    out = 0.15 * np.sin(2 * np.pi * pitch * t)
+    out = 0.1 * np.sin(2 * np.pi * pitch * t)
     rng = np.random.default_rng(seed)
-    burst = rng.normal(0, 1, int(0.02 * rate)) * np.exp(-np.arange(int(0.02 * rate)) / (0.004 * rate))
+    burst = rng.normal(0, 1, int(0.04 * rate)) * np.exp(-np.arange(int(0.04 * rate)) / (0.01 * rate))
     for b in beat_times(duration_s, bpm, phase_s):
         i = int(b * rate)
         seg = burst[: max(0, min(len(burst), n - i))]
-        out[i : i + len(seg)] += 0.6 * seg
+        out[i : i + len(seg)] += 0.8 * seg
     return np.clip(out, -1, 1).astype(np.float32)
 
 

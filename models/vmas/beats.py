@@ -21,14 +21,31 @@ def activation(times_s, n_steps: int, frame_rate: float, sigma_s: float) -> np.n
     return out
 
 
-def track_music_beats(wav: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Mono wav (N,) -> beat times in seconds, by librosa's onset-based beat tracker."""
+def track_music_beats(wav: np.ndarray, sample_rate: int, snap_s: float = 0.07) -> np.ndarray:
+    """Mono wav (N,) -> beat times in seconds.
+
+    librosa's tracker finds the beat period and phase; each beat is then moved to the nearest
+    onset within `snap_s` (the tracker's onset envelope lags by a frame or two), and the grid is
+    extended backwards to the start at its period (it needs a few beats to lock on).
+    """
     import librosa
 
     if len(wav) < sample_rate // 4 or float(np.abs(wav).max(initial=0.0)) < 1e-4:
         return np.zeros(0)
-    _, frames = librosa.beat.beat_track(y=wav.astype(np.float32), sr=sample_rate, hop_length=256, units="frames")
-    return librosa.frames_to_time(frames, sr=sample_rate, hop_length=256)
+    y = wav.astype(np.float32)
+    beats = librosa.beat.beat_track(y=y, sr=sample_rate, hop_length=256, units="time")[1]
+    onsets = librosa.onset.onset_detect(y=y, sr=sample_rate, hop_length=64, units="time", backtrack=False)
+    if len(beats) == 0 or len(onsets) == 0:
+        return np.asarray(beats, float)
+    near = lambda t: onsets[np.argmin(np.abs(onsets - t))]  # noqa: E731
+    snapped = [near(b) if abs(near(b) - b) <= snap_s else b for b in beats]
+    if len(snapped) > 1:
+        period = float(np.median(np.diff(snapped)))
+        t = snapped[0] - period
+        while t > -snap_s:
+            snapped.insert(0, near(t) if abs(near(t) - t) <= snap_s else t)
+            t -= period
+    return np.unique(np.clip(np.asarray(snapped, float), 0.0, None))
 
 
 def visual_beats_from_frames(frames: np.ndarray, fps: float, min_gap_s: float = 0.25) -> np.ndarray:
@@ -45,20 +62,21 @@ def visual_beats_from_frames(frames: np.ndarray, fps: float, min_gap_s: float = 
 
 
 def pick_peaks(curve: np.ndarray, rate: float, min_gap_s: float = 0.2, threshold: float | None = None) -> np.ndarray:
-    """(n,) curve at `rate` per second -> times of local maxima above threshold (mean + std)."""
+    """(n,) curve at `rate` per second -> sorted times of local maxima above threshold.
+
+    threshold None = mean + 1 std of the curve. Of peaks closer than `min_gap_s`, the higher wins.
+    """
     curve = np.asarray(curve, np.float64)
     if len(curve) < 3:
         return np.zeros(0)
     thr = curve.mean() + curve.std() if threshold is None else threshold
-    out: list[float] = []
-    for i in range(len(curve)):
-        left = curve[i - 1] if i > 0 else -np.inf
-        right = curve[i + 1] if i + 1 < len(curve) else -np.inf
-        if curve[i] > thr and curve[i] >= left and curve[i] > right:
-            t = i / rate
-            if not out or t - out[-1] >= min_gap_s:
-                out.append(t)
-    return np.asarray(out)
+    padded = np.concatenate([[-np.inf], curve, [-np.inf]])
+    is_peak = (curve > thr) & (curve >= padded[:-2]) & (curve > padded[2:])
+    kept: list[int] = []
+    for i in sorted(np.flatnonzero(is_peak), key=lambda i: -curve[i]):
+        if all(abs(i - j) / rate >= min_gap_s for j in kept):
+            kept.append(int(i))
+    return np.asarray(sorted(kept), float) / rate
 
 
 def beat_agreement(music_beats_s, visual_beats_s, tolerance_s: float = 0.1) -> float:

@@ -37,32 +37,45 @@ class CodecUnavailable(RuntimeError):
 
 
 class TinyCodec:
-    """Frames of `hop` samples, a fixed orthogonal transform, residual VQ with seeded codebooks."""
+    """Gain-shape quantisation of `hop`-sample frames, for tests and the debug config.
+
+    Codebook 0 is the frame's level (RMS in dB, uniform over LEVEL_RANGE_DB); codebooks 1.. are a
+    residual VQ of the frame's unit-norm DCT spectrum with fixed codebooks drawn from a seed.
+    Level tokens make loudness and onsets (beats) legible to the LM, as real codecs' first
+    codebook does; the spectral shape is coarse.
+    """
+
+    LEVEL_RANGE_DB = 60.0  # levels from -60 dBFS (code 0, silence) to 0 dBFS
 
     def __init__(self, cfg: CodecConfig):
         self.sample_rate, self.frame_rate = cfg.sample_rate, cfg.frame_rate
         self.n_q, self.cardinality, self.hop = cfg.n_q, cfg.cardinality, cfg.hop
+        n = torch.arange(self.hop, dtype=torch.float64)
+        dct = torch.cos(torch.pi / self.hop * (n[None, :] + 0.5) * n[:, None])  # (k, n) DCT-II
+        dct[0] *= 1 / 2**0.5
+        self.basis = (dct * (2 / self.hop) ** 0.5).T.float()  # (n, k) orthonormal: x @ basis = spectrum
         g = torch.Generator().manual_seed(cfg.seed)
-        self.basis, _ = torch.linalg.qr(torch.randn(self.hop, self.hop, generator=g))  # (hop, hop)
-        # Stage q quantises what stages < q left over, so its codewords shrink by half per stage.
-        scale = 0.05 * 0.5 ** torch.arange(self.n_q, dtype=torch.float32)
-        self.codebooks = torch.randn(self.n_q, self.cardinality, self.hop, generator=g) * scale[:, None, None]
-        self.codebooks[:, 0] = 0.0  # silence has an exact code
+        tilt = 1.0 / (1.0 + torch.arange(self.hop) / 8.0)  # music lives in the low bins: favour them
+        books = torch.randn(max(0, self.n_q - 1), self.cardinality, self.hop, generator=g) * tilt
+        books = books / books.norm(dim=-1, keepdim=True)
+        self.codebooks = books * (0.5 ** torch.arange(books.shape[0], dtype=torch.float32))[:, None, None]
 
     def _frames(self, wav: torch.Tensor) -> torch.Tensor:
         b, _, n = wav.shape
         pad = (-n) % self.hop
-        x = torch.nn.functional.pad(wav[:, 0].float(), (0, pad))
+        x = torch.nn.functional.pad(wav[:, 0].float().cpu(), (0, pad))
         return x.view(b, -1, self.hop)  # (B, T, hop)
 
     @torch.no_grad()
     def encode(self, wav: torch.Tensor) -> torch.Tensor:
-        residual = self._frames(wav) @ self.basis  # (B, T, hop)
-        codes = []
-        for q in range(self.n_q):
-            book = self.codebooks[q]  # (card, hop)
-            dist = (residual[..., None, :] - book).pow(2).sum(-1)  # (B, T, card)
-            idx = dist.argmin(-1)  # (B, T)
+        frames = self._frames(wav)  # (B, T, hop)
+        rms = frames.pow(2).mean(-1).sqrt()  # (B, T)
+        db = 20 * torch.log10(rms.clamp(min=1e-6))
+        level = ((db + self.LEVEL_RANGE_DB) / self.LEVEL_RANGE_DB * (self.cardinality - 1)).round()
+        codes = [level.clamp(0, self.cardinality - 1).long()]
+        residual = torch.nn.functional.normalize(frames @ self.basis, dim=-1)  # (B, T, hop) unit shape
+        for book in self.codebooks:  # (card, hop)
+            idx = (residual @ book.T - 0.5 * book.pow(2).sum(-1)).argmax(-1)  # nearest codeword
             residual = residual - book[idx]
             codes.append(idx)
         return torch.stack(codes, dim=1)  # (B, K, T)
@@ -70,8 +83,14 @@ class TinyCodec:
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         codes = codes.cpu().clamp(0, self.cardinality - 1)
-        z = sum(self.codebooks[q][codes[:, q]] for q in range(self.n_q))  # (B, T, hop)
-        frames = z @ self.basis.T
+        db = codes[:, 0].float() / (self.cardinality - 1) * self.LEVEL_RANGE_DB - self.LEVEL_RANGE_DB
+        rms = torch.where(codes[:, 0] > 0, 10 ** (db / 20), torch.zeros_like(db))  # (B, T)
+        if self.n_q > 1:
+            shape = sum(self.codebooks[q - 1][codes[:, q]] for q in range(1, self.n_q))  # (B, T, hop)
+            shape = torch.nn.functional.normalize(shape, dim=-1)
+        else:  # level only: white spectrum
+            shape = torch.full((*codes[:, 0].shape, self.hop), self.hop**-0.5)
+        frames = (shape * (rms * self.hop**0.5)[..., None]) @ self.basis.T  # (B, T, hop)
         return frames.reshape(codes.shape[0], 1, -1)  # (B, 1, T*hop)
 
 

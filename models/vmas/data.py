@@ -28,6 +28,7 @@ from .config import VmasConfig
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
 SHARD_WINDOWS = 256  # windows per shard file
+CACHE_VERSION = 3  # bump when what a window holds or how it is made changes
 
 
 def _letterbox(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -110,7 +111,7 @@ class ClipItem:
 
 
 def _fingerprint(files: list[Path], cfg: VmasConfig) -> str:
-    h = hashlib.sha256(json.dumps({"codec": cfg.codec.__dict__, "fps": cfg.video.fps,
+    h = hashlib.sha256(json.dumps({"version": CACHE_VERSION, "codec": cfg.codec.__dict__, "fps": cfg.video.fps,
                                    "size": cfg.video.frame_size, "window": cfg.window_s,
                                    "sigma": cfg.beat_sigma_s}, sort_keys=True).encode())
     for f in files:

@@ -78,13 +78,18 @@ class VmasNet(nn.Module):
         return {"loss": total, "ce": ce, "contrastive": nce, "beat": beat_loss}
 
     @torch.no_grad()
-    def beat_activation(self, codes: torch.Tensor, visual_beat: torch.Tensor, vt: VideoTokens) -> torch.Tensor:
-        """The beat head's activation (B, T) 0..1 for given codes, as used for re-ranking."""
+    def beat_activation(self, codes: torch.Tensor) -> torch.Tensor:
+        """The beat head's activation (B, T) 0..1 heard in codes (B, K, T) alone.
+
+        The video is dropped (null memory, no beat stream), as in guidance's unconditional half,
+        so the beats come from the music and can be compared with the video's afterwards.
+        """
         b, k, t = codes.shape
-        keep = torch.ones(b, dtype=torch.bool, device=codes.device)
-        memory, mask = self.lm.memory(vt.tokens, vt.times_s * self.cfg.codec.frame_rate, keep)
+        keep = torch.zeros(b, dtype=torch.bool, device=codes.device)
+        memory, mask = self.lm.memory(None, None, keep)
         inputs, _ = self.lm_inputs(codes)
-        _, hidden = self.lm(inputs, self.beat_stream(visual_beat, inputs.shape[-1], keep), memory, mask)
+        beat = torch.zeros(b, inputs.shape[-1], device=codes.device)
+        _, hidden = self.lm(inputs, beat, memory, mask)
         n = min(t, inputs.shape[-1] - 1)
         out = torch.zeros(b, t, device=codes.device)
         out[:, :n] = self.lm.beat_logits(hidden[:, 1 : 1 + n]).sigmoid()

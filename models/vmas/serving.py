@@ -1,0 +1,149 @@
+"""VMAS as a Scorecut model: availability, loading a checkpoint, and compose().
+
+A checkpoint is installed at `<model dir>/vmas/checkpoint.pt` (by `scorecut models add`) or
+given per request (`--checkpoint PATH`). Without one the model is listed unavailable and a
+request for it fails with the fix in words. Its native output is the mix; it gives no stems.
+
+compose() needs the segment's pictures, not only the analysis curves: it reads the clips from
+`analysis.segment` (the Segment the analysis was made from) and decodes them at the video fps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from ..interface import (
+    ModelInfo, ModelOutput, ModelUnavailable, MusicalPlan, ProgressFn,
+    RequestError, ScoreOptions, Section, check_cancelled, no_progress,
+)
+
+CHECKPOINT_NAME = "checkpoint.pt"
+FIX = ("train one with `scorecut train --config small --data DIR --steps N --out RUN`, then install it "
+       "with `scorecut models add vmas RUN/checkpoint.pt` or pass `--checkpoint RUN/checkpoint.pt`")
+DESCRIPTION = "VMAS: neural video-to-music (temporal video encoder + music transformer); mix only."
+
+
+def installed_checkpoint(model_dir: Path | None) -> Path | None:
+    """Where `scorecut models add` puts the VMAS checkpoint, or None without a model folder."""
+    return Path(model_dir) / "vmas" / CHECKPOINT_NAME if model_dir else None
+
+
+def info(device: str = "cpu", model_dir: Path | None = None) -> ModelInfo:
+    """Availability without loading anything heavy: the checkpoint file must be there."""
+    path = installed_checkpoint(model_dir)
+    available = path is not None and path.is_file()
+    reason = "" if available else f"no VMAS checkpoint is installed in {model_dir or 'the model folder'}: {FIX}"
+    return ModelInfo(name="vmas", available=available, unavailable_reason=reason, stems=(),
+                     native_output="mix", description=DESCRIPTION)
+
+
+def load(device: str = "cpu", checkpoint: str = "", model_dir: Path | None = None) -> "VmasModel":
+    """A ready VmasModel; ModelUnavailable says what to do when it cannot be."""
+    path = Path(checkpoint).expanduser() if checkpoint else installed_checkpoint(model_dir)
+    if path is None or not path.is_file():
+        where = str(path) if path is not None else "the model folder"
+        raise ModelUnavailable(f"the vmas model has no checkpoint at {where}: {FIX}")
+    import torch
+
+    from .checkpoint import CheckpointError, load_checkpoint
+    from .codec import CodecUnavailable, load_codec
+    from .model import VmasNet
+
+    if device in ("auto", ""):
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelUnavailable("vmas was asked to run on CUDA but no CUDA device is available: use --device cpu")
+    try:
+        state = load_checkpoint(path)
+    except CheckpointError as exc:
+        raise ModelUnavailable(str(exc)) from None
+    cfg = state["config"]
+    try:
+        codec = load_codec(cfg.codec, model_dir, device=device)
+    except CodecUnavailable as exc:
+        raise ModelUnavailable(f"vmas cannot load its audio codec: {exc}") from None
+    with torch.device("meta"):  # no random init: the weights come from the checkpoint
+        net = VmasNet(cfg)
+    net.load_state_dict(state["model"], assign=True)
+    return VmasModel(net.to(device).eval(), codec, str(path))
+
+
+def _key_of(wav: np.ndarray, sample_rate: int) -> str:
+    """Krumhansl-Schmuckler key estimate from the mean chroma; "" for silence."""
+    import librosa
+
+    if len(wav) < sample_rate // 2 or float(np.abs(wav).max(initial=0.0)) < 1e-4:
+        return ""
+    chroma = librosa.feature.chroma_stft(y=wav, sr=sample_rate, n_fft=2048 if sample_rate > 16000 else 1024).mean(axis=1)
+    major = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+    minor = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+    names = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+    best = max(((np.corrcoef(chroma, np.roll(p, i))[0, 1], f"{names[i]} {m}")
+                for p, m in ((major, "major"), (minor, "minor")) for i in range(12)), key=lambda x: x[0])
+    return best[1]
+
+
+class VmasModel:
+    """Implements models.interface.MusicModel with a trained VMAS network."""
+
+    name = "vmas"
+
+    def __init__(self, net, codec, checkpoint: str, generate_options=None):
+        from .generate import GenerateOptions
+
+        self.net, self.codec, self.checkpoint = net, codec, checkpoint
+        self.generate_options = generate_options or GenerateOptions(candidates=2)
+
+    def info(self) -> ModelInfo:
+        return ModelInfo(name="vmas", available=True, stems=(), native_output="mix", description=DESCRIPTION)
+
+    def compose(self, analysis, options: ScoreOptions, progress: ProgressFn = no_progress,
+                cancel: threading.Event | None = None) -> ModelOutput:
+        """Music for the segment: exactly round(duration_s * options.sample_rate) frames, mix only."""
+        import torch
+        from scipy.signal import resample_poly
+
+        from .beats import activation
+        from .data import segment_frames
+        from .generate import generate_codes, rerank_candidates
+
+        segment = getattr(analysis, "segment", None)
+        if segment is None:
+            raise RequestError("vmas needs the segment's pictures: the analysis given carries no segment")
+        cfg = self.net.cfg
+        duration = float(analysis.duration_s)
+        frames = segment_frames(segment, cfg.video.fps, cfg.video.frame_size, cancel)  # (N, 3, S, S)
+        check_cancelled(cancel)
+        chunk = cfg.video.chunk_frames
+        vt = self.net.video.encode_stream(torch.from_numpy(frames[i : i + chunk]) for i in range(0, len(frames), chunk))
+        fr = cfg.codec.frame_rate
+        n_codes = int(np.ceil(duration * fr - 1e-9))
+        # Cuts are the strongest visual beats; both drive the beat stream.
+        visual = np.union1d(np.asarray(analysis.visual_beats_s, float), np.asarray(analysis.cuts_s, float))
+        beat = torch.from_numpy(activation(visual, n_codes, fr, cfg.beat_sigma_s))
+        opts = dataclasses.replace(self.generate_options, seed=int(options.seed))
+        codes = generate_codes(self.net, vt, beat, n_codes, opts, progress=progress, cancel=cancel)
+        codes, beats = rerank_candidates(self.net, codes, visual)
+        wav = self.codec.decode(codes[:1])[0, 0].cpu().numpy().astype(np.float64)  # (n_codes * hop,)
+        sr = int(options.sample_rate)
+        g = np.gcd(sr, self.codec.sample_rate)
+        audio = resample_poly(wav, sr // g, self.codec.sample_rate // g)
+        n = int(round(duration * sr))
+        audio = np.pad(audio, (0, max(0, n - len(audio))))[:n].astype(np.float32)
+        mix = np.stack([audio, audio])  # (2, n): the codec is mono
+        return ModelOutput(sample_rate=sr, stems={}, plan=self._plan(beats[0], audio, sr, duration, options),
+                           native_mix=mix)
+
+    def _plan(self, beats_s: np.ndarray, audio: np.ndarray, sr: int, duration: float,
+              options: ScoreOptions) -> MusicalPlan:
+        beats = tuple(float(round(b, 6)) for b in beats_s if b < duration)
+        tempo = float(60.0 / np.median(np.diff(beats))) if len(beats) > 2 else 0.0
+        per_bar = {"3/4": 3, "6/8": 2}.get(options.meter, 4)
+        return MusicalPlan(
+            tempo_bpm=round(tempo, 3), meter=options.meter, key=_key_of(audio, sr),
+            beats_s=beats, downbeats_s=beats[::per_bar],
+            sections=(Section(0.0, duration, 3, "A"),), style=options.style, mood=options.mood)
