@@ -225,6 +225,8 @@ def test_timer_and_worker_paths_finish_cancel_refuse_and_unreachable(bpy_python,
     assert done["seen"][-1][0] == "finished" and all(s[0] == "running" for s in done["seen"][:-1])
     assert done["reports"][0][0] == "WARNING" and "not saved" in done["reports"][0][1]
     assert [s[1:] for s in done["strips"]] == [[2, 11, 100], [3, 11, 100], [4, 11, 100], [5, 11, 100]]
+    # Placing is one undo step: undo leaves the edit as it was (the movie, no music); redo restores it.
+    assert (facts["after_undo"], facts["movies_after_undo"], facts["after_redo"]) == (0, 1, 4)
 
     cancelled = facts["cancelled"]
     assert facts["cancel_accepted"]

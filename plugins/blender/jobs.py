@@ -115,6 +115,10 @@ def finish(job: ScoreJob, state: JobState) -> None:
         except ValueError as e:
             job.report("ERROR", f"Scorecut: {e}; the music is in {state.result.folder}")
             return
+        try:
+            bpy.ops.ed.undo_push(message="Scorecut: place music")  # one Ctrl-Z takes the take away
+        except RuntimeError:
+            pass  # no undo stack here (e.g. undo disabled): the strips are placed all the same
         cached = " (from the server's cache)" if state.result.cached else ""
         job.report("INFO", f"Scorecut: placed {len(job.placed)} strip(s) at frame {job.segment.first_frame}{cached}")
     elif state.state == CANCELLED:
@@ -144,11 +148,6 @@ def tick(job: ScoreJob) -> float | None:
         return POLL_INTERVAL_S
     told = len(job.reports)
     finish(job, state)
-    if job.placed and not bpy.app.background:
-        try:
-            bpy.ops.ed.undo_push(message="Scorecut: place music")
-        except RuntimeError:
-            pass  # no undo stack in this context (e.g. no window): the strips are placed all the same
     for level, message in job.reports[told:]:
         tell_user(level, message)
     return None

@@ -49,6 +49,7 @@ def main(args: dict) -> dict:
     settings = scene.scorecut
     address, token = prefs.server_address()
     facts = {"address": address}
+    bpy.ops.ed.undo_push(message="set up the edit")
 
     settings.seed = args["seed"]
     job = jobs.prepare(scene, "RANGE", settings, address, token)
@@ -94,6 +95,13 @@ def main(args: dict) -> dict:
         facts["operator_unreachable"] = str(e)
     facts["operator_strips_added"] = sound_count(scene) - before
     facts["extension"] = EXTENSION
+
+    # One undo takes the placed take away; redo brings it back.
+    bpy.ops.ed.undo()
+    facts["after_undo"] = sound_count(bpy.context.scene)
+    facts["movies_after_undo"] = sum(1 for s in bpy.context.scene.sequence_editor.strips if s.type == "MOVIE")
+    bpy.ops.ed.redo()
+    facts["after_redo"] = sound_count(bpy.context.scene)
     return facts
 
 
