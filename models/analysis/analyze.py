@@ -50,9 +50,9 @@ def _decode_clip(clip: Clip, period_src: float, cancel, report) -> ClipArrays:
     span = clip.source_out_s - clip.source_in_s
     for t, rgb in iter_video(clip.path, clip.source_in_s, clip.source_out_s, cancel=cancel):
         acc.add(t, rgb)
-        if len(acc.frames) % 16 == 0:
+        if acc.n_frames % 16 == 0:
             report((t - clip.source_in_s) / span)
-    if not acc.frames:
+    if not acc.n_frames:
         # The range is shorter than one frame: use the frame showing at the in point.
         last = None
         for t, rgb in iter_video(clip.path, max(0.0, clip.source_in_s - 1.0), clip.source_out_s, cancel=cancel):

@@ -9,7 +9,6 @@ the histogram, for gradual transitions, and average the colour features.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,61 +59,98 @@ class ClipArrays:
     sample_hist: np.ndarray  # (s, 64) float32
     motion_mad: np.ndarray  # (s,) float32 luma change since the previous sample (0 for the first)
     brightness: np.ndarray  # (s,) float32 mean over the frames since the previous sample
-    saturation: np.ndarray  # (s,)
-    warmth: np.ndarray  # (s,)
+    saturation: np.ndarray  # (s,) of the sample frame
+    warmth: np.ndarray  # (s,) of the sample frame
 
 
 class ClipAccumulator:
     """Feed frames in presentation order with `add`; `finish` returns the clip's arrays.
 
     sample_period_s: source seconds between analysis samples (record period x clip speed).
+    Frames are processed in small batches (vectorised), holding at most `batch` thumbnails.
     """
 
-    def __init__(self, sample_period_s: float):
+    def __init__(self, sample_period_s: float, batch: int = 32):
         self.period = sample_period_s
-        self.recent: deque[Signature] = deque(maxlen=3)  # the last three frames, newest last
-        self.frames: list[tuple[float, float, float, float, float]] = []  # t, d1, d2, d3, brightness
+        self.batch = batch
+        self.pending_t: list[float] = []
+        self.pending: list[np.ndarray] = []  # (h, w, 3) uint8 thumbnails not yet processed
+        self.tail_luma: np.ndarray | None = None  # (<=3, h/2, w/2) the last frames processed
+        self.tail_hist: np.ndarray | None = None  # (<=3, 64)
+        self.frames: list[np.ndarray] = []  # per batch: (B, 5) t, d1, d2, d3, brightness
+        self.n_frames = 0
         self.samples_t: list[float] = []
         self.samples_luma: list[np.ndarray] = []
         self.samples_hist: list[np.ndarray] = []
         self.samples_colour: list[tuple[float, float, float, float]] = []  # mad, bright, sat, warm
         self.next_sample_t: float | None = None
         self.last_sample_luma: np.ndarray | None = None
-        self.acc = np.zeros(4, np.float64)  # brightness, saturation, warmth sums, count
+        self.acc = np.zeros(2, np.float64)  # brightness sum, frame count since the last sample
 
     def add(self, t: float, rgb: np.ndarray) -> None:
-        sig = signature(rgb)
-        d = [distance(prev, sig) for prev in reversed(self.recent)]  # to 1, 2, 3 frames back
-        d += [0.0] * (3 - len(d))
-        bright = float(sig.luma.mean())
-        self.frames.append((t, d[0], d[1], d[2], bright))
-        self.recent.append(sig)
+        self.pending_t.append(t)
+        self.pending.append(rgb)
+        self.n_frames += 1
+        if len(self.pending) >= self.batch:
+            self._flush()
 
-        x = rgb.astype(np.float32)
-        mx, mn = x.max(axis=2), x.min(axis=2)
-        sat = float(((mx - mn) / np.maximum(mx, 1.0)).mean())
-        r, b = float(x[..., 0].mean()), float(x[..., 2].mean())
-        warm = (r - b) / max(r + b, 1.0)
-        self.acc += (bright, sat, warm, 1.0)
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        x = np.stack(self.pending)  # (B, h, w, 3) uint8
+        ts = self.pending_t
+        self.pending, self.pending_t = [], []
+        b, h, w, _ = x.shape
+        y = (x.astype(np.float32) @ _LUMA) / 255.0  # (B, h, w)
+        y = y[:, : h - h % 2, : w - w % 2].reshape(b, h // 2, 2, w // 2, 2).mean(axis=(2, 4))  # (B, h/2, w/2)
+        q = (x >> 6).astype(np.int32)
+        idx = (q[..., 0] * 16 + q[..., 1] * 4 + q[..., 2]).reshape(b, -1) + HIST_BINS * np.arange(b)[:, None]
+        hist = np.bincount(idx.ravel(), minlength=b * HIST_BINS).reshape(b, HIST_BINS).astype(np.float32)
+        hist /= h * w  # (B, 64)
+        tail = 0 if self.tail_luma is None else len(self.tail_luma)
+        lum = y if not tail else np.concatenate([self.tail_luma, y])  # (tail+B, h/2, w/2)
+        his = hist if not tail else np.concatenate([self.tail_hist, hist])
+        out = np.zeros((b, 5), np.float64)
+        out[:, 0] = ts
+        out[:, 4] = y.mean(axis=(1, 2))
+        for k in (1, 2, 3):  # distance to the frame k back, where there is one
+            i0 = max(0, k - tail)  # first batch index with a frame k back
+            if i0 >= b:
+                continue
+            cur, prev = slice(tail + i0, tail + b), slice(tail + i0 - k, tail + b - k)
+            hd = 0.5 * np.abs(his[cur] - his[prev]).sum(axis=1)
+            md = np.abs(lum[cur] - lum[prev]).mean(axis=(1, 2))
+            out[i0:, k] = 0.6 * hd + 0.4 * np.minimum(1.0, 3.0 * md)  # = distance() per pair
+        self.frames.append(out)
+        self.tail_luma, self.tail_hist = lum[-3:].copy(), his[-3:].copy()
 
-        if self.next_sample_t is None:
-            self.next_sample_t = t
-        if t >= self.next_sample_t - 1e-6:
-            coarse = sig.luma.reshape(9, 2, 16, 2).mean(axis=(1, 3)) if sig.luma.shape == (18, 32) else \
-                _resize(sig.luma, (9, 16))
-            mad = 0.0 if self.last_sample_luma is None else float(np.abs(sig.luma - self.last_sample_luma).mean())
-            n = self.acc[3]
+        for i, t in enumerate(ts):
+            self.acc += (out[i, 4], 1.0)
+            if self.next_sample_t is None:
+                self.next_sample_t = t
+            if t < self.next_sample_t - 1e-6:
+                continue
+            # Colour changes slowly: measured on the sample frames only (it is the costly part).
+            xf = x[i].astype(np.float32)
+            mx, mn = xf.max(axis=2), xf.min(axis=2)
+            sat = float(((mx - mn) / np.maximum(mx, 1.0)).mean())
+            r, bl = float(xf[..., 0].mean()), float(xf[..., 2].mean())
+            warm = (r - bl) / max(r + bl, 1.0)
+            lu = y[i]
+            coarse = lu.reshape(9, 2, 16, 2).mean(axis=(1, 3)) if lu.shape == (18, 32) else _resize(lu, (9, 16))
+            mad = 0.0 if self.last_sample_luma is None else float(np.abs(lu - self.last_sample_luma).mean())
             self.samples_t.append(t)
             self.samples_luma.append(coarse.astype(np.float32))
-            self.samples_hist.append(sig.hist)
-            self.samples_colour.append((mad, self.acc[0] / n, self.acc[1] / n, self.acc[2] / n))
+            self.samples_hist.append(hist[i])
+            self.samples_colour.append((mad, self.acc[0] / self.acc[1], sat, warm))
             self.acc[:] = 0.0
-            self.last_sample_luma = sig.luma
+            self.last_sample_luma = lu
             # Next sample one period on; a frame gap longer than a period (low fps) resyncs.
             self.next_sample_t = max(self.next_sample_t + self.period, t + 0.5 * self.period)
 
     def finish(self) -> ClipArrays:
-        f = np.asarray(self.frames, np.float64).reshape(-1, 5)
+        self._flush()
+        f = np.concatenate(self.frames) if self.frames else np.zeros((0, 5))
         c = np.asarray(self.samples_colour, np.float32).reshape(-1, 4)
         return ClipArrays(
             frame_t=f[:, 0].copy(),

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..interface import MediaError
 
 _VFR_TOLERANCE = 0.02  # relative spread of frame durations above which we call the rate variable
-_PROBE_FRAMES = 24  # frames decoded to prove the stream decodes and to sample frame spacing
+_PROBE_FRAMES = 48  # packets whose timestamps sample the frame spacing (variable rate check)
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,31 @@ def _open(path: str | os.PathLike):
     except PermissionError:
         raise MediaError(f"{_name(p)}: cannot read the file (permission denied); check its permissions")
     except (av.FFmpegError, UnicodeDecodeError, OSError) as exc:
+        if _looks_like_media(p):
+            raise MediaError(
+                f"{_name(p)}: looks like a video file but cannot be read ({_short(exc)}); it is probably "
+                "truncated or corrupt (an unfinished copy or export): copy or export it again"
+            ) from None
         raise MediaError(
-            f"{_name(p)}: not a video file we can read ({_short(exc)}); "
-            "pass a video such as .mp4, .mov, .mkv or .webm, re-exporting it if needed"
+            f"{_name(p)}: not a video file ({_short(exc)}); "
+            "pass a video such as .mp4, .mov, .mkv or .webm"
         ) from None
+
+
+# Leading bytes of the containers people hand us: (offset, magic).
+_MAGIC = ((4, b"ftyp"), (4, b"moov"), (4, b"mdat"), (4, b"free"), (4, b"wide"), (4, b"skip"),
+          (0, b"\x1a\x45\xdf\xa3"), (0, b"RIFF"), (0, b"OggS"), (0, b"FLV"), (0, b"\x00\x00\x01\xba"),
+          (0, b"\x30\x26\xb2\x75"))
+
+
+def _looks_like_media(p: Path) -> bool:
+    """Whether the file starts like a media container (so a failure to open means damage)."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return False
+    return any(head[o : o + len(m)] == m for o, m in _MAGIC)
 
 
 def _short(exc: BaseException) -> str:
@@ -73,24 +94,37 @@ def probe_media(path: str | os.PathLike) -> MediaInfo:
             what = "an audio-only file" if container.streams.audio else "a file with no video stream"
             raise MediaError(f"{_name(p)}: {what}; Scorecut scores pictures, pass a video file")
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
         tb = float(stream.time_base) if stream.time_base else 1.0 / 90_000
-        start_pts = stream.start_time
+        # Frame spacing from packet timestamps (no decoding), then one decoded frame as proof
+        # that the stream decodes. Packets are read from the start again for the decode.
         times: list[float] = []
         try:
-            for frame in container.decode(stream):
-                if frame.pts is not None:
-                    times.append(frame.pts * tb)
+            for packet in container.demux(stream):
+                if packet.pts is not None:
+                    times.append(packet.pts * tb)
                 if len(times) >= _PROBE_FRAMES:
                     break
+            container.seek(0, stream=stream) if times else None
+        except (av.FFmpegError, EOFError):
+            pass
+        decoded = 0
+        error = None
+        try:
+            for frame in container.decode(stream):
+                decoded += 1
+                if not times and frame.pts is not None:
+                    times.append(frame.pts * tb)
+                break
         except (av.FFmpegError, EOFError) as exc:
-            if not times:
+            error = exc
+        if not decoded:
+            if error is not None or times:
                 raise MediaError(
-                    f"{_name(p)}: the video stream cannot be decoded ({_short(exc)}); the file may be "
-                    "truncated or corrupt: re-export or copy it again"
+                    f"{_name(p)}: the video stream cannot be decoded ({_short(error) if error else 'no picture'}); "
+                    "the file may be truncated or corrupt: re-export or copy it again"
                 ) from None
-        if not times:
             raise MediaError(f"{_name(p)}: the video has no frames (zero length); pass a video with pictures")
+        start_pts = stream.start_time
         if start_pts is None:
             start_pts = round(min(times) / tb)
         t0 = start_pts * tb
@@ -112,6 +146,14 @@ def probe_media(path: str | os.PathLike) -> MediaInfo:
             duration = max(times) - t0 + 1.0 / fps
         if duration <= 0:
             raise MediaError(f"{_name(p)}: the video has zero length; pass a video with pictures")
+        if len(times) >= _PROBE_FRAMES:
+            real_end = _last_packet_end(container, stream, t0, duration, fps)
+            if real_end is None or real_end < duration - max(0.5, 0.1 * duration):
+                stops = "its last seconds cannot be read" if real_end is None else f"it stops at {real_end:.2f} s"
+                raise MediaError(
+                    f"{_name(p)}: the file says the video lasts {duration:.2f} s but {stops}; it is "
+                    "probably truncated (an unfinished copy or export): copy or export it again"
+                )
         frames = int(stream.frames) if stream.frames else int(round(duration * fps))
         return MediaInfo(
             duration_s=float(duration),
@@ -128,3 +170,23 @@ def probe_media(path: str | os.PathLike) -> MediaInfo:
         )
     finally:
         container.close()
+
+
+def _last_packet_end(container, stream, t0: float, duration: float, fps: float) -> float | None:
+    """Media time where the video packets really end (reads the last seconds, decodes nothing).
+
+    None when nothing can be read there (the index points past the end of a truncated file).
+    """
+    import av
+
+    tb = float(stream.time_base)
+    try:
+        container.seek(int((t0 + max(0.0, duration - 3.0)) / tb), stream=stream, backward=True)
+        last = None
+        for packet in container.demux(stream):
+            if packet.pts is not None:
+                end = packet.pts * tb - t0 + (1.0 / fps if fps > 0 else 0.0)
+                last = end if last is None else max(last, end)
+        return last
+    except (av.FFmpegError, EOFError, OSError):
+        return None  # reading the end failed: as good as missing

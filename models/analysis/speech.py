@@ -28,9 +28,18 @@ class SpeechAccumulator:
         self.buf = np.zeros(0, np.float32)
         self.feats: list[np.ndarray] = []  # per block: (hops, 3) energy_db, voice_ratio, flatness
         self.hops = 0
+        self.pending: list[np.ndarray] = []
+        self.pending_n = 0
 
     def add(self, chunk: np.ndarray) -> None:
-        self.buf = np.concatenate([self.buf, chunk.astype(np.float32, copy=False)])
+        self.pending.append(chunk.astype(np.float32, copy=False))
+        self.pending_n += len(chunk)
+        if self.pending_n >= 2 * RATE:  # work in 2 s blocks: codec frames are too small to pay per call
+            self._process()
+
+    def _process(self) -> None:
+        self.buf = np.concatenate([self.buf, *self.pending])
+        self.pending, self.pending_n = [], 0
         n = (len(self.buf) - WIN) // HOP + 1 if len(self.buf) >= WIN else 0
         if n <= 0:
             return
@@ -48,6 +57,7 @@ class SpeechAccumulator:
 
     def finish(self) -> tuple[np.ndarray, np.ndarray]:
         """times_s: (m,) float64 seconds from the first sample fed; probability: (m,) float32."""
+        self._process()
         if not self.feats:
             return np.zeros(0), np.zeros(0, np.float32)
         f = np.concatenate(self.feats)  # (hops, 3)
