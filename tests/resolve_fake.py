@@ -93,17 +93,17 @@ DOCUMENTED: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
 
 # What this fake implements: the calls the plugin makes, nothing more.
 IMPLEMENTED: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
-    "Resolve": "Fusion GetProjectManager GetVersionString",
+    "Resolve": "Fusion GetProjectManager",
     "ProjectManager": "GetCurrentProject",
-    "Project": "GetName GetMediaPool GetCurrentTimeline SetCurrentTimeline GetUniqueId",
+    "Project": "GetName GetMediaPool GetCurrentTimeline SetCurrentTimeline",
     "MediaPool": """GetRootFolder AddSubFolder GetCurrentFolder SetCurrentFolder ImportMedia AppendToTimeline
         DeleteClips DeleteFolders""",
-    "Folder": "GetName GetSubFolderList GetClipList GetUniqueId",
-    "MediaPoolItem": "GetName GetClipProperty GetUniqueId",
+    "Folder": "GetName GetSubFolderList",
+    "MediaPoolItem": "GetClipProperty",
     "Timeline": """GetName GetSetting GetStartFrame GetEndFrame GetTrackCount GetItemListInTrack
-        GetIsTrackEnabled GetMarkInOut GetCurrentTimecode AddTrack DeleteTrack SetTrackName GetTrackName
-        DeleteClips GetUniqueId""",
-    "TimelineItem": """GetName GetStart GetEnd GetDuration GetLeftOffset GetSourceStartTime GetSourceEndTime
+        GetIsTrackEnabled GetMarkInOut GetCurrentTimecode AddTrack DeleteTrack SetTrackName DeleteClips
+        GetUniqueId""",
+    "TimelineItem": """GetName GetStart GetEnd GetLeftOffset GetSourceStartTime GetSourceEndTime
         GetMediaPoolItem GetClipEnabled GetUniqueId""",
 }.items()}
 

@@ -107,9 +107,11 @@ def test_built_zips_one_per_platform_with_wheels_for_both_pythons(tmp_path):
         assert {"__init__.py", "vendor/scorecut_client/client.py", "vendor/scorecut_v1/scorecut_pb2_grpc.py"} <= names
 
 
-def test_linux_zip_installs_enables_and_imports_its_cp311_grpcio(bpy_python, extension_zip, tmp_path, server):
-    facts = run_driver(bpy_python, "bl_install", {"zip": str(extension_zip), "server": server.address},
-                       tmp_path, "127.0.0.1:1")
+def test_linux_zip_installs_enables_and_imports_its_cp311_grpcio(bpy_python, extension_zip, tmp_path, server,
+                                                                 media_root):
+    video = make_video(media_root / "blender-install.mp4", VideoSpec(2.0, fps=25, seed=9))
+    facts = run_driver(bpy_python, "bl_install", {"zip": str(extension_zip), "server": server.address,
+                                                  "video": str(video)}, tmp_path, "127.0.0.1:1")
     home = facts["home"]
     assert facts["enabled"] and facts["operator"] and facts["panel"] and facts["settings"]
     assert facts["ext_file"].startswith(home)
@@ -125,7 +127,22 @@ def test_linux_zip_installs_enables_and_imports_its_cp311_grpcio(bpy_python, ext
     assert facts["address_from_env"] == server.address  # SCORECUT_SERVER wins over the preference
     assert facts["status"]["reachable"], facts["status"]
     assert facts["status"]["device"] and "composer" in facts["status"]["models"]
-    assert facts["validate"]["rc"] == 0, facts["validate"]
+    assert facts["validate"]["rc"] == 0, facts["validate"]  # Blender's own manifest and wheel checks
+
+    # The panel, drawn against UILayout's real API: status, options, the two Score buttons.
+    idle = [tuple(entry) for entry in facts["panel_idle"]]
+    assert any(e[0] == "label" and e[1].startswith("Reachable: Scorecut") and facts["status"]["device"] in e[1]
+               for e in idle), idle
+    assert ("operator_prop", "sequencer.scorecut_score", "scope", "SELECTED") in idle
+    assert ("operator_prop", "sequencer.scorecut_score", "scope", "RANGE") in idle
+    busy = [tuple(entry) for entry in facts["panel_busy"]]
+    assert any(e[0] == "progress" and e[1].startswith("Scoring") for e in busy), busy
+    assert ("operator", "sequencer.scorecut_cancel", "Cancel") in busy
+    assert not any(e[0] == "operator" and e[1] == "sequencer.scorecut_score" for e in busy)
+    assert any(e[0] == "progress" for e in (tuple(x) for x in facts["status_bar"]))
+    after = [tuple(entry) for entry in facts["panel_after"]]
+    assert any(e[0] == "label" and ("cancelled" in e[1] or "scorecut serve" in e[1]) for e in after), after
+    assert ("operator_prop", "sequencer.scorecut_score", "scope", "RANGE") in after
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ from resolve_fake import DOCUMENTED, IMPLEMENTED, FakeResolve
 from videos import VideoSpec, make_video
 
 from scorecut.plugins.client import JobCancelled, ServerUnavailable
-from scorecut.plugins.resolve import ResolveScoreError, read_segment, score_timeline
+from scorecut.plugins.resolve import ResolveScoreError, prepare, read_segment, score_timeline
+from scorecut.plugins.resolve.connect import from_namespace
 
 STEMS = ("drums", "bass", "harmony", "melody")
 RATES = ["24", "25", "29.97", "23.976"]
@@ -54,8 +55,7 @@ def wav_frames(path: str) -> int:
 
 def assert_stems_placed(fake, timeline, items, start_abs: int, end_abs: int):
     assert len(items) == len(STEMS)
-    names = [timeline.GetTrackName("audio", i) for i in range(1, timeline.GetTrackCount("audio") + 1)]
-    assert names == ["Audio 1", *STEMS]  # one new, named track per stem
+    assert [t.name for t in timeline.tracks["audio"]] == ["Audio 1", *STEMS]  # one new, named track per stem
     for index, stem in enumerate(STEMS, start=2):
         track = timeline.tracks["audio"][index - 1]
         assert track.subtype == "stereo"
@@ -187,6 +187,54 @@ def test_score_whole_timeline_with_drop_frame(server, media, tmp_path):
     assert timeline.start == 107892  # 01:00:00;00 drop-frame
     [item] = items
     assert (item.GetStart(), item.GetEnd()) == (107892, 107892 + lay["a_len"] + lay["b_len"])
+
+
+def test_inout_without_marks_is_the_whole_timeline(media):
+    fake, timeline, lay = edit(media, "23.976")
+    timeline.marks = None
+    segment = read_segment(fake.resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline(), "inout")
+    assert (segment.start, segment.end) == (timeline.start, timeline.start + lay["a_len"] + lay["b_len"])
+    assert segment.start == 86400  # 01:00:00:00 at a nominal 24 frames per timecode second
+
+
+def switched_timeline_calls(media, server, tmp_path) -> set:
+    fake, timeline, lay = edit(media, "24")
+    job = prepare(fake.resolve, "inout", server.address, out_dir=tmp_path, stems="harmony")
+    job.run()
+    other = fake.create_timeline(fake.manager.current, "Other", "24")  # the user opened another timeline
+    [item] = job.place()
+    assert fake.manager.current.current is timeline and other.tracks["audio"][0].items == []
+    assert (item.GetStart(), item.GetEnd()) == (timeline.start + lay["mark_in"], timeline.start + lay["mark_out"] + 1)
+    return set(fake.calls)
+
+
+def test_stems_land_on_the_scored_timeline_after_switching(server, media, tmp_path):
+    assert ("Project", "SetCurrentTimeline") in switched_timeline_calls(media, server, tmp_path)
+
+
+def test_fake_has_exactly_the_calls_the_plugin_makes(server, media, tmp_path):
+    """Every implemented call is one the plugin makes in some scenario; none is left unused."""
+    used = set()
+    fake, timeline, lay = edit(media, "25")
+    score_timeline(fake.resolve, "inout", server.address, out_dir=tmp_path, stems="drums")
+    timeline.playhead = 3
+    read_segment(fake.resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline(), "current")
+    fake.faults["ignore_record_frame"] = True
+    with pytest.raises(ResolveScoreError):
+        score_timeline(fake.resolve, "inout", server.address, out_dir=tmp_path, stems="bass")
+    from_namespace({"resolve": fake.resolve})  # inside Resolve without a `fusion` global
+    used |= set(fake.calls)
+    used |= switched_timeline_calls(media, server, tmp_path)
+    empty = FakeResolve()
+    empty.create_project("No timelines")
+    with pytest.raises(ResolveScoreError, match="'No timelines' has no open timeline"):
+        score_timeline(empty.resolve, "inout", server.address)
+    used |= set(empty.calls)
+    old, _, _ = edit(media, "25", version=(19, 0, 0))
+    read_segment(old.resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline(), "timeline")
+    used |= set(old.calls)
+    implemented = {(kind, name) for kind, names in IMPLEMENTED.items() for name in names}
+    assert used == implemented, (implemented - used, used - implemented)
 
 
 # -- errors: clear words, nothing placed, nothing half-imported ---------------------------------------

@@ -122,10 +122,10 @@ def test_outside_resolve_through_davinci_resolve_script(tmp_path):
         "    return _fake.resolve if os.environ.get('RESOLVE_SCRIPT_LIB') == 'lib' else None\n")
     code = ("from scorecut.plugins.resolve.connect import connect\n"
             "from scorecut.plugins.resolve import ResolveScoreError\n"
-            "try:\n    host = connect(None)\n    print('connected', host.resolve.GetVersionString())\n"
+            "try:\n    host = connect(None)\n    print('connected', host.resolve.GetProjectManager() is not None)\n"
             "except ResolveScoreError as e:\n    print('error', e)\n")
     env = {**__import__("os").environ, "RESOLVE_SCRIPT_API": str(tmp_path / "Scripting")}
-    for lib, expected in (("lib", "connected 19.1.3"), ("other", "error DaVinci Resolve did not answer")):
+    for lib, expected in (("lib", "connected True"), ("other", "error DaVinci Resolve did not answer")):
         env["RESOLVE_SCRIPT_LIB"] = lib
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
         assert out.stdout.startswith(expected), out.stdout + out.stderr

@@ -162,3 +162,37 @@ def test_tls_with_token(tmp_path, media_root):
             assert failed.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
     finally:
         srv.stop()
+
+
+def test_pre_encoded_chunk_events_are_ordinary_score_events():
+    from scorecut.server import wire
+
+    pcm_bytes = bytes(range(256)) * 1100  # over 2**16 bytes: multi-byte length varints
+    for offset in (0, 1, 300, 2**40):
+        raw = wire.chunk_event(wire.job_prefix("job-1"), "bass", 2, 48_000, offset, "s24le", pcm_bytes)
+        event = pb.ScoreEvent.FromString(raw)
+        expected = pb.ScoreEvent(job_id="job-1", chunk=pb.StemChunk(
+            stem="bass", channels=2, sample_rate=48_000, offset_frames=offset, pcm=pcm_bytes, sample_format="s24le"))
+        assert event == expected
+
+
+def test_every_rpc_of_the_contract_is_registered():
+    from scorecut.server import wire
+
+    class Recorder:
+        def add_generic_rpc_handlers(self, handlers):
+            self.handlers = handlers
+
+    class Servicer:
+        def __getattr__(self, name):
+            return lambda request, context: None
+
+    recorder = Recorder()
+    wire.add_service(Servicer(), recorder)
+    service = pb.DESCRIPTOR.services_by_name["Scorecut"]
+    for method in service.methods:
+        details = type("D", (), {"method": f"/{service.full_name}/{method.name}"})()
+        handler = recorder.handlers[0].service(details)
+        assert handler is not None, method.name
+        assert handler.request_streaming == method.client_streaming
+        assert handler.response_streaming == method.server_streaming

@@ -95,11 +95,13 @@ def _undo(timeline, media_pool, undo: _Undo) -> None:
 
 
 def place_stems(project, timeline, stems: dict[str, Path], *, record_frame: int, frames: int,
-                fps: Fraction, job: str) -> list:
+                fps: Fraction, job: str, lengths_s: dict[str, Fraction] | None = None) -> list:
     """Place each stem WAV on a new stereo audio track named after it, at `record_frame`.
 
     record_frame: absolute timeline frame of the segment start; frames: its length in timeline
-    frames; fps: the timeline's exact rate. Returns the placed TimelineItems in stem order.
+    frames; fps: the timeline's exact rate; lengths_s: each WAV's exact length (samples / rate),
+    so endFrame never asks for audio past the file's end. Returns the placed TimelineItems in
+    stem order.
     """
     media_pool = project.GetMediaPool()
     undo = _Undo()
@@ -111,7 +113,7 @@ def place_stems(project, timeline, stems: dict[str, Path], *, record_frame: int,
         root = _bin(media_pool, media_pool.GetRootFolder(), ROOT_BIN, undo, reuse=True)
         job_bin = _bin(media_pool, root, job, undo, reuse=False)
         clips = _import(media_pool, job_bin, list(stems.values()), undo)
-        duration_s = Fraction(frames) / fps
+        segment_s = Fraction(frames) / fps
         infos, tracks = [], []
         for name, path in stems.items():
             clip = clips[str(path)]
@@ -127,7 +129,8 @@ def place_stems(project, timeline, stems: dict[str, Path], *, record_frame: int,
             infos.append({
                 "mediaPoolItem": clip,
                 "startFrame": 0,
-                "endFrame": float(duration_s * Fraction(clip_fps)),  # exclusive, in the clip's own rate
+                # Exclusive, counted in the clip's own rate (24 for WAVs), not the timeline's.
+                "endFrame": float((lengths_s or {}).get(name, segment_s) * Fraction(clip_fps)),
                 "trackIndex": track,
                 "recordFrame": record_frame,  # absolute: includes the timeline's start frame
                 "mediaType": AUDIO_ONLY,

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from scorecut.plugins.client import (
@@ -111,9 +112,13 @@ class ResolveJob:
         stems = dict(self.result.stems)
         if not stems:
             stems = {"mix": self.result.mix}  # a model that gives only a mix
+        rate = int(self.result.score.get("sample_rate") or 0)
+        samples = {s.get("name"): s.get("samples") for s in [*self.result.score.get("stems", []),
+                                                             {**(self.result.score.get("mix") or {}), "name": "mix"}]}
+        lengths = {name: Fraction(int(samples[name]), rate) for name in stems if rate and samples.get(name)}
         try:
             items = place_stems(self.project, self.timeline, stems, record_frame=self.segment.start,
-                                frames=self.segment.frames, fps=self.segment.fps, job=self.name)
+                                frames=self.segment.frames, fps=self.segment.fps, job=self.name, lengths_s=lengths)
         except ResolveScoreError as e:
             raise ResolveScoreError(f"{e} (the stems are in {self.result.folder})") from None
         if progress is not None:

@@ -6,7 +6,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 
 import bpy  # noqa: E402
-from bl_common import EXTENSION, install, run, submodule  # noqa: E402
+from bl_common import EXTENSION, draw_panel, install, run, submodule  # noqa: E402
 
 
 def main(args: dict) -> dict:
@@ -33,6 +33,20 @@ def main(args: dict) -> dict:
     import subprocess
     validate = subprocess.run([sys.executable, cli, "validate", args["zip"]], capture_output=True, text=True)
     probe = submodule("jobs").current_status().result
+    panel_idle = draw_panel(bpy.types.SEQUENCER_PT_scorecut, bpy.context)
+    # A job in flight: the panel shows its progress and Cancel; the status bar shows it too.
+    jobs = submodule("jobs")
+    scene = bpy.context.scene
+    editor = scene.sequence_editor_create()
+    editor.strips.new_movie(name="shot", filepath=args["video"], channel=1, frame_start=1)
+    editor.strips["shot"].select = True
+    job = jobs.start(jobs.prepare(scene, "SELECTED", scene.scorecut, "127.0.0.1:1", ""))
+    panel_busy = draw_panel(bpy.types.SEQUENCER_PT_scorecut, bpy.context)
+    status_bar = draw_panel(type("StatusBar", (), {"draw": submodule("panels").draw_status_bar}), bpy.context)
+    bpy.ops.sequencer.scorecut_cancel()
+    job.runner.wait(10)
+    jobs.tick(job)
+    panel_after = draw_panel(bpy.types.SEQUENCER_PT_scorecut, bpy.context)
     return {
         "enabled": EXTENSION in bpy.context.preferences.addons,
         "ext_file": ext.__file__,
@@ -50,6 +64,10 @@ def main(args: dict) -> dict:
         "prefs_idname": type(prefs).bl_idname,
         "address_from_prefs": from_prefs,
         "address_from_env": from_env,
+        "panel_idle": panel_idle,
+        "panel_busy": panel_busy,
+        "status_bar": status_bar,
+        "panel_after": panel_after,
         "validate": {"rc": validate.returncode, "out": validate.stdout + validate.stderr},
         "status": {"reachable": probe.reachable, "device": probe.device,
                    "models": [m.name for m in probe.models], "error": probe.error},
