@@ -20,6 +20,7 @@ def register():
     from .settings import ScorecutSettings
     bpy.types.Scene.scorecut = bpy.props.PointerProperty(type=ScorecutSettings)
     panels.register_status_bar()
+    bpy.app.handlers.load_pre.append(jobs.on_load_pre)
     if not bpy.app.background:
         def first_status():  # the panel shows the server's status without a click
             jobs.refresh_status(*preferences.server_address())
@@ -33,6 +34,8 @@ def unregister():
     from . import jobs, panels
 
     jobs.cancel_all()
+    if jobs.on_load_pre in bpy.app.handlers.load_pre:
+        bpy.app.handlers.load_pre.remove(jobs.on_load_pre)
     panels.unregister_status_bar()
     del bpy.types.Scene.scorecut
     for cls in reversed(_classes()):

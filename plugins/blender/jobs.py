@@ -205,3 +205,11 @@ def cancel_all() -> None:
     for job in list(_ACTIVE.values()):
         job.runner.cancel()
     _ACTIVE.clear()
+
+
+@bpy.app.handlers.persistent
+def on_load_pre(*_args) -> None:
+    """Another .blend is being opened: its scenes are not the ones scored, and the timers go with
+    the old file, so running jobs are cancelled (on the server too) rather than placed there."""
+    cancel_all()
+    _LAST.clear()

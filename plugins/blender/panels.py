@@ -27,6 +27,8 @@ def _draw_status(layout, address: str) -> None:
         for model in status.models:
             text = model.name if model.available else f"{model.name}: unavailable"
             box.label(text=text, icon="CHECKBOX_HLT" if model.available else "CHECKBOX_DEHLT")
+            if not model.available and model.reason:
+                box.label(text=model.reason)
 
 
 def _draw_progress(layout, job) -> None:

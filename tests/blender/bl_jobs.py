@@ -102,6 +102,14 @@ def main(args: dict) -> dict:
     facts["movies_after_undo"] = sum(1 for s in bpy.context.scene.sequence_editor.strips if s.type == "MOVIE")
     bpy.ops.ed.redo()
     facts["after_redo"] = sound_count(bpy.context.scene)
+
+    # Opening another file while a take is in flight cancels it: its scene is not in the new file.
+    scene = bpy.context.scene
+    job = jobs.start(jobs.prepare(scene, "RANGE", scene.scorecut, address, token))
+    active_before = jobs.active_job(scene.name) is job
+    bpy.ops.wm.read_homefile(use_empty=True)
+    facts["load_cancels"] = [active_before, jobs.active_job(job.scene_name) is None, job.runner.cancel_requested]
+    job.runner.wait(30)
     return facts
 
 
