@@ -72,16 +72,22 @@ def _analyse_clip(clip: Clip, fps: float, cancel, report) -> _ClipResult:
     check_cancelled(cancel)
     cuts = detect_cuts(a)
     rec = _to_record(clip, a.sample_t)
-    # A step that straddles a cut measures the cut, not motion: take the neighbour's value.
+    # Steps across a hard cut or a fade measure the shot change, not motion: bridge them with
+    # the motion on either side. (A dissolve's gradual change is left in: it is visual change.)
     mad = a.motion_mad.copy()
     if len(mad) > 1:
         mad[0] = mad[1]
         for c in cuts:
-            j = int(np.searchsorted(a.sample_t, c.start_s, side="left"))
-            j1 = int(np.searchsorted(a.sample_t, c.end_s, side="right"))
-            for i in range(max(1, j), min(len(mad), j1 + 1)):
-                prev = mad[max(0, j - 1)] if j - 1 >= 0 else mad[min(len(mad) - 1, j1 + 1)]
-                mad[i] = min(mad[i], prev) if c.kind == "hard" else mad[i]
+            if c.kind == "dissolve":
+                continue
+            j0 = int(np.searchsorted(a.sample_t, c.start_s, side="left"))  # first step touching it
+            j1 = int(np.searchsorted(a.sample_t, c.end_s, side="right"))  # the step after it ends
+            lo, hi = max(1, j0), min(len(mad) - 1, j1)
+            if hi < lo:
+                continue
+            left = mad[lo - 1]
+            right = mad[hi + 1] if hi + 1 < len(mad) else left
+            mad[lo : hi + 1] = np.linspace(left, right, hi - lo + 3)[1:-1]
     # A sample period longer than 1/fps in record time (low-fps sources) spreads the change.
     gaps = np.diff(rec, prepend=rec[0] - 1.0 / fps) * fps if len(rec) else rec
     mad = mad / np.maximum(gaps, 1.0)

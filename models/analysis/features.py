@@ -138,7 +138,7 @@ class ClipAccumulator:
             warm = (r - bl) / max(r + bl, 1.0)
             lu = y[i]
             coarse = lu.reshape(9, 2, 16, 2).mean(axis=(1, 3)) if lu.shape == (18, 32) else _resize(lu, (9, 16))
-            mad = 0.0 if self.last_sample_luma is None else float(np.abs(lu - self.last_sample_luma).mean())
+            mad = 0.0 if self.last_sample_luma is None else _motion_mad(self.last_sample_luma, lu)
             self.samples_t.append(t)
             self.samples_luma.append(coarse.astype(np.float32))
             self.samples_hist.append(hist[i])
@@ -162,6 +162,15 @@ class ClipAccumulator:
             motion_mad=c[:, 0].copy(), brightness=c[:, 1].copy(), saturation=c[:, 2].copy(),
             warmth=c[:, 3].copy(),
         )
+
+
+def _motion_mad(prev: np.ndarray, cur: np.ndarray) -> float:
+    """Luma change between two thumbnails after matching their overall gain.
+
+    A fade scales the whole picture: that is a change of light, not motion, so it reads ~0.
+    """
+    gain = float(np.clip(cur.mean() / max(float(prev.mean()), 0.02), 0.25, 4.0))
+    return float(np.abs(cur - prev * gain).mean())
 
 
 def _resize(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

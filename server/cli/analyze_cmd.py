@@ -1,0 +1,67 @@
+"""`scorecut analyze VIDEO [--json] [--plot FILE]`: what the analysis sees in a video.
+
+VIDEO may carry a media-fragment range, `clip.mp4#t=1.5,4`. Runs in-process (no server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("video", metavar="VIDEO", help="a video file; may end in #t=IN,OUT (seconds)")
+    p.add_argument("--json", action="store_true",
+                   help="print the analysis as JSON (duration_s, cuts_s, visual_beats_s, analysis_fps, motion, ...)")
+    p.add_argument("--plot", metavar="FILE", default=None,
+                   help="write a picture of the analysis (motion, cuts, visual beats) to FILE (.png)")
+    p.add_argument("--fps", type=float, default=10.0, help="analysis rate of the curves (default 10)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from scorecut.models.interface import ScorecutError
+    from scorecut.plugins.client.fragments import parse_media_fragment
+
+    try:
+        clip = parse_media_fragment(args.video)
+        if not (0.5 <= args.fps <= 60):
+            raise ValueError("--fps must be between 0.5 and 60")
+        from scorecut.models.analysis import analyze_file
+
+        analysis = analyze_file(clip.path, in_s=clip.source_in_s, out_s=clip.source_out_s, fps=args.fps)
+        plot_path = None
+        if args.plot:
+            from scorecut.models.analysis.plot import plot_alignment
+
+            plot_path = plot_alignment(analysis, args.plot)
+    except (ScorecutError, ValueError, OSError) as exc:
+        print(f"scorecut analyze: {exc}", file=sys.stderr)
+        return 2
+
+    try:
+        if args.json:
+            sys.stdout.write(json.dumps(analysis.to_json()) + "\n")
+        else:
+            _summary(analysis, clip.path)
+            if plot_path is not None:
+                print(f"plot: {plot_path}")
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader (e.g. `| head`) stopped early: not an error of ours
+        sys.stdout = None
+    return 0
+
+
+def _summary(a, path: str) -> None:
+    print(f"{path}: {a.duration_s:.3f} s, curves at {a.analysis_fps:g} per second")
+    print(f"cuts: {len(a.cuts_s)}")
+    for t, kind, s in zip(a.cuts_s, a.cut_kinds, a.cut_strength):
+        print(f"  {t:9.3f} s  {kind:<9} strength {s:.2f}")
+    print(f"visual beats: {len(a.visual_beats_s)}")
+    if len(a.motion):
+        print(f"motion: mean {float(a.motion.mean()):.2f}, peak {float(a.motion.max()):.2f}")
+    if len(a.speech):
+        share = float((a.speech > 0.5).mean())
+        print(f"speech: {100 * share:.0f}% of the time")
+    else:
+        print("speech: no audio track")
