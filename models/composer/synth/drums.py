@@ -6,7 +6,7 @@ hit does) while the whole stem stays deterministic for a seed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -217,17 +217,44 @@ def _voice(hit: DrumHit, kit: DrumKit, sr: int, rng: np.random.Generator) -> np.
     return rim(sr, rng)  # an unknown kind still sounds, quietly, rather than failing the job
 
 
-def render_drums(hits, kit_name: str, n: int, sr: int, rng: np.random.Generator, cancel_check) -> np.ndarray:
+VARIANTS = 6  # distinct renderings per kind; hits pick one at random, as no two real hits match
+
+
+def tuned_kit(kit: DrumKit, key_pc: int) -> DrumKit:
+    """The kit with its kick's settled pitch and its toms moved to the nearest pitch of class
+    `key_pc` (0 = C; -1 leaves the kit as it is). Producers tune drums to the key: an untuned
+    kick is heard as a foreign note and pulls the ear (and a key estimate) away from the key.
+    (Added by the composer engineer for Arrangement.key_pc; the smallest change that does it.)"""
+    if key_pc < 0:
+        return kit
+
+    m = 69 + 12 * np.log2(kit.kick_lo_hz / 440.0)  # the kick's settled pitch as a MIDI number
+    shift = (key_pc - m) % 12
+    shift = shift - 12 if shift > 6 else shift  # at most a tritone either way
+    ratio = float(2 ** (shift / 12))  # the whole kit moves together: toms keep their intervals
+    return replace(kit, kick_lo_hz=kit.kick_lo_hz * ratio, kick_hi_hz=kit.kick_hi_hz * ratio,
+                   tom_hz=tuple(f * ratio for f in kit.tom_hz))
+
+
+def render_drums(hits, kit_name: str, n: int, sr: int, rng: np.random.Generator, cancel_check,
+                 key_pc: int = -1) -> np.ndarray:
     """All hits into a (2, n) float32 stem; each onset on sample round(time_s * sr)."""
-    kit = KITS.get(kit_name, KITS["electronic"])
+    kit = tuned_kit(KITS.get(kit_name, KITS["electronic"]), key_pc)
     out = np.zeros((2, n), dtype=np.float32)
+    pool: dict[tuple, list[np.ndarray]] = {}
     for i, hit in enumerate(sorted(hits, key=lambda h: h.time_s)):
         if i % 64 == 0:
             cancel_check()
         start = int(round(hit.time_s * sr))
         if start >= n or hit.velocity <= 0:
             continue
-        voice = _voice(hit, kit, sr, rng)
+        key = (hit.kind, round(hit.length_s, 3) if hit.kind == "riser" else 0.0)
+        variants = pool.setdefault(key, [])
+        if len(variants) < VARIANTS:
+            variants.append(_voice(hit, kit, sr, rng))
+            voice = variants[-1]
+        else:
+            voice = variants[int(rng.integers(VARIANTS))]
         level, pan = KIND_MIX.get(hit.kind, (0.3, 0.0))
         gain = level * float(np.clip(hit.velocity, 0.0, 1.0)) ** 1.5
         if start < 0:  # began before the segment: keep only what falls inside
@@ -240,8 +267,8 @@ def render_drums(hits, kit_name: str, n: int, sr: int, rng: np.random.Generator,
             out[1, start : start + m] += gain * gr * voice[:m]
         else:
             out[:, start : start + m] += gain * voice[:, :m]
-    if kit.drive > 1.0:
-        out = (np.tanh(kit.drive * out) / kit.drive).astype(np.float32)
+    if kit.drive > 1.0:  # tape-like rounding of the loudest hits; a whole kit peaks near 2
+        out = (np.tanh(kit.drive * out / 2.0) * (2.0 / kit.drive)).astype(np.float32)
     if kit.lowpass_hz > 0:
         out = signal.sosfilt(_sos("lowpass", kit.lowpass_hz, 0.0, sr), out, axis=1).astype(np.float32)
     return out

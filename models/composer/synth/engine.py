@@ -16,11 +16,17 @@ from ..events import Arrangement
 from .drums import render_drums
 from .envelopes import fade_window
 from .instruments import render_part
-from .mixing import highpass, reverb_return, saturate, tempo_delay
+from .mixing import highpass, reverb_return, tempo_delay
 
-# Gain per stem: the balance of a library-music mix (drums as the reference; bass a little under
-# it, the harmony bed well under, the melody between). Post-processing sets the overall loudness.
-STEM_GAIN = {"drums": 0.55, "bass": 0.5, "harmony": 0.32, "melody": 0.3}
+# Level of each stem where it plays (RMS dBFS of its louder passages): the balance of a library-
+# music mix. Drums and bass carry the groove, the melody sits just under them, the harmony bed
+# under the melody. Presets differ a lot in raw level (a sustained pad against a decaying pluck),
+# so each stem is levelled to its target; post-processing then sets the overall loudness.
+STEM_LEVEL_DB = {"drums": -18.0, "bass": -19.5, "harmony": -23.0, "melody": -21.5}
+LEVEL_BLOCK_S = 0.4
+LEVEL_PERCENTILE = 90  # "where it plays": the louder blocks, not the silences between phrases
+MAX_LEVEL_GAIN_DB = 30.0
+STEM_PEAK_MAX = 0.5  # -6 dBFS: headroom per stem, so four stems summed stay in reach of the limiter
 DEFAULT_SEND = {"drums": 0.12, "bass": 0.03, "harmony": 0.35, "melody": 0.28}
 DEFAULT_INSTRUMENT = {"drums": "electronic", "bass": "synth", "harmony": "pad", "melody": "lead"}
 TAIL_FADE_S = 0.5  # what still rings at tail_end_s fades over this long, never a step
@@ -29,7 +35,7 @@ TAIL_FADE_S = 0.5  # what still rings at tail_end_s fades over this long, never 
 def _stem_effects(stem: str, preset: str, x: np.ndarray, arrangement: Arrangement, sr: int) -> np.ndarray:
     """Per-stem insert effects on a (2, n) stem, before its reverb send."""
     if stem == "bass":
-        x = highpass(saturate(x, 1.6), 30.0, sr)
+        x = highpass(x, 30.0, sr)
         return np.repeat(x.mean(axis=0, keepdims=True), 2, axis=0)  # bass sits dead centre
     if stem == "harmony":
         return highpass(x, 110.0, sr)  # leave the low end to the bass
@@ -48,7 +54,7 @@ def render_stem(arrangement: Arrangement, stem: str, sample_rate: int, seed: int
     preset = arrangement.instruments.get(stem, DEFAULT_INSTRUMENT[stem])
     check = lambda: check_cancelled(cancel)  # noqa: E731
     if stem == "drums":
-        x = render_drums(arrangement.drums, preset, n, sample_rate, rng, check)
+        x = render_drums(arrangement.drums, preset, n, sample_rate, rng, check, key_pc=arrangement.key_pc)
     else:
         x = render_part(getattr(arrangement, stem), preset, stem, n, sample_rate, rng, check)
     check()
@@ -58,8 +64,24 @@ def render_stem(arrangement: Arrangement, stem: str, sample_rate: int, seed: int
     tail_end = arrangement.tail_end_s if arrangement.tail_end_s > 0 else arrangement.duration_s
     end = int(round(min(tail_end, arrangement.duration_s) * sample_rate))
     x *= fade_window(n, end, int(TAIL_FADE_S * sample_rate))[None, :]
-    x *= STEM_GAIN[stem]
+    peak = float(np.abs(x).max(initial=0.0))
+    x *= min(_level_gain(x, STEM_LEVEL_DB[stem], sample_rate), STEM_PEAK_MAX / peak if peak > 0 else 1.0)
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _level_gain(x: np.ndarray, target_db: float, sample_rate: int) -> float:
+    """Gain taking a (2, n) stem's playing level (90th percentile of 400 ms block RMS) to target."""
+    block = int(LEVEL_BLOCK_S * sample_rate)
+    k = x.shape[1] // block
+    if k == 0:
+        power = np.array([float((x.astype(np.float64) ** 2).mean())]) if x.size else np.zeros(1)
+    else:
+        power = (x[:, : k * block].astype(np.float64) ** 2).reshape(2, k, block).mean(axis=(0, 2))
+    active = power[power > 1e-7]  # above -70 dBFS: the stem is playing
+    if len(active) == 0:
+        return 1.0
+    level_db = 10.0 * np.log10(np.percentile(active, LEVEL_PERCENTILE))
+    return float(10.0 ** (np.clip(target_db - level_db, -MAX_LEVEL_GAIN_DB, MAX_LEVEL_GAIN_DB) / 20.0))
 
 
 def render(

@@ -29,20 +29,19 @@ def adsr(env: ADSR, hold_s: float, sample_rate: int) -> np.ndarray:
     r = max(env.release_s, MIN_RELEASE_S)
     n_hold = max(1, int(round(hold_s * sample_rate)))
     n_rel = int(round(r * sample_rate))
-    t = np.arange(n_hold, dtype=np.float64) / sample_rate
-    attack = np.where(t < a, 0.5 - 0.5 * np.cos(np.pi * np.minimum(t / a, 1.0)), 1.0)
-    after = np.maximum(t - a, 0.0)
-    decay = env.sustain + (1.0 - env.sustain) * np.exp(-after / max(env.decay_s, 1e-4))
-    held = attack * decay
+    n_att = min(n_hold, int(np.ceil(a * sample_rate)))
+    tau = max(env.decay_s, 1e-4)
+    t = np.arange(n_hold, dtype=np.float32) * np.float32(1.0 / sample_rate)
+    held = env.sustain + (1.0 - env.sustain) * np.exp(-np.maximum(t - a, 0.0) / tau)
+    held[:n_att] *= 0.5 - 0.5 * np.cos(np.pi * t[:n_att] / a)  # raised-cosine attack
     # Level where the release starts: one sample past the held part, so the join has no step.
     t_off = n_hold / sample_rate
     level_off = (0.5 - 0.5 * np.cos(np.pi * min(t_off / a, 1.0))) * (
-        env.sustain + (1.0 - env.sustain) * np.exp(-max(t_off - a, 0.0) / max(env.decay_s, 1e-4))
+        env.sustain + (1.0 - env.sustain) * np.exp(-max(t_off - a, 0.0) / tau)
     )
-    u = np.arange(n_rel, dtype=np.float64) / n_rel  # 0 .. just below 1
+    u = np.arange(n_rel, dtype=np.float32) / np.float32(n_rel)  # 0 .. just below 1
     release = level_off * np.exp(-4.0 * u) * (0.5 + 0.5 * np.cos(np.pi * u))
-    out = np.concatenate([held, release, [0.0]])
-    return out.astype(np.float32)
+    return np.concatenate([held, release, np.zeros(1, np.float32)]).astype(np.float32)
 
 
 def percussive(length_s: float, decay_s: float, sample_rate: int, attack_s: float = 0.001) -> np.ndarray:

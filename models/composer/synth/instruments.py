@@ -1,13 +1,15 @@
 """Pitched instruments: bass, pads, strings, keys, plucks, lead, bell.
 
 Each preset turns one Note into a stereo (2, m) float32 voice at a work rate; `render_part` lays the
-voices into a stem. Presets whose sound lives below ~5 kHz (pads, strings, bass) run at half the
-sample rate and are resampled up once per stem: half the work, and nothing lost that was there.
+voices into a stem. Presets whose sound lives well below the top octave (pads: a quarter of the
+sample rate; strings, bass, lead: half) run at a lower work rate and are resampled up once per
+stem: a fraction of the work, and nothing lost that their filters had not already removed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -17,14 +19,21 @@ from ..events import Note
 from .envelopes import ADSR, adsr
 from .mixing import pan_gains
 from .oscillators import (
+    NYQUIST_USE,
     fm_voice,
     karplus_strong_loop,
     make_bank,
     phase_constant,
-    phase_from_freq,
     pluck_excitation,
     read_bank,
+    sine,
+    vibrato_phase,
 )
+
+
+def seconds(n: int, sample_rate: int) -> np.ndarray:
+    """(n,) float32 time of each sample from the note's start."""
+    return np.arange(n, dtype=np.float32) * np.float32(1.0 / sample_rate)
 
 
 def midi_hz(pitch: float) -> float:
@@ -41,19 +50,24 @@ def pitch_pan(pitch: int, width: float = 0.35) -> float:
     return float(np.clip((pitch - 60) / 24.0, -1.0, 1.0) * width)
 
 
+REDUCED_BAND = 0.4  # at a reduced work rate, partials stop at 0.4x it: room for the upsampler's filter
+UPSAMPLER_STOPBAND_DB = 90.0
+
+
 class Context:
     """Per-part state: work rate, the part's random stream, caches of tables and string loops."""
 
-    def __init__(self, sample_rate: int, rng: np.random.Generator):
+    def __init__(self, sample_rate: int, rng: np.random.Generator, band: float = NYQUIST_USE):
         self.sr = sample_rate
         self.rng = rng
+        self.band = band  # highest partial, as a fraction of the work rate
         self._banks: dict = {}
         self._loops: dict = {}
 
     def bank(self, f0: float, wave: str, cutoffs: tuple[float, ...], resonance: float, ratio: float = 1.02):
         key = (round(f0, 4), wave, cutoffs, resonance, ratio)
         if key not in self._banks:
-            self._banks[key] = make_bank(f0, self.sr, wave, np.array(cutoffs), resonance, ratio)
+            self._banks[key] = make_bank(f0, self.sr, wave, np.array(cutoffs), resonance, ratio, self.band)
         return self._banks[key]
 
     def string_loop(self, f0: float, n: int, decay_s: float) -> np.ndarray:
@@ -79,35 +93,32 @@ def _stereo_voices(ctx: Context, n: int, f0: float, cents, pans, make_phase, cut
 
 
 def pad(note: Note, ctx: Context):
-    """5 detuned saws (+-12 cents), low-pass ~2.5 kHz breathing slowly, slow attack, long release."""
+    """5 detuned saws (+-12 cents) through a 2.4 kHz low-pass, slow attack, long release, wide.
+
+    The beating of the detuned voices, panned across the field, is what makes it warm and wide.
+    """
     env = adsr(ADSR(0.7, 1.5, 0.85, 1.6), note.duration_s, ctx.sr)
     n, f0 = len(env), midi_hz(note.pitch)
-    t = np.arange(n) / ctx.sr
-    cutoff = 2400.0 * 2.0 ** (0.35 * np.sin(2 * np.pi * 0.13 * t + ctx.rng.uniform(0, 6.3)))
-    bank = ctx.bank(f0, "saw", (1500.0, 2400.0, 3800.0), 0.15, ratio=1.01)
-    phase0 = ctx.rng.random(5)
-    it = iter(phase0)
+    bank = ctx.bank(f0, "saw", (2400.0,), 0.15, ratio=1.01)
+    it = iter(ctx.rng.random(5))
     out = _stereo_voices(
         ctx, n, f0, (-12, -5, 0, 6, 13), (-0.85, -0.4, 0.0, 0.45, 0.9),
-        lambda f: phase_constant(n, f, ctx.sr, next(it)), cutoff, bank,
+        lambda f: phase_constant(n, f, ctx.sr, next(it)), None, bank,
     )
     return out * (env * velocity_gain(note.velocity)), 0.0
 
 
 def strings(note: Note, ctx: Context):
-    """4 saws with independent 5 Hz vibrato (fading in), low-pass 3.5 kHz, bowed attack."""
+    """4 saws with independent ~5 Hz vibrato (fading in), low-pass 3.5 kHz, bowed attack."""
     env = adsr(ADSR(0.35, 2.0, 0.9, 0.9), note.duration_s, ctx.sr)
     n, f0 = len(env), midi_hz(note.pitch)
-    t = np.arange(n) / ctx.sr
-    depth = 0.004 * np.minimum(t / 0.6, 1.0)  # about 7 cents once the note has settled
+    depth = 0.004 * np.minimum(np.arange(n, dtype=np.float32) / np.float32(0.6 * ctx.sr), 1.0)  # ~7 cents
     bank = ctx.bank(f0, "saw", (3500.0,), 0.0, ratio=1.012)
-    rates = 5.0 + ctx.rng.uniform(-0.4, 0.4, 4)
-    phases = ctx.rng.uniform(0, 2 * np.pi, 4)
-    it = iter(range(4))
+    lfo = iter(zip(5.0 + ctx.rng.uniform(-0.4, 0.4, 4), ctx.rng.uniform(0, 2 * np.pi, 4), ctx.rng.random(4)))
 
     def make_phase(f):
-        i = next(it)
-        return phase_from_freq(f * (1.0 + depth * np.sin(2 * np.pi * rates[i] * t + phases[i])), ctx.sr, ctx.rng.random())
+        rate, lfo_phase, phase0 = next(lfo)
+        return vibrato_phase(n, f, ctx.sr, phase0, depth, rate, lfo_phase)
 
     out = _stereo_voices(ctx, n, f0, (-8, -3, 3, 8), (-0.7, -0.25, 0.25, 0.7), make_phase, None, bank)
     return out * (env * velocity_gain(note.velocity)), 0.0
@@ -117,7 +128,7 @@ def epiano(note: Note, ctx: Context):
     """FM electric piano: a 1:1 pair for the body, a 1:14 pair whose index dies fast for the tine."""
     env = adsr(ADSR(0.002, 1.6, 0.0, 0.35), min(note.duration_s, 6.0), ctx.sr)
     n, f0 = len(env), midi_hz(note.pitch)
-    t = np.arange(n) / ctx.sr
+    t = seconds(n, ctx.sr)
     v = float(np.clip(note.velocity, 0.0, 1.0))
     body = fm_voice(n, f0, ctx.sr, 1.0, (0.3 + 1.2 * v) * np.exp(-t / 0.9))
     tine = fm_voice(n, f0, ctx.sr, 14.0, (0.5 + 1.5 * v) * np.exp(-t / 0.025))
@@ -129,7 +140,7 @@ def piano(note: Note, ctx: Context):
     """Hammered-string tables (two strings, 1.5 cents apart) whose brightness falls as they ring."""
     env = adsr(ADSR(0.003, 0.5, 0.4, 0.3), min(note.duration_s, 8.0), ctx.sr)
     n, f0 = len(env), midi_hz(note.pitch)
-    t = np.arange(n) / ctx.sr
+    t = seconds(n, ctx.sr)
     env = env * np.exp(-t / 5.0).astype(np.float32)
     v = float(np.clip(note.velocity, 0.0, 1.0))
     cutoff = 700.0 + (2500.0 + 5000.0 * v) * np.exp(-t / 0.5)
@@ -147,6 +158,7 @@ def pluck(note: Note, ctx: Context):
     n = len(env)
     x = pluck_excitation(f0, ctx.sr, ctx.rng, 0.35 + 0.55 * float(np.clip(note.velocity, 0, 1)))
     y = signal.oaconvolve(x, ctx.string_loop(f0, n, decay))[:n].astype(np.float32)
+    y /= np.abs(y[: int(0.05 * ctx.sr)]).max() + 1e-9  # every string starts at the same peak
     return 0.7 * y * env * velocity_gain(note.velocity), pitch_pan(note.pitch)
 
 
@@ -154,14 +166,14 @@ def lead(note: Note, ctx: Context):
     """Two saws (+-7 cents) through a resonant low-pass with a pluck on the cutoff; late vibrato."""
     env = adsr(ADSR(0.012, 0.35, 0.75, 0.25), note.duration_s, ctx.sr)
     n, f0 = len(env), midi_hz(note.pitch)
-    t = np.arange(n) / ctx.sr
+    t = seconds(n, ctx.sr)
     v = float(np.clip(note.velocity, 0.0, 1.0))
     cutoff = 1400.0 * 2.0 ** (1.6 * v * np.exp(-t / 0.2)) * 2.0 ** (-0.4 * np.minimum(t / 1.5, 1.0))
-    vib = 1.0 + 0.006 * np.sin(2 * np.pi * 5.5 * t) * np.clip((t - 0.25) / 0.3, 0.0, 1.0)
+    vib_depth = (0.006 * np.clip((t - 0.25) / 0.3, 0.0, 1.0)).astype(np.float32)  # late vibrato
     bank = ctx.bank(f0, "saw", (900.0, 1400.0, 2200.0, 3400.0, 5200.0), 0.3, ratio=1.012)
     out = _stereo_voices(
         ctx, n, f0, (-7, 7), (-0.15, 0.15),
-        lambda f: phase_from_freq(f * vib, ctx.sr, ctx.rng.random()), cutoff, bank,
+        lambda f: vibrato_phase(n, f, ctx.sr, ctx.rng.random(), vib_depth, 5.5, 0.0), cutoff, bank,
     )
     return out * (env * velocity_gain(note.velocity)), 0.0
 
@@ -170,9 +182,9 @@ def bell(note: Note, ctx: Context):
     """FM bell: inharmonic 1:3.5 pair with a decaying index, plus a pure partial an octave up."""
     env = adsr(ADSR(0.002, 1.4, 0.0, 0.6), min(note.duration_s, 5.0), ctx.sr)
     n, f0 = len(env), midi_hz(note.pitch)
-    t = np.arange(n) / ctx.sr
+    t = seconds(n, ctx.sr)
     y = fm_voice(n, f0, ctx.sr, 3.5, 2.2 * np.exp(-t / 0.5))
-    y += 0.3 * fm_voice(n, 2 * f0, ctx.sr, 1.0, np.zeros(1)) * np.exp(-t / 0.6).astype(np.float32)
+    y += 0.3 * sine(phase_constant(n, 2 * f0, ctx.sr)) * np.exp(-t / 0.6).astype(np.float32)
     return 0.6 * y * env * velocity_gain(note.velocity), pitch_pan(note.pitch, 0.2)
 
 
@@ -185,7 +197,9 @@ class BassPreset:
     env_octaves: float  # how far the cutoff envelope opens at full velocity
     env_decay_s: float
     adsr: ADSR
-    sub: float  # level of a pure sine one octave... at pitch, under the filtered voice: roundness
+    sub: float  # level of a pure sine at the note's pitch under the filtered voice: roundness
+    drive: float = 1.5  # tanh saturation per note, at the work rate (so the upsampler's filter
+    #                     removes what it creates above the band): warmth on small speakers
 
 
 BASSES = {
@@ -201,25 +215,29 @@ def bass_voice(preset: BassPreset):
     def voice(note: Note, ctx: Context):
         env = adsr(preset.adsr, note.duration_s, ctx.sr)
         n, f0 = len(env), midi_hz(note.pitch)
-        t = np.arange(n) / ctx.sr
+        t = seconds(n, ctx.sr)
         v = float(np.clip(note.velocity, 0.0, 1.0))
-        phase = phase_constant(n, f0, ctx.sr, 0.0)  # phase 0 with the attack ramp: a clean start
+        phase = phase_constant(n, f0, ctx.sr, ctx.rng.random())  # free-running, as an analogue VCO
         if len(preset.cutoffs) == 1:
             y = read_bank(ctx.bank(f0, preset.wave, preset.cutoffs, preset.resonance), phase)
         else:
-            cutoff = preset.base_cutoff_hz * 2.0 ** (preset.env_octaves * v * np.exp(-t / preset.env_decay_s))
+            depth = preset.env_octaves * v * ctx.rng.uniform(0.92, 1.08)  # no two plucks quite alike
+            cutoff = preset.base_cutoff_hz * 2.0 ** (depth * np.exp(-t / preset.env_decay_s))
             y = read_bank(ctx.bank(f0, preset.wave, preset.cutoffs, preset.resonance), phase, cutoff)
         if preset.sub > 0:
             y = y + preset.sub * read_bank(ctx.bank(f0, "sine", (4000.0,), 0.0), phase)
-        return y * env * velocity_gain(note.velocity), 0.0
+        y = y * env * velocity_gain(note.velocity)
+        if preset.drive > 1.0:
+            y = np.tanh(preset.drive * y) / preset.drive
+        return y, 0.0
 
     return voice
 
 
 # preset -> (voice, work-rate divisor)
 PRESETS: dict[str, tuple[Voice, int]] = {
-    "pad": (pad, 2), "strings": (strings, 2), "epiano": (epiano, 1), "piano": (piano, 1),
-    "pluck": (pluck, 1), "lead": (lead, 1), "bell": (bell, 1),
+    "pad": (pad, 4), "strings": (strings, 2), "epiano": (epiano, 1), "piano": (piano, 1),
+    "pluck": (pluck, 1), "lead": (lead, 2), "bell": (bell, 1),
     "sub": (bass_voice(BASSES["sub"]), 2), "synth": (bass_voice(BASSES["synth"]), 2),
     "fingered": (bass_voice(BASSES["fingered"]), 2),
 }
@@ -234,7 +252,7 @@ def render_part(notes, preset: str, stem: str, n: int, sample_rate: int, rng, ca
     sr = sample_rate // div
     n_work = -(-n // div) + 64
     out = np.zeros((2, n_work), dtype=np.float32)
-    ctx = Context(sr, rng)
+    ctx = Context(sr, rng, REDUCED_BAND if div > 1 else NYQUIST_USE)
     for i, note in enumerate(sorted(notes, key=lambda x: (x.start_s, x.pitch))):
         if i % 32 == 0:
             cancel_check()
@@ -252,5 +270,17 @@ def render_part(notes, preset: str, stem: str, n: int, sample_rate: int, rng, ca
         else:
             out[:, start : start + m] += y[:, :m]
     if div > 1:
-        out = signal.resample_poly(out, div, 1, axis=1).astype(np.float32)
+        out = signal.resample_poly(out, div, 1, axis=1, window=_upsampler(div)).astype(np.float32)
     return out[:, :n]
+
+
+@lru_cache(maxsize=8)
+def _upsampler(div: int) -> np.ndarray:
+    """FIR for upsampling by `div`: flat to 0.4x the work rate (the highest partial), 90 dB down
+    from 0.6x (where the image of that partial lands). Sized by Kaiser's formula: ~60-120 taps."""
+    # In units of the output's Nyquist frequency (div * work rate / 2):
+    width = 2.0 * (1.0 - 2.0 * REDUCED_BAND) / div  # 0.4x .. 0.6x the work rate
+    numtaps, beta = signal.kaiserord(UPSAMPLER_STOPBAND_DB, width)
+    numtaps |= 1  # odd: a whole-sample delay, which resample_poly compensates
+    taps = signal.firwin(numtaps, 1.0 / div, window=("kaiser", beta))  # centred on the work Nyquist
+    return taps * div

@@ -1,4 +1,4 @@
-"""Stem effects: panning, the shared reverb, a tempo-synced delay, filters, soft saturation.
+"""Stem effects: panning, the shared reverb, a tempo-synced delay, filters.
 
 The reverb is a convolution with a generated impulse response (stereo decaying noise, darker as it
 decays). It is shared in the sense of one room for every stem; but each stem's send is convolved
@@ -31,13 +31,6 @@ def highpass(x: np.ndarray, cutoff_hz: float, sample_rate: int, order: int = 2) 
 
 def lowpass(x: np.ndarray, cutoff_hz: float, sample_rate: int, order: int = 2) -> np.ndarray:
     return signal.sosfilt(filter_sos("lowpass", cutoff_hz, sample_rate, order), x, axis=-1).astype(np.float32)
-
-
-def saturate(x: np.ndarray, drive: float) -> np.ndarray:
-    """tanh soft clip, unity gain for small signals: warmth and glue without hard edges."""
-    if drive <= 1.0:
-        return x
-    return (np.tanh(drive * x) / drive).astype(np.float32)
 
 
 REVERB_DECAY_S = 2.2  # RT60 of the room: a medium hall, long enough to glue, short enough to stay clear

@@ -9,7 +9,9 @@ two table look-ups per sample, with no recursive filter to run sample by sample.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import fft as sfft
@@ -61,9 +63,11 @@ def make_bank(
     cutoffs_hz: np.ndarray,
     resonance: float = 0.0,
     max_pitch_ratio: float = 1.02,
+    band: float = NYQUIST_USE,
 ) -> TableBank:
-    """Tables for a note of fundamental f0, band-limited for pitch up to f0 * max_pitch_ratio."""
-    n_harm = int(NYQUIST_USE * sample_rate / (f0_hz * max_pitch_ratio))
+    """Tables for a note of fundamental f0, band-limited for pitch up to f0 * max_pitch_ratio:
+    no partial above band * sample_rate."""
+    n_harm = int(band * sample_rate / (f0_hz * max_pitch_ratio))
     n_harm = max(1, min(TABLE_SIZE // 2 - 1, n_harm))
     k = np.arange(1, n_harm + 1, dtype=np.float64)  # (K,)
     amp = harmonic_amplitudes(wave, k)
@@ -76,26 +80,40 @@ def make_bank(
     return TableBank(tables, np.log(cut))
 
 
+PHASE_BITS = 32  # phase accumulators are uint32: a full cycle is 2**32, wrap-around is free
+_FRAC_BITS = PHASE_BITS - int(np.log2(TABLE_SIZE))  # low bits: position between table samples
+_FRAC_SCALE = np.float32(1.0 / (1 << _FRAC_BITS))
+
+
+_RAMP_LEN = 1 << 21  # 43 s at 48 kHz: longer notes build their own ramp
+
+
+@lru_cache(maxsize=1)
+def _ramp() -> np.ndarray:
+    ramp = np.arange(_RAMP_LEN, dtype=np.uint32)
+    ramp.setflags(write=False)  # shared between calls: read-only
+    return ramp
+
+
 def phase_constant(n: int, f0_hz: float, sample_rate: int, phase0: float = 0.0) -> np.ndarray:
-    """(n,) float64 phase in cycles, wrapped to [0, 1), for a steady pitch."""
-    return np.mod(phase0 + np.arange(n) * (f0_hz / sample_rate), 1.0)
+    """(n,) uint32 phase accumulator (2**32 = one cycle) for a steady pitch.
 
-
-def phase_from_freq(freq_hz: np.ndarray, sample_rate: int, phase0: float = 0.0) -> np.ndarray:
-    """(n,) float64 phase in cycles for an instantaneous-frequency curve (vibrato, pitch drops)."""
-    ph = np.cumsum(freq_hz, dtype=np.float64) / sample_rate
-    ph -= ph[0] - phase0  # the first sample sits at phase0
-    return np.mod(ph, 1.0)
+    Fixed point: exact for any note length, and cheaper than float phase with a modulo.
+    """
+    inc = np.uint32(int(round(f0_hz / sample_rate * 2.0**PHASE_BITS)) & 0xFFFFFFFF)
+    start = np.uint32(int(phase0 % 1.0 * 2.0**PHASE_BITS) & 0xFFFFFFFF)
+    ramp = _ramp() if n <= _RAMP_LEN else np.arange(n, dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        return ramp[:n] * inc + start
 
 
 def read_bank(bank: TableBank, phase: np.ndarray, cutoff_hz: np.ndarray | float | None = None) -> np.ndarray:
-    """Look up a bank at `phase` (cycles) and cutoff (Hz, per sample or constant). -> (n,) float32.
+    """Look up a bank at a uint32 `phase` and a cutoff (Hz, per sample or constant). -> (n,) float32.
 
     Linear interpolation along the cycle and between neighbouring cutoff tables.
     """
-    pos = phase * TABLE_SIZE
-    i0 = pos.astype(np.int64)
-    frac = (pos - i0).astype(np.float32)
+    i0 = (phase >> np.uint32(_FRAC_BITS)).astype(np.intp)
+    frac = (phase & np.uint32((1 << _FRAC_BITS) - 1)).astype(np.float32) * _FRAC_SCALE
     m = len(bank.log_cutoffs)
     if m == 1 or cutoff_hz is None:
         tab = bank.tables[0]
@@ -103,42 +121,73 @@ def read_bank(bank: TableBank, phase: np.ndarray, cutoff_hz: np.ndarray | float 
         return a + frac * (tab[i0 + 1] - a)
     lo, hi = bank.log_cutoffs[0], bank.log_cutoffs[-1]
     lc = np.log(np.clip(cutoff_hz, np.exp(lo), np.exp(hi)))
-    level = (lc - lo) / (hi - lo) * (m - 1)  # float index into the tables
-    level = np.broadcast_to(level, phase.shape)
-    j0 = np.minimum(level.astype(np.int64), m - 2)
+    level = np.broadcast_to((lc - lo) / (hi - lo) * (m - 1), phase.shape)  # float table index
+    j0 = np.minimum(level.astype(np.intp), m - 2)
     w = (level - j0).astype(np.float32)
     flat = bank.tables.ravel()
-    row = TABLE_SIZE + 1
-    base0 = j0 * row + i0
+    base0 = j0 * (TABLE_SIZE + 1) + i0
     a0 = flat[base0]
     y0 = a0 + frac * (flat[base0 + 1] - a0)
-    base1 = base0 + row
+    base1 = base0 + (TABLE_SIZE + 1)
     a1 = flat[base1]
     y1 = a1 + frac * (flat[base1 + 1] - a1)
     return y0 + w * (y1 - y0)
 
 
-def fm_voice(
-    n: int,
-    f0_hz: float,
-    sample_rate: int,
-    ratio: float,
-    index: np.ndarray,
-    phase0: float = 0.0,
+def vibrato_phase(
+    n: int, f0_hz: float, sample_rate: int, phase0: float, depth: np.ndarray | float, rate_hz: float, lfo_phase: float
 ) -> np.ndarray:
-    """sin(carrier + index(t) * sin(ratio * carrier)), index limited so no sideband aliases.
+    """(n,) uint32 phase of f0 * (1 + depth * sin(2 pi rate t + lfo_phase)).
 
-    Sidebands reach about f0 + (index + 1) * ratio * f0 (Carson's rule); the index is scaled down
-    for high notes so that stays below NYQUIST_USE * sample_rate. -> (n,) float32.
+    The integral of the sine, -f0 depth cos(.) / (2 pi rate) cycles, is added to a steady
+    accumulator (the depth is treated as locally constant: it only fades in over a few cycles of
+    the LFO), which avoids a float cumulative sum over the whole note.
     """
-    limit = NYQUIST_USE * sample_rate
-    max_index = (limit - f0_hz) / (ratio * f0_hz) - 1.0
-    if max_index <= 0.0:  # the modulator itself would alias: a plain sine
-        index = np.zeros(1)
+    t = np.arange(n, dtype=np.float32) * np.float32(1.0 / sample_rate)
+    wobble = (-f0_hz / (2 * np.pi * rate_hz)) * depth * np.cos(np.float32(2 * np.pi * rate_hz) * t + np.float32(lfo_phase))
+    offset = (np.mod(wobble, 1.0) * 2.0**PHASE_BITS).astype(np.int64).astype(np.uint32)
+    with np.errstate(over="ignore"):
+        return phase_constant(n, f0_hz, sample_rate, phase0) + offset
+
+
+_TO_RADIANS = np.float32(2 * np.pi / 2.0**PHASE_BITS)
+
+
+def sine(phase: np.ndarray) -> np.ndarray:
+    """sin of a uint32 phase accumulator, (n,) float32."""
+    return np.sin(phase.astype(np.float32) * _TO_RADIANS)
+
+
+def fm_index_limit(f0_hz: float, ratio: float, sample_rate: int) -> float:
+    """Largest modulation index whose sidebands above NYQUIST_USE * sample_rate stay under -60 dB.
+
+    Sideband n has amplitude J_n(index) ~ (index / 2)^n / n!. With N sidebands fitting below the
+    limit, the index is capped where J_{N+1} = 1e-3 (-60 dB). -1 when even the modulator's first
+    sideband would not fit.
+    """
+    n_fit = int(np.floor((NYQUIST_USE * sample_rate - f0_hz) / (ratio * f0_hz)))
+    if n_fit < 1:
+        return -1.0
+    m = n_fit + 1
+    return float(2.0 * (1e-3 * math.factorial(m)) ** (1.0 / m))
+
+
+def fm_voice(n: int, f0_hz: float, sample_rate: int, ratio: float, index: np.ndarray, phase0: float = 0.0) -> np.ndarray:
+    """sin(carrier + index(t) * sin(ratio * carrier)), index capped so no sideband aliases audibly.
+
+    -> (n,) float32. See fm_index_limit for the cap.
+    """
+    max_index = fm_index_limit(f0_hz, ratio, sample_rate)
+    carrier = phase_constant(n, f0_hz, sample_rate, phase0)
+    if max_index <= 0.0:  # the modulator's sidebands would alias: a plain sine
+        return sine(carrier)
+    index = np.minimum(np.asarray(index, dtype=np.float32), np.float32(max_index))
+    if float(ratio).is_integer():  # an exact multiple of the carrier's accumulator: no drift
+        with np.errstate(over="ignore"):
+            mod_phase = carrier * np.uint32(int(ratio))
     else:
-        index = np.minimum(index, max_index)
-    theta = 2 * np.pi * (phase0 + np.arange(n) * (f0_hz / sample_rate))  # (n,) float64
-    return np.sin(theta + index * np.sin(ratio * theta)).astype(np.float32)
+        mod_phase = phase_constant(n, f0_hz * ratio, sample_rate, phase0 * ratio)
+    return np.sin(carrier.astype(np.float32) * _TO_RADIANS + index * sine(mod_phase))
 
 
 def karplus_strong_loop(f0_hz: float, sample_rate: int, n: int, decay_s: float) -> np.ndarray:
