@@ -1,0 +1,191 @@
+"""The fake Resolve's media pool: bins, media pool items, import, AppendToTimeline (see resolve_fake.py)."""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+from dataclasses import dataclass, field
+
+from resolve_api import _ids, _Impl, _rate
+from resolve_fake_timeline import TimelineImpl, TimelineItemImpl
+
+WAV_FPS = 24.0  # the rate Resolve reports for audio-only media pool items
+
+
+@dataclass(eq=False)
+class MediaPoolItemImpl(_Impl):
+    KIND = "MediaPoolItem"
+    fake: "FakeResolve"
+    path: str
+    fps: float  # as Resolve reports it (24 for WAVs)
+    length_s: float
+    has_video: bool
+    uid: str = field(default_factory=lambda: f"mpi-{next(_ids)}")
+
+    @property
+    def frames(self) -> float:
+        return self.length_s * self.fps
+
+    def GetName(self) -> str:
+        return os.path.basename(self.path)
+
+    def GetClipProperty(self, name=None):
+        props = {
+            "File Path": self.path, "File Name": os.path.basename(self.path), "Clip Name": self.GetName(),
+            "FPS": self.fps, "Frames": str(int(math.floor(self.frames + 1e-6))),
+            "Type": "Video + Audio" if self.has_video else "Audio",
+            "Format": "Wave" if not self.has_video else "QuickTime",
+        }
+        return dict(props) if name is None else props.get(name, "")
+
+
+@dataclass(eq=False)
+class FolderImpl(_Impl):
+    KIND = "Folder"
+    fake: "FakeResolve"
+    name: str
+    parent: "FolderImpl | None" = None
+    clips: list = field(default_factory=list)
+    folders: list = field(default_factory=list)
+    uid: str = field(default_factory=lambda: f"folder-{next(_ids)}")
+
+    def GetName(self) -> str:
+        return self.name
+
+    def GetSubFolderList(self) -> list:
+        return list(self.folders)
+
+
+
+@dataclass(eq=False)
+class MediaPoolImpl(_Impl):
+    KIND = "MediaPool"
+    fake: "FakeResolve"
+    project: "ProjectImpl"
+    root: FolderImpl = None
+    current: FolderImpl = None
+    uid: str = field(default_factory=lambda: f"pool-{next(_ids)}")
+
+    def __post_init__(self):
+        self.root = FolderImpl(self.fake, "Master")
+        self.current = self.root
+
+    def GetRootFolder(self):
+        return self.root
+
+    def AddSubFolder(self, folder, name):
+        if not isinstance(folder, FolderImpl) or not name:
+            return None
+        sub = FolderImpl(self.fake, str(name), folder)
+        folder.folders.append(sub)
+        return sub
+
+    def GetCurrentFolder(self):
+        return self.current
+
+    def SetCurrentFolder(self, folder) -> bool:
+        if not isinstance(folder, FolderImpl) or not self._contains(folder):
+            return False
+        self.current = folder
+        return True
+
+    def _contains(self, folder) -> bool:
+        while folder is not None and folder is not self.root:
+            folder = folder.parent
+        return folder is self.root
+
+    def ImportMedia(self, paths) -> list:
+        imported = []
+        for path in paths:
+            path = os.path.abspath(str(path))
+            if not os.path.isfile(path) or any(c.path == path for c in self.current.clips):
+                continue
+            clip = self.fake.probe(path)
+            if clip is not None:
+                self.current.clips.append(clip)
+                imported.append(clip)
+        return imported
+
+    def AppendToTimeline(self, *args) -> list:
+        if len(args) != 1 or not isinstance(args[0], list) or not all(isinstance(a, dict) for a in args[0]):
+            raise NotImplementedError("the fake implements only AppendToTimeline([{clipInfo}, ...])")
+        timeline = self.project.current
+        return [item for info in args[0] if timeline and (item := self._append(timeline, info))]
+
+    def _append(self, timeline: TimelineImpl, info: dict):
+        clip = info.get("mediaPoolItem")
+        if not isinstance(clip, MediaPoolItemImpl):
+            return None
+        first = float(info.get("startFrame", 0))
+        last = float(info.get("endFrame", clip.frames))  # exclusive, in the clip's own frame rate
+        last = min(last, clip.frames)
+        if first < 0 or last <= first:
+            return None
+        media_type = info.get("mediaType")
+        track_type = "audio" if (media_type == 2 or not clip.has_video) else "video"
+        if track_type == "audio" and media_type == 1:
+            return None
+        index, record = info.get("trackIndex", 1), info.get("recordFrame")
+        if self.fake.faults.get("ignore_record_frame"):  # as Resolve before clipInfo placement did
+            index, record = 1, None
+        track = timeline._track(track_type, int(index))
+        if track is None:
+            return None
+        length = round((last - first) / clip.fps * timeline.fps)  # timeline frames
+        if record is None:
+            record = max((i.end for i in track.items), default=timeline.start)
+        record = int(round(float(record)))
+        if any(i.start < record + length and record < i.end for i in track.items):
+            return None
+        item = TimelineItemImpl(self.fake, clip.GetName(), clip, record, record + length,
+                                first / clip.fps, last / clip.fps)
+        track.items.append(item)
+        return item
+
+    def DeleteClips(self, clips) -> bool:
+        clips = list(clips)
+        found = False
+        for folder in self._folders(self.root):
+            for clip in list(folder.clips):
+                if any(clip is c for c in clips):
+                    folder.clips.remove(clip)
+                    found = True
+        return found
+
+    def DeleteFolders(self, folders) -> bool:
+        found = False
+        for folder in folders:
+            if isinstance(folder, FolderImpl) and folder.parent is not None and folder in folder.parent.folders:
+                folder.parent.folders.remove(folder)
+                if self._contains(self.current) is False:
+                    self.current = self.root
+                found = True
+        return found
+
+    def _folders(self, folder):
+        yield folder
+        for sub in folder.folders:
+            yield from self._folders(sub)
+
+
+def _wav_info(path: str) -> tuple[int, int]:
+    """(sample rate, frames) from a RIFF/WAVE header (PCM or float, any bit depth)."""
+    with open(path, "rb") as f:
+        riff, _, wave = struct.unpack("<4sI4s", f.read(12))
+        if riff != b"RIFF" or wave != b"WAVE":
+            raise ValueError(f"{path} is not a WAV file")
+        rate = block = 0
+        while True:
+            header = f.read(8)
+            if len(header) < 8:
+                raise ValueError(f"{path} has no data chunk")
+            cid, size = struct.unpack("<4sI", header)
+            if cid == b"fmt ":
+                fmt = f.read(size)
+                _, _, rate, _, block = struct.unpack("<HHIIH", fmt[:14])
+                f.seek(size % 2, 1)
+            elif cid == b"data":
+                return rate, size // block
+            else:
+                f.seek(size + size % 2, 1)
