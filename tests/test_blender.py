@@ -244,6 +244,8 @@ def test_timer_and_worker_paths_finish_cancel_refuse_and_unreachable(bpy_python,
     assert [s[1:] for s in done["strips"]] == [[2, 11, 100], [3, 11, 100], [4, 11, 100], [5, 11, 100]]
     # Placing is one undo step: undo leaves the edit as it was (the movie, no music); redo restores it.
     assert (facts["after_undo"], facts["movies_after_undo"], facts["after_redo"]) == (0, 1, 4)
+    assert facts["replacing"] == {"two_stems": [["drums", 2, "drums", 11, 100], ["bass", 3, "bass", 11, 100]],
+                                  "mix_only": [["mix", 2, "mix", 11, 100]]}
     assert facts["load_cancels"] == [True, True, True]
 
     cancelled = facts["cancelled"]

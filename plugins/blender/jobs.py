@@ -64,7 +64,7 @@ def job_options(settings) -> JobOptions:
     """The scene's Scorecut settings as client options."""
     stems = tuple(sorted(s.lower() for s in settings.stems)) if settings.place_stems else ()
     return JobOptions(model=settings.model, style=settings.style.strip(), mood=settings.mood.strip(),
-                      seed=int(settings.seed), stems=stems)
+                      seed=int(settings.seed), stems=stems, duck_dialogue=bool(settings.duck_dialogue))
 
 
 def prepare(scene, scope: str, settings, address: str, token: str = "") -> ScoreJob:

@@ -60,6 +60,7 @@ class SEQUENCER_PT_scorecut(bpy.types.Panel):
         sub = col.column()
         sub.enabled = settings.place_stems
         sub.prop(settings, "stems")
+        col.prop(settings, "duck_dialogue")
         col.prop(settings, "keep_takes")
 
         job = jobs.active_job(context.scene.name)

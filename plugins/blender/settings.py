@@ -41,6 +41,9 @@ class ScorecutSettings(bpy.types.PropertyGroup):
     place_stems: bpy.props.BoolProperty(
         name="Place Stems", default=True,
         description="One sound strip per stem on its own channel; off places only the mix")
+    duck_dialogue: bpy.props.BoolProperty(
+        name="Duck Under Dialogue", default=False,
+        description="Lower the music where the movies' own sound has speech")
     keep_takes: bpy.props.BoolProperty(
         name="Keep Takes", default=False,
         description="Keep earlier takes of the same frames (muted); off replaces the last take")

@@ -103,6 +103,18 @@ def main(args: dict) -> dict:
     bpy.ops.ed.redo()
     facts["after_redo"] = sound_count(bpy.context.scene)
 
+    # A new take over the same frames replaces the last one: two chosen stems, then only the mix.
+    scene = bpy.context.scene
+    placed = {}
+    for label, stems, place_stems in (("two_stems", {"drums", "bass"}, True), ("mix_only", {"drums"}, False)):
+        scene.scorecut.stems, scene.scorecut.place_stems = stems, place_stems
+        job = jobs.start(jobs.prepare(scene, "RANGE", scene.scorecut, address, token))
+        drive(jobs, job)
+        placed[label] = [[s.get("scorecut_stem"), s.channel, scene.sequence_editor.channels[s.channel].name,
+                          s.frame_final_start, s.frame_final_duration]
+                         for s in sorted(scene.sequence_editor.strips, key=lambda s: s.channel) if s.type == "SOUND"]
+    facts["replacing"] = placed
+
     # Opening another file while a take is in flight cancels it: its scene is not in the new file.
     scene = bpy.context.scene
     job = jobs.start(jobs.prepare(scene, "RANGE", scene.scorecut, address, token))
