@@ -89,7 +89,12 @@ class ScorecutClient:
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._sha_cache: dict[tuple, str] = {}
         options = [("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
-                   ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES)]
+                   ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+                   # A server started after our first try must be found within a moment, not after
+                   # gRPC's default reconnect backoff (which grows to two minutes).
+                   ("grpc.initial_reconnect_backoff_ms", 200),
+                   ("grpc.min_reconnect_backoff_ms", 200),
+                   ("grpc.max_reconnect_backoff_ms", 2000)]
         if is_loopback(address):
             options.append(("grpc.enable_http_proxy", 0))  # a proxy never fronts our own machine
         use_tls = (root_certificates is not None) if tls is None else tls

@@ -119,6 +119,11 @@ def _log_tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
+def _answers(address: str, token: str | None, timeout: float = 1.0) -> bool:
+    with ScorecutClient(address, token=token) as client:  # fresh: no reconnect backoff carried over
+        return client.ping(timeout=timeout)
+
+
 def ensure_local_server(address: str, *, token: str | None = None, timeout_s: float = START_TIMEOUT_S,
                         notify=lambda message: None) -> LocalServer:
     """The server answering at loopback `address`, started detached when none does.
@@ -128,39 +133,39 @@ def ensure_local_server(address: str, *, token: str | None = None, timeout_s: fl
     if not is_loopback(address):
         raise ServerUnavailable(f"no Scorecut server answers at {address}; start it there with "
                                 "`scorecut serve --host ... --token ...`, or check the address")
-    with ScorecutClient(address, token=token) as client:
-        if client.ping():
-            record = read_pidfile(address) or {}
-            return LocalServer(address, record.get("pid"), None, False)
-        with _file_lock(state_dir() / f"{_slug(address)}.lock"):
-            record = read_pidfile(address)
-            proc = None
-            starting = record and time.time() - float(record.get("started", 0)) < timeout_s
-            if starting and pid_alive(int(record["pid"])) and _wait(client, record, None, timeout_s):
-                # Another command started it a moment ago and it is now serving.
-                return LocalServer(address, int(record["pid"]), Path(record["log"]), False)
-            log_path = log_dir() / f"server-{_slug(address)}.log"
-            notify(f"starting a local Scorecut server at {address} (log: {log_path})")
-            proc = _spawn(address, log_path)
-            record = {"pid": proc.pid, "address": address, "log": str(log_path), "started": time.time()}
-            if not _wait(client, record, proc, timeout_s):
-                if proc.poll() is None:
-                    proc.terminate()
-                raise ServerUnavailable(
-                    f"the local Scorecut server did not start at {address}; its log ({log_path}) ends:\n"
-                    f"{_log_tail(log_path)}\nfix what it says, or run `scorecut serve` yourself to see why"
-                )
-            path = pidfile_path(address)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(record))
-            os.replace(tmp, path)
-            return LocalServer(address, proc.pid, log_path, True)
+    if _answers(address, token, 2.0):
+        record = read_pidfile(address) or {}
+        return LocalServer(address, record.get("pid"), None, False)
+    with _file_lock(state_dir() / f"{_slug(address)}.lock"):
+        record = read_pidfile(address)
+        if _answers(address, token, 2.0):  # another command started it while we waited for the lock
+            return LocalServer(address, (record or {}).get("pid"), None, False)
+        starting = record and time.time() - float(record.get("started", 0)) < timeout_s
+        if starting and pid_alive(int(record["pid"])) and _wait(address, token, record, None, timeout_s):
+            return LocalServer(address, int(record["pid"]), Path(record["log"]), False)
+        log_path = log_dir() / f"server-{_slug(address)}.log"
+        notify(f"starting a local Scorecut server at {address} (log: {log_path})")
+        proc = _spawn(address, log_path)
+        record = {"pid": proc.pid, "address": address, "log": str(log_path), "started": time.time()}
+        path = pidfile_path(address)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, path)  # recorded at once, so a crash of ours still leaves it findable
+        if not _wait(address, token, record, proc, timeout_s):
+            if proc.poll() is None:
+                proc.terminate()
+            path.unlink(missing_ok=True)
+            raise ServerUnavailable(
+                f"the local Scorecut server did not start at {address}; its log ({log_path}) ends:\n"
+                f"{_log_tail(log_path)}\nfix what it says, or run `scorecut serve` yourself to see why"
+            )
+        return LocalServer(address, proc.pid, log_path, True)
 
 
-def _wait(client: ScorecutClient, record: dict, proc: subprocess.Popen | None, timeout_s: float) -> bool:
+def _wait(address: str, token: str | None, record: dict, proc: subprocess.Popen | None, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if client.ping(timeout=1.0):
+        if _answers(address, token):
             return True
         if proc is not None and proc.poll() is not None:
             return False

@@ -153,13 +153,15 @@ def run(args) -> int:
     token = args.token or None
     progress = ProgressDisplay(label=name)
     try:
-        with ScorecutClient(address, token=token) as client:
-            if not client.ping():
-                if not is_loopback(address):
-                    return _fail(EXIT_UNAVAILABLE, f"no Scorecut server answers at {address}; start it there "
-                                 "with `scorecut serve`, or check --server")
-                ensure_local_server(address, token=token,
-                                    notify=lambda m: print(f"scorecut score: {m}", file=sys.stderr))
+        with ScorecutClient(address, token=token) as probe:
+            answering = probe.ping()
+        if not answering:
+            if not is_loopback(address):
+                return _fail(EXIT_UNAVAILABLE, f"no Scorecut server answers at {address}; start it there "
+                             "with `scorecut serve`, or check --server")
+            ensure_local_server(address, token=token,
+                                notify=lambda m: print(f"scorecut score: {m}", file=sys.stderr))
+        with ScorecutClient(address, token=token) as client:  # a fresh channel: no reconnect backoff
             result = client.score(clips, options, duration_s=args.duration, out_dir=args.out_dir, name=name,
                                   on_event=progress, before_land=_extras(args, clips))
     except ServerUnavailable as e:
