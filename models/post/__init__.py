@@ -69,7 +69,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions) -> FinishedScor
     if not parts or frames == 0:
         mix = np.zeros((2, frames), dtype=np.float32)
         return FinishedScore(sr, mix, {}, output.plan, float("-inf"), float("-inf"), extra={"post": "no audio to finish"})
-    channels = max(_fit_length(x, 1).shape[0] for x in parts.values())
+    channels = max(2, *(np.atleast_2d(x).shape[0] for x in parts.values()))  # mono parts become stereo
     parts = {k: _remove_dc(np.broadcast_to(_fit_length(x, frames), (channels, frames)), sr) for k, x in parts.items()}
 
     # Dialogue: a presence dip in the busy stems, then one duck curve for everything.
