@@ -32,11 +32,12 @@ SCENE_FPS = 25
 
 
 def _bpy_python() -> str:
-    candidates = [os.environ.get("SCORECUT_BPY_PYTHON", ""), str(REPO / ".venv-blender" / "bin" / "python")]
-    for python in filter(None, candidates):
-        if Path(python).exists() and subprocess.run([python, "-c", "import bpy"], capture_output=True).returncode == 0:
-            return python
-    message = ("no Python with bpy: set SCORECUT_BPY_PYTHON to a venv's python with `pip install bpy==5.0.1`")
+    # SCORECUT_BPY_PYTHON, when set, is the one to use; else the repository's own .venv-blender.
+    python = os.environ.get("SCORECUT_BPY_PYTHON") or str(REPO / ".venv-blender" / "bin" / "python")
+    if Path(python).exists() and subprocess.run([python, "-c", "import bpy"], capture_output=True).returncode == 0:
+        return python
+    message = (f"no Python with bpy at {python}: set SCORECUT_BPY_PYTHON to a venv's python "
+               "with `pip install bpy==5.0.1`")
     if os.environ.get("SCORECUT_REQUIRE_BLENDER") == "1":
         pytest.fail(message)
     pytest.skip(message)
@@ -247,6 +248,7 @@ def test_timer_and_worker_paths_finish_cancel_refuse_and_unreachable(bpy_python,
     assert facts["replacing"] == {"two_stems": [["drums", 2, "drums", 11, 100], ["bass", 3, "bass", 11, 100]],
                                   "mix_only": [["mix", 2, "mix", 11, 100]]}
     assert facts["load_cancels"] == [True, True, True]
+    assert facts["load_places_nothing"] == [None, 0]  # a late timer call places nothing in the new file
 
     cancelled = facts["cancelled"]
     assert facts["cancel_accepted"]

@@ -34,6 +34,7 @@ class ScoreJob:
     reports: list[tuple[str, str]] = field(default_factory=list)  # ({'INFO'|'WARNING'|'ERROR'}, message)
     placed: list[str] = field(default_factory=list)  # names of the sound strips made
     final: JobState | None = None  # set once the job has ended and been handled
+    abandoned: bool = False  # its file was closed: whatever comes back is not placed anywhere
 
     @property
     def take(self) -> str:
@@ -101,9 +102,11 @@ def cancel(scene_name: str) -> bool:
 
 def finish(job: ScoreJob, state: JobState) -> None:
     """Handle the ended job on the main thread: place the take or say why not."""
+    job.final = state
+    if job.abandoned:
+        return
     _ACTIVE.pop(job.scene_name, None)
     _LAST[job.scene_name] = job
-    job.final = state
     if state.state == FINISHED and state.result is not None:
         scene = bpy.data.scenes.get(job.scene_name)
         if scene is None:
@@ -203,6 +206,7 @@ def current_status() -> StatusProbe | None:
 
 def cancel_all() -> None:
     for job in list(_ACTIVE.values()):
+        job.abandoned = True
         job.runner.cancel()
     _ACTIVE.clear()
 

@@ -122,6 +122,7 @@ def main(args: dict) -> dict:
     bpy.ops.wm.read_homefile(use_empty=True)
     facts["load_cancels"] = [active_before, jobs.active_job(job.scene_name) is None, job.runner.cancel_requested]
     job.runner.wait(30)
+    facts["load_places_nothing"] = [jobs.tick(job), sound_count(bpy.context.scene) if bpy.context.scene.sequence_editor else 0]
     return facts
 
 
