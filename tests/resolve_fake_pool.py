@@ -119,9 +119,8 @@ class MediaPoolImpl(_Impl):
             return None
         first = float(info.get("startFrame", 0))
         last = float(info.get("endFrame", clip.frames))  # exclusive, in the clip's own frame rate
-        last = min(last, clip.frames)
-        if first < 0 or last <= first:
-            return None
+        if first < 0 or last <= first or last > clip.frames + 1e-6:
+            return None  # nothing past the media's end: such a clipInfo is not appended
         media_type = info.get("mediaType")
         track_type = "audio" if (media_type == 2 or not clip.has_video) else "video"
         if track_type == "audio" and media_type == 1:

@@ -15,6 +15,7 @@ from videos import VideoSpec, make_video
 from scorecut.plugins.client import JobCancelled, ServerUnavailable
 from scorecut.plugins.resolve import ResolveScoreError, prepare, read_segment, score_timeline
 from scorecut.plugins.resolve.connect import from_namespace
+from scorecut.plugins.resolve.placement import place_stems
 
 STEMS = ("drums", "bass", "harmony", "melody")
 RATES = ["24", "25", "29.97", "23.976"]
@@ -103,6 +104,26 @@ def test_fake_quirks_wav_fps_exclusive_end_absolute_record(tmp_path):
     assert timeline.start == 90000
 
 
+@pytest.mark.parametrize("fps", RATES)
+def test_place_stems_counts_frames_in_the_items_own_rate(tmp_path, fps):
+    """WAVs longer than the segment: only endFrame (in the WAV's 24 FPS) sets the placed length."""
+    fake = FakeResolve()
+    project = fake.create_project()
+    timeline = fake.create_timeline(project, "T", fps)
+    stems = {}
+    for stem in ("drums", "bass"):
+        stems[stem] = tmp_path / f"{stem}.wav"
+        with wave.open(str(stems[stem]), "wb") as w:
+            w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
+            w.writeframes(b"\0" * 2 * 8000 * 60)  # 60 s
+    api_project = fake.resolve.GetProjectManager().GetCurrentProject()
+    frames, record = 1001, timeline.start + 13  # long enough that 23.976 vs 24 is a whole frame
+    items = place_stems(api_project, api_project.GetCurrentTimeline(), stems, record_frame=record, frames=frames,
+                        fps=timeline.fps, job="job 1")
+    assert [(i.GetStart(), i.GetEnd()) for i in items] == [(record, record + frames)] * 2
+    assert [t.name for t in timeline.tracks["audio"]] == ["Audio 1", "drums", "bass"]
+
+
 # -- reading ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fps", RATES)
@@ -135,6 +156,19 @@ def test_top_most_visible_item_wins_and_titles_are_see_through(media):
     assert spans == [("shot_a", 0, 40), ("shot_b", 40, 52), ("shot_b", 52, 91)]
     assert segment.clips[1].source_in_s == pytest.approx(0.0)
     assert segment.clips[2].source_in_s == pytest.approx(12 / 24 + (52 - 48) / 24)
+
+
+def test_speed_change_maps_source_linearly(media):
+    fake = FakeResolve()
+    project = fake.create_project()
+    timeline = fake.create_timeline(project, "Fast", "25")
+    clip = fake.import_file(project, media["a"])
+    fake.put(timeline, clip, track=1, at=0, frames=40, source_in_frames=5, speed=1.5)
+    timeline.marks = (10, 29)
+    [spec] = read_segment(fake.resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline(), "inout").clips
+    assert (spec.record_start_s, spec.record_end_s) == (0.0, pytest.approx(20 / 25))
+    assert spec.source_in_s == pytest.approx(5 / 25 + 1.5 * 10 / 25)
+    assert spec.source_out_s - spec.source_in_s == pytest.approx(1.5 * 20 / 25)
 
 
 def test_left_offset_fallback_before_source_times(media):
