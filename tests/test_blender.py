@@ -158,16 +158,16 @@ def two_movies(media_root) -> tuple[Path, Path]:
 def test_scoring_selected_strips_places_one_strip_per_stem_frame_exact(bpy_python, extension_zip, tmp_path,
                                                                        server, two_movies):
     a, b = two_movies
-    a_start, b_start, b_trim = 26, 138, 12  # B trimmed by 12 frames and on top of A's last 20
+    a_start, a_cut, b_start, b_trim = 26, 6, 138, 12  # A's source cut by 6, B trimmed by 12 and on top of A's tail
     (tmp_path / "project").mkdir()
     blend, mixdown = tmp_path / "project" / "edit.blend", tmp_path / "mixdown.wav"
     facts = run_driver(bpy_python, "bl_score", {
-        "zip": str(extension_zip), "videos": [str(a), str(b)], "a_start": a_start, "b_start": b_start,
+        "zip": str(extension_zip), "videos": [str(a), str(b)], "a_start": a_start, "a_cut": a_cut, "b_start": b_start,
         "b_trim": b_trim, "blend": str(blend), "mixdown": str(mixdown)}, tmp_path, server.address)
 
     # new_movie maps one source frame to one timeline frame.
     a_frames, b_frames = frame_count(a), frame_count(b)
-    a_end, b_first, b_end = a_start + a_frames, b_start + b_trim, b_start + b_frames
+    a_end, b_first, b_end = a_start + a_frames - a_cut, b_start + b_trim, b_start + b_frames
     assert facts["movies"]["A"]["end"] == a_end and facts["movies"]["B"]["start"] == b_first
     assert facts["movies"]["B"]["end"] == b_end and b_first < a_end  # they overlap; B is seen there
     assert abs(facts["movies"]["A"]["fps"] - float(SOURCE_FPS)) < 1e-4
@@ -175,7 +175,7 @@ def test_scoring_selected_strips_places_one_strip_per_stem_frame_exact(bpy_pytho
     # The request: A until B covers it, then B from its trimmed head; record times on the 25 fps timeline.
     src = float(SOURCE_FPS)
     expected = [
-        (str(a), 0.0, (b_first - a_start) / src, 0.0, (b_first - a_start) / SCENE_FPS),
+        (str(a), a_cut / src, (b_first - a_start + a_cut) / src, 0.0, (b_first - a_start) / SCENE_FPS),
         (str(b), b_trim / src, b_frames / src, (b_first - a_start) / SCENE_FPS, (b_end - a_start) / SCENE_FPS),
     ]
     for sent in (facts["clips"], facts["wire"]):

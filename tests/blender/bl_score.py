@@ -37,6 +37,7 @@ def main(args: dict) -> dict:
     editor = scene.sequence_editor_create()
     a = editor.strips.new_movie(name="A", filepath=args["videos"][0], channel=1, frame_start=args["a_start"])
     b = editor.strips.new_movie(name="B", filepath=args["videos"][1], channel=2, frame_start=args["b_start"])
+    a.animation_offset_start = args["a_cut"]  # the movie's first frames cut away at the source
     b.frame_offset_start = args["b_trim"]
     scene.frame_start, scene.frame_end = 1, b.frame_final_end + 25
     for s in editor.strips:
