@@ -65,10 +65,13 @@ def _import(media_pool, folder, paths: list[Path], undo: _Undo) -> dict[str, obj
         if previous:
             media_pool.SetCurrentFolder(previous)
     undo.clips.extend(clips)
-    by_path = {os.path.normcase(os.path.abspath(str(c.GetClipProperty("File Path")))): c for c in clips}
+    def key(path) -> str:  # symlinked temp folders (macOS /var -> /private/var) compare equal
+        return os.path.normcase(os.path.realpath(str(path)))
+
+    by_path = {key(c.GetClipProperty("File Path")): c for c in clips}
     found = {}
     for p in paths:
-        clip = by_path.get(os.path.normcase(os.path.abspath(str(p))))
+        clip = by_path.get(key(p))
         if clip is None:
             raise ResolveScoreError(f"Resolve did not import {p}; check that the file is readable and that "
                                     "Resolve can read WAV files, then try again")
