@@ -115,7 +115,7 @@ def finish(job: ScoreJob, state: JobState) -> None:
         try:
             job.placed = timeline.place_take(scene, job.segment, job.take, state.result.stems, state.result.mix,
                                              job.place_stems, job.keep_takes)
-        except ValueError as e:
+        except (ValueError, RuntimeError) as e:  # no free channels; a WAV Blender cannot open
             job.report("ERROR", f"Scorecut: {e}; the music is in {state.result.folder}")
             return
         try:

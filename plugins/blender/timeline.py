@@ -107,15 +107,15 @@ def place_take(scene, segment: Segment, take: str, stems: dict[str, Path], mix: 
     occupants = [Occupant(s.channel, s.frame_final_start, s.frame_final_end, str(s.get(TAKE_KEY, "")))
                  for s in strips]
     earlier = takes_over(occupants, first, end)
+    if not keep_takes:
+        occupants = [o for o in occupants if o.take not in earlier]
+    files = stems_to_place(stems, mix, place_stems)
+    channels = choose_channels(occupants, first, end, len(files))  # raises before anything changes
     for strip in [s for s in strips if s.get(TAKE_KEY, "") in earlier]:
         if keep_takes:
             strip.mute = True
         else:
             strips.remove(strip)
-    if not keep_takes:
-        occupants = [o for o in occupants if o.take not in earlier]
-    files = stems_to_place(stems, mix, place_stems)
-    channels = choose_channels(occupants, first, end, len(files))
     names = []
     for (stem, wav), channel in zip(files, channels):
         strip = strips.new_sound(name=f"Scorecut {stem}", filepath=_blend_path(wav), channel=channel,
