@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -236,3 +237,18 @@ def test_server_that_cannot_start_exits_3_with_its_log(tmp_path, media_root):
                       home=home, timeout=200)
     assert run.returncode == 3, run.stderr
     assert "did not start" in run.stderr and "Traceback (most recent call last)" not in run.stderr.split("ends:")[0]
+
+
+def test_plot_writes_alignment_png(server, media_root, tmp_path):
+    video = make_video(media_root / "plot_src.mp4", VideoSpec(3.0, cuts_s=(1.2,), seed=81))
+    out = tmp_path / "out"
+    run = run_cli("score", str(video), "--plot", "--server", server.address, "--out-dir", str(out),
+                  home=tmp_path / "home")
+    assert run.returncode == 0, run.stderr
+    assert "no alignment.png" not in run.stderr
+    png = out / "plot_src" / "alignment.png"
+    data = png.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
+    width, height = struct.unpack(">II", data[16:24])
+    assert width >= 600 and height >= 400
+    assert png.stat().st_mode & 0o777 == (out / "plot_src" / "mix.wav").stat().st_mode & 0o777

@@ -14,8 +14,8 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -36,6 +36,26 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _make_hidden_dir(parent: Path, name: str, kind: str) -> Path:
+    """A new hidden folder beside the result; os.mkdir honours the umask (mkdtemp would make it private)."""
+    while True:
+        path = parent / f".{name}.{secrets.token_hex(4)}.{kind}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
+def _default_file_modes(folder: Path, reference: Path) -> None:
+    """Give files made by private-temp-file writers (mkstemp) the mode `reference` got from open(),
+    i.e. the umask's usual one (reading the umask itself is not thread-safe)."""
+    mode = reference.stat().st_mode & 0o777
+    for path in folder.iterdir():
+        if path.is_file() and not path.is_symlink():
+            os.chmod(path, mode)
+
+
 def check_name(name: str) -> str:
     """A result name must be one path component: it becomes out_dir/name."""
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
@@ -51,7 +71,7 @@ class JobWriter:
         self.name = check_name(name)
         self._created_out_dir = not self.out_dir.exists()
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.temp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=self.out_dir))
+        self.temp = _make_hidden_dir(self.out_dir, name, "partial")
         self.job_id = ""
         self.cached = False
         self.fraction = 0.0
@@ -154,11 +174,12 @@ class JobWriter:
         """Run `before_land` on the temporary folder, then rename it to out_dir/name."""
         if before_land is not None:
             before_land(self.temp, score)
+        if os.name != "nt":
+            _default_file_modes(self.temp, self.temp / score["mix"]["file"])
         final = self.out_dir / self.name
         old = None
         if os.path.lexists(final):
-            old = Path(tempfile.mkdtemp(prefix=f".{self.name}.", suffix=".old", dir=self.out_dir))
-            os.rmdir(old)
+            old = self.out_dir / f".{self.name}.{secrets.token_hex(4)}.old"
             os.rename(final, old)
         try:
             os.rename(self.temp, final)

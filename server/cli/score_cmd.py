@@ -119,7 +119,7 @@ def _plot(clips, score: dict, out_path: Path) -> None:
     try:
         from scorecut.models.analysis import analyze_segment, probe_media
         from scorecut.models.analysis.plot import plot_alignment
-        from scorecut.models.interface import Clip, Segment
+        from scorecut.models.interface import Clip, MusicalPlan, Section, Segment
 
         segment_clips, cursor = [], 0.0
         for c in clips:
@@ -130,7 +130,13 @@ def _plot(clips, score: dict, out_path: Path) -> None:
             cursor = end
         segment = Segment(tuple(segment_clips), float(score["duration_s"]))
         analysis = analyze_segment(segment)
-        plot_alignment(analysis, score, out_path)
+        plan = MusicalPlan(
+            tempo_bpm=float(score["tempo_bpm"]), meter=score["meter"], key=score["key"],
+            beats_s=tuple(score["beats_s"]), downbeats_s=tuple(score["downbeats_s"]),
+            sections=tuple(Section(s["start_s"], s["end_s"], int(s["intensity"]), s.get("label", ""))
+                           for s in score["sections"]),
+            style=score.get("style", ""), mood=score.get("mood", ""))
+        plot_alignment(analysis, out_path, plan)
     except Exception as e:  # the stems are good; a missing picture is not worth failing the job
         print(f"scorecut score: no alignment.png: {e}", file=sys.stderr)
 
