@@ -11,11 +11,6 @@ def top_strips(editor):
     return editor.strips if hasattr(editor, "strips") else editor.sequences
 
 
-def every_strip(editor):
-    """All strips, inside meta strips too."""
-    return editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
-
-
 def editor_of(scene, create: bool = False):
     """The scene's sequence editor (created when asked), or None."""
     if scene.sequence_editor is None and create:
