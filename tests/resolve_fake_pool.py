@@ -7,7 +7,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 
-from resolve_api import _ids, _Impl, _rate
+from resolve_api import _ids, _Impl
 from resolve_fake_timeline import TimelineImpl, TimelineItemImpl
 
 WAV_FPS = 24.0  # the rate Resolve reports for audio-only media pool items

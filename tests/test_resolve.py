@@ -12,7 +12,7 @@ from conftest import free_port
 from resolve_fake import DOCUMENTED, IMPLEMENTED, FakeResolve
 from videos import VideoSpec, make_video
 
-from scorecut.plugins.client import JobCancelled, ServerUnavailable
+from scorecut.plugins.client import ServerUnavailable
 from scorecut.plugins.resolve import ResolveScoreError, prepare, read_segment, score_timeline
 from scorecut.plugins.resolve.connect import from_namespace
 from scorecut.plugins.resolve.placement import place_stems

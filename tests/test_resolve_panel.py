@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from conftest import free_port
 from resolve_ui_fake import Bmd, Fusion
 from test_resolve import edit, media  # noqa: F401 - the shared videos fixture
