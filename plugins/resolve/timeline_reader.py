@@ -83,8 +83,11 @@ def timeline_rate(timeline) -> tuple[Fraction, bool]:
     return fps, drop
 
 
-def _video_items(timeline) -> list[tuple[int, object, int, int]]:
-    """(track index, item, start, end) of every enabled item on every enabled video track."""
+def _video_items(timeline) -> list[tuple[int, object, int, int, str | None]]:
+    """(track, item, start, end, media path) of every enabled item on every enabled video track.
+
+    Each Resolve call is a round trip to the app, so every value is asked for once here.
+    """
     found = []
     for track in range(1, int(timeline.GetTrackCount("video") or 0) + 1):
         if _call(timeline, "GetIsTrackEnabled", "video", track, default=True) is False:
@@ -94,7 +97,7 @@ def _video_items(timeline) -> list[tuple[int, object, int, int]]:
                 continue
             start, end = int(item.GetStart()), int(item.GetEnd())
             if end > start:
-                found.append((track, item, start, end))
+                found.append((track, item, start, end, _media_path(item)))
     return found
 
 
@@ -126,7 +129,7 @@ def _range(timeline, scope: str, fps: Fraction, drop: bool, items) -> tuple[int,
     except ValueError:
         raise ResolveScoreError(f"cannot read the playhead position {timecode!r}; click in the timeline "
                                 "and try again") from None
-    under = [(track, s, e) for track, item, s, e in items if s <= playhead < e and _media_path(item)]
+    under = [(track, s, e) for track, _, s, e, path in items if s <= playhead < e and path]
     if not under:
         raise ResolveScoreError(f"there is no video clip under the playhead ({timecode}); move the "
                                 "playhead onto a clip, or score the In/Out range instead")
@@ -134,7 +137,7 @@ def _range(timeline, scope: str, fps: Fraction, drop: bool, items) -> tuple[int,
     return s, e
 
 
-def _source_seconds(item, fps: Fraction) -> tuple[float, float]:
+def _source_seconds(item, start: int, end: int, fps: Fraction) -> tuple[float, float]:
     """Source in/out of the whole item, seconds into its media (out exclusive)."""
     start_s = _call(item, "GetSourceStartTime")
     end_s = _call(item, "GetSourceEndTime")
@@ -147,7 +150,7 @@ def _source_seconds(item, fps: Fraction) -> tuple[float, float]:
         raise ResolveScoreError(f"cannot read the frame rate of {item.GetName()!r}; update Resolve to 19.0.2 "
                                 "or newer")
     source_in = float(item.GetLeftOffset()) / media_fps
-    return source_in, source_in + float((int(item.GetEnd()) - int(item.GetStart())) / fps)
+    return source_in, source_in + float((end - start) / fps)
 
 
 def read_segment(timeline, scope: str = "inout") -> TimelineSegment:
@@ -162,42 +165,46 @@ def read_segment(timeline, scope: str = "inout") -> TimelineSegment:
     if end <= start:
         raise ResolveScoreError(f"the range to score on {name!r} is empty ({where}); set an Out mark after "
                                 "the In mark, or score the whole timeline")
-    pieces = _visible_pieces([(t, i, s, e) for t, i, s, e in items if _media_path(i)], start, end)
+    pieces = _visible_pieces([entry for entry in items if entry[4]], start, end)
     if not pieces:
         raise ResolveScoreError(f"there is no video with media between {where} on {name!r}; move the "
                                 "In/Out marks over clips, or choose another scope")
-    offline = sorted({str(item.GetName()) for item, _, _ in pieces if not os.path.isfile(_media_path(item))})
+    names = {id(entry): str(entry[1].GetName()) for entry, _, _ in pieces}
+    offline = sorted({names[id(entry)] for entry, _, _ in pieces if not os.path.isfile(entry[4])})
     if offline:
         raise ResolveScoreError("these clips are offline (their media files are missing): "
                                 f"{', '.join(offline)}; relink them in the Media Pool, then score again")
     clips = []
-    for item, a, b in pieces:
-        s, e = int(item.GetStart()), int(item.GetEnd())
-        src_in, src_out = _source_seconds(item, fps)
+    sources: dict[int, tuple[float, float]] = {}
+    for entry, a, b in pieces:
+        _, item, s, e, path = entry
+        if id(entry) not in sources:
+            sources[id(entry)] = _source_seconds(item, s, e, fps)
+        src_in, src_out = sources[id(entry)]
         per_frame = (src_out - src_in) / (e - s)  # source seconds per record frame (speed changes)
         clips.append(ClipSpec(
-            path=_media_path(item),
+            path=path,
             source_in_s=src_in + (a - s) * per_frame,
             source_out_s=src_in + (b - s) * per_frame,
             record_start_s=float((a - start) / fps),
             record_end_s=float((b - start) / fps),
-            name=str(item.GetName()),
+            name=names[id(entry)],
         ))
     return TimelineSegment(name, fps, drop, start, end, tuple(clips), scope)
 
 
-def _visible_pieces(items, start: int, end: int) -> list[tuple[object, int, int]]:
-    """(item, from, to) runs where one item is the top-most in [start, end), in order."""
+def _visible_pieces(items, start: int, end: int) -> list[tuple[tuple, int, int]]:
+    """(item entry, from, to) runs where one item is the top-most in [start, end), in order."""
     cuts = {start, end}
-    for _, _, s, e in items:
+    for _, _, s, e, _ in items:
         cuts.update(f for f in (s, e) if start < f < end)
     bounds = sorted(cuts)
     pieces: list[list] = []
     for a, b in zip(bounds, bounds[1:]):
-        covering = [(track, id(item), item) for track, item, s, e in items if s <= a and b <= e]
+        covering = [entry for entry in items if entry[2] <= a and b <= entry[3]]
         if not covering:
             continue  # a gap: black, the music plays on
-        item = max(covering, key=lambda c: c[0])[2]
+        item = max(covering, key=lambda entry: entry[0])  # the highest track shows
         if pieces and pieces[-1][0] is item and pieces[-1][2] == a:
             pieces[-1][2] = b
         else:
