@@ -111,7 +111,8 @@ class MediaPoolImpl(_Impl):
         if len(args) != 1 or not isinstance(args[0], list) or not all(isinstance(a, dict) for a in args[0]):
             raise NotImplementedError("the fake implements only AppendToTimeline([{clipInfo}, ...])")
         timeline = self.project.current
-        return [item for info in args[0] if timeline and (item := self._append(timeline, info))]
+        infos = args[0][: self.fake.faults.get("append_limit", len(args[0]))]  # a track locked midway
+        return [item for info in infos if timeline and (item := self._append(timeline, info))]
 
     def _append(self, timeline: TimelineImpl, info: dict):
         clip = info.get("mediaPoolItem")

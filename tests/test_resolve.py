@@ -317,6 +317,12 @@ def test_misplaced_stems_are_detected_and_rolled_back(server, media, tmp_path):
     assert isinstance(error, ResolveScoreError) and "stems are in" in str(error)
 
 
+def test_partly_placed_stems_are_all_taken_back(server, media, tmp_path):
+    fake, _, _ = edit(media, "25")
+    fake.faults["append_limit"] = 2
+    _fails(fake, "Resolve placed 2 of 4 stems; nothing was added", "inout", server.address, out_dir=tmp_path)
+
+
 def test_cancel_before_placing_places_nothing(server, media, tmp_path):
     fake, _, _ = edit(media, "24")
     cancel = threading.Event()
