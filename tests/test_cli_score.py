@@ -252,3 +252,35 @@ def test_plot_writes_alignment_png(server, media_root, tmp_path):
     width, height = struct.unpack(">II", data[16:24])
     assert width >= 600 and height >= 400
     assert png.stat().st_mode & 0o777 == (out / "plot_src" / "mix.wav").stat().st_mode & 0o777
+
+
+def test_token_is_sent_as_bearer_metadata(fresh_server, media_root, tmp_path):
+    srv = fresh_server("--token", "s3cret")
+    video = make_video(media_root / "token_src.mp4", VideoSpec(2.0, seed=91))
+    out = tmp_path / "out"
+    refused = run_cli("score", str(video), "--server", srv.address, "--out-dir", str(out), home=tmp_path / "home")
+    assert refused.returncode == 1, refused.stderr
+    assert "token" in refused.stderr and "Traceback" not in refused.stderr
+    assert not out.exists()
+    ok = run_cli("score", str(video), "--server", srv.address, "--token", "s3cret", "--out-dir", str(out),
+                 home=tmp_path / "home")
+    assert ok.returncode == 0, ok.stderr
+    check_result(out / "token_src", 2.0)
+
+
+def test_ctrl_c_cancels_the_job_and_leaves_nothing(server, video12, tmp_path):
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "score", str(video12), "--server", server.address,
+           "--out-dir", str(out), "--seed", "424242"]  # a seed no other test uses: not in the cache
+    proc = subprocess.Popen(cmd, env=isolated_env(tmp_path / "home"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stderr:  # plain progress lines (not a terminal)
+        lines.append(line)
+        if "analysis" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130, "".join(lines) + rest
+    assert "Traceback" not in rest
+    assert not out.exists() or list(out.iterdir()) == []

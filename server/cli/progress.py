@@ -22,6 +22,7 @@ class ProgressDisplay:
         self._last_draw = 0.0
         self._last_line_fraction = -1.0
         self._drawn = False
+        self._drawn_fraction = -1.0
 
     def __call__(self, event) -> None:
         if event.kind not in ("accepted", "progress", "chunk", "manifest"):
@@ -35,9 +36,11 @@ class ProgressDisplay:
         self._stage = stage
         if self.tty:
             now = time.monotonic()
-            if not changed and now - self._last_draw < REDRAW_S and fraction < 1.0:
+            finished = fraction >= 1.0 and self._drawn_fraction < 1.0  # always show the end
+            if not changed and not finished and now - self._last_draw < REDRAW_S:
                 return
             self._last_draw = now
+            self._drawn_fraction = fraction
             filled = int(round(fraction * BAR_WIDTH))
             bar = "#" * filled + "-" * (BAR_WIDTH - filled)
             text = f"\r{self.label} [{bar}] {fraction * 100:5.1f}%  {stage:<10.10}"
