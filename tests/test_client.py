@@ -276,3 +276,43 @@ def test_write_job_refuses_stem_names_that_are_paths(tmp_path):
     with pytest.raises(JobFailed, match="bad name"):
         write_job(events, tmp_path / "out", "take")
     assert not (tmp_path / "out").exists() and not (tmp_path / "evil.wav").exists()
+
+
+def test_tls_with_root_certificates(media_root, tmp_path):
+    import time
+
+    from conftest import isolated_env
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True)
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    home = tmp_path / "home"
+    log = open(tmp_path / "server.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "scorecut.server.cli.main", "serve", "--port", str(port),
+                             "--media-root", str(media_root), "--tls-cert", str(cert), "--tls-key", str(key)],
+                            env=isolated_env(home), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        with ScorecutClient(address, root_certificates=cert.read_bytes()) as client:
+            deadline = time.monotonic() + 90
+            while not client.ping(timeout=1.0):
+                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
+                time.sleep(0.2)
+            video = make_video(media_root / "tls_src.mp4", VideoSpec(2.0, seed=95))
+            result = client.score([ClipSpec(str(video))], JobOptions(stems=("bass",)), out_dir=tmp_path / "out",
+                                  name="tls")
+            assert result.score["mix"]["samples"] == round(2.0 * result.score["sample_rate"])
+            assert set(result.stems) == {"bass"}
+        with ScorecutClient(address) as plaintext:  # no TLS: the server does not answer it
+            assert not plaintext.ping(timeout=1.0)
+        cli = subprocess.run([sys.executable, "-m", "scorecut.server.cli.main", "score", str(video), "--server",
+                              address, "--tls-ca", str(cert), "--out-dir", str(tmp_path / "cli"), "--stems", "drums"],
+                             env=isolated_env(home), capture_output=True, text=True, timeout=120)
+        assert cli.returncode == 0, cli.stderr
+        assert (tmp_path / "cli" / "tls_src" / "drums.wav").is_file()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()

@@ -44,6 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="server address (default $SCORECUT_SERVER or 127.0.0.1:50777)")
     p.add_argument("--token", default=os.environ.get("SCORECUT_TOKEN", ""), metavar="T",
                    help="token for a server that requires one (default $SCORECUT_TOKEN)")
+    p.add_argument("--tls-ca", default="", metavar="PEM",
+                   help="root certificates of a server that serves TLS (its --tls-cert, when self-signed)")
     p.add_argument("--sample-rate", type=int, default=0, metavar="N", help="Hz (default 48000)")
     p.add_argument("--sample-format", choices=("s24le", "s16le", "f32le"), default="",
                    help="WAV sample format (default s24le: 24-bit PCM)")
@@ -157,17 +159,21 @@ def run(args) -> int:
         return _fail(EXIT_USAGE, str(e))
     address = args.server or os.environ.get(ENV_SERVER) or DEFAULT_ADDRESS
     token = args.token or None
+    try:
+        roots = Path(args.tls_ca).read_bytes() if args.tls_ca else None
+    except OSError as e:
+        return _fail(EXIT_USAGE, f"cannot read --tls-ca {args.tls_ca}: {e.strerror}")
     progress = ProgressDisplay(label=name)
     try:
-        with ScorecutClient(address, token=token) as probe:
+        with ScorecutClient(address, token=token, root_certificates=roots) as probe:
             answering = probe.ping()
         if not answering:
-            if not is_loopback(address):
+            if not is_loopback(address) or roots is not None:
                 return _fail(EXIT_UNAVAILABLE, f"no Scorecut server answers at {address}; start it there "
                              "with `scorecut serve`, or check --server")
             ensure_local_server(address, token=token,
                                 notify=lambda m: print(f"scorecut score: {m}", file=sys.stderr))
-        with ScorecutClient(address, token=token) as client:  # a fresh channel: no reconnect backoff
+        with ScorecutClient(address, token=token, root_certificates=roots) as client:  # a fresh channel: no reconnect backoff
             result = client.score(clips, options, duration_s=args.duration, out_dir=args.out_dir, name=name,
                                   on_event=progress, before_land=_extras(args, clips))
     except ServerUnavailable as e:
