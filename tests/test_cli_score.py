@@ -25,11 +25,12 @@ SCORE_FIELDS = ("version", "model", "seed", "style", "mood", "duration_s", "samp
 FRAME_S = 1 / 25  # the test videos' frame period
 
 
-def run_cli(*args: str, home: Path, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_cli(*args: str, home: Path, cwd: Path | None = None, timeout: float = 300,
+            env: dict | None = None) -> subprocess.CompletedProcess:
     # An isolated home: a CLI that failed to reach the test server would otherwise start one in
     # the real user folders.
     return subprocess.run([sys.executable, "-m", "scorecut.server.cli.main", *args], capture_output=True,
-                          text=True, env=isolated_env(home), cwd=cwd, timeout=timeout)
+                          text=True, env={**isolated_env(home), **(env or {})}, cwd=cwd, timeout=timeout)
 
 
 def check_result(folder: Path, duration_s: float) -> dict:
@@ -284,3 +285,16 @@ def test_ctrl_c_cancels_the_job_and_leaves_nothing(server, video12, tmp_path):
     assert proc.returncode == 130, "".join(lines) + rest
     assert "Traceback" not in rest
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_server_from_the_environment_and_default_output_folder(server, media_root, tmp_path):
+    video = make_video(media_root / "env_src.mp4", VideoSpec(2.0, seed=97))
+    work = tmp_path / "work"
+    work.mkdir()
+    run = run_cli("score", str(video), "--stems", "melody", home=tmp_path / "home", cwd=work,
+                  env={"SCORECUT_SERVER": server.address})
+    assert run.returncode == 0, run.stderr
+    assert "starting a local" not in run.stderr  # it used the server named in the environment
+    folder = work / "scored" / "env_src"
+    assert sorted(p.name for p in folder.iterdir()) == ["melody.wav", "mix.wav", "score.json"]
+    assert json.loads((folder / "score.json").read_text())["stems"][0]["name"] == "melody"

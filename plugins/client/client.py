@@ -213,7 +213,8 @@ class ScorecutClient:
         request = build_request(clips, options, duration_s=duration_s, media_ids=media_ids)
 
         writer = JobWriter(out_dir, name)
-        call = self._stub.Score(request, timeout=timeout, metadata=self._metadata)
+        # wait_for_ready rides out a reconnect in progress; the ping above showed a server is there.
+        call = self._stub.Score(request, timeout=timeout, metadata=self._metadata, wait_for_ready=True)
         finished = threading.Event()
 
         def cancel_on_request() -> None:
