@@ -4,7 +4,7 @@
 
 A real `scorecut serve` scores a video once (which fills its result cache); then each timed Score
 call of the same request is pure streaming: the accepted/analysis/plan events, every stem's PCM in
-256 KiB chunks, and the manifest. The baseline, measured in the same run, is a bare gRPC server (a
+256 KiB chunks, and the manifest, over one warm channel per side. The baseline, measured in the same run, is a bare gRPC server (a
 subprocess too) streaming the same number of bytes in the same chunk size from memory with no
 protobuf wrapping. Ratio = Score throughput / bare throughput (goal >= 0.8).
 """
@@ -50,36 +50,36 @@ time.sleep(3600)
 """
 
 
-def receive_score(address: str, req) -> tuple[float, int, bool]:
+def channel(address: str):
+    """One channel per side for the whole run, as a client keeps one (connection set-up aside)."""
     import grpc
 
+    return grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 16 << 20)])
+
+
+def receive_score(ch, req) -> tuple[float, int, bool]:
     from scorecut.v1 import scorecut_pb2_grpc as pb_grpc
 
-    with grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 16 << 20)]) as channel:
-        stub = pb_grpc.ScorecutStub(channel)
-        began = time.perf_counter()
-        buffers: dict[str, bytearray] = {}
-        cached = False
-        for event in stub.Score(req, timeout=600):
-            kind = event.WhichOneof("event")
-            if kind == "chunk":
-                buffers.setdefault(event.chunk.stem, bytearray()).extend(event.chunk.pcm)
-            elif kind == "accepted":
-                cached = event.accepted.cached
-        return time.perf_counter() - began, sum(map(len, buffers.values())), cached
+    stub = pb_grpc.ScorecutStub(ch)
+    began = time.perf_counter()
+    buffers: dict[str, bytearray] = {}
+    cached = False
+    for event in stub.Score(req, timeout=600):
+        kind = event.WhichOneof("event")
+        if kind == "chunk":
+            buffers.setdefault(event.chunk.stem, bytearray()).extend(event.chunk.pcm)
+        elif kind == "accepted":
+            cached = event.accepted.cached
+    return time.perf_counter() - began, sum(map(len, buffers.values())), cached
 
 
-def receive_bare(address: str) -> tuple[float, int]:
-    import grpc
-
-    with grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 16 << 20)]) as channel:
-        call = channel.unary_stream("/bench.Bytes/Stream", request_serializer=lambda b: b,
-                                    response_deserializer=lambda b: b)
-        began = time.perf_counter()
-        buf = bytearray()
-        for data in call(b"", timeout=600):
-            buf.extend(data)
-        return time.perf_counter() - began, len(buf)
+def receive_bare(ch) -> tuple[float, int]:
+    call = ch.unary_stream("/bench.Bytes/Stream", request_serializer=lambda b: b, response_deserializer=lambda b: b)
+    began = time.perf_counter()
+    buf = bytearray()
+    for data in call(b"", timeout=600):
+        buf.extend(data)
+    return time.perf_counter() - began, len(buf)
 
 
 def main() -> int:
@@ -100,18 +100,22 @@ def main() -> int:
         bare = None
         try:
             req = pb.ScoreRequest(clips=[pb.Clip(path=str(clip))], options=pb.ScoreOptions(seed=1))
-            first_s, total, _ = receive_score(server.address, req)  # runs the model, fills the cache
+            score_channel = channel(server.address)
+            first_s, total, _ = receive_score(score_channel, req)  # runs the model, fills the cache
             bare = subprocess.Popen([sys.executable, "-c", BARE, str(bare_port), str(total), str(CHUNK_BYTES)],
                                     env=isolated_env(root / "home"))
             wait_serving(f"127.0.0.1:{bare_port}", proc=bare)
+            bare_channel = channel(f"127.0.0.1:{bare_port}")
+            receive_score(score_channel, req), receive_bare(bare_channel)  # warm both connections
             ours, theirs = [], []
             for _ in range(args.repeats):  # interleaved, so both see the same machine load
-                seconds, size, cached = receive_score(server.address, req)
+                seconds, size, cached = receive_score(score_channel, req)
                 assert cached and size == total
                 ours.append(seconds)
-                seconds, size = receive_bare(f"127.0.0.1:{bare_port}")
+                seconds, size = receive_bare(bare_channel)
                 assert size == total
                 theirs.append(seconds)
+            score_channel.close(), bare_channel.close()
         finally:
             server.stop()
             if bare is not None:

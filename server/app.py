@@ -14,8 +14,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from scorecut.v1 import scorecut_pb2_grpc as pb_grpc
-
+from . import wire
 from .config import ServerConfig
 from .jobs import JobQueue
 from .policy import TokenInterceptor
@@ -76,7 +75,7 @@ class ScorecutServer:
             options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                      ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                      ("grpc.so_reuseport", 0)])  # a second server on a taken port must fail, not share it
-        pb_grpc.add_ScorecutServicer_to_server(self.servicer, self.grpc)
+        wire.add_service(self.servicer, self.grpc)  # the generated registration, with fast chunks
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         if config.tls:
             creds = grpc.ssl_server_credentials([(Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes())])

@@ -23,7 +23,7 @@ from scorecut import __version__
 from scorecut.models.interface import MIX, STEMS, FinishedScore
 from scorecut.v1 import scorecut_pb2 as pb
 
-from . import pcm
+from . import pcm, wire
 
 log = logging.getLogger("scorecut.server")
 
@@ -93,21 +93,21 @@ def encode_result(analysis, finished: FinishedScore, stems_wanted: tuple[str, ..
     return WireResult(analysis_message(analysis), plan_message(finished.plan), manifest, blobs)
 
 
-def stream_events(job_id: str, result: WireResult) -> Iterator[pb.ScoreEvent]:
+def stream_events(job_id: str, result: WireResult) -> Iterator[pb.ScoreEvent | bytes]:
     """analysis, plan, then each stem's chunks in manifest order, then the manifest."""
     yield pb.ScoreEvent(job_id=job_id, analysis=result.analysis)
     yield pb.ScoreEvent(job_id=job_id, plan=result.plan)
+    prefix = wire.job_prefix(job_id)
     for info in result.manifest.stems:
         step = pcm.chunk_frames(info.channels, info.sample_format)
         frame_bytes = info.channels * pcm.SAMPLE_FORMATS[info.sample_format]
         for offset, data in _chunks(result.pcm[info.name], step * frame_bytes):
-            yield pb.ScoreEvent(job_id=job_id, chunk=pb.StemChunk(
-                stem=info.name, channels=info.channels, sample_rate=info.sample_rate,
-                offset_frames=offset // frame_bytes, pcm=data, sample_format=info.sample_format))
+            yield wire.chunk_event(prefix, info.name, info.channels, info.sample_rate, offset // frame_bytes,
+                                   info.sample_format, data)  # pre-encoded: the PCM is copied once
     yield pb.ScoreEvent(job_id=job_id, manifest=result.manifest)
 
 
-def _chunks(source: bytes | Path, size: int) -> Iterator[tuple[int, bytes]]:
+def _chunks(source: bytes | Path, size: int) -> Iterator[tuple[int, bytes | memoryview]]:
     if isinstance(source, Path):
         with open(source, "rb") as f:
             offset = 0
@@ -117,7 +117,7 @@ def _chunks(source: bytes | Path, size: int) -> Iterator[tuple[int, bytes]]:
         return
     view = memoryview(source)
     for offset in range(0, len(source), size):
-        yield offset, bytes(view[offset : offset + size])
+        yield offset, view[offset : offset + size]  # no copy: chunk_event joins it into the event
 
 
 class ResultCache:

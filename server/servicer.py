@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,6 +24,7 @@ from .results import ResultCache, encode_result, stream_events
 
 log = logging.getLogger("scorecut.server")
 LIVENESS_POLL_S = 0.5  # how often a waiting call checks that its client is still there
+CATALOG_TTL_S = 5.0  # how long the model list is reused before looking again
 
 
 def _event(job_id: str, **kwargs) -> pb.ScoreEvent:
@@ -43,20 +46,30 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
         self.prober = MediaProber()
         self.hasher = FileHasher()
         self.cache_writer = ThreadPoolExecutor(1, thread_name_prefix="scorecut-cache")  # off the stream path
+        self._catalog: tuple[float, dict[str, ModelInfo] | None] = (0.0, None)
+        self._catalog_lock = threading.Lock()
 
     def catalog(self) -> dict[str, ModelInfo]:
-        """Every model with its availability now (a checkpoint may have been added since start)."""
+        """Every model with its availability, looked up again after CATALOG_TTL_S (a checkpoint
+        may be added while the server runs)."""
+        with self._catalog_lock:
+            stamp, infos = self._catalog
+            if infos is None or time.monotonic() - stamp > CATALOG_TTL_S:
+                infos = {info.name: info for info in self._model_infos()}
+                self._catalog = (time.monotonic(), infos)
+            return infos
+
+    def _model_infos(self) -> list[ModelInfo]:
         from scorecut.models.registry import model_infos
 
         try:
-            infos = model_infos(device=self.device, model_dir=self.config.model_dir)
+            return model_infos(device=self.device, model_dir=self.config.model_dir)
         except Exception:  # noqa: BLE001 — one broken model must not hide the others
             log.exception("listing the models failed; offering the composer alone")
             from scorecut.models.composer.model import ComposerModel
 
-            infos = [ComposerModel().info(),
-                     ModelInfo("vmas", False, "the vmas model failed to load on this server; see its log")]
-        return {info.name: info for info in infos}
+            return [ComposerModel().info(),
+                    ModelInfo("vmas", False, "the vmas model failed to load on this server; see its log")]
 
     def close(self) -> None:
         self.cache_writer.shutdown(wait=True)  # finish cache writes: no half-written entries
@@ -115,8 +128,11 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
             yield _progress(job.id, "stream", 1.0)
             result = encode_result(analysis, finished, spec.options.stems, spec.sample_format,
                                    spec.segment.duration_s)
-            self.cache_writer.submit(self._store, spec.result_key, result)
-            yield from stream_events(job.id, result)
+            stored = self.cache_writer.submit(self._store, spec.result_key, result)  # while streaming
+            for event in stream_events(job.id, result):
+                if isinstance(event, pb.ScoreEvent) and event.HasField("manifest"):
+                    stored.result()  # a client holding the manifest can count on the cache entry
+                yield event
         finally:
             self.jobs.forget(job)
 
