@@ -28,7 +28,7 @@ from .config import VmasConfig
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
 SHARD_WINDOWS = 256  # windows per shard file
-CACHE_VERSION = 3  # bump when what a window holds or how it is made changes
+CACHE_VERSION = 4  # bump when what a window holds or how it is made changes
 
 
 def _letterbox(rgb: np.ndarray, size: int) -> np.ndarray:

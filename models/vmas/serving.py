@@ -73,12 +73,19 @@ def load(device: str = "cpu", checkpoint: str = "", model_dir: Path | None = Non
 
 
 def _key_of(wav: np.ndarray, sample_rate: int) -> str:
-    """Krumhansl-Schmuckler key estimate from the mean chroma; "" for silence."""
-    import librosa
-
+    """Krumhansl-Schmuckler key estimate from the mean chroma; "" for silence or no pitch."""
     if len(wav) < sample_rate // 2 or float(np.abs(wav).max(initial=0.0)) < 1e-4:
         return ""
-    chroma = librosa.feature.chroma_stft(y=wav, sr=sample_rate, n_fft=2048 if sample_rate > 16000 else 1024).mean(axis=1)
+    n_fft = 4096
+    frames = np.lib.stride_tricks.sliding_window_view(wav, n_fft)[:: n_fft // 2]
+    power = (np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=1)) ** 2).mean(axis=0)  # (bins,)
+    freqs = np.fft.rfftfreq(n_fft, 1 / sample_rate)
+    band = (freqs > 55) & (freqs < 2000)  # A1..B6: where harmony is heard
+    pitch_class = np.round(12 * np.log2(freqs[band] / 440.0)).astype(int) % 12  # 0 = A
+    chroma = np.bincount(pitch_class, weights=power[band], minlength=12)
+    chroma = np.roll(chroma, -3)  # index 0 = C
+    if chroma.std() == 0:
+        return ""
     major = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
     minor = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
     names = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]

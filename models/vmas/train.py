@@ -37,6 +37,8 @@ class TrainOptions:
     grad_accum: int = 0  # 0 = the config's
     lr: float = 0.0  # 0 = the config's
     model_dir: Path | None = None  # where an EnCodec folder is looked for when the config names none
+    cache_dir: Path | None = None  # decoded-data shards; None = RUN/cache (shareable between runs)
+    stop_after: int = 0  # stop (with a checkpoint) after this many steps of this run; 0 = run to `steps`
 
 
 def resolve_device(device: str) -> str:
@@ -70,7 +72,7 @@ def train(cfg: VmasConfig, data_dir: Path, opts: TrainOptions, log=print) -> Pat
             raise CheckpointError(f"{ckpt_path} was trained with config {state['config'].name!r}, not "
                                   f"{cfg.name!r}: resume with the same --config")
     codec = load_codec(cfg.codec, opts.model_dir, device="cpu")
-    data = WindowDataset(build_cache(Path(data_dir), cfg, codec, out / "cache", log=log))
+    data = WindowDataset(build_cache(Path(data_dir), cfg, codec, opts.cache_dir or out / "cache", log=log))
     log(f"{len(data)} training windows of {cfg.window_s:g} s")
 
     torch.manual_seed(opts.seed)
@@ -95,7 +97,8 @@ def train(cfg: VmasConfig, data_dir: Path, opts: TrainOptions, log=print) -> Pat
     model.train()
     t0 = time.perf_counter()
     with open(metrics_path, "a") as metrics:
-        for step in range(start + 1, opts.steps + 1):
+        last = opts.steps if not opts.stop_after else min(opts.steps, start + opts.stop_after)
+        for step in range(start + 1, last + 1):
             lr = lr_at(step, base_lr, cfg.warmup_steps, opts.steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -118,7 +121,7 @@ def train(cfg: VmasConfig, data_dir: Path, opts: TrainOptions, log=print) -> Pat
                        "elapsed_s": round(time.perf_counter() - t0, 3)}
                 metrics.write(json.dumps(row) + "\n")
                 metrics.flush()
-            if step % opts.checkpoint_every == 0 or step == opts.steps:
+            if step % opts.checkpoint_every == 0 or step == last:
                 save_checkpoint(ckpt_path, cfg, model, step, optimizer)
     if start >= opts.steps and not ckpt_path.is_file():
         save_checkpoint(ckpt_path, cfg, model, start, optimizer)

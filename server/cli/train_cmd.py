@@ -25,6 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log-every", type=int, default=1, metavar="N")
     p.add_argument("--checkpoint-every", type=int, default=500, metavar="N")
+    p.add_argument("--stop-after", type=int, default=0, metavar="N",
+                   help="stop with a checkpoint after N steps of this run (resume later with --resume)")
     p.add_argument("--codec", default="", metavar="PATH",
                    help="folder of the 32 kHz EnCodec weights (config.json + model.safetensors)")
 
@@ -53,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     opts = TrainOptions(steps=args.steps, out=args.out, resume=args.resume, device=args.device, seed=args.seed,
                         log_every=args.log_every, checkpoint_every=args.checkpoint_every,
-                        batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr)
+                        batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
+                        stop_after=args.stop_after)
     try:
         path = train(cfg, args.data, opts, log=lambda msg: print(msg, file=sys.stderr))
     except (ScorecutError, CheckpointError, CodecUnavailable, ValueError) as exc:

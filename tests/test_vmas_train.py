@@ -1,0 +1,180 @@
+"""VMAS training, checkpoints and serving: `scorecut train` on PyAV-made music videos, bit-exact
+resume, exact save/load, corrupted checkpoints refused, registry availability, exact-length
+compose through the shared post-processing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import isolated_env
+from scorecut.models.interface import Clip, ModelUnavailable, RequestError, ScoreOptions, Segment
+from scorecut.models.registry import load_model, model_infos
+from scorecut.models.vmas import serving
+from scorecut.models.vmas.checkpoint import CheckpointError, load_checkpoint, sha256_file
+from scorecut.models.vmas.config import DEBUG
+from scorecut.models.vmas.train import TrainOptions, train
+from vmas_media import make_music_video
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("vmas_data")
+    for i, bpm in enumerate((96, 120, 144)):
+        make_music_video(d / f"clip{i}.mp4", 4.0, bpm=bpm, seed=i)  # two 2 s windows each
+    make_music_video(d / "silent.mp4", 4.0, seed=9, audio=False)  # no soundtrack: skipped
+    return d
+
+
+@pytest.fixture(scope="module")
+def cli_run(data_dir, tmp_path_factory):
+    """`scorecut train` as a user runs it, in its own process."""
+    home = tmp_path_factory.mktemp("vmas_home")
+    run = home / "run"
+    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "train", "--config", "debug", "--data",
+           str(data_dir), "--steps", "40", "--out", str(run), "--batch-size", "4"]
+    proc = subprocess.run(cmd, env=isolated_env(home), capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(run / "checkpoint.pt")
+    return run, proc
+
+
+def test_train_cli_writes_falling_metrics_and_a_checkpoint(cli_run):
+    run, proc = cli_run
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, 41))
+    for r in rows:
+        assert {"step", "loss", "ce", "contrastive", "beat"} <= set(r)
+        assert np.isfinite(r["loss"])
+    first = np.mean([r["loss"] for r in rows[:5]])
+    last = np.mean([r["loss"] for r in rows[-5:]])
+    assert last < 0.6 * first, (first, last)
+    assert "6 training windows" in proc.stderr  # the silent video was left out
+    digest = (run / "checkpoint.pt.sha256").read_text().split()[0]
+    assert digest == sha256_file(run / "checkpoint.pt")
+    assert json.loads((run / "config.json").read_text())["name"] == "debug"
+
+
+def test_train_cli_explains_bad_arguments(tmp_path, data_dir):
+    base = [sys.executable, "-m", "scorecut.server.cli.main", "train", "--steps", "1", "--out", str(tmp_path / "r")]
+    env = isolated_env(tmp_path)
+    bad_config = subprocess.run(base + ["--config", "huge", "--data", str(data_dir)], env=env,
+                                capture_output=True, text=True, timeout=60)
+    assert bad_config.returncode == 2 and "debug, small, medium" in bad_config.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    no_videos = subprocess.run(base + ["--config", "debug", "--data", str(empty)], env=env,
+                               capture_output=True, text=True, timeout=60)
+    assert no_videos.returncode == 1 and "no videos under" in no_videos.stderr
+    assert "Traceback" not in no_videos.stderr + bad_config.stderr
+
+
+def _metrics(run):
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in rows]
+
+
+def test_resume_continues_bit_exactly(data_dir, tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    quiet = lambda msg: None  # noqa: E731
+    cache = tmp_path / "cache"  # decoded once, read by all three runs
+    train(DEBUG, data_dir, TrainOptions(steps=12, out=straight, checkpoint_every=6, cache_dir=cache), log=quiet)
+    train(DEBUG, data_dir, TrainOptions(steps=12, out=resumed, stop_after=6, cache_dir=cache), log=quiet)  # interrupted
+    assert load_checkpoint(resumed / "checkpoint.pt")["step"] == 6
+    train(DEBUG, data_dir, TrainOptions(steps=12, out=resumed, resume=True, cache_dir=cache), log=quiet)
+    a, b = load_checkpoint(straight / "checkpoint.pt"), load_checkpoint(resumed / "checkpoint.pt")
+    assert a["step"] == b["step"] == 12
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    assert _metrics(straight) == _metrics(resumed)  # same losses, step for step, across the resume
+    with pytest.raises(CheckpointError, match="same --config"):
+        other = DEBUG.__class__(**{**DEBUG.__dict__, "name": "other"})
+        train(other, data_dir, TrainOptions(steps=13, out=resumed, resume=True, cache_dir=cache), log=quiet)
+
+
+def test_save_load_is_exact(cli_run):
+    run, _ = cli_run
+    state = load_checkpoint(run / "checkpoint.pt")
+    model = serving.load(checkpoint=str(run / "checkpoint.pt"))
+    loaded = model.net.state_dict()
+    assert set(loaded) == set(state["model"])
+    for name, tensor in state["model"].items():
+        assert torch.equal(loaded[name], tensor), name
+    again = serving.load(checkpoint=str(run / "checkpoint.pt"))
+    g = torch.Generator().manual_seed(0)
+    batch = {"frames": torch.randint(0, 255, (2, 16, 3, 32, 32), dtype=torch.uint8, generator=g),
+             "codes": torch.randint(0, 32, (2, 2, 50), generator=g),
+             "music_beat": torch.rand(2, 50, generator=g), "visual_beat": torch.rand(2, 50, generator=g)}
+    keep = torch.tensor([True, False])
+    with torch.no_grad():
+        a, b = model.net.losses(batch, keep=keep), again.net.losses(batch, keep=keep)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_corrupted_checkpoint_is_refused_with_a_clear_message(cli_run, tmp_path):
+    run, _ = cli_run
+    data = bytearray((run / "checkpoint.pt").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad = tmp_path / "checkpoint.pt"
+    bad.write_bytes(bytes(data))
+    (tmp_path / "checkpoint.pt.sha256").write_text((run / "checkpoint.pt.sha256").read_text())
+    with pytest.raises(ModelUnavailable, match="corrupted .*sha256"):
+        serving.load(checkpoint=str(bad))
+    truncated = tmp_path / "alone" / "checkpoint.pt"  # no sha256 beside it: torch notices
+    truncated.parent.mkdir()
+    truncated.write_bytes(bytes(data[: len(data) // 3]))
+    with pytest.raises(ModelUnavailable, match="corrupted or not a VMAS checkpoint"):
+        serving.load(checkpoint=str(truncated))
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(ModelUnavailable, match="not a VMAS checkpoint"):
+        serving.load(checkpoint=str(other))
+
+
+def test_registry_lists_vmas_unavailable_until_a_checkpoint_is_installed(cli_run, tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    vmas = {m.name: m for m in model_infos(model_dir=models)}["vmas"]
+    assert not vmas.available and vmas.native_output == "mix" and vmas.stems == ()
+    assert "scorecut train" in vmas.unavailable_reason and "--checkpoint" in vmas.unavailable_reason
+    with pytest.raises(ModelUnavailable, match="scorecut train"):
+        load_model("vmas", model_dir=models)
+    with pytest.raises(ModelUnavailable, match="no checkpoint at"):
+        load_model("vmas", checkpoint=str(tmp_path / "missing.pt"))
+    run, _ = cli_run
+    (models / "vmas").mkdir()
+    for name in ("checkpoint.pt", "checkpoint.pt.sha256"):
+        (models / "vmas" / name).write_bytes((run / name).read_bytes())
+    assert {m.name: m for m in model_infos(model_dir=models)}["vmas"].available
+    assert load_model("vmas", model_dir=models).name == "vmas"
+
+
+def test_compose_gives_exact_length_music_for_a_timeline_segment(cli_run, data_dir):
+    from scorecut.models.analysis import analyze_segment
+    from scorecut.models.post import finish
+
+    run, _ = cli_run
+    model = serving.load(checkpoint=str(run / "checkpoint.pt"))
+    clips = (Clip(str(data_dir / "clip0.mp4"), 0.5, 2.0, 0.0, 1.5),
+             Clip(str(data_dir / "clip2.mp4"), 1.0, 3.0, 1.5, 3.3))  # the second one slowed down
+    segment = Segment(clips, 3.3)  # longer than the 2 s window: the window slides
+    analysis = analyze_segment(segment)
+    with_segment = types.SimpleNamespace(**vars(analysis), segment=segment)
+    options = ScoreOptions(model="vmas", seed=3, sample_rate=44_100)
+    out = model.compose(with_segment, options)
+    assert out.stems == {} and out.sample_rate == 44_100
+    assert out.native_mix.shape == (2, round(3.3 * 44_100)) and out.native_mix.dtype == np.float32
+    assert np.abs(out.native_mix).max() > 1e-3  # music, not silence
+    assert all(0 <= b < 3.3 for b in out.plan.beats_s)
+    again = model.compose(with_segment, options)
+    assert np.array_equal(again.native_mix, out.native_mix)  # same seed, same music
+    finished = finish(out, with_segment, options)
+    assert finished.mix.shape == (2, round(3.3 * 44_100)) and finished.stems == {}
+    with pytest.raises(RequestError, match="segment"):
+        model.compose(analysis, options)
