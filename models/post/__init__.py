@@ -12,14 +12,15 @@ from scipy import signal
 from ..interface import TRUE_PEAK_CEILING_DBTP, FinishedScore, ModelOutput, ScoreOptions
 from .ducking import DuckSettings, duck_amount, duck_gain, presence_dip, speech_spans
 from .dynamics import compressor_gain, limiter_gain
-from .levels import SILENCE_LUFS, integrated_loudness, true_peak_dbtp, true_peak_per_frame
+from .levels import SILENCE_LUFS, GainLoudness, integrated_loudness, true_peak_dbtp, true_peak_per_frame
 
 __all__ = ["finish"]
 
-DC_CUTOFF_HZ = 15.0
+DC_CUTOFF_HZ = 5.0
 LIMIT_MARGIN_DB = 0.4  # the limiter aims this far under the ceiling: room for the estimate's error
 MAX_BOOST_DB = 30.0  # never raise near-silent input more than this (it would be noise)
-LOUDNESS_TOLERANCE_LU = 0.2
+LOUDNESS_TOLERANCE_LU = 0.1  # of the fast estimate, while searching the gain
+TRUE_PEAK_SAFETY_DB = 0.1  # the final check trims above -1.1 dBTP: other meters' filters differ a little
 FADE_IN_S = 0.005
 FADE_OUT_S = 0.05
 COMP_ABOVE_TARGET_DB = 3.0  # compressor threshold, relative to the target loudness
@@ -36,10 +37,17 @@ def _fit_length(x: np.ndarray, frames: int) -> np.ndarray:
 
 
 def _remove_dc(x: np.ndarray, sample_rate: int) -> np.ndarray:
-    if x.shape[1] < 64:
-        return (x - x.mean(axis=1, keepdims=True)).astype(np.float32)
-    sos = signal.butter(2, DC_CUTOFF_HZ / (0.5 * sample_rate), "highpass", output="sos")
-    return signal.sosfiltfilt(sos, x, axis=1).astype(np.float32)
+    """Mean removed, then a first-order DC blocker at 5 Hz (offsets and drift live there,
+    nothing musical does)."""
+    x = (x - x.mean(axis=1, keepdims=True)).astype(np.float32)
+    pole = np.exp(-2 * np.pi * DC_CUTOFF_HZ / sample_rate)
+    return signal.lfilter([1.0, -1.0], [1.0, -pole], x, axis=1).astype(np.float32)
+
+
+def _apply(parts: dict, gain) -> tuple[dict, np.ndarray]:
+    """Every stem times the same gain curve, and their sum: the mix is the sum of the stems."""
+    stems = {k: (x * gain).astype(np.float32) for k, x in parts.items()}
+    return stems, np.sum(list(stems.values()), axis=0, dtype=np.float32)
 
 
 def _fades(frames: int, sample_rate: int) -> np.ndarray:
@@ -50,6 +58,23 @@ def _fades(frames: int, sample_rate: int) -> np.ndarray:
     w[:n_in] = 0.5 - 0.5 * np.cos(np.pi * np.arange(n_in) / n_in)
     w[frames - n_out :] *= 0.5 + 0.5 * np.cos(np.pi * np.arange(1, n_out + 1) / n_out)
     return w
+
+
+def _limited(peaks: np.ndarray, static: float, sr: int) -> np.ndarray:
+    """Limiter gain (frames,) for the signal whose true peaks are `peaks`, raised by `static`."""
+    ceiling = 10.0 ** ((TRUE_PEAK_CEILING_DBTP - LIMIT_MARGIN_DB) / 20.0)
+    return limiter_gain(peaks * np.float32(static), ceiling, sr)
+
+
+def _search_static(peaks, shaped, static: float, estimate: GainLoudness, target: float, sr: int) -> float:
+    """The static gain whose limited result meets `target` by the fast estimate (limiting
+    lowers loudness, so a few rounds)."""
+    for _ in range(6):
+        error = target - estimate.lufs(shaped * _limited(peaks, static, sr) * np.float32(static))
+        if abs(error) <= LOUDNESS_TOLERANCE_LU:
+            break
+        static *= 10.0 ** (error / 20.0)
+    return static
 
 
 def finish(output: ModelOutput, analysis, options: ScoreOptions) -> FinishedScore:
@@ -85,40 +110,40 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions) -> FinishedScor
             gain = duck_gain(amount, s)
             extra["ducked_spans_s"] = [[round(a, 3), round(b, 3)] for a, b in spans]
 
-    mix0 = sum(parts.values())  # (ch, frames) float32
+    mix0 = np.sum(list(parts.values()), axis=0, dtype=np.float32)  # (ch, frames)
     target = float(options.loudness_lufs)
-    ceiling = 10.0 ** ((TRUE_PEAK_CEILING_DBTP - LIMIT_MARGIN_DB) / 20.0)
-    level0 = integrated_loudness(mix0 * gain, sr)
+    fades = _fades(frames, sr)
+    estimate = GainLoudness(mix0, sr)
+    level0 = estimate.lufs(gain)
     if not np.isfinite(level0) or level0 < SILENCE_LUFS:
         # Near silence: normalising would only raise noise. Keep it as it is, said in the result.
-        static = 1.0
         extra["loudness_note"] = "the music is near silent; its loudness was left as it is"
+        stems, mix = _apply(parts, gain * fades)
+        loudness = None
     else:
         static = 10.0 ** (min(target - level0, MAX_BOOST_DB) / 20.0)
-        if target - level0 > MAX_BOOST_DB:
+        capped = target - level0 > MAX_BOOST_DB
+        if capped:
             extra["loudness_note"] = f"the music is very quiet; raised by at most {MAX_BOOST_DB:.0f} dB"
-        gain = gain * compressor_gain(mix0 * (gain * static), sr, target + COMP_ABOVE_TARGET_DB)
-        shaped = mix0 * gain  # (ch, frames): the mix before static gain and limiting
-        peaks = true_peak_per_frame(shaped)  # limiting scales with the static gain: measure once
-        level = level0
-        for _ in range(6):
-            lim = limiter_gain(peaks * static, ceiling, sr)
-            level = integrated_loudness(shaped * (lim * static), sr)
-            error = target - level
-            if abs(error) <= LOUDNESS_TOLERANCE_LU or "loudness_note" in extra:
-                break
+        shaped = gain * compressor_gain(mix0 * (gain * static), sr, target + COMP_ABOVE_TARGET_DB)
+        peaks = true_peak_per_frame(mix0 * shaped)  # limiting scales with the static gain: once
+        if not capped:
+            static = _search_static(peaks, shaped, static, estimate, target, sr)
+        stems, mix = _apply(parts, shaped * _limited(peaks, static, sr) * np.float32(static) * fades)
+        # The reported measure is pyloudnorm's; where the fast estimate strayed, correct by it.
+        error = target - integrated_loudness(mix, sr)
+        if abs(error) > 0.5 and not capped:
             static *= 10.0 ** (error / 20.0)
-        gain = gain * lim * static
-    gain = gain * _fades(frames, sr)
-
-    stems = {k: (x * gain).astype(np.float32) for k, x in parts.items()}
-    mix = np.sum(list(stems.values()), axis=0, dtype=np.float32)
+            stems, mix = _apply(parts, shaped * _limited(peaks, static, sr) * np.float32(static) * fades)
+            loudness = None
+        else:
+            loudness = target - error
     tp = true_peak_dbtp(mix)
-    if tp > TRUE_PEAK_CEILING_DBTP:  # the estimate missed (gain curves bend the waveform): trim
-        trim = 10.0 ** ((TRUE_PEAK_CEILING_DBTP - LIMIT_MARGIN_DB / 2 - tp) / 20.0)
-        stems = {k: (x * trim).astype(np.float32) for k, x in stems.items()}
-        mix = np.sum(list(stems.values()), axis=0, dtype=np.float32)
+    if tp > TRUE_PEAK_CEILING_DBTP - TRUE_PEAK_SAFETY_DB:  # the gain curve bent a peak: trim it
+        trim_db = TRUE_PEAK_CEILING_DBTP - LIMIT_MARGIN_DB / 2 - tp
+        stems, mix = _apply(stems, np.float32(10.0 ** (trim_db / 20.0)))
         tp = true_peak_dbtp(mix)
+        loudness = None if loudness is None else loudness + trim_db  # a static gain moves it exactly
     wanted = set(options.stems)
     kept = {} if output.native_mix is not None else {k: v for k, v in stems.items() if k in wanted}
     return FinishedScore(
@@ -126,7 +151,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions) -> FinishedScor
         mix=mix,
         stems=kept,
         plan=output.plan,
-        loudness_lufs=integrated_loudness(mix, sr),
+        loudness_lufs=integrated_loudness(mix, sr) if loudness is None else loudness,  # measured after
         true_peak_dbtp=tp,
         extra=extra,
     )

@@ -77,13 +77,19 @@ def presence_dip(stem: np.ndarray, amount: np.ndarray, sample_rate: int, s: Duck
     """Cut 1-4 kHz of a (ch, frames) stem by dip_db where `amount` is 1, fading with it.
 
     A zero-phase band-pass (forward-backward) isolates the band without shifting its phase, so
-    subtracting a share of it is a clean band cut with no comb effects.
+    subtracting a share of it is a clean band cut with no comb effects. Only the stretch where
+    `amount` is non-zero (plus a margin for the filter to settle) is filtered.
     """
-    if not np.any(amount > 0):
+    active = np.flatnonzero(amount > 0)
+    if len(active) == 0:
         return stem
+    margin = int(0.05 * sample_rate)
+    i0, i1 = max(0, active[0] - margin), min(stem.shape[1], active[-1] + 1 + margin)
     lo, hi = s.dip_band_hz
     nyq = 0.5 * sample_rate
     sos = signal.butter(2, [lo / nyq, min(hi / nyq, 0.95)], "bandpass", output="sos")
-    band = signal.sosfiltfilt(sos, stem, axis=1)
+    band = signal.sosfiltfilt(sos, stem[:, i0:i1], axis=1)
     k = 1.0 - 10.0 ** (-s.dip_db / 20.0)
-    return (stem - (k * amount)[None, :] * band).astype(np.float32)
+    out = stem.copy()
+    out[:, i0:i1] -= ((k * amount[i0:i1])[None, :] * band).astype(np.float32)
+    return out

@@ -51,6 +51,9 @@ def compressor_gain(
     return (10.0 ** (-reduction / 20.0)).astype(np.float32)
 
 
+LIMITER_BLOCK = 16  # frames per detector block: the gain curve is computed at 1/16 the rate
+
+
 def limiter_gain(peaks: np.ndarray, ceiling: float, sample_rate: int, lookahead_s: float = 0.004, release_s: float = 0.06) -> np.ndarray:
     """(frames,) float32 gain that keeps `peaks * gain <= ceiling` everywhere, with no jumps.
 
@@ -59,11 +62,22 @@ def limiter_gain(peaks: np.ndarray, ceiling: float, sample_rate: int, lookahead_
     larger than the need at its centre, so the ceiling holds, and the gain glides down before a
     peak (look-ahead) instead of jumping. A second, wider pass of the same kind gives a slow
     release, so the limiter does not flutter on dense material.
+
+    It runs on blocks of LIMITER_BLOCK frames (each block's need: the smallest over it and its
+    neighbours) and is interpolated back: between two block values, a frame only sees values that
+    are each at most its own need, so the ceiling still holds.
     """
-    need = np.minimum(1.0, ceiling / np.maximum(peaks.astype(np.float64), 1e-12))  # (frames,)
-    gain = need
+    frames = len(peaks)
+    nb = -(-frames // LIMITER_BLOCK)
+    padded = np.pad(peaks.astype(np.float64), (0, nb * LIMITER_BLOCK - frames), mode="edge")
+    need = np.minimum(1.0, ceiling / np.maximum(padded.reshape(nb, LIMITER_BLOCK).max(axis=1), 1e-12))
+    gain = ndimage.minimum_filter1d(need, 3, mode="nearest")  # neighbours: see the docstring
+    block_rate = sample_rate / LIMITER_BLOCK
     for span_s in (lookahead_s, release_s):
-        size = 2 * max(1, int(span_s * sample_rate)) + 1
+        size = 2 * max(1, int(round(span_s * block_rate))) + 1
         gain = ndimage.minimum_filter1d(gain, size, mode="nearest")
         gain = ndimage.uniform_filter1d(gain, size, mode="nearest")
-    return np.minimum(gain, need).astype(np.float32)  # guards the last float rounding
+    centres = (np.arange(nb) + 0.5) * LIMITER_BLOCK - 0.5
+    curve = np.interp(np.arange(frames), centres, np.minimum(gain, need))
+    need_frame = np.minimum(1.0, ceiling / np.maximum(peaks.astype(np.float64), 1e-12))
+    return np.minimum(curve, need_frame).astype(np.float32)  # guards the last float rounding
