@@ -201,7 +201,8 @@ class ScorecutClient:
         server answers. `before_land(temp_folder, score)` may add files that land with the audio.
         """
         clips = list(clips)
-        if not self.ping(timeout=5.0):
+        # A second, waiting try rides out gRPC's reconnect backoff after the server came back.
+        if not (self.ping(timeout=5.0) or self.ping(timeout=2.5, wait_for_ready=True)):
             raise ServerUnavailable(f"no Scorecut server answers at {self.address}: {START_HINT}")
         media_ids: dict[str, str] = {}
         if self.remote:

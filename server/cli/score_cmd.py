@@ -38,7 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stems", default="", metavar="LIST", help="stems besides the mix, e.g. drums,bass,harmony,melody")
     p.add_argument("--out-dir", default="scored", metavar="DIR", help="where results go (default ./scored)")
     p.add_argument("--name", default="", help="result folder name (default: the first video's name)")
-    p.add_argument("--preview", action="store_true", help="also write preview.mp4: the video with the mix")
+    p.add_argument("--preview", action="store_true", help="also write preview.mp4: the video with the mix, its picture copied, not re-encoded "
+                        "(a single video; a trimmed one starts at the keyframe before the in point)")
     p.add_argument("--plot", action="store_true", help="also write alignment.png: cuts, motion, beats, sections")
     p.add_argument("--server", default="", metavar="ADDR",
                    help="server address (default $SCORECUT_SERVER or 127.0.0.1:50777)")
