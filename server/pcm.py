@@ -21,8 +21,12 @@ def encode(audio: np.ndarray, sample_format: str) -> bytes:
     if sample_format == "s16le":
         return np.round(clipped * 32767.0).astype("<i2").tobytes()
     if sample_format == "s24le":
-        ints = np.round(clipped.astype(np.float64) * 8388607.0).astype("<i4")  # (frames, channels)
-        return ints.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()  # keep the 3 low bytes of each
+        scaled = clipped.astype(np.float64)  # float64: exact rounding at 24 bits
+        scaled *= 8388607.0
+        ints = np.rint(scaled, out=scaled).astype("<i4").ravel()  # (frames * channels,)
+        out = np.empty((ints.size, 3), np.uint8)
+        out[:] = ints.view(np.uint8).reshape(-1, 4)[:, :3]  # the 3 low bytes of each (faster than tobytes on the view)
+        return out.tobytes()
     raise ValueError(f"unknown sample format {sample_format!r}")
 
 

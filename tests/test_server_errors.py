@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import grpc
 import pytest
 
@@ -153,8 +155,6 @@ def test_upload_errors(fresh_server, good):
     srv = fresh_server("--max-upload-mb", "0.01")  # 10 kB: the test video is larger
     s, _ = stub(srv.address)
     data = good.read_bytes()
-    import hashlib
-
     sha = hashlib.sha256(data).hexdigest()
 
     def upload(header, chunks):
@@ -174,3 +174,77 @@ def test_upload_errors(fresh_server, good):
     assert_actionable(headless, INVALID, "header")
     assert not s.HasMedia(pb.HasMediaRequest(sha256=sha), timeout=10).present
     assert_serving(srv.address)
+
+
+def test_unexpected_failures_become_internal_without_traceback(caplog):
+    """rpc_errors, on a real gRPC server: a bug answers INTERNAL in a sentence, the log has the
+    traceback, and the next call is served."""
+    from concurrent import futures
+
+    from scorecut.server.errors import rpc_errors
+    from scorecut.server.wire import add_service
+
+    class Buggy:
+        calls = 0
+
+        @rpc_errors
+        def GetInfo(self, request, context):
+            Buggy.calls += 1
+            if Buggy.calls == 1:
+                return {}["no such key"]  # a bug
+            return pb.ServerInfo(version="ok")
+
+        @rpc_errors
+        def Score(self, request, context):
+            yield pb.ScoreEvent(job_id="j", accepted=pb.Accepted())
+            raise ZeroDivisionError("division by zero")
+
+        HasMedia = UploadMedia = CancelJob = GetInfo
+
+    from conftest import free_port
+
+    port = free_port()
+    grpc_server = grpc.server(futures.ThreadPoolExecutor(4))
+    add_service(Buggy(), grpc_server)
+    grpc_server.add_insecure_port(f"127.0.0.1:{port}")
+    grpc_server.start()
+    try:
+        s, _ = stub(f"127.0.0.1:{port}")
+        with caplog.at_level("ERROR", logger="scorecut.server"):
+            error = status_of(lambda: s.GetInfo(pb.GetInfoRequest(), timeout=10))
+            assert_actionable(error, grpc.StatusCode.INTERNAL, "server log")
+            assert "KeyError" in error.details() and "no such key" not in error.details()
+            assert s.GetInfo(pb.GetInfoRequest(), timeout=10).version == "ok"
+            stream = s.Score(pb.ScoreRequest(), timeout=10)
+            assert next(stream).WhichOneof("event") == "accepted"
+            assert_actionable(status_of(lambda: stream), grpc.StatusCode.INTERNAL, "server log")
+        assert "Traceback" in caplog.text and "ZeroDivisionError" in caplog.text
+    finally:
+        grpc_server.stop(0)
+
+
+def test_path_references_from_other_machines_are_refused(media_root, good, tmp_path):
+    """The policy itself, with the peer strings gRPC gives for remote callers (no traffic sent)."""
+    from scorecut.server.config import ServerConfig
+    from scorecut.server.errors import RpcFailure
+    from scorecut.server.media import FileHasher, UploadStore
+    from scorecut.server.request import MediaProber, build_job_spec
+
+    from scorecut.models.composer.model import ComposerModel
+
+    config = ServerConfig(media_roots=(media_root,), cache_dir=tmp_path / "cache")
+    uploads = UploadStore(config.uploads, config.max_upload_bytes)
+    infos = {"composer": ComposerModel().info()}
+    tools = (uploads, MediaProber(), FileHasher())
+    for peer in ("ipv4:10.1.2.3:5555", "ipv6:[2001:db8::7]:5555", "ipv6:[::ffff:192.168.0.9]:41000"):
+        with pytest.raises(RpcFailure) as refused:
+            build_job_spec(request(clip(good)), peer, config, infos, *tools)
+        assert refused.value.code == grpc.StatusCode.PERMISSION_DENIED
+        assert "upload" in refused.value.message.lower()
+    # The same request from loopback passes the policy, and so does an uploaded file from afar.
+    assert build_job_spec(request(clip(good)), "ipv4:127.0.0.1:5555", config, infos, *tools).segment.duration_s > 3.9
+    data = good.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    uploads.receive(pb.UploadHeader(filename="good.mp4", size=len(data), sha256=sha), iter([data]))
+    spec = build_job_spec(request(clip(media_id=sha)), "ipv4:10.1.2.3:5555", config, infos, *tools)
+    assert spec.segment.clips[0].path.startswith(str(config.uploads))
