@@ -92,8 +92,8 @@ def segment_frames(segment: Segment, fps: float, size: int, cancel: threading.Ev
         i1 = min(n, int(np.ceil(clip.record_end_s * fps - 1e-9)))
         if i1 <= i0:
             continue
-        # Sample the source at fps / speed... then pick the frames for the record times.
-        src_fps = fps * clip.speed
+        # Record steps of 1/fps are source steps of speed/fps: sample the source at fps / speed.
+        src_fps = fps / clip.speed
         src_in = clip.source_in_s + (i0 / fps - clip.record_start_s) * clip.speed
         frames = sample_frames(clip.path, src_fps, size, src_in, clip.source_out_s, n_frames=i1 - i0, cancel=cancel)
         out[i0:i1] = frames
