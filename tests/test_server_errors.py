@@ -248,3 +248,15 @@ def test_path_references_from_other_machines_are_refused(media_root, good, tmp_p
     uploads.receive(pb.UploadHeader(filename="good.mp4", size=len(data), sha256=sha), iter([data]))
     spec = build_job_spec(request(clip(media_id=sha)), "ipv4:10.1.2.3:5555", config, infos, *tools)
     assert spec.segment.clips[0].path.startswith(str(config.uploads))
+
+
+def test_vmas_checkpoint_paths(server, good, media_root):
+    bogus = media_root / "server-bad" / "bogus.pt"
+    bogus.parent.mkdir(exist_ok=True)
+    bogus.write_text("not a checkpoint")
+    _fails(server, request(clip(good), model="vmas", checkpoint=str(bogus)), grpc.StatusCode.FAILED_PRECONDITION,
+           "bogus.pt")
+    _fails(server, request(clip(good), model="vmas", checkpoint="/etc/hostname"), grpc.StatusCode.PERMISSION_DENIED,
+           "outside")
+    _fails(server, request(clip(good), model="vmas", checkpoint=str(media_root / "none.pt")),
+           grpc.StatusCode.NOT_FOUND, "checkpoint")
