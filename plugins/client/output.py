@@ -187,8 +187,10 @@ class JobWriter:
             if old is not None:
                 os.rename(old, final)
             raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+        if old is not None and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        elif old is not None:
+            old.unlink()
         stems = {e["name"]: final / e["file"] for e in score["stems"]}
         return JobResult(self.job_id, final, final / score["mix"]["file"], stems, score, self.cached,
                          self.analysis, self.plan)
