@@ -99,8 +99,10 @@ def test_two_clips_with_mid_gop_ranges_make_one_segment(server, media_root, tmp_
     b = make_video(media_root / "seg_b.mp4", VideoSpec(6.0, cuts_s=(2.0,), seed=42))
     out = tmp_path / "out"
     run = run_cli("score", f"{a}#t=1,4", f"{b}#t=0.52,3.32", "--server", server.address, "--out-dir", str(out),
-                  "--name", "joined", home=tmp_path / "home")
+                  "--name", "joined", "--preview", home=tmp_path / "home")
     assert run.returncode == 0, run.stderr
+    assert "no preview: a preview is made for a single video" in run.stderr  # said, not silently skipped
+    assert not (out / "joined" / "preview.mp4").exists()
     score = check_result(out / "joined", 3.0 + 2.8)
     cuts = score["cuts_s"]
     assert near(cuts, 3.0, tol=1e-3), cuts  # the clip boundary, exactly
