@@ -23,7 +23,9 @@ FPS = 25
 # Where the picture really changes: the first frame of the new shot.
 SHOWN_CUTS_S = tuple(np.ceil(np.asarray(CUTS_S) * FPS - 1e-9) / FPS)
 STYLES = ("cinematic", "ambient", "electronic", "lofi", "acoustic_pop", "corporate")
-SEEDS = (1, 2)
+# Each style twice: seed 1 lets the picture choose the mode (this bright edit reads major), seed 2
+# asks for a dark mood (minor), so both key families meet the judge.
+SWEEP = tuple((style, seed, mood) for style in STYLES for seed, mood in ((1, ""), (2, "dark")))
 
 # Krumhansl–Kessler key profiles (probe-tone ratings), C major / C minor.
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -78,6 +80,7 @@ def planned_key(key: str) -> tuple[int, str]:
 class Run:
     style: str
     seed: int
+    mood: str
     finished: object  # FinishedScore
     analysis: object
 
@@ -94,11 +97,21 @@ def runs(tmp_path_factory) -> dict[tuple[str, int], Run]:
     segment = Segment((Clip(str(path), 0.0, CLIP_S, 0.0, CLIP_S, "edit"),), CLIP_S)
     model = ComposerModel()
     out, analysis = {}, None
-    for style in STYLES:
-        for seed in SEEDS:
-            analysis, finished = score_segment(segment, ScoreOptions(style=style, seed=seed), model, analysis=analysis)
-            out[(style, seed)] = Run(style, seed, finished, analysis)
+    for style, seed, mood in SWEEP + EXTRA:
+        options = ScoreOptions(style=style, seed=seed, mood=mood)
+        analysis, finished = score_segment(segment, options, model, analysis=analysis)
+        out[(style, seed, mood)] = Run(style, seed, mood, finished, analysis)
+    # The same request once more: it must come out bit for bit the same.
+    _, again = score_segment(segment, ScoreOptions(style="lofi", seed=1), model, analysis=analysis)
+    out[("again",)] = Run("lofi", 1, "", again, analysis)
     return out
+
+
+EXTRA = (("corporate", 3, ""), ("corporate", 4, ""))  # more seeds of one style, for variety
+
+
+def sweep(runs: dict) -> list[Run]:
+    return [runs[k] for k in SWEEP]
 
 
 def test_the_analysis_found_the_cuts(runs):
@@ -108,7 +121,8 @@ def test_the_analysis_found_the_cuts(runs):
 
 def test_librosa_hears_the_planned_tempo(runs):
     report = []
-    for (style, seed), run in runs.items():
+    for run in sweep(runs):
+        style, seed = run.style, run.seed
         tempo, _ = heard_beats(run.finished.mix)
         planned = run.finished.plan.tempo_bpm
         ratio = tempo / planned
@@ -119,7 +133,8 @@ def test_librosa_hears_the_planned_tempo(runs):
 
 def test_cuts_land_on_heard_beats(runs):
     near, report = [], []
-    for (style, seed), run in runs.items():
+    for run in sweep(runs):
+        style, seed = run.style, run.seed
         _, beats = heard_beats(run.finished.mix)
         d = [float(np.min(np.abs(beats - c))) if len(beats) else 1.0 for c in SHOWN_CUTS_S]
         near.extend(x <= 0.05 for x in d)
@@ -129,7 +144,8 @@ def test_cuts_land_on_heard_beats(runs):
 
 def test_heard_key_is_the_planned_key(runs):
     right, report = [], []
-    for (style, seed), run in runs.items():
+    for run in sweep(runs):
+        style, seed = run.style, run.seed
         heard = estimate_key(run.finished.mix)
         planned = planned_key(run.finished.plan.key)
         right.append(heard == planned)
@@ -142,7 +158,7 @@ def test_loudness_peak_length_and_stems(runs):
 
     frames = int(round(CLIP_S * SR))
     meter = pyloudnorm.Meter(SR)
-    for run in runs.values():
+    for run in sweep(runs):
         f = run.finished
         mix = f.mix
         assert mix.shape == (2, frames) and mix.dtype == np.float32
@@ -165,23 +181,82 @@ def _true_peak_dbtp(x: np.ndarray) -> float:
     return 20 * np.log10(np.max(np.abs(up)) + 1e-20)
 
 
+def join_click_ratio(tonal: np.ndarray, joins_s: list[float]) -> float:
+    """Largest sample-to-sample step within ±20 ms of a join, over the largest step anywhere else
+    in the clip. tonal: (2, n) at SR."""
+    steps = np.abs(np.diff(tonal, axis=1)).max(axis=0)  # (n-1,)
+    near = np.zeros(len(steps), bool)
+    for t in joins_s:
+        near[max(int(t * SR) - SR // 50, 0): int(t * SR) + SR // 50] = True
+    if not near.any() or near.all():
+        return 0.0
+    return float(steps[near].max() / (steps[~near].max() + 1e-12))
+
+
 def test_no_clicks_at_section_joins_and_little_silence(runs):
-    """A click is a sample-to-sample step larger than anything the music does elsewhere. Checked
-    on the tonal stems (bass + harmony + melody), where a join changes every note at once and an
-    envelope step would show; the drums' hits at joins (crashes, impacts on cuts) are meant to be
-    transients. Bound: at every section join (±20 ms) the largest step stays under 1.5x the
-    99.9th percentile of steps over the whole clip, i.e. no worse than the music's own attacks."""
-    for run in runs.values():
+    """A click is a step the music makes nowhere else. Checked on the tonal stems (bass + harmony
+    + melody), where a join changes every note at once and an envelope step or a note cut short
+    would show; the drums' hits at joins (crashes, impacts on cuts) are meant to be transients.
+    Bound: the largest step near a join is at most 1.5x the largest step anywhere else, i.e. a
+    join is no harsher than the music's own sharpest attack, with room for several attacks
+    landing together. A note cut off at a join fails it many times over (checked below)."""
+    for run in sweep(runs):
         tonal = sum(run.finished.stems[s] for s in ("bass", "harmony", "melody"))  # (2, n)
-        steps = np.abs(np.diff(tonal, axis=1)).max(axis=0)  # (n-1,)
-        bound = 1.5 * np.percentile(steps, 99.9)
-        for sec in run.finished.plan.sections[1:]:
-            i = int(sec.start_s * SR)
-            window = steps[max(i - SR // 50, 0): i + SR // 50]
-            assert window.max() <= bound, (run.style, sec, window.max(), bound)
+        joins = [sec.start_s for sec in run.finished.plan.sections[1:]]
+        ratio = join_click_ratio(tonal, joins)
+        assert ratio <= 1.5, (run.style, run.seed, ratio)
+        if run.style == "lofi" and run.seed == 1:  # the bound catches a real click
+            i0 = int(joins[0] * SR)
+            at = i0 - SR // 100 + int(np.argmax(np.abs(tonal[0, i0 - SR // 100: i0 + SR // 100])))
+            cut = tonal.copy()
+            cut[:, at:] = 0.0  # the notes stop dead at the join, mid-waveform
+            assert join_click_ratio(cut, joins[:1]) > 1.5
         mix = run.finished.mix
         # Silence: 50 ms frames below -60 dBFS RMS.
         hop = SR // 20
         frames = mix.mean(axis=0)[: len(mix[0]) // hop * hop].reshape(-1, hop)
         rms_db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-20)
         assert np.mean(rms_db < -60) < 0.10, (run.style, np.mean(rms_db < -60))
+
+
+def _features(mix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(chroma (12, t), onset envelope (t',)) as librosa computes them."""
+    import librosa
+
+    y = _mono22k(mix)
+    return librosa.feature.chroma_cqt(y=y, sr=22050), librosa.onset.onset_strength(y=y, sr=22050, hop_length=256)
+
+
+def music_distance(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(chroma distance, onset distance) of two mixes of one length: the mean over frames of
+    1 - cosine similarity of their chroma (what harmony sounds when), and 1 - the correlation of
+    their onset envelopes (what rhythm). Both are 0 for identical audio."""
+    ca, oa = _features(a)
+    cb, ob = _features(b)
+    cos = (ca * cb).sum(axis=0) / (np.linalg.norm(ca, axis=0) * np.linalg.norm(cb, axis=0) + 1e-9)
+    return float(np.mean(1 - cos)), float(1 - np.corrcoef(oa, ob)[0, 1])
+
+
+def test_same_seed_is_bit_identical(runs):
+    one, again = runs[("lofi", 1, "")].finished, runs[("again",)].finished
+    assert np.array_equal(one.mix, again.mix)
+    assert all(np.array_equal(one.stems[s], again.stems[s]) for s in STEMS)
+    assert one.plan == again.plan
+
+
+def test_seeds_and_styles_make_different_music(runs):
+    """Thresholds, from measurements of this judge: an inaudible change (the same mix shifted by
+    1 ms, or with noise 40 dB under it) scores chroma < 0.001 and onset < 0.005. A different seed
+    of one style must change the harmony (new key, progression, voicings): chroma > 0.05, fifty
+    times the inaudible. A different style must change the rhythm too: onset > 0.05. The rhythm
+    of two seeds of one style may stay close, since both follow the same cuts on the same grid."""
+    base = runs[("corporate", 1, "")].finished.mix
+    shifted = np.roll(base, 48, axis=1)
+    inaudible = music_distance(base, shifted)
+    assert inaudible[0] < 0.001 and inaudible[1] < 0.005, inaudible
+    for seed in (3, 4):
+        chroma, _ = music_distance(base, runs[("corporate", seed, "")].finished.mix)
+        assert chroma > 0.05, (seed, chroma)
+    for style in ("electronic", "acoustic_pop", "lofi"):
+        chroma, onset = music_distance(base, runs[(style, 1, "")].finished.mix)
+        assert chroma > 0.05 and onset > 0.05, (style, chroma, onset)

@@ -53,8 +53,8 @@ def write_harmony(plan: Plan, chords: list[Chord], voicings, level) -> list[Note
         if b0 >= plan.end_beat:
             t0 = bt(b0)
             dur = max(plan.duration_s - t0 - END_RING_S, 0.25)
-            for p in v:
-                notes.append(Note(round(t0, 6), round(dur, 6), int(p), 0.7))
+            for k, p in enumerate(v):  # rolled a little, as a player lands a final chord
+                notes.append(Note(round(t0 + 0.012 * k, 6), round(dur - 0.012 * k, 6), int(p), 0.62))
             break
         lvl = level(int(b0))
         n = int(round(b1 - b0))

@@ -33,6 +33,9 @@ def write_bass(plan: Plan, chords: list[Chord], section_level, rng: np.random.Ge
     from .styles import MODE_STEPS
 
     figure = plan.style.bass_figure
+    # In minor keys the bass says "minor": every note's own partials (a major third two octaves
+    # up) pull a low line towards the parallel major, so the line leans on b3 and b6.
+    minor_key = 3 in MODE_STEPS[plan.mode]
     steps = MODE_STEPS[plan.mode]
     notes: list[Note] = []
     bt = plan.beat_time
@@ -46,6 +49,8 @@ def write_bass(plan: Plan, chords: list[Chord], section_level, rng: np.random.Ge
         if level < 1:
             continue
         root = bass_root(ch.root_pc)
+        if minor_key and ch.root_pc == (plan.tonic_pc + 5) % 12 and 3 in ch.intervals:
+            root = bass_root((plan.tonic_pc + 8) % 12)  # iv in first inversion: the bass on b6
         fifth = root + 7
         nxt = chords[ci + 1] if ci + 1 < len(chords) else None
         nxt_root = bass_root(nxt.root_pc) if nxt is not None else root
@@ -83,6 +88,12 @@ def write_bass(plan: Plan, chords: list[Chord], section_level, rng: np.random.Ge
                 events.append((2.5, 0.75, root, 0.7))
             if nxt is not None and length >= 2:
                 events.append((length - 0.5, 0.45, _approach(root, nxt_root, steps, plan.tonic_pc), 0.6))
+        if minor_key and ch.root_pc == plan.tonic_pc and length >= 3:
+            # On the minor tonic the line walks up to its minor third (root, b3, fifth): the
+            # figure that says "minor" in the bass, where harmonics otherwise say major.
+            third = root + 3
+            events = [e for e in events if not (1.0 <= e[0] < 2.0)]
+            events.append((1.5 if fig != "sustain" else 2.0, 0.45, third, 0.7))
         for off, dur, pitch, vel in events:
             if off >= length:
                 continue

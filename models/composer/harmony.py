@@ -89,9 +89,13 @@ def chord_timeline(plan: Plan, rng: np.random.Generator) -> list[Chord]:
     approach, final = cadence(plan)
     chords: list[Chord] = []
     end_bar = next((i for i, b in enumerate(plan.bars) if b.start_beat >= plan.end_beat), len(plan.bars) - 1)
+    step, prog = 0, None
     for sec in plan.sections:
-        prog = prog_b if sec.label == "B" else prog_a
-        step = 0
+        # A progression runs on across sections and starts afresh only when the section's
+        # colour changes (A <-> B): short sections would otherwise only ever play its first chords.
+        new = prog_b if sec.label == "B" else prog_a
+        if new is not prog:
+            prog, step = new, 0
         for bi in range(sec.first_bar, sec.end_bar):
             bar = plan.bars[bi]
             if bi >= end_bar:
@@ -145,6 +149,11 @@ def voice(chords: list[Chord], centre: int = 62) -> list[tuple[int, ...]]:
             cost = np.abs(cand.mean(axis=1) - centre) + 2.0 * (cand[:, 0] % 12 != ch.root_pc)
         else:
             cost = np.abs(cand - np.asarray(prev)).sum(axis=1) + 0.15 * np.abs(cand.mean(axis=1) - centre)
+        if 3 in ch.intervals:
+            # Minor chords double their third: it is what makes them sound minor, and every
+            # note's own fifth partial (a major third) works against it.
+            third = (ch.root_pc + 3) % 12
+            cost = cost - 2.5 * ((cand % 12) == third).sum(axis=1)
         best = tuple(int(p) for p in cand[int(np.argmin(cost))])
         voicings.append(best)
         prev = best

@@ -227,10 +227,17 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
         t1 = min(float(beats[bars[b1].start_beat]) if b1 < len(bars) else duration, duration)
         m = _mean_over(analysis.times_s, analysis.motion, t0, t1, 0.3)
         pace = _mean_over(analysis.times_s, analysis.pace, t0, t1, 0.3)
-        raw.append(float(np.clip(0.15 + 1.2 * m + 0.8 * pace, 0, 1)))
-    levels = _intensities(raw, style, mood)
+        raw.append(0.15 + 1.2 * m + 0.8 * pace)
+    # Energy is part absolute (a frantic edit is loud whatever came before) and part relative
+    # to the clip itself (the busiest stretch of a calm film still lifts), plus an arc: after the
+    # opening the arrangement builds, as library cues do.
+    raw_arr = np.asarray(raw)
+    rel = 0.5 + 0.25 * (raw_arr - raw_arr.mean()) / (raw_arr.std() + 0.05)
+    arc = np.where(np.arange(len(raw)) >= max(1, len(raw) // 3), 0.15, 0.0)
+    levels = _intensities(list(np.clip(0.6 * np.clip(raw_arr, 0, 1) + 0.4 * rel + arc, 0, 1)), style, mood)
 
-    tonic, mode, mood_name = choose_key(analysis, style, mood, rng)
+    key_rng = np.random.default_rng(np.random.SeedSequence([int(options.seed) & 0xFFFFFFFF, 0x4B3, *map(ord, style.name)]))
+    tonic, mode, mood_name = choose_key(analysis, style, mood, key_rng)
     labels, seen = [], {}
     sections = []
     for i, ((b0, b1, on_cut), lvl) in enumerate(zip(phrases, levels)):

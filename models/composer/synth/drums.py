@@ -53,8 +53,8 @@ KITS = {
 
 # Level (linear, at velocity 1) and pan (-1 left .. 1 right) per kind: a kit's internal balance.
 KIND_MIX = {
-    "kick": (1.0, 0.0), "snare": (0.62, 0.0), "clap": (0.5, 0.05), "hat_closed": (0.2, 0.3),
-    "hat_open": (0.17, 0.3), "ride": (0.13, -0.35), "crash": (0.26, 0.0), "tom_low": (0.6, -0.35),
+    "kick": (1.0, 0.0), "snare": (0.62, 0.0), "clap": (0.5, 0.05), "hat_closed": (0.15, 0.3),
+    "hat_open": (0.13, 0.3), "ride": (0.13, -0.35), "crash": (0.26, 0.0), "tom_low": (0.6, -0.35),
     "tom_mid": (0.55, 0.0), "tom_high": (0.5, 0.35), "shaker": (0.1, -0.4), "rim": (0.3, 0.15),
     "impact": (0.95, 0.0), "riser": (0.22, 0.0),
 }

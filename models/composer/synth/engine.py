@@ -10,23 +10,26 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+from scipy import signal
 
 from ...interface import STEMS, check_cancelled
+from ...post.levels import k_weighting_sos
 from ..events import Arrangement
 from .drums import render_drums
 from .envelopes import fade_window
-from .instruments import render_part
+from .instruments import render_part, upsample, work_divisor
 from .mixing import highpass, reverb_return, tempo_delay
 
-# Level of each stem where it plays (RMS dBFS of its louder passages): the balance of a library-
-# music mix. Drums and bass carry the groove, the melody sits just under them, the harmony bed
-# under the melody. Presets differ a lot in raw level (a sustained pad against a decaying pluck),
-# so each stem is levelled to its target; post-processing then sets the overall loudness.
-STEM_LEVEL_DB = {"drums": -18.0, "bass": -19.5, "harmony": -23.0, "melody": -21.5}
+# Loudness of each stem where it plays (K-weighted, as BS.1770 weighs it: the ear's weighting, so
+# a sub-heavy bass and a bright hat are compared as heard): the balance of a library-music mix.
+# Drums and bass carry the groove, the melody sits just under them, the harmony bed under that.
+# Presets differ a lot in raw level (a sustained pad against a decaying pluck), so each stem is
+# levelled to its target; post-processing then sets the overall loudness.
+STEM_LEVEL_LU = {"drums": -20.0, "bass": -22.0, "harmony": -25.5, "melody": -22.5}
 LEVEL_BLOCK_S = 0.4
 LEVEL_PERCENTILE = 90  # "where it plays": the louder blocks, not the silences between phrases
 MAX_LEVEL_GAIN_DB = 30.0
-STEM_PEAK_MAX = 0.5  # -6 dBFS: headroom per stem, so four stems summed stay in reach of the limiter
+STEM_PEAK_MAX = 0.9  # a stem never peaks above -1 dBFS before post-processing
 DEFAULT_SEND = {"drums": 0.12, "bass": 0.03, "harmony": 0.35, "melody": 0.28}
 DEFAULT_INSTRUMENT = {"drums": "electronic", "bass": "synth", "harmony": "pad", "melody": "lead"}
 TAIL_FADE_S = 0.5  # what still rings at tail_end_s fades over this long, never a step
@@ -53,37 +56,47 @@ def render_stem(arrangement: Arrangement, stem: str, sample_rate: int, seed: int
     rng = np.random.default_rng((int(seed) & 0xFFFFFFFF, STEMS.index(stem)))
     preset = arrangement.instruments.get(stem, DEFAULT_INSTRUMENT[stem])
     check = lambda: check_cancelled(cancel)  # noqa: E731
+    # Tonal stems are rendered, treated and sent to the room at their work rate (sr / div) and
+    # brought to the sample rate once at the end: their band never needed more.
     if stem == "drums":
+        div = 1
         x = render_drums(arrangement.drums, preset, n, sample_rate, rng, check, key_pc=arrangement.key_pc)
     else:
+        div = work_divisor(preset, stem, sample_rate)
         x = render_part(getattr(arrangement, stem), preset, stem, n, sample_rate, rng, check)
     check()
-    x = _stem_effects(stem, preset, x, arrangement, sample_rate)
+    work_sr = sample_rate // div
+    x = _stem_effects(stem, preset, x, arrangement, work_sr)
     send = arrangement.reverb_send.get(stem, DEFAULT_SEND[stem])
-    x = x + reverb_return(x, float(send), sample_rate)
+    x = x + reverb_return(x, float(send), work_sr)
     tail_end = arrangement.tail_end_s if arrangement.tail_end_s > 0 else arrangement.duration_s
-    end = int(round(min(tail_end, arrangement.duration_s) * sample_rate))
-    x *= fade_window(n, end, int(TAIL_FADE_S * sample_rate))[None, :]
+    tail_end = min(tail_end, arrangement.duration_s)
+    m = x.shape[1]
+    x *= fade_window(m, int(round(tail_end * work_sr)), int(TAIL_FADE_S * work_sr))[None, :]
+    if div > 1:
+        x = upsample(x, div, n)
+        # Again at the full rate: the upsampler's filter rings for a few samples past the end.
+        x *= fade_window(n, int(round(tail_end * sample_rate)), int(TAIL_FADE_S * sample_rate))[None, :]
     peak = float(np.abs(x).max(initial=0.0))
-    x *= min(_level_gain(x, STEM_LEVEL_DB[stem], sample_rate), STEM_PEAK_MAX / peak if peak > 0 else 1.0)
+    x *= min(_level_gain(x, STEM_LEVEL_LU[stem], sample_rate), STEM_PEAK_MAX / peak if peak > 0 else 1.0)
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def _level_gain(x: np.ndarray, target_db: float, sample_rate: int) -> float:
-    """Gain taking a (2, n) stem's playing level (90th percentile of 400 ms block RMS) to target."""
+def _level_gain(x: np.ndarray, target: float, sample_rate: int) -> float:
+    """Gain taking a (2, n) stem's playing loudness (90th percentile of K-weighted 400 ms blocks,
+    in LUFS-like units) to `target`."""
+    k = signal.sosfilt(k_weighting_sos(sample_rate), x, axis=1)
     block = int(LEVEL_BLOCK_S * sample_rate)
-    k = x.shape[1] // block
-    if k == 0:
-        power = np.array([float((x.astype(np.float64) ** 2).mean())]) if x.size else np.zeros(1)
+    nb = k.shape[1] // block
+    if nb == 0:
+        power = np.array([float((k.astype(np.float64) ** 2).sum(axis=0).mean())]) if k.size else np.zeros(1)
     else:
-        power = (x[:, : k * block].astype(np.float64) ** 2).reshape(2, k, block).mean(axis=(0, 2))
-    active = power[power > 1e-7]  # above -70 dBFS: the stem is playing
+        power = (k[:, : nb * block].astype(np.float64) ** 2).reshape(2, nb, block).mean(axis=2).sum(axis=0)
+    active = power[power > 10 ** (-70 / 10)]  # above BS.1770's absolute gate: the stem is playing
     if len(active) == 0:
         return 1.0
-    level_db = 10.0 * np.log10(np.percentile(active, LEVEL_PERCENTILE))
-    return float(10.0 ** (np.clip(target_db - level_db, -MAX_LEVEL_GAIN_DB, MAX_LEVEL_GAIN_DB) / 20.0))
-
-
+    level = -0.691 + 10.0 * np.log10(np.percentile(active, LEVEL_PERCENTILE))
+    return float(10.0 ** (np.clip(target - level, -MAX_LEVEL_GAIN_DB, MAX_LEVEL_GAIN_DB) / 20.0))
 def render(
     arrangement: Arrangement,
     sample_rate: int,

@@ -50,8 +50,8 @@ def pitch_pan(pitch: int, width: float = 0.35) -> float:
     return float(np.clip((pitch - 60) / 24.0, -1.0, 1.0) * width)
 
 
-REDUCED_BAND = 0.4  # at a reduced work rate, partials stop at 0.4x it: room for the upsampler's filter
-UPSAMPLER_STOPBAND_DB = 90.0
+REDUCED_BAND = 0.35  # at a reduced work rate, partials stop at 0.35x it: room for the upsampler's filter
+UPSAMPLER_STOPBAND_DB = 80.0
 
 
 class Context:
@@ -124,14 +124,18 @@ def strings(note: Note, ctx: Context):
     return out * (env * velocity_gain(note.velocity)), 0.0
 
 
+EPIANO_TOP_HZ = 9000.0  # a tine's bark lives at 1-5 kHz; sidebands beyond ~9 kHz only sound harsh
+BELL_TOP_HZ = 14000.0
+
+
 def epiano(note: Note, ctx: Context):
     """FM electric piano: a 1:1 pair for the body, a 1:14 pair whose index dies fast for the tine."""
     env = adsr(ADSR(0.002, 1.6, 0.0, 0.35), min(note.duration_s, 6.0), ctx.sr)
     n, f0 = len(env), midi_hz(note.pitch)
     t = seconds(n, ctx.sr)
     v = float(np.clip(note.velocity, 0.0, 1.0))
-    body = fm_voice(n, f0, ctx.sr, 1.0, (0.3 + 1.2 * v) * np.exp(-t / 0.9))
-    tine = fm_voice(n, f0, ctx.sr, 14.0, (0.5 + 1.5 * v) * np.exp(-t / 0.025))
+    body = fm_voice(n, f0, ctx.sr, 1.0, (0.3 + 1.2 * v) * np.exp(-t / 0.9), max_hz=EPIANO_TOP_HZ)
+    tine = fm_voice(n, f0, ctx.sr, 14.0, (0.3 + 0.9 * v) * np.exp(-t / 0.025), max_hz=EPIANO_TOP_HZ)
     y = (body + 0.35 * tine * np.exp(-t / 0.4).astype(np.float32)) * env
     return y * velocity_gain(note.velocity), pitch_pan(note.pitch)
 
@@ -183,7 +187,7 @@ def bell(note: Note, ctx: Context):
     env = adsr(ADSR(0.002, 1.4, 0.0, 0.6), min(note.duration_s, 5.0), ctx.sr)
     n, f0 = len(env), midi_hz(note.pitch)
     t = seconds(n, ctx.sr)
-    y = fm_voice(n, f0, ctx.sr, 3.5, 2.2 * np.exp(-t / 0.5))
+    y = fm_voice(n, f0, ctx.sr, 3.5, 2.2 * np.exp(-t / 0.5), max_hz=BELL_TOP_HZ)
     y += 0.3 * sine(phase_constant(n, 2 * f0, ctx.sr)) * np.exp(-t / 0.6).astype(np.float32)
     return 0.6 * y * env * velocity_gain(note.velocity), pitch_pan(note.pitch, 0.2)
 
@@ -244,20 +248,26 @@ PRESETS: dict[str, tuple[Voice, int]] = {
 DEFAULT_PRESET = {"bass": "synth", "harmony": "pad", "melody": "lead"}
 
 
+def work_divisor(preset: str, stem: str, sample_rate: int) -> int:
+    """How many times lower than `sample_rate` this preset is rendered (1, 2 or 4)."""
+    div = (PRESETS.get(preset) or PRESETS[DEFAULT_PRESET[stem]])[1]
+    return div if sample_rate % div == 0 else 1
+
+
 def render_part(notes, preset: str, stem: str, n: int, sample_rate: int, rng, cancel_check) -> np.ndarray:
-    """All notes of one stem into (2, n) float32 at `sample_rate`."""
-    voice, div = PRESETS.get(preset) or PRESETS[DEFAULT_PRESET[stem]]
-    if sample_rate % div:
-        div = 1
+    """All notes of one stem into (2, ceil(n / div)) float32 at the work rate sample_rate / div
+    (div = work_divisor(...)); `upsample` brings it to the sample rate."""
+    voice = (PRESETS.get(preset) or PRESETS[DEFAULT_PRESET[stem]])[0]
+    div = work_divisor(preset, stem, sample_rate)
     sr = sample_rate // div
-    n_work = -(-n // div) + 64
+    n_work = -(-n // div)
     out = np.zeros((2, n_work), dtype=np.float32)
     ctx = Context(sr, rng, REDUCED_BAND if div > 1 else NYQUIST_USE)
     for i, note in enumerate(sorted(notes, key=lambda x: (x.start_s, x.pitch))):
         if i % 32 == 0:
             cancel_check()
         start = int(round(note.start_s * sr))
-        if start >= n_work - 64 or note.duration_s <= 0 or note.velocity <= 0:
+        if start >= n_work or note.duration_s <= 0 or note.velocity <= 0:
             continue
         y, pan = voice(note, ctx)
         if start < 0:
@@ -269,17 +279,22 @@ def render_part(notes, preset: str, stem: str, n: int, sample_rate: int, rng, ca
             out[1, start : start + m] += gr * y[:m]
         else:
             out[:, start : start + m] += y[:, :m]
+    return out
+
+
+def upsample(x: np.ndarray, div: int, n: int) -> np.ndarray:
+    """(2, m) at the work rate -> (2, n) float32 at div times the rate."""
     if div > 1:
-        out = signal.resample_poly(out, div, 1, axis=1, window=_upsampler(div)).astype(np.float32)
-    return out[:, :n]
+        x = signal.resample_poly(x, div, 1, axis=1, window=_upsampler(div))
+    return np.ascontiguousarray(x[:, :n], dtype=np.float32)
 
 
 @lru_cache(maxsize=8)
 def _upsampler(div: int) -> np.ndarray:
-    """FIR for upsampling by `div`: flat to 0.4x the work rate (the highest partial), 90 dB down
-    from 0.6x (where the image of that partial lands). Sized by Kaiser's formula: ~60-120 taps."""
+    """FIR for upsampling by `div`: flat to 0.35x the work rate (the highest partial), 80 dB down
+    from 0.65x (where the image of that partial lands). Sized by Kaiser's formula: ~35-70 taps."""
     # In units of the output's Nyquist frequency (div * work rate / 2):
-    width = 2.0 * (1.0 - 2.0 * REDUCED_BAND) / div  # 0.4x .. 0.6x the work rate
+    width = 2.0 * (1.0 - 2.0 * REDUCED_BAND) / div  # 0.35x .. 0.65x the work rate
     numtaps, beta = signal.kaiserord(UPSAMPLER_STOPBAND_DB, width)
     numtaps |= 1  # odd: a whole-sample delay, which resample_poly compensates
     taps = signal.firwin(numtaps, 1.0 / div, window=("kaiser", beta))  # centred on the work Nyquist

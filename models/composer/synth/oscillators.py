@@ -158,26 +158,30 @@ def sine(phase: np.ndarray) -> np.ndarray:
     return np.sin(phase.astype(np.float32) * _TO_RADIANS)
 
 
-def fm_index_limit(f0_hz: float, ratio: float, sample_rate: int) -> float:
-    """Largest modulation index whose sidebands above NYQUIST_USE * sample_rate stay under -60 dB.
+def fm_index_limit(f0_hz: float, ratio: float, sample_rate: int, max_hz: float | None = None) -> float:
+    """Largest modulation index whose sidebands above NYQUIST_USE * sample_rate (or `max_hz`, if
+    lower: an instrument's own brightness limit) stay under -60 dB.
 
     Sideband n has amplitude J_n(index) ~ (index / 2)^n / n!. With N sidebands fitting below the
     limit, the index is capped where J_{N+1} = 1e-3 (-60 dB). -1 when even the modulator's first
     sideband would not fit.
     """
-    n_fit = int(np.floor((NYQUIST_USE * sample_rate - f0_hz) / (ratio * f0_hz)))
+    limit = NYQUIST_USE * sample_rate if max_hz is None else min(max_hz, NYQUIST_USE * sample_rate)
+    n_fit = int(np.floor((limit - f0_hz) / (ratio * f0_hz)))
     if n_fit < 1:
         return -1.0
     m = n_fit + 1
     return float(2.0 * (1e-3 * math.factorial(m)) ** (1.0 / m))
 
 
-def fm_voice(n: int, f0_hz: float, sample_rate: int, ratio: float, index: np.ndarray, phase0: float = 0.0) -> np.ndarray:
+def fm_voice(
+    n: int, f0_hz: float, sample_rate: int, ratio: float, index: np.ndarray, phase0: float = 0.0, max_hz: float | None = None
+) -> np.ndarray:
     """sin(carrier + index(t) * sin(ratio * carrier)), index capped so no sideband aliases audibly.
 
     -> (n,) float32. See fm_index_limit for the cap.
     """
-    max_index = fm_index_limit(f0_hz, ratio, sample_rate)
+    max_index = fm_index_limit(f0_hz, ratio, sample_rate, max_hz)
     carrier = phase_constant(n, f0_hz, sample_rate, phase0)
     if max_index <= 0.0:  # the modulator's sidebands would alias: a plain sine
         return sine(carrier)
