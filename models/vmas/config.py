@@ -49,8 +49,8 @@ class VideoConfig:
 class LMConfig:
     """The decoder-only music transformer."""
 
-    dim: int = 1024
-    n_layers: int = 24
+    dim: int = 1024  # MusicGen-small's width and heads
+    n_layers: int = 18  # 18 blocks with cross-attention: about 320M parameters, MusicGen-small's scale
     n_heads: int = 16
     ffn_mult: int = 4
     dropout: float = 0.0  # MusicGen trains without dropout at this scale; so do we
@@ -112,13 +112,13 @@ DEBUG = VmasConfig(
     batch_size=4,
 )
 
-SMALL = VmasConfig()  # ~300M parameters in the LM, as MusicGen-small
+SMALL = VmasConfig()  # LM about 320M parameters (MusicGen-small scale), video encoder about 13M
 
 MEDIUM = VmasConfig(
     name="medium",
     video=VideoConfig(dim=768, n_layers=6, n_heads=12, frame_size=160,
                       cnn_channels=(48, 96, 192, 384)),
-    lm=LMConfig(dim=1536, n_layers=48, n_heads=24, max_steps=1024),
+    lm=LMConfig(dim=1536, n_layers=36, n_heads=24, max_steps=1024),  # about 1.4B, MusicGen-medium's scale
     window_s=20.0,
     embed_dim=768,
     lr=1.5e-4,
