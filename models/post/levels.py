@@ -47,7 +47,7 @@ class GainLoudness:
     def __init__(self, x: np.ndarray, sample_rate: int):
         self.sr = sample_rate
         self.hop = int(HOP_S * sample_rate)
-        self.k = signal.sosfilt(_k_weighting(sample_rate), x.astype(np.float32), axis=1)  # (ch, frames)
+        self.k = signal.sosfilt(k_weighting_sos(sample_rate), x.astype(np.float32), axis=1)  # (ch, frames)
         self.k **= 2
 
     def lufs(self, gain: np.ndarray | float) -> float:
@@ -69,7 +69,7 @@ class GainLoudness:
 
 
 @lru_cache(maxsize=8)
-def _k_weighting(sample_rate: int) -> np.ndarray:
+def k_weighting_sos(sample_rate: int) -> np.ndarray:
     """BS.1770 K-weighting (high shelf + RLB high-pass) as second-order sections, any rate."""
     meter = pyloudnorm.Meter(sample_rate)
     sos = [np.concatenate([f.b, f.a]) for f in meter._filters.values()]

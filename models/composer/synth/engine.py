@@ -28,7 +28,7 @@ from .mixing import highpass, reverb_return, tempo_delay
 STEM_LEVEL_LU = {"drums": -20.0, "bass": -22.0, "harmony": -25.5, "melody": -22.5}
 LEVEL_BLOCK_S = 0.4
 LEVEL_PERCENTILE = 90  # "where it plays": the louder blocks, not the silences between phrases
-MAX_LEVEL_GAIN_DB = 30.0
+MAX_LEVEL_BOOST_DB = 30.0  # a stem that barely plays is not raised into its noise
 STEM_PEAK_MAX = 0.9  # a stem never peaks above -1 dBFS before post-processing
 DEFAULT_SEND = {"drums": 0.12, "bass": 0.03, "harmony": 0.35, "melody": 0.28}
 DEFAULT_INSTRUMENT = {"drums": "electronic", "bass": "synth", "harmony": "pad", "melody": "lead"}
@@ -96,7 +96,7 @@ def _level_gain(x: np.ndarray, target: float, sample_rate: int) -> float:
     if len(active) == 0:
         return 1.0
     level = -0.691 + 10.0 * np.log10(np.percentile(active, LEVEL_PERCENTILE))
-    return float(10.0 ** (np.clip(target - level, -MAX_LEVEL_GAIN_DB, MAX_LEVEL_GAIN_DB) / 20.0))
+    return float(10.0 ** (min(target - level, MAX_LEVEL_BOOST_DB) / 20.0))
 def render(
     arrangement: Arrangement,
     sample_rate: int,
