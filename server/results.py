@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import math
+import mmap
 import os
 import shutil
 import tempfile
@@ -101,23 +102,34 @@ def stream_events(job_id: str, result: WireResult) -> Iterator[pb.ScoreEvent | b
     for info in result.manifest.stems:
         step = pcm.chunk_frames(info.channels, info.sample_format)
         frame_bytes = info.channels * pcm.SAMPLE_FORMATS[info.sample_format]
-        for offset, data in _chunks(result.pcm[info.name], step * frame_bytes):
-            yield wire.chunk_event(prefix, info.name, info.channels, info.sample_rate, offset // frame_bytes,
-                                   info.sample_format, data)  # pre-encoded: the PCM is copied once
+
+        def encode(offset: int, data: memoryview, info=info, frame_bytes=frame_bytes) -> bytes:
+            return wire.chunk_event(prefix, info.name, info.channels, info.sample_rate, offset // frame_bytes,
+                                    info.sample_format, data)  # pre-encoded: the PCM is copied once
+
+        yield from _encoded_chunks(result.pcm[info.name], step * frame_bytes, encode)
     yield pb.ScoreEvent(job_id=job_id, manifest=result.manifest)
 
 
-def _chunks(source: bytes | Path, size: int) -> Iterator[tuple[int, bytes | memoryview]]:
+def _encoded_chunks(source: bytes | Path, size: int, encode) -> Iterator[bytes]:
+    """encode(offset, view) for each `size`-byte slice of the PCM, read without a copy (a cached
+    file is memory-mapped), so the only copy is the one into the event."""
     if isinstance(source, Path):
         with open(source, "rb") as f:
-            offset = 0
-            while data := f.read(size):
-                yield offset, data
-                offset += len(data)
+            if os.fstat(f.fileno()).st_size == 0:
+                return
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                yield from _slices(memoryview(mapped), size, encode)
         return
-    view = memoryview(source)
-    for offset in range(0, len(source), size):
-        yield offset, view[offset : offset + size]  # no copy: chunk_event joins it into the event
+    yield from _slices(memoryview(source), size, encode)
+
+
+def _slices(view: memoryview, size: int, encode) -> Iterator[bytes]:
+    with view:
+        for offset in range(0, len(view), size):
+            with view[offset : offset + size] as part:  # released before the map may close
+                event = encode(offset, part)
+            yield event
 
 
 class ResultCache:
