@@ -41,6 +41,8 @@ class VideoSpec:
     extra: dict = field(default_factory=dict)
     x264_preset: str = "ultrafast"  # "medium" gives B-frames and deblocking, as real exports have
     frame_times_s: tuple[float, ...] = ()  # variable frame rate: explicit frame times (then fps is the time base rate)
+    pan_mode: str = "wrap"  # "wrap": the view jumps back to the start (a jump cut within the scene)
+    # every w/pan frames; "bounce": the camera sweeps back and forth, never jumping (a pure pan)
 
     @property
     def shot_changes_s(self) -> tuple[float, ...]:
@@ -63,6 +65,9 @@ def _render_shot_frame(scene: np.ndarray, rng_obj: tuple, t: float, spec: VideoS
                        frame_index: int) -> np.ndarray:
     colour, speed, radius, phase = rng_obj
     offset = int(frame_index * spec.pan) % w if spec.pan else 0
+    if spec.pan and spec.pan_mode == "bounce":
+        travel = int(frame_index * spec.pan) % (2 * w)
+        offset = travel if travel < w else 2 * w - travel
     frame = scene[:, offset : offset + w].copy()
     cx = w / 2 + (w / 3) * np.sin(phase + t * speed * spec.motion)
     cy = h / 2 + (h / 3) * np.cos(phase * 1.3 + t * speed * spec.motion * 0.7)

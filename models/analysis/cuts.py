@@ -23,6 +23,10 @@ from .features import ClipArrays
 class CutOptions:
     hard_min: float = 0.30  # absolute floor of the frame distance for a hard cut (0..1)
     hard_ratio: float = 3.0  # ... and this many times the local median distance
+    # Cuts between look-alike shots: a smaller change, but an isolated spike far above the rest
+    # (a dissolve's frames change a little each, a cut's change all at once).
+    subtle_min: float = 0.12
+    subtle_ratio: float = 8.0
     neighbourhood_s: float = 0.5  # half-window of that local median
     persist: float = 0.5  # post-cut frames must stay this far (x the cut distance) from the pre-cut frame
     fade_dark: float = 0.12  # a fade's darkest frames are below this mean luma
@@ -54,7 +58,12 @@ def hard_cuts(a: ClipArrays, opt: CutOptions) -> list[Cut]:
         return []
     w = _frames_per(a.frame_t, opt.neighbourhood_s)
     local = median_filter(a.d1, size=2 * w + 1, mode="nearest")  # (f,)
-    cand = np.flatnonzero((a.d1 >= opt.hard_min) & (a.d1 >= opt.hard_ratio * local + 0.02))
+    before = np.concatenate([[0.0], a.d1[:-1]])  # (f,) the previous frame's distance
+    after = np.concatenate([a.d1[1:], [0.0]])
+    clear = (a.d1 >= opt.hard_min) & (a.d1 >= opt.hard_ratio * local + 0.02)
+    subtle = ((a.d1 >= opt.subtle_min) & (a.d1 >= opt.subtle_ratio * local + 0.02)
+              & (np.maximum(before, after) < 0.25 * a.d1))
+    cand = np.flatnonzero(clear | subtle)
     cuts = []
     for i in cand:
         if i == 0:
@@ -104,11 +113,14 @@ def fades(a: ClipArrays, opt: CutOptions) -> list[Cut]:
         if min(left, right) < 0.06 or core > 0.35 * min(left, right):
             continue
         # Ramps: frames next to the dark core that sit between black and the picture's level.
+        # A ramp keeps brightening away from the core; it ends where the picture levels off.
         kl = 0
-        while s - kl - 1 >= lo and b[s - kl - 1] < 0.85 * left and b[s - kl - 1] > core:
+        while (s - kl - 1 >= lo and b[s - kl - 1] < 0.85 * left
+               and b[s - kl - 1] > b[s - kl] + 0.002):
             kl += 1
         kr = 0
-        while e + kr + 1 < hi and b[e + kr + 1] < 0.85 * right and b[e + kr + 1] > core:
+        while (e + kr + 1 < hi and b[e + kr + 1] < 0.85 * right
+               and b[e + kr + 1] > b[e + kr] + 0.002):
             kr += 1
         if kl + kr < 2:
             continue  # black frames between two hard cuts (or a black flash): not a fade
@@ -121,11 +133,65 @@ def _mad(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.abs(x - y).mean(axis=tuple(range(1, x.ndim)))
 
 
+def _on_blend_path(frames: np.ndarray, max_residual: float) -> bool:
+    """Whether every frame between the first and last is a blend of the two, the blend growing.
+
+    frames: (m, 4, 8, 3) block colours from one side of a candidate dissolve to the other. A
+    cross-fade moves each frame along the straight line from the first to the last; a pan or
+    camera move leaves that line (its middle frames are not mixtures of its ends).
+    """
+    a, b = frames[0].ravel(), frames[-1].ravel()
+    d = b - a
+    dd = float(d @ d)
+    if dd < 1e-8:
+        return False
+    x = frames.reshape(len(frames), -1) - a  # (m, p)
+    alpha = x @ d / dd  # (m,) position along the line, 0 at the first frame, 1 at the last
+    off = x - alpha[:, None] * d  # (m, p) what the line does not explain
+    residual = np.sqrt((off * off).sum(axis=1) / dd)  # (m,) share of the whole change
+    return bool(residual.mean() <= max_residual and residual.max() <= 1.5 * max_residual
+                and np.all(np.diff(alpha) >= -0.15))
+
+
+def _translation_explains(first: np.ndarray, last: np.ndarray, max_shift: float = 0.35) -> bool:
+    """Whether shifting `first` makes it look like `last` (a pan or camera move, not a blend).
+
+    first, last: (h, w) uint8 luma thumbnails. Shifts up to `max_shift` of the frame each way;
+    the match is the mean absolute difference over the overlap.
+    """
+    a, b = first.astype(np.float32), last.astype(np.float32)
+    h, w = a.shape
+    still = float(np.abs(a - b).mean())
+    if still < 1.0:
+        return False
+    best = still
+    for dy in range(-int(h * max_shift), int(h * max_shift) + 1):
+        for dx in range(-int(w * max_shift), int(w * max_shift) + 1):
+            if dx == 0 and dy == 0:
+                continue
+            pa = a[max(0, dy) : h + min(0, dy), max(0, dx) : w + min(0, dx)]
+            pb = b[max(0, -dy) : h + min(0, -dy), max(0, -dx) : w + min(0, -dx)]
+            best = min(best, float(np.abs(pa - pb).mean()))
+    return best < 0.5 * still
+
+
+def _camera_moves(thumbs: np.ndarray) -> bool:
+    """Whether most steps of a window are a shifted picture (a pan), not a blend.
+
+    thumbs: (m, h, w) uint8 luma thumbnails one analysis step apart. Each step is tested on
+    its own: a pan's step is a small shift however long the window is.
+    """
+    steps = [_translation_explains(thumbs[i], thumbs[i + 1]) for i in range(len(thumbs) - 1)]
+    return bool(steps) and sum(steps) > 0.5 * len(steps)
+
+
 def dissolves(a: ClipArrays, opt: CutOptions, taken: list[Cut]) -> list[Cut]:
     """Gradual changes whose middle is the mean of their ends; `taken` are changes found already."""
-    t, L, H = a.sample_t, a.sample_luma, a.sample_hist
+    # Block-mean colours: a blend of two shots blends them exactly, and 8x4 blocks barely see
+    # motion or a pan within a shot (histograms are no use here: a blend makes new colours).
+    t, L, H = a.sample_t, a.sample_colour, a.sample_hist
     n = len(t)
-    cands = []  # (time, residual, distance, k)
+    cands = []  # (centre time, residual, distance, window start, window end)
     for span in opt.dissolve_scales_s:
         k = _frames_per(t, span)
         if n < 2 * k + 1:
@@ -135,18 +201,37 @@ def dissolves(a: ClipArrays, opt: CutOptions, taken: list[Cut]) -> list[Cut]:
         ldist = _mad(L[A], L[B])  # (m,)
         dist = 0.6 * hdist + 0.4 * np.minimum(1.0, 3.0 * ldist)
         lres = _mad(L[M], 0.5 * (L[A] + L[B])) / (ldist + 1e-3)  # 0 = exactly the average
-        # (Histograms are not linear in a blend: mixed pixels take new colours. Luma is.)
         res = lres
         ok = (dist >= opt.dissolve_min) & (hdist >= 0.5 * opt.dissolve_min) & (res <= opt.dissolve_linear)
         for j in np.flatnonzero(ok):
-            cands.append((float(t[j + k]), float(res[j]), float(dist[j]), float(t[j]), float(t[j + 2 * k])))
+            if any(c.start_s <= t[j + 2 * k] and c.end_s >= t[j] for c in taken):
+                continue  # the window holds another shot change: its ends are not the two shots
+            # A pan over a smooth scene can look like a blend; a shift of the picture explains its
+            # steps. A change to wholly other colours is a shot change even when the camera moves.
+            if _on_blend_path(L[j : j + 2 * k + 1], opt.dissolve_linear) and \
+                    (hdist[j] >= 0.7 or not _camera_moves(a.sample_luma[j : j + 2 * k + 1])):
+                cands.append((float(t[j + k]), float(res[j]), float(dist[j]), float(t[j]), float(t[j + 2 * k])))
     cands.sort()
-    out: list[Cut] = []
-    group: list[tuple] = []
+    # Candidates from one dissolve come in runs; runs whose best windows reach each other's
+    # centres are one long dissolve (its middle passes the tests at several scales).
+    groups: list[list[tuple]] = []
+    for c in cands:
+        if groups and c[0] - groups[-1][-1][0] <= opt.min_gap_s + 1e-6:
+            groups[-1].append(c)
+        else:
+            groups.append([c])
+    merged: list[list[tuple]] = []
+    for g in groups:
+        if merged:
+            prev_best = min(merged[-1], key=lambda c: c[1])
+            best = min(g, key=lambda c: c[1])
+            if best[3] <= prev_best[0] or prev_best[4] >= best[0]:
+                merged[-1].extend(g)
+                continue
+        merged.append(g)
 
-    def flush():
-        if not group:
-            return
+    out: list[Cut] = []
+    for group in merged:
         best = min(group, key=lambda c: c[1])
         # Midpoint: residual-weighted mean of the candidate centres (they flank it symmetrically).
         w = np.array([opt.dissolve_linear - c[1] + 1e-3 for c in group])
@@ -154,13 +239,6 @@ def dissolves(a: ClipArrays, opt: CutOptions, taken: list[Cut]) -> list[Cut]:
         if not any(c.start_s - opt.min_gap_s <= mid <= c.end_s + opt.min_gap_s or
                    best[3] < c.time_s < best[4] for c in taken):
             out.append(Cut(mid, "dissolve", min(1.0, 0.4 + 0.5 * best[2]), best[3], best[4]))
-        group.clear()
-
-    for c in cands:
-        if group and c[0] - group[-1][0] > opt.min_gap_s + 1e-6:
-            flush()
-        group.append(c)
-    flush()
     return out
 
 

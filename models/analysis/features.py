@@ -3,8 +3,8 @@
 Every decoded frame gives a tiny signature (a 32x18 luma thumbnail and a 64-bin colour
 histogram) and its distances to the 1, 2 and 3 frames before it: enough to place a hard cut on
 the exact source frame and to tell a cut from a flash, without keeping any frame. At the
-analysis rate (about 10 per second of record time) we also keep a coarser 16x9 thumbnail and
-the histogram, for gradual transitions, and average the colour features.
+analysis rate (about 10 per second of record time) we also keep 4x8 block-mean colours and
+the histogram, for gradual transitions, and the colour features.
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ class ClipArrays:
     d3: np.ndarray  # (f,) float32 distance to the frame three back
     frame_brightness: np.ndarray  # (f,) float32 mean luma 0..1
     sample_t: np.ndarray  # (s,) float64 analysis sample times
-    sample_luma: np.ndarray  # (s, 9, 16) float32 coarse thumbnails
+    sample_colour: np.ndarray  # (s, 4, 8, 3) float32 0..1 block-mean colours (linear under blends)
+    sample_luma: np.ndarray  # (s, h/2, w/2) uint8 luma thumbnails (18 x 32 for 16:9), to test for pans
     sample_hist: np.ndarray  # (s, 64) float32
     motion_mad: np.ndarray  # (s,) float32 luma change since the previous sample (0 for the first)
     brightness: np.ndarray  # (s,) float32 mean over the frames since the previous sample
@@ -80,6 +81,7 @@ class ClipAccumulator:
         self.frames: list[np.ndarray] = []  # per batch: (B, 5) t, d1, d2, d3, brightness
         self.n_frames = 0
         self.samples_t: list[float] = []
+        self.samples_coarse: list[np.ndarray] = []
         self.samples_luma: list[np.ndarray] = []
         self.samples_hist: list[np.ndarray] = []
         self.samples_colour: list[tuple[float, float, float, float]] = []  # mad, bright, sat, warm
@@ -137,10 +139,11 @@ class ClipAccumulator:
             r, bl = float(xf[..., 0].mean()), float(xf[..., 2].mean())
             warm = (r - bl) / max(r + bl, 1.0)
             lu = y[i]
-            coarse = lu.reshape(9, 2, 16, 2).mean(axis=(1, 3)) if lu.shape == (18, 32) else _resize(lu, (9, 16))
+            coarse = _block_means(xf, 4, 8) / 255.0  # (4, 8, 3)
             mad = 0.0 if self.last_sample_luma is None else _motion_mad(self.last_sample_luma, lu)
             self.samples_t.append(t)
-            self.samples_luma.append(coarse.astype(np.float32))
+            self.samples_coarse.append(coarse.astype(np.float32))
+            self.samples_luma.append(np.round(lu * 255).astype(np.uint8))
             self.samples_hist.append(hist[i])
             self.samples_colour.append((mad, self.acc[0] / self.acc[1], sat, warm))
             self.acc[:] = 0.0
@@ -157,7 +160,8 @@ class ClipAccumulator:
             d1=f[:, 1].astype(np.float32), d2=f[:, 2].astype(np.float32), d3=f[:, 3].astype(np.float32),
             frame_brightness=f[:, 4].astype(np.float32),
             sample_t=np.asarray(self.samples_t, np.float64),
-            sample_luma=np.asarray(self.samples_luma, np.float32).reshape(-1, 9, 16),
+            sample_colour=np.asarray(self.samples_coarse, np.float32).reshape(-1, 4, 8, 3),
+            sample_luma=np.asarray(self.samples_luma, np.uint8) if self.samples_luma else np.zeros((0, 1, 1), np.uint8),
             sample_hist=np.asarray(self.samples_hist, np.float32).reshape(-1, HIST_BINS),
             motion_mad=c[:, 0].copy(), brightness=c[:, 1].copy(), saturation=c[:, 2].copy(),
             warmth=c[:, 3].copy(),
@@ -173,12 +177,11 @@ def _motion_mad(prev: np.ndarray, cur: np.ndarray) -> float:
     return float(np.abs(cur - prev * gain).mean())
 
 
-def _resize(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Nearest-area resize of a small 2-D array (odd aspect ratios)."""
-    ys = np.linspace(0, img.shape[0], shape[0] + 1).astype(int)
-    xs = np.linspace(0, img.shape[1], shape[1] + 1).astype(int)
-    out = np.empty(shape, np.float32)
-    for i in range(shape[0]):
-        for j in range(shape[1]):
-            out[i, j] = img[ys[i] : max(ys[i + 1], ys[i] + 1), xs[j] : max(xs[j + 1], xs[j] + 1)].mean()
-    return out
+def _block_means(img: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """(h, w, c) -> (rows, cols, c) means over a grid of nearly equal blocks (any h, w)."""
+    h, w = img.shape[:2]
+    ys = np.linspace(0, h, rows + 1).astype(int)[:-1]
+    xs = np.linspace(0, w, cols + 1).astype(int)[:-1]
+    sums = np.add.reduceat(np.add.reduceat(img, ys, axis=0), xs, axis=1)  # (rows, cols, c)
+    counts = np.diff(np.append(ys, h))[:, None] * np.diff(np.append(xs, w))[None, :]
+    return sums / counts[..., None]
