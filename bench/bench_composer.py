@@ -1,0 +1,115 @@
+"""Composer speed and memory: seconds of 4-stem 48 kHz audio per second of wall time, and the
+peak memory of a 10-minute segment.
+
+    .venv/bin/python bench/bench_composer.py [--seconds 60] [--long-minutes 10] [--style electronic]
+
+Baseline measured in the same run: the throughput of the plainest possible synthesizer (numpy
+writes one sine per stem, 4 stereo stems, float32): the composer's speed is also printed as a
+ratio against it. The analyses are built synthetically (cuts every 1.5-6 s at random, moderate
+motion), since the composer's cost does not depend on how the cuts were found; the 10-minute
+case runs in a child process so its peak RSS (ru_maxrss) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+SR = 48_000
+
+
+def synthetic_analysis(duration_s: float, seed: int = 0):
+    from scorecut.models.analysis.types import VideoAnalysis
+
+    rng = np.random.default_rng(seed)
+    cuts = np.cumsum(rng.uniform(1.5, 6.0, int(duration_s / 1.5) + 2))
+    cuts = cuts[cuts < duration_s - 1.0]
+    fps = 10.0
+    t = np.arange(0, duration_s, 1 / fps)
+    n = len(t)
+    motion = np.clip(0.3 + 0.2 * np.sin(t / 20.0) + rng.normal(0, 0.05, n), 0, 1).astype(np.float32)
+    return VideoAnalysis(
+        duration_s=duration_s, analysis_fps=fps, times_s=t, motion=motion,
+        brightness=np.full(n, 0.55, np.float32), saturation=np.full(n, 0.35, np.float32),
+        warmth=np.zeros(n, np.float32), cuts_s=cuts, cut_strength=rng.uniform(0.3, 1.0, len(cuts)).astype(np.float32),
+        cut_kinds=tuple("hard" for _ in cuts), visual_beats_s=np.zeros(0), visual_beat_strength=np.zeros(0, np.float32),
+        pace=(motion * 0.6).astype(np.float32), speech_times_s=np.zeros(0), speech=np.zeros(0, np.float32),
+    )
+
+
+def baseline_seconds(duration_s: float) -> float:
+    """Wall time of the plainest 4-stem synthesizer: one sine per stem, stereo float32."""
+    t0 = time.perf_counter()
+    n = int(duration_s * SR)
+    phase = np.arange(n, dtype=np.float64) * (2 * np.pi / SR)
+    for f in (55.0, 110.0, 220.0, 440.0):
+        x = np.sin(phase * f).astype(np.float32)
+        np.stack([x, x])
+    return time.perf_counter() - t0
+
+
+def compose_seconds(duration_s: float, style: str, seed: int) -> tuple[float, dict]:
+    from scorecut.models.composer.model import ComposerModel
+    from scorecut.models.interface import ScoreOptions
+
+    analysis = synthetic_analysis(duration_s, seed)
+    options = ScoreOptions(style=style, seed=seed)
+    t0 = time.perf_counter()
+    out = ComposerModel().compose(analysis, options)
+    took = time.perf_counter() - t0
+    frames = int(round(duration_s * SR))
+    assert all(x.shape == (2, frames) for x in out.stems.values()) and len(out.stems) == 4
+    return took, {"stems": len(out.stems)}
+
+
+def long_child(minutes: float, style: str) -> None:
+    """Runs in a child: compose `minutes` and print peak RSS before and after as JSON."""
+    from scorecut.models.composer.model import ComposerModel  # noqa: F401 (imports count as the floor)
+    from scorecut.models.interface import ScoreOptions  # noqa: F401
+
+    floor_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    took, _ = compose_seconds(minutes * 60.0, style, 1)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"floor_mb": floor_kb / 1024, "peak_mb": peak_kb / 1024, "seconds": took}))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--long-minutes", type=float, default=10.0)
+    ap.add_argument("--style", default="electronic")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        long_child(args.long_minutes, args.style)
+        return 0
+
+    compose_seconds(5.0, args.style, 0)  # warm up imports and caches
+    rows = []
+    for style in (args.style, "cinematic", "lofi"):
+        times = [compose_seconds(args.seconds, style, 1 + r)[0] for r in range(args.repeats)]
+        base = min(baseline_seconds(args.seconds) for _ in range(args.repeats))
+        best = min(times)
+        rows.append((style, best, args.seconds / best, best / base))
+    print(f"composer, {args.seconds:g} s segment, 4 stems at {SR} Hz (best of {args.repeats}):")
+    for style, best, rt, vs in rows:
+        print(f"  {style:12s} {best:6.3f} s wall  {rt:7.1f}x real time  {vs:6.1f}x the plain numpy 4-sine baseline")
+
+    child = subprocess.run([sys.executable, __file__, "--child", "--long-minutes", str(args.long_minutes),
+                            "--style", args.style], capture_output=True, text=True, check=True)
+    r = json.loads(child.stdout.strip().splitlines()[-1])
+    print(f"{args.long_minutes:g}-minute segment ({args.style}): {r['seconds']:.2f} s wall "
+          f"({args.long_minutes * 60 / r['seconds']:.1f}x real time), peak RSS {r['peak_mb']:.0f} MB "
+          f"(after imports {r['floor_mb']:.0f} MB; composition adds {r['peak_mb'] - r['floor_mb']:.0f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
