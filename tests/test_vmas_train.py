@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -165,7 +164,7 @@ def test_compose_gives_exact_length_music_for_a_timeline_segment(cli_run, data_d
              Clip(str(data_dir / "clip2.mp4"), 1.0, 3.0, 1.5, 3.3))  # the second one slowed down
     segment = Segment(clips, 3.3)  # longer than the 2 s window: the window slides
     analysis = analyze_segment(segment)
-    with_segment = types.SimpleNamespace(**vars(analysis), segment=segment)
+    with_segment = serving.SegmentAnalysis(analysis, segment)
     options = ScoreOptions(model="vmas", seed=3, sample_rate=44_100)
     out = model.compose(with_segment, options)
     assert out.stems == {} and out.sample_rate == 44_100

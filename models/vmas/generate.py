@@ -50,8 +50,11 @@ def _window_video(vt: VideoTokens, start_s: float, end_s: float, frame_rate: flo
 @torch.no_grad()
 def _generate_window(net: VmasNet, video, video_steps, beat: torch.Tensor, prompt: torch.Tensor,
                      n_frames: int, opts: GenerateOptions, g: torch.Generator,
-                     cancel: threading.Event | None) -> torch.Tensor:
-    """prompt (C, K, P) codes -> (C, K, n_frames) codes, the first P being the prompt."""
+                     cancel: threading.Event | None, step_fn=None) -> torch.Tensor:
+    """prompt (C, K, P) codes -> (C, K, n_frames) codes, the first P being the prompt.
+
+    step_fn: the one-token decode step (a compiled `lm.forward`); None = `lm.forward`.
+    """
     lm, k = net.lm, net.cfg.codec.n_q
     c, p = prompt.shape[0], prompt.shape[-1]
     device = next(net.parameters()).device
@@ -69,8 +72,8 @@ def _generate_window(net: VmasNet, video, video_steps, beat: torch.Tensor, promp
         grid[:, q, q : q + p] = prompt[:, q]
     known = (frame < p) | (frame >= n_frames)  # prompt cells and "no token" cells (K, L)
 
-    def logits_at(x: torch.Tensor, pos: torch.Tensor, state) -> torch.Tensor:
-        out, _ = lm(x.repeat(rows // c, 1, 1), beat_in[:, pos], state=state, pos=pos)  # (rows, K, T, card)
+    def logits_at(x: torch.Tensor, pos: torch.Tensor, state, fn=lm.forward) -> torch.Tensor:
+        out, _ = fn(x.repeat(rows // c, 1, 1), beat_in[:, pos], state=state, pos=pos)  # (rows, K, T, card)
         out = out[:, :, -1]
         if guided:
             cond, uncond = out[:c], out[c:]
@@ -86,7 +89,8 @@ def _generate_window(net: VmasNet, video, video_steps, beat: torch.Tensor, promp
             if t % 16 == 0:
                 check_cancelled(cancel)
             if t > first:
-                logits = logits_at(grid[..., t - 1 : t], torch.tensor([t], device=device), state)
+                logits = logits_at(grid[..., t - 1 : t], torch.tensor([t], device=device), state,
+                                   step_fn or lm.forward)
             ids = sample_logits(logits, opts.temperature, opts.top_k, opts.top_p, generator=g)  # (C, K)
             grid[:, :, t] = torch.where(known[:, t][None], grid[:, :, t], ids)
     return revert_delay(grid, n_frames)
@@ -95,7 +99,7 @@ def _generate_window(net: VmasNet, video, video_steps, beat: torch.Tensor, promp
 @torch.no_grad()
 def generate_codes(net: VmasNet, vt: VideoTokens, visual_beat: torch.Tensor, n_frames: int,
                    opts: GenerateOptions = GenerateOptions(), progress: ProgressFn = no_progress,
-                   cancel: threading.Event | None = None) -> torch.Tensor:
+                   cancel: threading.Event | None = None, step_fn=None) -> torch.Tensor:
     """vt of the whole segment (batch 1), visual_beat (T,) at the token rate -> codes (C, K, n_frames).
 
     Candidates come back best first (see `rerank_candidates`).
@@ -113,7 +117,7 @@ def generate_codes(net: VmasNet, vt: VideoTokens, visual_beat: torch.Tensor, n_f
         stop = min(n_frames, start + w)
         video, steps = _window_video(vt, start / fr, stop / fr, fr)
         out = _generate_window(net, video, steps, visual_beat[start:stop], codes[..., start:end],
-                               stop - start, opts, g, cancel)
+                               stop - start, opts, g, cancel, step_fn)
         codes = torch.cat([codes, out[..., end - start :]], dim=-1)
         progress("compose", codes.shape[-1] / n_frames)
     return codes

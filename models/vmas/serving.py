@@ -27,6 +27,20 @@ FIX = ("train one with `scorecut train --config small --data DIR --steps N --out
 DESCRIPTION = "VMAS: neural video-to-music (temporal video encoder + music transformer); mix only."
 
 
+class SegmentAnalysis:
+    """An analysis that also carries the Segment it was made from (what compose() needs).
+
+    Reads every attribute of the wrapped analysis; `segment` is the timeline segment. The job
+    pipeline wraps the analysis with this before calling a model that decodes pictures itself.
+    """
+
+    def __init__(self, analysis, segment):
+        self._analysis, self.segment = analysis, segment
+
+    def __getattr__(self, name):
+        return getattr(self._analysis, name)
+
+
 def installed_checkpoint(model_dir: Path | None) -> Path | None:
     """Where `scorecut models add` puts the VMAS checkpoint, or None without a model folder."""
     return Path(model_dir) / "vmas" / CHECKPOINT_NAME if model_dir else None
@@ -69,7 +83,7 @@ def load(device: str = "cpu", checkpoint: str = "", model_dir: Path | None = Non
     with torch.device("meta"):  # no random init: the weights come from the checkpoint
         net = VmasNet(cfg)
     net.load_state_dict(state["model"], assign=True)
-    return VmasModel(net.to(device).eval(), codec, str(path))
+    return VmasModel(net.to(device).eval(), codec, str(path), compile_step=device.startswith("cuda"))
 
 
 def _key_of(wav: np.ndarray, sample_rate: int) -> str:
@@ -99,11 +113,15 @@ class VmasModel:
 
     name = "vmas"
 
-    def __init__(self, net, codec, checkpoint: str, generate_options=None):
+    def __init__(self, net, codec, checkpoint: str, generate_options=None, compile_step: bool = False):
+        import torch
+
         from .generate import GenerateOptions
 
         self.net, self.codec, self.checkpoint = net, codec, checkpoint
         self.generate_options = generate_options or GenerateOptions(candidates=2)
+        # Only the one-token step is compiled (gpt-fast): static shapes thanks to the static cache.
+        self._step = torch.compile(net.lm.forward, mode="reduce-overhead") if compile_step else None
 
     def info(self) -> ModelInfo:
         return ModelInfo(name="vmas", available=True, stems=(), native_output="mix", description=DESCRIPTION)
@@ -120,7 +138,8 @@ class VmasModel:
 
         segment = getattr(analysis, "segment", None)
         if segment is None:
-            raise RequestError("vmas needs the segment's pictures: the analysis given carries no segment")
+            raise RequestError("vmas needs the segment's pictures: pass the analysis as "
+                               "SegmentAnalysis(analysis, segment)")
         cfg = self.net.cfg
         duration = float(analysis.duration_s)
         frames = segment_frames(segment, cfg.video.fps, cfg.video.frame_size, cancel)  # (N, 3, S, S)
@@ -133,7 +152,8 @@ class VmasModel:
         visual = np.union1d(np.asarray(analysis.visual_beats_s, float), np.asarray(analysis.cuts_s, float))
         beat = torch.from_numpy(activation(visual, n_codes, fr, cfg.beat_sigma_s))
         opts = dataclasses.replace(self.generate_options, seed=int(options.seed))
-        codes = generate_codes(self.net, vt, beat, n_codes, opts, progress=progress, cancel=cancel)
+        codes = generate_codes(self.net, vt, beat, n_codes, opts, progress=progress, cancel=cancel,
+                               step_fn=self._step)
         codes, beats = rerank_candidates(self.net, codes, visual)
         wav = self.codec.decode(codes[:1])[0, 0].cpu().numpy().astype(np.float64)  # (n_codes * hop,)
         sr = int(options.sample_rate)
