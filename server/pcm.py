@@ -13,21 +13,24 @@ CHUNK_BYTES = 256 * 1024  # per StemChunk: large enough to stream near wire spee
 
 
 def encode(audio: np.ndarray, sample_format: str) -> bytes:
-    """(channels, frames) float32 in -1..1 -> interleaved little-endian PCM bytes."""
-    frames_first = np.ascontiguousarray(np.asarray(audio, dtype=np.float32).T)  # (frames, channels)
+    """(channels, frames) float32 in -1..1 -> interleaved little-endian PCM bytes.
+
+    Integers are scaled by 2**(bits-1), a power of two, so float32 scaling is exact, and
+    clipped to the integer range (+1.0 maps to the largest value, never wraps)."""
     if sample_format == "f32le":
-        return frames_first.astype("<f4", copy=False).tobytes()
-    clipped = np.clip(frames_first, -1.0, 1.0)
+        return np.ascontiguousarray(np.asarray(audio, dtype="<f4").T).tobytes()
+    if sample_format not in ("s16le", "s24le"):
+        raise ValueError(f"unknown sample format {sample_format!r}")
+    full = 32768.0 if sample_format == "s16le" else 8388608.0
+    scaled = np.multiply(np.asarray(audio, np.float32).T, np.float32(full), dtype=np.float32, order="C")  # (frames, channels)
+    np.clip(scaled, -full, full - 1, out=scaled)
+    np.rint(scaled, out=scaled)
     if sample_format == "s16le":
-        return np.round(clipped * 32767.0).astype("<i2").tobytes()
-    if sample_format == "s24le":
-        scaled = clipped.astype(np.float64)  # float64: exact rounding at 24 bits
-        scaled *= 8388607.0
-        ints = np.rint(scaled, out=scaled).astype("<i4").ravel()  # (frames * channels,)
-        out = np.empty((ints.size, 3), np.uint8)
-        out[:] = ints.view(np.uint8).reshape(-1, 4)[:, :3]  # the 3 low bytes of each (faster than tobytes on the view)
-        return out.tobytes()
-    raise ValueError(f"unknown sample format {sample_format!r}")
+        return scaled.astype("<i2").tobytes()
+    ints = scaled.astype("<i4").ravel()  # (frames * channels,)
+    out = np.empty((ints.size, 3), np.uint8)
+    out[:] = ints.view(np.uint8).reshape(-1, 4)[:, :3]  # the 3 low bytes of each (faster than tobytes on the view)
+    return out.tobytes()
 
 
 def chunk_frames(channels: int, sample_format: str) -> int:

@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -27,6 +28,7 @@ from scorecut.v1 import scorecut_pb2 as pb
 from . import pcm, wire
 
 log = logging.getLogger("scorecut.server")
+_ENCODERS = ThreadPoolExecutor(max(2, min(5, os.cpu_count() or 2)), thread_name_prefix="scorecut-encode")
 
 
 @dataclass
@@ -77,16 +79,19 @@ def score_json(analysis, finished: FinishedScore, duration_s: float) -> str:
 def encode_result(analysis, finished: FinishedScore, stems_wanted: tuple[str, ...], sample_format: str,
                   duration_s: float) -> WireResult:
     """Encode every stem to PCM and describe it in the manifest (mix first, then STEMS order)."""
-    blobs: dict[str, bytes] = {}
-    infos = []
     order = [MIX] + [s for s in STEMS if s in stems_wanted and s in finished.stems]
-    for name in order:
-        audio = finished.mix if name == MIX else finished.stems[name]  # (channels, frames)
-        data = pcm.encode(audio, sample_format)
-        blobs[name] = data
-        infos.append(pb.StemInfo(name=name, frames=int(audio.shape[1]), channels=int(audio.shape[0]),
-                                 sample_rate=int(finished.sample_rate), sha256=hashlib.sha256(data).hexdigest(),
-                                 sample_format=sample_format))
+    audio = {name: finished.mix if name == MIX else finished.stems[name] for name in order}  # (channels, frames)
+
+    def encode(name: str) -> tuple[bytes, str]:
+        data = pcm.encode(audio[name], sample_format)
+        return data, hashlib.sha256(data).hexdigest()
+
+    # numpy and hashlib release the GIL on large buffers: the stems encode side by side.
+    encoded = dict(zip(order, _ENCODERS.map(encode, order)))
+    blobs = {name: encoded[name][0] for name in order}
+    infos = [pb.StemInfo(name=name, frames=int(audio[name].shape[1]), channels=int(audio[name].shape[0]),
+                         sample_rate=int(finished.sample_rate), sha256=encoded[name][1], sample_format=sample_format)
+             for name in order]
     manifest = pb.Manifest(stems=infos, model=finished.model, seed=int(finished.seed), version=__version__,
                            loudness_lufs=float(finished.loudness_lufs),
                            true_peak_dbtp=float(finished.true_peak_dbtp),

@@ -91,9 +91,11 @@ def test_pcm_encoding_round_trips(fmt):
     padded = np.zeros((raw.shape[0], 4), np.uint8)
     padded[:, 4 - width:] = raw  # place in the high bytes, then arithmetic shift keeps the sign
     ints = padded.view("<i4").ravel() >> (8 * (4 - width))
-    back = (ints / float(2 ** (8 * width - 1) - 1)).reshape(-1, 2).T  # (channels, frames)
-    np.testing.assert_allclose(back, np.clip(audio, -1, 1), atol=1.5 / 2 ** (8 * width - 1))
-    assert back[0, 0] == pytest.approx(1.0) and back[1, 0] == pytest.approx(-1.0)
+    full = 2 ** (8 * width - 1)  # integers are scaled by a power of two
+    back = (ints / float(full)).reshape(-1, 2).T  # (channels, frames)
+    np.testing.assert_allclose(back, np.clip(audio, -1, 1), atol=1.01 / full)
+    assert ints.max() == full - 1 and ints.min() == -full  # clipped to the integer range, not wrapped
+    assert back[0, 0] == (full - 1) / full and back[1, 0] == -1.0
 
 
 def test_token_guards_every_call_but_health(fresh_server):
