@@ -114,9 +114,9 @@ def serve(config: ServerConfig, log_level: str = "INFO") -> int:
     device = resolve_device(config.device)
     try:
         server = ScorecutServer(config, device)
-    except RuntimeError as error:  # grpc: the port could not be bound
-        print(f"scorecut serve: cannot listen on {config.address} ({error}); is another server running "
-              "there? choose another --port", file=sys.stderr)
+    except RuntimeError:  # grpc: the port could not be bound
+        print(f"scorecut serve: cannot listen on {config.address}: the address is in use or not on this "
+              "machine; is another server running there? choose another --port or --host", file=sys.stderr)
         return 1
     if server.port == 0:
         print(f"scorecut serve: cannot listen on {config.address}; is another server running there? "

@@ -198,3 +198,12 @@ def test_every_rpc_of_the_contract_is_registered():
         assert handler is not None, method.name
         assert handler.request_streaming == method.client_streaming
         assert handler.response_streaming == method.server_streaming
+
+
+def test_a_taken_port_is_a_clear_error(server, tmp_path):
+    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "serve", "--port", str(server.port),
+           "--media-root", str(tmp_path)]
+    result = subprocess.run(cmd, env=isolated_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "another server" in result.stderr and "--port" in result.stderr and "Traceback" not in result.stderr
+    assert_serving(server.address)  # the first server is untouched
