@@ -112,13 +112,12 @@ def strings(note: Note, ctx: Context):
     """4 saws with independent ~5 Hz vibrato (fading in), low-pass 3.5 kHz, bowed attack."""
     env = adsr(ADSR(0.35, 2.0, 0.9, 0.9), note.duration_s, ctx.sr)
     n, f0 = len(env), midi_hz(note.pitch)
-    depth = 0.004 * np.minimum(np.arange(n, dtype=np.float32) / np.float32(0.6 * ctx.sr), 1.0)  # ~7 cents
     bank = ctx.bank(f0, "saw", (3500.0,), 0.0, ratio=1.012)
     lfo = iter(zip(5.0 + ctx.rng.uniform(-0.4, 0.4, 4), ctx.rng.uniform(0, 2 * np.pi, 4), ctx.rng.random(4)))
 
     def make_phase(f):
         rate, lfo_phase, phase0 = next(lfo)
-        return vibrato_phase(n, f, ctx.sr, phase0, depth, rate, lfo_phase)
+        return vibrato_phase(n, f, ctx.sr, phase0, 0.004, rate, lfo_phase, delay_s=0.0, fade_s=0.6)  # ~7 cents
 
     out = _stereo_voices(ctx, n, f0, (-8, -3, 3, 8), (-0.7, -0.25, 0.25, 0.7), make_phase, None, bank)
     return out * (env * velocity_gain(note.velocity)), 0.0
@@ -173,11 +172,10 @@ def lead(note: Note, ctx: Context):
     t = seconds(n, ctx.sr)
     v = float(np.clip(note.velocity, 0.0, 1.0))
     cutoff = 1400.0 * 2.0 ** (1.6 * v * np.exp(-t / 0.2)) * 2.0 ** (-0.4 * np.minimum(t / 1.5, 1.0))
-    vib_depth = (0.006 * np.clip((t - 0.25) / 0.3, 0.0, 1.0)).astype(np.float32)  # late vibrato
     bank = ctx.bank(f0, "saw", (900.0, 1400.0, 2200.0, 3400.0, 5200.0), 0.3, ratio=1.012)
     out = _stereo_voices(
         ctx, n, f0, (-7, 7), (-0.15, 0.15),
-        lambda f: vibrato_phase(n, f, ctx.sr, ctx.rng.random(), vib_depth, 5.5, 0.0), cutoff, bank,
+        lambda f: vibrato_phase(n, f, ctx.sr, ctx.rng.random(), 0.006, 5.5, 0.0, delay_s=0.25, fade_s=0.3), cutoff, bank,
     )
     return out * (env * velocity_gain(note.velocity)), 0.0
 

@@ -135,19 +135,28 @@ def read_bank(bank: TableBank, phase: np.ndarray, cutoff_hz: np.ndarray | float 
 
 
 def vibrato_phase(
-    n: int, f0_hz: float, sample_rate: int, phase0: float, depth: np.ndarray | float, rate_hz: float, lfo_phase: float
+    n: int, f0_hz: float, sample_rate: int, phase0: float, depth: float, rate_hz: float, lfo_phase: float,
+    delay_s: float = 0.0, fade_s: float = 0.3,
 ) -> np.ndarray:
-    """(n,) uint32 phase of f0 * (1 + depth * sin(2 pi rate t + lfo_phase)).
+    """(n,) uint32 phase of f0 * (1 + d(t) sin(2 pi rate t + lfo_phase)), where the depth d(t)
+    is 0 until `delay_s`, then fades in linearly to `depth` over `fade_s`.
 
-    The integral of the sine, -f0 depth cos(.) / (2 pi rate) cycles, is added to a steady
-    accumulator (the depth is treated as locally constant: it only fades in over a few cycles of
-    the LFO), which avoids a float cumulative sum over the whole note.
+    The integral of the sine, -f0 d cos(.) / (2 pi rate) cycles, is added to a steady accumulator
+    (d treated as locally constant: it changes over several LFO cycles), which avoids a float
+    cumulative sum over the whole note.
     """
-    t = np.arange(n, dtype=np.float32) * np.float32(1.0 / sample_rate)
-    wobble = (-f0_hz / (2 * np.pi * rate_hz)) * depth * np.cos(np.float32(2 * np.pi * rate_hz) * t + np.float32(lfo_phase))
-    offset = (np.mod(wobble, 1.0) * 2.0**PHASE_BITS).astype(np.int64).astype(np.uint32)
+    phase = phase_constant(n, f0_hz, sample_rate, phase0)
+    i0 = int(round(delay_s * sample_rate))
+    if i0 >= n or depth == 0.0:  # a short note that ends before its vibrato starts
+        return phase
+    t = np.arange(i0, n, dtype=np.float32) * np.float32(1.0 / sample_rate)
+    d = np.minimum((t - np.float32(delay_s)) * np.float32(1.0 / max(fade_s, 1e-3)), 1.0) * np.float32(depth)
+    wobble = np.float32(-f0_hz / (2 * np.pi * rate_hz)) * d * np.cos(np.float32(2 * np.pi * rate_hz) * t + np.float32(lfo_phase))
+    # Two's-complement wrap of the int64 cast = the offset modulo one cycle.
+    offset = (wobble * np.float32(2.0**PHASE_BITS)).astype(np.int64).astype(np.uint32)
     with np.errstate(over="ignore"):
-        return phase_constant(n, f0_hz, sample_rate, phase0) + offset
+        phase[i0:] += offset
+    return phase
 
 
 _TO_RADIANS = np.float32(2 * np.pi / 2.0**PHASE_BITS)
