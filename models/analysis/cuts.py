@@ -47,6 +47,9 @@ class Cut:
     end_s: float
 
 
+_CHUNK = 2048  # analysis samples per block of the dissolve search (about 3.5 minutes at 10 per second)
+
+
 def _frames_per(t: np.ndarray, seconds: float) -> int:
     dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
     return max(1, int(round(seconds / max(dt, 1e-4))))
@@ -189,28 +192,31 @@ def dissolves(a: ClipArrays, opt: CutOptions, taken: list[Cut]) -> list[Cut]:
     """Gradual changes whose middle is the mean of their ends; `taken` are changes found already."""
     # Block-mean colours: a blend of two shots blends them exactly, and 8x4 blocks barely see
     # motion or a pan within a shot (histograms are no use here: a blend makes new colours).
-    t, L, H = a.sample_t, a.sample_colour, a.sample_hist
+    t, L, H = a.sample_t, a.sample_colour, a.sample_hist  # L: (s, 4, 8, 3) uint8
     n = len(t)
     cands = []  # (centre time, residual, distance, window start, window end)
     for span in opt.dissolve_scales_s:
         k = _frames_per(t, span)
-        if n < 2 * k + 1:
-            continue
-        A, M, B = slice(0, n - 2 * k), slice(k, n - k), slice(2 * k, n)
-        hdist = 0.5 * np.abs(H[A] - H[B]).sum(axis=1)  # (m,)
-        ldist = _mad(L[A], L[B])  # (m,)
-        dist = 0.6 * hdist + 0.4 * np.minimum(1.0, 3.0 * ldist)
-        lres = _mad(L[M], 0.5 * (L[A] + L[B])) / (ldist + 1e-3)  # 0 = exactly the average
-        res = lres
-        ok = (dist >= opt.dissolve_min) & (hdist >= 0.5 * opt.dissolve_min) & (res <= opt.dissolve_linear)
-        for j in np.flatnonzero(ok):
-            if any(c.start_s <= t[j + 2 * k] and c.end_s >= t[j] for c in taken):
-                continue  # the window holds another shot change: its ends are not the two shots
-            # A pan over a smooth scene can look like a blend; a shift of the picture explains its
-            # steps. A change to wholly other colours is a shot change even when the camera moves.
-            if _on_blend_path(L[j : j + 2 * k + 1], opt.dissolve_linear) and \
-                    (hdist[j] >= 0.7 or not _camera_moves(a.sample_luma[j : j + 2 * k + 1])):
-                cands.append((float(t[j + k]), float(res[j]), float(dist[j]), float(t[j]), float(t[j + 2 * k])))
+        for lo in range(0, n - 2 * k, _CHUNK):  # window starts j in chunks: bounded temporaries
+            hi = min(n - 2 * k, lo + _CHUNK)
+            la = L[lo:hi].astype(np.float32) / 255.0  # (m, 4, 8, 3) window starts
+            lm = L[lo + k : hi + k].astype(np.float32) / 255.0  # middles
+            lb = L[lo + 2 * k : hi + 2 * k].astype(np.float32) / 255.0  # ends
+            hdist = 0.5 * np.abs(H[lo:hi] - H[lo + 2 * k : hi + 2 * k]).sum(axis=1)  # (m,)
+            ldist = _mad(la, lb)  # (m,)
+            dist = 0.6 * hdist + 0.4 * np.minimum(1.0, 3.0 * ldist)
+            res = _mad(lm, 0.5 * (la + lb)) / (ldist + 1e-3)  # 0 = the middle is exactly the average
+            ok = (dist >= opt.dissolve_min) & (hdist >= 0.5 * opt.dissolve_min) & (res <= opt.dissolve_linear)
+            for i in np.flatnonzero(ok):
+                j = lo + int(i)
+                if any(c.start_s <= t[j + 2 * k] and c.end_s >= t[j] for c in taken):
+                    continue  # the window holds another shot change: its ends are not the two shots
+                # A pan over a smooth scene can look like a blend; a shift of the picture explains
+                # its steps. A change to wholly other colours is a shot change even when the camera moves.
+                path = L[j : j + 2 * k + 1].astype(np.float32) / 255.0
+                if _on_blend_path(path, opt.dissolve_linear) and \
+                        (hdist[i] >= 0.7 or not _camera_moves(a.sample_luma[j : j + 2 * k + 1])):
+                    cands.append((float(t[j + k]), float(res[i]), float(dist[i]), float(t[j]), float(t[j + 2 * k])))
     cands.sort()
     # Candidates from one dissolve come in runs; runs whose best windows reach each other's
     # centres are one long dissolve (its middle passes the tests at several scales).

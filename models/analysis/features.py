@@ -55,7 +55,7 @@ class ClipArrays:
     d3: np.ndarray  # (f,) float32 distance to the frame three back
     frame_brightness: np.ndarray  # (f,) float32 mean luma 0..1
     sample_t: np.ndarray  # (s,) float64 analysis sample times
-    sample_colour: np.ndarray  # (s, 4, 8, 3) float32 0..1 block-mean colours (linear under blends)
+    sample_colour: np.ndarray  # (s, 4, 8, 3) uint8 block-mean colours (linear under blends)
     sample_luma: np.ndarray  # (s, h/2, w/2) uint8 luma thumbnails (18 x 32 for 16:9), to test for pans
     sample_hist: np.ndarray  # (s, 64) float32
     motion_mad: np.ndarray  # (s,) float32 luma change since the previous sample (0 for the first)
@@ -80,11 +80,11 @@ class ClipAccumulator:
         self.tail_hist: np.ndarray | None = None  # (<=3, 64)
         self.frames: list[np.ndarray] = []  # per batch: (B, 5) t, d1, d2, d3, brightness
         self.n_frames = 0
-        self.samples_t: list[float] = []
+        self.samples_t: list[np.ndarray] = []  # per batch, (k,) and below (k, ...)
         self.samples_coarse: list[np.ndarray] = []
         self.samples_luma: list[np.ndarray] = []
         self.samples_hist: list[np.ndarray] = []
-        self.samples_colour: list[tuple[float, float, float, float]] = []  # mad, bright, sat, warm
+        self.samples_colour: list[np.ndarray] = []  # (k, 4): motion mad, brightness, saturation, warmth
         self.next_sample_t: float | None = None
         self.last_sample_luma: np.ndarray | None = None
         self.acc = np.zeros(2, np.float64)  # brightness sum, frame count since the last sample
@@ -126,62 +126,74 @@ class ClipAccumulator:
         self.frames.append(out)
         self.tail_luma, self.tail_hist = lum[-3:].copy(), his[-3:].copy()
 
+        picks, bright = [], []  # batch indices of this batch's analysis samples, their mean luma
         for i, t in enumerate(ts):
             self.acc += (out[i, 4], 1.0)
             if self.next_sample_t is None:
                 self.next_sample_t = t
             if t < self.next_sample_t - 1e-6:
                 continue
-            # Colour changes slowly: measured on the sample frames only (it is the costly part).
-            xf = x[i].astype(np.float32)
-            mx, mn = xf.max(axis=2), xf.min(axis=2)
-            sat = float(((mx - mn) / np.maximum(mx, 1.0)).mean())
-            r, bl = float(xf[..., 0].mean()), float(xf[..., 2].mean())
-            warm = (r - bl) / max(r + bl, 1.0)
-            lu = y[i]
-            coarse = _block_means(xf, 4, 8) / 255.0  # (4, 8, 3)
-            mad = 0.0 if self.last_sample_luma is None else _motion_mad(self.last_sample_luma, lu)
-            self.samples_t.append(t)
-            self.samples_coarse.append(coarse.astype(np.float32))
-            self.samples_luma.append(np.round(lu * 255).astype(np.uint8))
-            self.samples_hist.append(hist[i])
-            self.samples_colour.append((mad, self.acc[0] / self.acc[1], sat, warm))
+            picks.append(i)
+            bright.append(self.acc[0] / self.acc[1])
             self.acc[:] = 0.0
-            self.last_sample_luma = lu
             # Next sample one period on; a frame gap longer than a period (low fps) resyncs.
             self.next_sample_t = max(self.next_sample_t + self.period, t + 0.5 * self.period)
+        if not picks:
+            return
+        # Colour changes slowly: measured on the sample frames only (it is the costly part).
+        xs = x[picks].astype(np.float32)  # (k, h, w, 3)
+        mx, mn = xs.max(axis=3), xs.min(axis=3)
+        sat = ((mx - mn) / np.maximum(mx, 1.0)).mean(axis=(1, 2))  # (k,)
+        r, bl = xs[..., 0].mean(axis=(1, 2)), xs[..., 2].mean(axis=(1, 2))
+        warm = (r - bl) / np.maximum(r + bl, 1.0)  # (k,)
+        lum = y[picks]  # (k, h/2, w/2)
+        prev = np.concatenate([lum[:1] if self.last_sample_luma is None else self.last_sample_luma[None], lum[:-1]])
+        mad = _motion_mad(prev, lum)  # (k,)
+        if self.last_sample_luma is None:
+            mad[0] = 0.0
+        self.last_sample_luma = lum[-1]
+        # Stored compactly (bytes where a byte is precise enough): these arrays grow with the video.
+        self.samples_t.append(np.asarray(ts, np.float64)[picks])
+        self.samples_coarse.append(np.round(_block_means(xs, 4, 8)).astype(np.uint8))  # (k, 4, 8, 3)
+        self.samples_luma.append(np.round(lum * 255).astype(np.uint8))
+        self.samples_hist.append(hist[picks].astype(np.float16))
+        self.samples_colour.append(np.stack([mad, np.asarray(bright), sat, warm], axis=1).astype(np.float32))
 
     def finish(self) -> ClipArrays:
         self._flush()
         f = np.concatenate(self.frames) if self.frames else np.zeros((0, 5))
-        c = np.asarray(self.samples_colour, np.float32).reshape(-1, 4)
+        c = np.concatenate(self.samples_colour) if self.samples_colour else np.zeros((0, 4), np.float32)
+
+        def joined(blocks, shape, dtype):
+            return np.concatenate(blocks).astype(dtype) if blocks else np.zeros((0, *shape), dtype)
+
         return ClipArrays(
             frame_t=f[:, 0].copy(),
             d1=f[:, 1].astype(np.float32), d2=f[:, 2].astype(np.float32), d3=f[:, 3].astype(np.float32),
             frame_brightness=f[:, 4].astype(np.float32),
-            sample_t=np.asarray(self.samples_t, np.float64),
-            sample_colour=np.asarray(self.samples_coarse, np.float32).reshape(-1, 4, 8, 3),
-            sample_luma=np.asarray(self.samples_luma, np.uint8) if self.samples_luma else np.zeros((0, 1, 1), np.uint8),
-            sample_hist=np.asarray(self.samples_hist, np.float32).reshape(-1, HIST_BINS),
+            sample_t=joined(self.samples_t, (), np.float64),
+            sample_colour=joined(self.samples_coarse, (4, 8, 3), np.uint8),
+            sample_luma=joined(self.samples_luma, (1, 1), np.uint8),
+            sample_hist=joined(self.samples_hist, (HIST_BINS,), np.float32),
             motion_mad=c[:, 0].copy(), brightness=c[:, 1].copy(), saturation=c[:, 2].copy(),
             warmth=c[:, 3].copy(),
         )
 
 
-def _motion_mad(prev: np.ndarray, cur: np.ndarray) -> float:
-    """Luma change between two thumbnails after matching their overall gain.
+def _motion_mad(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """(k, h, w) luma thumbnails -> (k,) change after matching each pair's overall gain.
 
     A fade scales the whole picture: that is a change of light, not motion, so it reads ~0.
     """
-    gain = float(np.clip(cur.mean() / max(float(prev.mean()), 0.02), 0.25, 4.0))
-    return float(np.abs(cur - prev * gain).mean())
+    gain = np.clip(cur.mean(axis=(1, 2)) / np.maximum(prev.mean(axis=(1, 2)), 0.02), 0.25, 4.0)
+    return np.abs(cur - prev * gain[:, None, None]).mean(axis=(1, 2))
 
 
 def _block_means(img: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """(h, w, c) -> (rows, cols, c) means over a grid of nearly equal blocks (any h, w)."""
-    h, w = img.shape[:2]
+    """(k, h, w, c) -> (k, rows, cols, c) means over a grid of nearly equal blocks (any h, w)."""
+    h, w = img.shape[1:3]
     ys = np.linspace(0, h, rows + 1).astype(int)[:-1]
     xs = np.linspace(0, w, cols + 1).astype(int)[:-1]
-    sums = np.add.reduceat(np.add.reduceat(img, ys, axis=0), xs, axis=1)  # (rows, cols, c)
+    sums = np.add.reduceat(np.add.reduceat(img, ys, axis=1), xs, axis=2)  # (k, rows, cols, c)
     counts = np.diff(np.append(ys, h))[:, None] * np.diff(np.append(xs, w))[None, :]
-    return sums / counts[..., None]
+    return sums / counts[None, :, :, None]
