@@ -70,14 +70,18 @@ def _chord_at(chords: list[Chord], beat: float) -> Chord:
 
 def write_melody(plan: Plan, chords: list[Chord], active, rng: np.random.Generator) -> list[Note]:
     """`active(beat) -> bool`: whether the lead plays at this beat (intensity and no speech)."""
-    motif = make_motif(plan, rng)
+    motifs = {"A": make_motif(plan, rng)}
+    motifs["B"] = make_motif(plan, rng)  # the chorus-like parts get their own idea
     low = 60 + plan.tonic_pc if plan.tonic_pc <= 6 else 48 + plan.tonic_pc
     high = low + RANGE_SEMITONES
     scale = _scale_pitches(plan, low, high)
     notes: list[Note] = []
     prev = low + 7
-    rep = 0
+    rep = {"A": 0, "B": 0}
     for sec in plan.sections:
+        part = "B" if sec.label == "B" else "A"
+        motif = motifs[part]
+        long_section = (sec.end_bar - sec.first_bar) * plan.beats_per_bar >= 4 * motif.n_beats
         for bi in range(sec.first_bar, sec.end_bar):
             bar = plan.bars[bi]
             b0 = bar.start_beat
@@ -86,14 +90,18 @@ def write_melody(plan: Plan, chords: list[Chord], active, rng: np.random.Generat
             first_bar_of_motif = (bi - sec.first_bar) % max(motif.n_beats // plan.beats_per_bar, 1) == 0
             if not first_bar_of_motif:
                 continue
-            variant = rep % 4
-            rep += 1
+            # Statement, restatement over the new chord, answer (inverted contour), then either
+            # a breath (long sections: rests leave room for the picture) or the idea displaced.
+            variant = rep[part] % 4
+            rep[part] += 1
             onsets = np.asarray(motif.onsets)
             steps = list(motif.steps)
             if variant == 2:
-                onsets = onsets + 0.5  # displaced by an eighth
-            if variant == 3:
                 steps = [-s for s in steps]  # inverted contour
+            if variant == 3:
+                if long_section:
+                    continue
+                onsets = onsets + 0.5  # displaced by an eighth
             idx = None
             for on, length, step in zip(onsets, motif.lengths, steps):
                 beat = b0 + on

@@ -178,7 +178,10 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
     starts = [0]
     min_gap = MIN_SECTION_BARS * bpb
     for b in sorted(cut_beats):
-        if cut_beats[b] >= MAJOR_CUT and b - starts[-1] >= min_gap and end_beat - b >= bpb:
+        since = b - starts[-1]
+        # Grooves change section off the bar line (a shortened bar) only after a full phrase.
+        aligned = style.free_meter or since % bpb == 0 or since >= 2 * min_gap
+        if cut_beats[b] >= MAJOR_CUT and since >= min_gap and aligned and end_beat - b >= bpb:
             starts.append(b)
     if end_beat - starts[-1] < bpb and len(starts) > 1:
         starts.pop()
@@ -188,8 +191,18 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
     # Bars restart on every major cut (a shortened bar before it, as film scores do) so the cut
     # falls on a downbeat, and at every section. Before the first restart, bars count backwards
     # from it: the piece may open with a pickup.
-    restarts = sorted(set(starts[1:]) | {b for b, s in cut_beats.items() if s >= MAJOR_CUT and bpb <= b < end_beat})
-    restarts = [r for r in restarts if r <= end_beat]
+    # A groove tolerates an odd bar only now and then (sections are at least two bars apart);
+    # free-time styles (cinematic, ambient) may restart the bar at any major cut a bar apart.
+    gap = bpb if style.free_meter else MIN_SECTION_BARS * bpb
+    restarts = []
+    for b in sorted(set(starts[1:]) | {b for b, s in cut_beats.items() if s >= MAJOR_CUT and bpb <= b < end_beat}):
+        if b in starts[1:]:
+            while restarts and restarts[-1] not in starts and b - restarts[-1] < 2:
+                restarts.pop()  # a section start wins over a minor restart just before it
+            restarts.append(b)
+        elif b - (restarts[-1] if restarts else 0) >= gap and min(abs(b - x) for x in starts) >= 2:
+            restarts.append(b)
+    restarts = sorted(r for r in restarts if r <= end_beat)
     bars: list[Bar] = []
     first = restarts[0] if restarts else len(beats) - 1
     lead = _bars_for(first, bpb)[::-1] if first > 0 else []
@@ -238,18 +251,23 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
 
     key_rng = np.random.default_rng(np.random.SeedSequence([int(options.seed) & 0xFFFFFFFF, 0x4B3, *map(ord, style.name)]))
     tonic, mode, mood_name = choose_key(analysis, style, mood, key_rng)
-    labels, seen = [], {}
+    # Labels: the busier sections are the "B" (chorus-like) parts; when energy is flat, parts
+    # alternate in pairs (A A B B) so the harmony and the melody still move on.
     sections = []
+    body = levels[1:-1] if len(levels) > 2 else levels
+    low = min(body) if body else 0
+    flat = max(body, default=0) == low
     for i, ((b0, b1, on_cut), lvl) in enumerate(zip(phrases, levels)):
         if i == len(phrases) - 1 and len(phrases) > 1:
             label = "outro"
             lvl = max(0, min(lvl, levels[i - 1]))
-        elif i == 0:
-            label = "intro" if len(phrases) > 2 else "A"
+        elif i == 0 and len(phrases) > 2:
+            label = "intro"
+        elif flat:
+            label = "B" if (i // 2) % 2 == 1 else "A"
         else:
-            label = "B" if lvl >= 3 else "A"
+            label = "B" if lvl > low else "A"
         sections.append(PlannedSection(b0, b1, lvl, label, on_cut))
-        labels.append(label)
 
     # The tempo a listener hears: the average over the beats that play (the map bends around it).
     tempo = 60.0 * end_beat / float(beats[end_beat] - beats[0]) if end_beat >= 2 else grid.tempo_bpm

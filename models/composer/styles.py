@@ -37,6 +37,7 @@ class Style:
     melody_min_intensity: int  # the lead enters at this section intensity and above
     intensity: tuple[int, int]  # lowest and highest section intensity the style uses
     major_bias: float  # -1..1 nudge towards minor (-) or major (+) when the picture decides
+    free_meter: bool = False  # may shorten a bar at any major cut (film styles), not only at sections
 
 
 _POP_MAJOR = (("I", "V", "vi", "IV"), ("I", "IV", "vi", "V"), ("I", "vi", "IV", "V"), ("I", "IV", "I", "V"))
@@ -54,7 +55,7 @@ STYLES: dict[str, Style] = {
             harmony_figure="strings", instruments=(("drums", "cinematic"), ("bass", "sub"),
                                                    ("harmony", "strings"), ("melody", "bell")),
             swing=0.5, reverb=(("drums", 0.25), ("bass", 0.05), ("harmony", 0.45), ("melody", 0.5)),
-            melody_density=0.45, melody_min_intensity=3, intensity=(0, 4), major_bias=-0.2,
+            melody_density=0.45, melody_min_intensity=3, intensity=(0, 4), major_bias=-0.2, free_meter=True,
         ),
         Style(
             name="ambient", tempo_bpm=(60, 80), tempo_centre=0.5, meters=("4/4", "3/4", "6/8"),
@@ -64,7 +65,7 @@ STYLES: dict[str, Style] = {
             harmony_figure="sustain", instruments=(("drums", "lofi"), ("bass", "sub"), ("harmony", "pad"),
                                                  ("melody", "bell")),
             swing=0.5, reverb=(("drums", 0.3), ("bass", 0.1), ("harmony", 0.6), ("melody", 0.6)),
-            melody_density=0.3, melody_min_intensity=2, intensity=(0, 2), major_bias=0.1,
+            melody_density=0.3, melody_min_intensity=2, intensity=(0, 2), major_bias=0.1, free_meter=True,
         ),
         Style(
             name="electronic", tempo_bpm=(118, 130), tempo_centre=0.5, meters=("4/4",),
