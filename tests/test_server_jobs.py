@@ -244,3 +244,38 @@ def test_sigterm_during_a_job_cancels_it_and_exits_cleanly(fresh_server, long):
     assert "cancelled" in log and "stopped" in log
     results = srv.home / ".cache" / "scorecut" / "results"
     assert not results.exists() or not any(p.name.startswith(".tmp-") for p in results.iterdir())
+
+
+def test_clips_without_record_ranges_follow_each_other(server, short, long):
+    result = score(server.address, request(clip(short, source_in_s=0.5, source_out_s=2.0),
+                                           clip(long, source_in_s=10.0, source_out_s=11.25), seed=8))
+    check_result(result, seed=8, duration_s=2.75)  # 1.5 s + 1.25 s, one after the other
+    analysis = result.events[result.kinds().index("analysis")].analysis
+    assert any(abs(t - 1.5) < 0.05 for t in analysis.cuts_s), analysis.cuts_s  # the boundary is a cut
+    # Explicit record ranges: the second clip plays at double speed and the output runs past it.
+    fast = score(server.address, request(clip(short, source_in_s=0.0, source_out_s=1.0, record_start_s=0.0,
+                                              record_end_s=1.0),
+                                         clip(long, source_in_s=0.0, source_out_s=2.0, record_start_s=1.0,
+                                              record_end_s=2.0), duration_s=2.0, seed=9))
+    check_result(fast, seed=9, duration_s=2.0)
+
+
+def test_result_cache_drops_the_least_recently_used(tmp_path):
+    from scorecut.server.results import ResultCache, WireResult
+
+    cache = ResultCache(tmp_path, max_bytes=2500)
+    stems = [pb.StemInfo(name="mix", frames=250, channels=2, sample_rate=48_000, sha256="x", sample_format="s16le")]
+
+    def result(fill: int) -> WireResult:
+        return WireResult(pb.Analysis(), pb.Plan(), pb.Manifest(stems=stems), {"mix": bytes([fill]) * 1000})
+
+    for key in ("a", "b"):
+        cache.put(key, result(1))
+        time.sleep(0.02)  # distinct modification times
+    assert cache.get("a") is not None  # "a" is now the most recently used
+    time.sleep(0.02)
+    cache.put("c", result(3))  # over 2500 bytes: the least recently used ("b") goes
+    assert cache.get("b") is None and cache.get("a") is not None
+    got = cache.get("c")
+    assert got.manifest.cached and got.pcm["mix"].read_bytes() == bytes([3]) * 1000
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
