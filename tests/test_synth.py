@@ -246,3 +246,45 @@ def test_pad_is_wide_kick_and_bass_centred():
     kick_only = dataclasses.replace(arr, drums=tuple(h for h in arr.drums if h.kind == "kick"), reverb_send={"drums": 0.0})
     k = render(kick_only, 48_000, seed=1, stems=("drums",))["drums"]
     assert np.allclose(k[0], k[1])
+
+
+def test_reverb_room_decays_like_a_hall():
+    """The shared room's impulse response: silent for its 10-30 ms pre-delay, an RT60 (by Schroeder
+    backward integration) of 1.5-3 s, highs dying faster than mids, decorrelated channels (width),
+    and nothing below the send's 200 Hz low cut."""
+    from scorecut.models.composer.synth.mixing import reverb_ir
+
+    sr = 48_000
+    ir = reverb_ir(sr).astype(np.float64)
+    first = np.flatnonzero(np.abs(ir).max(axis=0) > 1e-6)[0] / sr
+    assert 0.01 <= first <= 0.03, first
+
+    def rt60(x):
+        edc = np.cumsum((x**2)[::-1])[::-1]
+        edc_db = 10 * np.log10(edc / edc[0])
+        t5, t25 = np.argmax(edc_db < -5), np.argmax(edc_db < -25)  # T20, extrapolated to 60 dB
+        return 3.0 * (t25 - t5) / sr
+
+    assert 1.5 <= rt60(ir[0]) <= 3.0, rt60(ir[0])
+    band = lambda lo, hi: signal.sosfiltfilt(signal.butter(4, [lo / (sr / 2), hi / (sr / 2)], "bandpass", output="sos"), ir[0])  # noqa: E731
+    assert rt60(band(6000, 12000)) < 0.8 * rt60(band(500, 1000))
+    assert abs(np.corrcoef(ir[0], ir[1])[0, 1]) < 0.1
+    spec = np.abs(np.fft.rfft(ir[0]))
+    freqs = np.fft.rfftfreq(ir.shape[1], 1 / sr)
+    assert spec[(freqs > 20) & (freqs < 60)].mean() < 0.1 * spec[(freqs > 500) & (freqs < 2000)].mean()
+
+
+def test_riser_sweeps_up_and_ends_on_time():
+    sr = 48_000
+    hit = DrumHit(1.0, "riser", 1.0, length_s=2.0)
+    x = render(single(4.0, "drums", "electronic", hit=hit), sr, seed=0, stems=("drums",))["drums"].mean(axis=0)
+    assert np.abs(x[: int(0.99 * sr)]).max() == 0.0
+    assert np.abs(x[int(3.0 * sr) + 1 :]).max() == 0.0  # over exactly at time + length
+    f, t, z = signal.stft(x, sr, nperseg=2048)
+    power = np.abs(z) ** 2
+    centroid = (f[:, None] * power).sum(axis=0) / (power.sum(axis=0) + 1e-20)
+    early = centroid[(t > 1.2) & (t < 1.6)].mean()
+    late = centroid[(t > 2.5) & (t < 2.95)].mean()
+    assert late > 3 * early, (early, late)  # the sweep rises
+    level = power.sum(axis=0)
+    assert level[(t > 2.5) & (t < 2.95)].mean() > 4 * level[(t > 1.2) & (t < 1.6)].mean()  # and swells

@@ -56,6 +56,8 @@ def _stem_effects(stem: str, preset: str, x: np.ndarray, arrangement: Arrangemen
 def render_stem(arrangement: Arrangement, stem: str, sample_rate: int, seed: int, cancel=None) -> np.ndarray:
     """One stem, (2, round(duration_s * sample_rate)) float32, silent from tail_end_s on."""
     n = int(round(arrangement.duration_s * sample_rate))
+    if n <= 0:
+        return np.zeros((2, 0), dtype=np.float32)
     rng = np.random.default_rng((int(seed) & 0xFFFFFFFF, STEMS.index(stem)))
     preset = arrangement.instruments.get(stem, DEFAULT_INSTRUMENT[stem])
     check = lambda: check_cancelled(cancel)  # noqa: E731
