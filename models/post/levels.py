@@ -76,18 +76,24 @@ def k_weighting_sos(sample_rate: int) -> np.ndarray:
     return np.array(sos)
 
 
+INTERP_TAPS = 81  # 4x interpolation filter: scipy.signal.resample_poly's own design for 4x, so
+# this detector reads what a resample_poly-based true-peak meter reads (BS.1770-4 asks for >= 48)
+INTERP_DELAY = (INTERP_TAPS - 1) // 2 // OVERSAMPLE  # 10 frames
+
+
 @lru_cache(maxsize=1)
 def _interpolator() -> np.ndarray:
-    """(4, 12) polyphase 48-tap interpolation filter, as BS.1770-4 Annex 2 prescribes the size."""
-    taps = signal.firwin(48, 1.0 / OVERSAMPLE, window=("kaiser", 8.0)) * OVERSAMPLE
-    return taps.reshape(12, OVERSAMPLE).T.astype(np.float32)  # row p: the taps of phase p
+    """(4, 21) polyphase form of the 4x interpolation filter; row p: the taps of phase p."""
+    taps = signal.firwin(INTERP_TAPS, 1.0 / OVERSAMPLE, window=("kaiser", 5.0)) * OVERSAMPLE
+    taps = np.pad(taps, (0, -len(taps) % OVERSAMPLE))
+    return taps.reshape(-1, OVERSAMPLE).T.astype(np.float32)
 
 
 def true_peak_per_frame(x: np.ndarray) -> np.ndarray:
     """(frames,) float32: the largest |value| over all channels at each frame and at the three
     points between it and the next frame, from 4x polyphase interpolation (the limiter's detector)."""
     phases = _interpolator()
-    delay = 6  # the 48-tap filter delays by 23.5 taps of the 4x rate: ~6 frames
+    delay = INTERP_DELAY  # phase p of output k + delay is the point k + p/4
     frames = x.shape[1]
     peak = np.abs(x).max(axis=0).astype(np.float32)  # phase 0: the samples themselves
     for ch in x.astype(np.float32):
