@@ -86,6 +86,8 @@ class ScorecutServer:
 
     def start(self) -> None:
         self.jobs.start()
+        # The model list imports every model's code: look it up now, beside the worker's warm-up.
+        threading.Thread(target=self.servicer.catalog, name="scorecut-catalog", daemon=True).start()
         self.grpc.start()
         for service in ("", SERVICE_NAME):
             self.health.set(service, health_pb2.HealthCheckResponse.SERVING)

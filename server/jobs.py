@@ -141,7 +141,9 @@ class JobQueue:
 
     def _work(self) -> None:
         if self._warm:
-            try:  # import and build the default model now, so the first job does not pay for it
+            try:  # import the pipeline and build the default model now, so the first job does not wait
+                import scorecut.models.pipeline  # noqa: F401 — analysis and post-processing
+
                 self._model(self._warm, "")
             except Exception:  # noqa: BLE001 — a job will report it properly
                 log.exception("could not prepare the %s model", self._warm)
