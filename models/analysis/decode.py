@@ -49,10 +49,9 @@ def iter_video(path: str, in_s: float, out_s: float | None, *, cancel: threading
 
     time_s: seconds of media time (first frame = 0). rgb: (h, w, 3) uint8 at options.width.
     """
-    try:
-        container = av.open(str(path))
-    except av.FFmpegError as exc:
-        raise MediaError(f"{path}: cannot be opened as video ({exc}); re-export or copy it again") from None
+    from .probe import open_media
+
+    container = open_media(path)
     try:
         if not container.streams.video:
             raise MediaError(f"{path}: has no video stream; pass a video file")

@@ -31,7 +31,8 @@ def _name(path: Path) -> str:
     return path.name or str(path)
 
 
-def _open(path: str | os.PathLike):
+def open_media(path: str | os.PathLike):
+    """av.open with the failures a person meets (missing, empty, unreadable, not media) as MediaError."""
     import av
 
     p = Path(path)
@@ -88,7 +89,7 @@ def probe_media(path: str | os.PathLike) -> MediaInfo:
     import av
 
     p = Path(path)
-    container = _open(p)
+    container = open_media(p)
     try:
         if not container.streams.video:
             what = "an audio-only file" if container.streams.audio else "a file with no video stream"

@@ -74,8 +74,11 @@ class SpeechAccumulator:
         else:
             mod = np.zeros_like(contour)
         depth = np.sqrt(_smooth(mod**2, 50))  # (hops,) dB
-        modulated = _sigmoid((depth - 4.0) / 1.5)
-        voiced = _sigmoid((ratio - 0.5) / 0.1) * _sigmoid((flat - 0.02) / 0.02) * _sigmoid((0.6 - flat) / 0.1)
+        modulated = _sigmoid((depth - 3.0) / 1.0)
+        # Voiced: most energy in the voice band, a spectrum between a pure tone (flatness ~1e-4)
+        # and white noise (~0.6 and up).
+        voiced = (_sigmoid((ratio - 0.5) / 0.1) * _sigmoid((np.log10(flat + 1e-9) + 2.5) / 0.3)
+                  * _sigmoid((0.6 - flat) / 0.1))
 
         active = _smooth(loud, 30)  # syllables have gaps: speech is loud most of a 0.3 s span
         spectral = _smooth(voiced * loud, 30) / np.maximum(active, 1e-3)
