@@ -1,7 +1,7 @@
 """VMAS temporal video encoder: time and peak memory at 1, 5 and 10 minutes of video.
 
 Run: /work/main/.venv/bin/python bench/bench_vmas_encoder.py [--config small] [--minutes 1 5 10]
-     [--device cpu|cuda] [--threads N]
+     [--device cpu|cuda] [--threads N] [--repeats N]
 Frames (random uint8 at the config's fps and frame size) are fed chunk by chunk, as serving
 decodes them, through `VideoEncoder.encode_stream`; each length runs in its own process so its
 peak memory is its own. Printed: seconds, peak RSS (CPU) or peak allocated (CUDA), and time
@@ -57,15 +57,20 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, nargs="+", default=[1, 5, 10])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--repeats", type=int, default=1, help="runs per length, interleaved; the fastest counts")
     args = ap.parse_args()
     ctx = mp.get_context("spawn")
-    rows = []
-    for m in args.minutes:
-        q = ctx.Queue()
-        p = ctx.Process(target=run, args=(args.config, m, args.device, args.threads, q))
-        p.start()
-        rows.append(q.get())
-        p.join()
+    best: dict[float, dict] = {}
+    for _ in range(args.repeats):  # interleaved, so a busy spell on a shared machine hits every length
+        for m in args.minutes:
+            q = ctx.Queue()
+            p = ctx.Process(target=run, args=(args.config, m, args.device, args.threads, q))
+            p.start()
+            r = q.get()
+            p.join()
+            if m not in best or r["seconds"] < best[m]["seconds"]:
+                best[m] = r
+    rows = [best[m] for m in args.minutes]
     base = rows[0]
     mem_key = "gpu_peak_mib" if args.device == "cuda" else "rss_peak_mib"
     for r in rows:

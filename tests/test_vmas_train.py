@@ -177,3 +177,22 @@ def test_compose_gives_exact_length_music_for_a_timeline_segment(cli_run, data_d
     assert finished.mix.shape == (2, round(3.3 * 44_100)) and finished.stems == {}
     with pytest.raises(RequestError, match="segment"):
         model.compose(analysis, options)
+
+
+def test_install_then_verify_serves_from_the_model_folder(cli_run, tmp_path):
+    from scorecut.models.vmas.install import install, verify
+
+    run, _ = cli_run
+    models = tmp_path / "models"
+    path = install(run / "checkpoint.pt", models)
+    assert path == models / "vmas" / "checkpoint.pt"
+    installed = load_checkpoint(path)
+    assert installed["optimizer"] is None  # the serving copy carries no training state
+    trained = load_checkpoint(run / "checkpoint.pt")
+    assert all(torch.equal(installed["model"][k], v) for k, v in trained["model"].items())
+    report = verify(model_dir=models)
+    assert report["installed"] and report["finite"] and report["config"] == "debug"
+    assert report["samples"] == DEBUG.codec.sample_rate  # one second of music
+    assert {m.name: m for m in model_infos(model_dir=models)}["vmas"].available
+    with pytest.raises(CheckpointError, match="no VMAS checkpoint"):
+        install(tmp_path / "nothing.pt", models)

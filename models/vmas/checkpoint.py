@@ -30,14 +30,17 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(path: Path, cfg: VmasConfig, model: torch.nn.Module, step: int,
+def save_checkpoint(path: Path, cfg: VmasConfig, model: torch.nn.Module | dict, step: int,
                     optimizer: torch.optim.Optimizer | None = None) -> Path:
-    """Write atomically (temporary name, then rename), then the sha256 and config.json beside it."""
+    """Write atomically (temporary name, then rename), then the sha256 and config.json beside it.
+
+    model: the network or its state dict; optimizer None = a serving copy without training state.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    weights = model if isinstance(model, dict) else model.state_dict()
     state = {"format": FORMAT, "version": VERSION, "config": cfg.to_dict(), "step": int(step),
-             "model": model.state_dict(),
-             "optimizer": optimizer.state_dict() if optimizer is not None else None}
+             "model": weights, "optimizer": optimizer.state_dict() if optimizer is not None else None}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
     digest = sha256_file(tmp)
