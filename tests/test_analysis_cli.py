@@ -1,0 +1,76 @@
+"""`scorecut analyze` as a user runs it: a real subprocess of the console entry point."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from videos import Transition, VideoSpec, make_video
+
+CUTS = (1.3, 3.1)
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    return make_video(folder / "edit.mp4", VideoSpec(duration_s=6.0, cuts_s=CUTS, fps=25, size=(160, 90),
+                                                     transitions=(Transition(4.6, "dissolve", 0.8),)))
+
+
+def _analyze(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "scorecut.server.cli.main", "analyze", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_json_output(video):
+    out = _analyze(str(video), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    for key in ("duration_s", "cuts_s", "visual_beats_s", "analysis_fps", "motion", "times_s", "cut_kinds"):
+        assert key in data
+    assert data["duration_s"] == pytest.approx(6.0, abs=1e-6) and data["analysis_fps"] == 10.0
+    assert len(data["motion"]) == len(data["times_s"]) == 60
+    assert len(data["cuts_s"]) == 3 and data["cut_kinds"] == ["hard", "hard", "dissolve"]
+    for cut, got in zip(CUTS, data["cuts_s"]):
+        assert abs(got - math.ceil(cut * 25) / 25) < 0.02
+    assert abs(data["cuts_s"][2] - 4.6) <= 0.4
+    assert set(data["cuts_s"]) <= set(data["visual_beats_s"])
+
+
+def test_media_fragment_range_and_plot(video, tmp_path):
+    plot = tmp_path / "alignment.png"
+    out = _analyze(f"{video}#t=1,4", "--json", "--plot", str(plot))
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["duration_s"] == pytest.approx(3.0, abs=1e-6)
+    # Cuts are relative to the range start: 1.32 - 1 and 3.12 - 1.
+    assert [round(t, 2) for t in data["cuts_s"]] == [0.32, 2.12]
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_human_summary(video):
+    out = _analyze(str(video))
+    assert out.returncode == 0, out.stderr
+    assert "cuts: 3" in out.stdout and "dissolve" in out.stdout and "speech: no audio track" in out.stdout
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"just some text\n" * 20, "not a video file"),
+    (None, "no such file"),
+])
+def test_bad_media_exits_2_without_a_traceback(tmp_path, content, message):
+    path = tmp_path / "clip.mp4"
+    if content is not None:
+        path.write_bytes(content)
+    out = _analyze(str(path), "--json")
+    assert out.returncode == 2
+    assert message in out.stderr and "Traceback" not in out.stderr and out.stdout == ""
+
+
+def test_bad_range_exits_2(video):
+    out = _analyze(f"{video}#t=4,2")
+    assert out.returncode == 2 and "END must be after START" in out.stderr and "Traceback" not in out.stderr
