@@ -19,14 +19,17 @@ from scorecut.models.vmas import serving
 from scorecut.models.vmas.checkpoint import CheckpointError, load_checkpoint, sha256_file
 from scorecut.models.vmas.config import DEBUG
 from scorecut.models.vmas.train import TrainOptions, train
-from vmas_media import make_music_video
+from videos import VideoSpec
+from vmas_media import make_music_video, make_scored_video
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
+    """Made music videos: pictures with cuts, scored by the composer (two 2 s windows each)."""
     d = tmp_path_factory.mktemp("vmas_data")
-    for i, bpm in enumerate((96, 120, 144)):
-        make_music_video(d / f"clip{i}.mp4", 4.0, bpm=bpm, seed=i)  # two 2 s windows each
+    for i, (cuts, style) in enumerate((((1.3, 2.9), "cinematic"), ((0.8, 2.2, 3.1), "electronic"),
+                                       ((2.0,), "ambient"))):
+        make_scored_video(d / f"clip{i}.mp4", VideoSpec(4.0, cuts_s=cuts, size=(64, 48), seed=i), seed=i, style=style)
     make_music_video(d / "silent.mp4", 4.0, seed=9, audio=False)  # no soundtrack: skipped
     return d
 

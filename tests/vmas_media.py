@@ -71,3 +71,40 @@ def make_music_video(path: str | Path, duration_s: float = 2.0, bpm: float = 120
             container.mux(packet)
     container.close()
     return path
+
+
+def make_scored_video(path: str | Path, spec, seed: int = 0, style: str = "cinematic") -> Path:
+    """A tests/videos.py video whose soundtrack is the composer's score of it (music that follows
+    its cuts), muxed beside the copied video stream: a made music video for training."""
+    from scorecut.models.analysis import analyze_segment
+    from scorecut.models.composer.model import ComposerModel
+    from scorecut.models.interface import Clip, ScoreOptions, Segment
+    from scorecut.models.post import finish
+    from videos import make_video
+
+    path = Path(path)
+    silent = make_video(path.with_name(path.stem + ".picture.mp4"), spec)
+    segment = Segment((Clip(str(silent), 0.0, spec.duration_s, 0.0, spec.duration_s),), spec.duration_s)
+    analysis = analyze_segment(segment)
+    options = ScoreOptions(seed=seed, style=style, sample_rate=AUDIO_RATE)
+    mix = finish(ComposerModel().compose(analysis, options), analysis, options).mix  # (2, n)
+    mono = np.ascontiguousarray(mix.mean(axis=0, dtype=np.float32))
+    with av.open(str(silent)) as src, av.open(str(path), "w") as dst:
+        v_in = src.streams.video[0]
+        v_out = dst.add_stream_from_template(v_in)
+        a = dst.add_stream("aac", rate=AUDIO_RATE)
+        a.layout = "mono"
+        for packet in src.demux(v_in):
+            if packet.dts is None:
+                continue
+            packet.stream = v_out
+            dst.mux(packet)
+        for k in range(0, len(mono), 1024):
+            af = av.AudioFrame.from_ndarray(mono[None, k : k + 1024], format="fltp", layout="mono")
+            af.sample_rate, af.pts = AUDIO_RATE, k
+            for packet in a.encode(af):
+                dst.mux(packet)
+        for packet in a.encode():
+            dst.mux(packet)
+    silent.unlink()
+    return path
