@@ -1,0 +1,37 @@
+"""VMAS: the neural video-to-music model (Lin et al., "VMAs", WACV 2025), built for real.
+
+One job per file:
+  config.py         named sizes (debug / small / medium) as frozen dataclasses
+  video_encoder.py  temporal video encoder: per-frame CNN (or a local pretrained backbone),
+                    token merging and shifted windowed attention, linear in frame count
+  delay.py          the codebook delay pattern (pure; grids drawn in its docstring)
+  music_lm.py       decoder-only music transformer, cross-attention to video, static KV cache,
+                    top-k / top-p sampling
+  codec.py          codec interface; 32 kHz EnCodec via `transformers` from local files; TinyCodec
+  beats.py          music beats (onset comb tracker), visual beats, activation curves, re-ranking
+  losses.py         token cross-entropy, InfoNCE with learned temperature, beat-head BCE
+  model.py          the whole network and its joint training loss
+  data.py           videos with soundtracks -> cached shards; a segment's frames for serving
+  train.py          training loop (bf16 autocast on CUDA, accumulation, checkpoint, resume)
+  checkpoint.py     checkpoint files with sha256; corrupt ones refused with a clear message
+  generate.py       sliding-window generation with guidance and candidate re-ranking
+  serving.py        the `vmas` model of the server: info / load / compose
+  install.py        `scorecut models add` / `verify` for VMAS checkpoints
+
+Where the paper is silent, the choices are ours:
+- Sizes follow MusicGen (small: 1024 wide, 16 heads, 18 blocks with cross-attention, about
+  320M; 4 EnCodec codebooks at 50 Hz, 2048 entries each). Training windows: 10 s (small), 20 s
+  (medium).
+- Video: 8 frames per second, letterboxed to a square (112 px for small), a from-scratch CNN by
+  default; temporal layers are shifted windows of 16 tokens after merging 2 frames per token.
+- Visual beats are peaks of frame-to-frame change, cuts included; they reach the LM as an
+  activation curve (Gaussian bumps, sigma 30 ms) added to the input at every token step, and the
+  video tokens are cross-attended with their times relative to the window.
+- Guidance drops the video (null memory, no beat stream) for 20 % of training clips; scale 3.
+- The contrastive music embedding comes from a small conv net over the codes that never sees
+  the video (the LM's hidden states would, through cross-attention, and make the task trivial).
+- The beat head reads the LM with the video dropped, so at inference the beats it finds are the
+  music's own; candidates are ranked by the F-measure (100 ms window) between those beats
+  and the video's visual beats.
+- Long videos: windows slide by half a window, each prompted with the previous half.
+"""
