@@ -172,3 +172,14 @@ def test_alignment_plot_is_written_atomically(tmp_path):
     assert sorted(p.name for p in out.parent.iterdir()) == ["alignment.png"]  # no temporary left behind
     plain = plot_alignment(a, tmp_path / "only_picture.png")
     assert plain.stat().st_size > 10_000
+
+
+def test_analysis_rate_is_checked_and_followed(tmp_path):
+    from scorecut.models.interface import RequestError
+
+    path = make_video(tmp_path / "v.mp4", VideoSpec(duration_s=3.0, cuts_s=(1.5,), fps=25, size=SMALL))
+    seg = Segment((Clip(str(path), 0.0, 3.0, 0.0, 3.0),), 3.0)
+    with pytest.raises(RequestError):
+        analyze_segment(seg, fps=0.0)
+    a = analyze_segment(seg, fps=25.0)
+    assert a.analysis_fps == 25.0 and len(a.times_s) == 75 and len(a.cuts_s) == 1

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..interface import Clip, MediaError, ProgressFn, Segment, check_cancelled, no_progress
+from ..interface import Clip, MediaError, ProgressFn, RequestError, Segment, check_cancelled, no_progress
 from .cuts import Cut, detect_cuts
 from .curves import motion_from_mad, pace, visual_beats
 from .decode import iter_audio, iter_video
@@ -108,6 +108,8 @@ def analyze_segment(segment: Segment, *, progress: ProgressFn = no_progress,
     Clip boundaries are cuts of kind "boundary" with strength 1. Raises MediaError for media that
     cannot be used and Cancelled when `cancel` is set (checked every few frames).
     """
+    if not (0.5 <= fps <= 60.0):
+        raise RequestError(f"the analysis rate must be 0.5 to 60 per second, not {fps:g}")
     if not segment.clips:
         raise MediaError("the segment has no clips; add at least one clip")
     if not (segment.duration_s > 0):

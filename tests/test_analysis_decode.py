@@ -1,0 +1,47 @@
+"""Decoding for analysis: exact in/out trimming after a seek, small frames, 16 kHz audio."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from scorecut.models.analysis.decode import AUDIO_RATE, iter_audio, iter_video
+from videos import VideoSpec, make_video
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    path = tmp_path_factory.mktemp("decode") / "v.mp4"
+    # 1080p-shaped (small) H.264 with B-frames and a long GOP, so in points fall mid-GOP.
+    return make_video(path, VideoSpec(duration_s=8.0, fps=30, size=(384, 216), gop=90, x264_preset="medium",
+                                      audio="tone"))
+
+
+@pytest.mark.parametrize("in_s, out_s", [(0.0, 8.0), (1.1, 2.0), (3.3333, 5.01), (5.49, 5.51), (7.5, None)])
+def test_frames_are_trimmed_to_the_range(video, in_s, out_s):
+    frames = list(iter_video(str(video), in_s, out_s))
+    times = np.array([t for t, _ in frames])
+    all_times = np.arange(240) / 30
+    end = 8.0 if out_s is None else out_s
+    expected = all_times[(all_times >= in_s - 1e-6) & (all_times < end - 1e-6)]
+    assert len(times) == len(expected) and np.allclose(times, expected, atol=1e-6)
+    assert all(rgb.shape == (36, 64, 3) and rgb.dtype == np.uint8 for _, rgb in frames)  # small, not full size
+
+
+def test_audio_is_16k_mono_trimmed_to_the_range(video):
+    chunks = list(iter_audio(str(video), 2.5, 4.0))
+    audio = np.concatenate(chunks)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert abs(len(audio) - 1.5 * AUDIO_RATE) <= 1
+    # The 220 Hz tone survives the resampling.
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
+    peak_hz = np.argmax(spectrum) * AUDIO_RATE / len(audio)
+    assert abs(peak_hz - 220) < 3
+
+
+def test_no_audio_track_yields_nothing(tmp_path):
+    path = make_video(tmp_path / "mute.mp4", VideoSpec(duration_s=1.0, size=(64, 36)))
+    assert list(iter_audio(str(path), 0.0, None)) == []
+    assert len(list(iter_video(str(path), 0.0, None))) == 25
