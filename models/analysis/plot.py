@@ -62,7 +62,8 @@ def plot_alignment(analysis: VideoAnalysis, path: str | os.PathLike, plan: Music
     kinds = sorted(set(a.cut_kinds), key=list(_CUT_STYLE).index)
     handles += [Line2D([], [], color=_CUT_STYLE[k][0], linestyle=_CUT_STYLE[k][1], linewidth=1.6) for k in kinds]
     labels += [_CUT_STYLE[k][2] for k in kinds]
-    ax.legend(handles, labels, loc="upper right", fontsize=8, ncol=min(4, len(labels)), framealpha=0.9)
+    # Legends sit outside the panels, so they never hide a cut or a beat.
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, framealpha=0.9)
 
     if plan is not None:
         bx = axes[1, 0]
@@ -80,7 +81,7 @@ def plot_alignment(analysis: VideoAnalysis, path: str | os.PathLike, plan: Music
         legend = [Line2D([], [], color="#555555", linewidth=0.8, label="beat"),
                   Line2D([], [], color="#111111", linewidth=1.6, label="downbeat")]
         legend += [Patch(color=_INTENSITY_COLOURS[i], label=f"intensity {i}") for i in range(5)]
-        bx.legend(handles=legend, loc="lower right", fontsize=7, ncol=7, framealpha=0.9)
+        bx.legend(handles=legend, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, framealpha=0.9)
     last = axes[rows - 1, 0]
     last.set_xlim(0, dur)
     last.set_xlabel("time (s)")
@@ -90,7 +91,7 @@ def plot_alignment(analysis: VideoAnalysis, path: str | os.PathLike, plan: Music
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".png", dir=path.parent)
     os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110, format=(path.suffix[1:] or "png"))
+        fig.savefig(tmp, dpi=110, format=(path.suffix[1:] or "png"), bbox_inches="tight")
         os.replace(tmp, path)
     finally:
         plt.close(fig)
