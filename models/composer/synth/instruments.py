@@ -2,7 +2,7 @@
 
 Each preset turns one Note into a stereo (2, m) float32 voice at a work rate; `render_part` lays the
 voices into a stem. Presets whose sound lives well below the top octave (pads: a quarter of the
-sample rate; strings, bass, lead: half) run at a lower work rate and are resampled up once per
+sample rate; strings, bass, lead, electric piano: half) run at a lower work rate and are resampled up once per
 stem: a fraction of the work, and nothing lost that their filters had not already removed.
 """
 
@@ -123,7 +123,8 @@ def strings(note: Note, ctx: Context):
     return out * (env * velocity_gain(note.velocity)), 0.0
 
 
-EPIANO_TOP_HZ = 9000.0  # a tine's bark lives at 1-5 kHz; sidebands beyond ~9 kHz only sound harsh
+EPIANO_TOP_HZ = 7500.0  # a tine's bark lives at 1-5 kHz; sidebands beyond ~7.5 kHz only sound harsh
+# (and at half rate, 7.5 kHz stays under REDUCED_BAND of the work rate from 44.1 kHz up)
 BELL_TOP_HZ = 14000.0
 
 
@@ -238,7 +239,7 @@ def bass_voice(preset: BassPreset):
 
 # preset -> (voice, work-rate divisor)
 PRESETS: dict[str, tuple[Voice, int]] = {
-    "pad": (pad, 4), "strings": (strings, 2), "epiano": (epiano, 1), "piano": (piano, 1),
+    "pad": (pad, 4), "strings": (strings, 2), "epiano": (epiano, 2), "piano": (piano, 1),
     "pluck": (pluck, 1), "lead": (lead, 2), "bell": (bell, 1),
     "sub": (bass_voice(BASSES["sub"]), 2), "synth": (bass_voice(BASSES["synth"]), 2),
     "fingered": (bass_voice(BASSES["fingered"]), 2),
