@@ -30,6 +30,8 @@ def test_bad_options_are_request_errors():
         ComposerModel().compose(a, ScoreOptions(stems=("drums", "vocals")))
     with pytest.raises(RequestError, match="4/4"):
         ComposerModel().compose(a, ScoreOptions(meter="5/4"))
+    with pytest.raises(RequestError, match="48000"):
+        ComposerModel().compose(a, ScoreOptions(sample_rate=8000))
     with pytest.raises(RequestError, match="tempo"):
         ComposerModel().compose(a, ScoreOptions(tempo_min_bpm=200, tempo_max_bpm=100))
 
@@ -50,9 +52,9 @@ def test_cancel_stops_the_job():
 
 def test_tempo_range_option_is_kept():
     a = analysis(duration=8.0, cuts=(2.1, 5.3))
-    out = ComposerModel().compose(a, ScoreOptions(style="corporate", tempo_min_bpm=90, tempo_max_bpm=95, sample_rate=16_000))
+    out = ComposerModel().compose(a, ScoreOptions(style="corporate", tempo_min_bpm=90, tempo_max_bpm=95, sample_rate=22_050))
     assert 90 * 0.94 <= out.plan.tempo_bpm <= 95 * 1.06
-    assert all(x.shape == (2, 8 * 16_000) for x in out.stems.values())
+    assert all(x.shape == (2, 8 * 22_050) for x in out.stems.values())
 
 
 def test_all_stems_rendered_and_the_mix_is_the_whole_piece_when_fewer_are_asked():
@@ -66,3 +68,12 @@ def test_all_stems_rendered_and_the_mix_is_the_whole_piece_when_fewer_are_asked(
     assert np.array_equal(done.mix, full.mix)
     rest = done.mix - done.stems["drums"] - done.stems["bass"]
     assert np.sqrt(np.mean(rest**2)) > 1e-3  # harmony and melody are in the mix
+
+
+@pytest.mark.parametrize("duration,cuts", [(0.2, ()), (1.0, ()), (2.0, (0.0, 1.0)), (5.0, (0.5, 0.7, 0.9, 4.5))])
+@pytest.mark.parametrize("meter", ["4/4", "3/4", "6/8"])
+def test_tiny_and_crowded_segments_still_give_exact_lengths(duration, cuts, meter):
+    out = ComposerModel().compose(analysis(duration=duration, cuts=cuts), ScoreOptions(style="lofi", meter=meter,
+                                                                                       sample_rate=22_050))
+    n = int(round(duration * 22_050))
+    assert all(x.shape == (2, n) and np.isfinite(x).all() for x in out.stems.values())

@@ -51,8 +51,8 @@ GROOVES: dict[str, tuple[Hits, ...]] = {
          ("hat_open", "last", 2, 0.35)),
     ),
     "ambient": (
-        (("kick", "all", 0, 0.35), ("shaker", "all", 2, 0.15)),
-        (("kick", "all", 0, 0.45), ("shaker", "all", 0, 0.22), ("shaker", "all", 2, 0.16)),
+        (("kick", "all", 0, 0.45), ("shaker", "all", 0, 0.18), ("shaker", "all", 2, 0.12)),
+        (("kick", "all", 0, 0.55), ("shaker", "all", 0, 0.24), ("shaker", "all", 2, 0.16)),
         (("kick", "even", 0, 0.6), ("kick", "odd", 0, 0.4), ("rim", "odd", 0, 0.3), ("shaker", "all", 0, 0.25),
          ("shaker", "all", 2, 0.18)),
         (("kick", "even", 0, 0.7), ("kick", "odd", 0, 0.45), ("rim", "odd", 0, 0.4), ("shaker", "all", 0, 0.3),
@@ -141,14 +141,24 @@ def write_drums(plan: Plan, rng: np.random.Generator) -> list[DrumHit]:
             if t1 - t0 > 0.2:
                 add(t0, "riser", 0.5 + 0.1 * nxt.intensity, length=t1 - t0)
 
-    # Hits on cuts: a crash (cinematic: an impact) on major cuts and section downbeats.
-    for b, strength in plan.cut_beats.items():
+    # Hits on cuts: a crash (cinematic: an impact) marks section starts and the strongest cuts,
+    # at most one per two bars (a crash on every cut of a fast edit is noise, not emphasis);
+    # the other major cuts get a kick and an open hat (a tom in cinematic), the weak ones a hat.
+    section_beats = {plan.bars[s.first_bar].start_beat for s in plan.sections[1:]}
+    last_crash = -10 ** 9
+    for b in sorted(plan.cut_beats):
+        strength = plan.cut_beats[b]
         if b >= plan.end_beat:
             continue
         t = float(plan.beats_s[b])
-        if strength >= MAJOR_CUT:
+        big = b in section_beats or (strength >= 0.85 and b - last_crash >= 2 * plan.beats_per_bar)
+        if strength >= MAJOR_CUT and big:
             add(t, "impact" if style.groove == "cinematic" else "crash", 0.55 + 0.4 * strength, exact=True)
             add(t, "kick", 0.9 + 0.1 * strength, exact=True)
+            last_crash = b
+        elif strength >= MAJOR_CUT:
+            add(t, "kick", 0.85, exact=True)
+            add(t, "tom_low" if style.groove == "cinematic" else "hat_open", 0.45 + 0.3 * strength, exact=True)
         else:
             add(t, "hat_open" if style.groove != "cinematic" else "tom_low", 0.35 + 0.3 * strength, exact=True)
     for sec in plan.sections[1:]:

@@ -44,8 +44,10 @@ class ComposerModel:
         unknown = [s for s in options.stems if s not in STEMS]
         if unknown:
             raise RequestError(f"unknown stems {', '.join(unknown)}; choose from: {', '.join(STEMS)}")
-        if options.sample_rate < 8000 or options.sample_rate > 192_000:
-            raise RequestError(f"sample rate {options.sample_rate} Hz is not supported; use 8000-192000 (48000 is usual)")
+        if not 22_050 <= options.sample_rate <= 192_000:
+            raise RequestError(
+                f"sample rate {options.sample_rate} Hz is not supported; use 22050-192000 Hz (48000 is usual for video)"
+            )
         progress("plan", 0.0)
         plan = make_plan(analysis, options)
         check_cancelled(cancel)

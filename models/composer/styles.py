@@ -64,7 +64,7 @@ STYLES: dict[str, Style] = {
             chords_per_bar=1, drums="lofi", groove="ambient", bass_figure="sustain",
             harmony_figure="sustain", instruments=(("drums", "lofi"), ("bass", "sub"), ("harmony", "pad"),
                                                  ("melody", "bell")),
-            swing=0.5, reverb=(("drums", 0.3), ("bass", 0.1), ("harmony", 0.6), ("melody", 0.6)),
+            swing=0.5, reverb=(("drums", 0.15), ("bass", 0.1), ("harmony", 0.6), ("melody", 0.6)),
             melody_density=0.3, melody_min_intensity=2, intensity=(0, 2), major_bias=0.1, free_meter=True,
         ),
         Style(
