@@ -178,3 +178,15 @@ def test_ten_minute_plan_is_fast():
     beats = plan.beats_s
     hit = np.mean([np.min(np.abs(beats - c)) < 0.035 for c in cuts])
     assert took < 10.0 and hit > 0.75 and len(arr.drums) > 1000
+
+
+def test_the_lead_rests_under_speech():
+    a = analysis(duration=24.0, cuts=(4.1, 8.3, 12.2, 16.4, 20.3), motion=0.9)
+    t = np.arange(0, 24.0, 0.1)
+    speech = ((t >= 8.0) & (t < 16.0)).astype(np.float32)  # someone talks from 8 s to 16 s
+    talking = VideoAnalysis(**{**a.__dict__, "speech_times_s": t, "speech": speech})
+    quiet = arrange(make_plan(a, ScoreOptions(style="corporate", seed=2)), a, 2)
+    ducked = arrange(make_plan(talking, ScoreOptions(style="corporate", seed=2)), talking, 2)
+    assert any(8.0 <= n.start_s < 15.5 for n in quiet.melody)  # the lead would play there...
+    assert not any(8.5 <= n.start_s < 15.5 for n in ducked.melody)  # ...but leaves room for the voice
+    assert any(n.start_s >= 16.0 for n in ducked.melody)
