@@ -160,31 +160,37 @@ def _translation_explains(first: np.ndarray, last: np.ndarray, max_shift: float 
     """Whether shifting `first` makes it look like `last` (a pan or camera move, not a blend).
 
     first, last: (h, w) uint8 luma thumbnails. Shifts up to `max_shift` of the frame each way;
-    the match is the mean absolute difference over the overlap.
+    the match is the mean absolute difference over the overlap (all shifts at once).
     """
     a, b = first.astype(np.float32), last.astype(np.float32)
     h, w = a.shape
     still = float(np.abs(a - b).mean())
     if still < 1.0:
         return False
-    best = still
-    for dy in range(-int(h * max_shift), int(h * max_shift) + 1):
-        for dx in range(-int(w * max_shift), int(w * max_shift) + 1):
-            if dx == 0 and dy == 0:
-                continue
-            pa = a[max(0, dy) : h + min(0, dy), max(0, dx) : w + min(0, dx)]
-            pb = b[max(0, -dy) : h + min(0, -dy), max(0, -dx) : w + min(0, -dx)]
-            best = min(best, float(np.abs(pa - pb).mean()))
-    return best < 0.5 * still
+    sy, sx = int(h * max_shift), int(w * max_shift)
+    padded = np.full((h + 2 * sy, w + 2 * sx), np.nan, np.float32)
+    padded[sy : sy + h, sx : sx + w] = b
+    views = np.lib.stride_tricks.sliding_window_view(padded, (h, w))  # (2sy+1, 2sx+1, h, w): b shifted
+    diff = np.abs(views - a)  # NaN outside the overlap
+    with np.errstate(invalid="ignore"):
+        mad = np.nanmean(diff, axis=(2, 3))  # (2sy+1, 2sx+1)
+    mad[sy, sx] = np.inf  # the unshifted picture is `still`
+    return bool(np.nanmin(mad) < 0.5 * still)
 
 
-def _camera_moves(thumbs: np.ndarray) -> bool:
+def _camera_moves(thumbs: np.ndarray, first_index: int, memo: dict[int, bool]) -> bool:
     """Whether most steps of a window are a shifted picture (a pan), not a blend.
 
-    thumbs: (m, h, w) uint8 luma thumbnails one analysis step apart. Each step is tested on
-    its own: a pan's step is a small shift however long the window is.
+    thumbs: (m, h, w) uint8 luma thumbnails one analysis step apart, starting at sample
+    `first_index`. Each step is tested on its own (a pan's step is a small shift however long
+    the window is), once per clip: `memo` maps a step's first sample to its answer.
     """
-    steps = [_translation_explains(thumbs[i], thumbs[i + 1]) for i in range(len(thumbs) - 1)]
+    steps = []
+    for i in range(len(thumbs) - 1):
+        key = first_index + i
+        if key not in memo:
+            memo[key] = _translation_explains(thumbs[i], thumbs[i + 1])
+        steps.append(memo[key])
     return bool(steps) and sum(steps) > 0.5 * len(steps)
 
 
@@ -195,6 +201,7 @@ def dissolves(a: ClipArrays, opt: CutOptions, taken: list[Cut]) -> list[Cut]:
     t, L, H = a.sample_t, a.sample_colour, a.sample_hist  # L: (s, 4, 8, 3) uint8
     n = len(t)
     cands = []  # (centre time, residual, distance, window start, window end)
+    pan_memo: dict[int, bool] = {}
     for span in opt.dissolve_scales_s:
         k = _frames_per(t, span)
         for lo in range(0, n - 2 * k, _CHUNK):  # window starts j in chunks: bounded temporaries
@@ -215,7 +222,7 @@ def dissolves(a: ClipArrays, opt: CutOptions, taken: list[Cut]) -> list[Cut]:
                 # its steps. A change to wholly other colours is a shot change even when the camera moves.
                 path = L[j : j + 2 * k + 1].astype(np.float32) / 255.0
                 if _on_blend_path(path, opt.dissolve_linear) and \
-                        (hdist[i] >= 0.7 or not _camera_moves(a.sample_luma[j : j + 2 * k + 1])):
+                        (hdist[i] >= 0.7 or not _camera_moves(a.sample_luma[j : j + 2 * k + 1], j, pan_memo)):
                     cands.append((float(t[j + k]), float(res[i]), float(dist[i]), float(t[j]), float(t[j + 2 * k])))
     cands.sort()
     # Candidates from one dissolve come in runs; runs whose best windows reach each other's
