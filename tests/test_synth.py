@@ -103,6 +103,25 @@ def test_no_clicks_in_band_limited_stems(stem, preset):
     assert _highband_peak(stepped, 48_000, 16_000) > 1e-3 * np.abs(x).max()
 
 
+def test_sample_steps_obey_bernsteins_bound():
+    """Sample-to-sample jumps of the sub bass, bounded. The sub preset's tables hold harmonics 1-3
+    only, so with its highest note (A2, 110 Hz) the signal is band-limited to B = 3 x 110 Hz
+    (tanh drive adds odd harmonics, but tens of dB down). Bernstein's inequality for a signal
+    band-limited to B: |x'| <= 2 pi B max|x|, so one sample's step is at most 2 pi B / sr times
+    the (true) peak: 4.4% of it here. Every note boundary, short note and the tail fade must obey
+    it; a click of 5% of the peak does not."""
+    sr = 48_000
+    arr = dense(6.0, instruments={"bass": "sub"}, tail_end_s=5.2)
+    assert max(n.pitch for n in arr.bass) == 45
+    x = render(arr, sr, seed=2, stems=("bass",))["bass"][0].astype(np.float64)
+    peak = np.abs(signal.resample_poly(x, 4, 1)).max()
+    bound = 2 * np.pi * 3 * 110.0 / sr * peak
+    assert np.abs(np.diff(x)).max() <= bound, (np.abs(np.diff(x)).max() / peak, bound / peak)
+    clicked = x.copy()
+    clicked[150_000:] += 0.05 * peak
+    assert np.abs(np.diff(clicked)).max() > bound
+
+
 @pytest.mark.parametrize("stem,preset", [(s, p) for s, ps in ALL_PRESETS.items() for p in ps])
 def test_every_voice_starts_and_ends_at_rest(stem, preset):
     """Full-band voices (noise, plucks, FM) cannot use the band test; they are clean at their
