@@ -34,7 +34,12 @@ def score_segment(
     """Score a segment. `progress(stage, fraction)` gets a fraction over the whole job."""
     if analysis is None:
         analysis = analyze_segment(segment, progress=_scaled(progress, "analysis"), cancel=cancel)
-    output = model.compose(analysis, options, progress=_scaled(progress, "compose"), cancel=cancel)
+    seen = analysis
+    if getattr(model, "needs_segment", False):  # vmas decodes the pictures itself
+        from .vmas.serving import SegmentAnalysis
+
+        seen = SegmentAnalysis(analysis, segment)
+    output = model.compose(seen, options, progress=_scaled(progress, "compose"), cancel=cancel)
     progress("post", _STAGE_SPAN["post"][0])
     finished = finish(output, analysis, options)
     finished.model = model.name

@@ -30,7 +30,8 @@ CFG = dataclasses.replace(DEBUG, cfg_dropout=0.5)
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    torch.set_num_threads(1)  # the machine is shared; one thread is steadier than two here
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: threads only contend on a shared machine
     root = tmp_path_factory.mktemp("vmas_learn")
     data = root / "clips"
     data.mkdir()
@@ -51,7 +52,8 @@ def trained(tmp_path_factory):
         losses["loss"].backward()
         opt.step()
         history.append({k: float(v.detach()) for k, v in losses.items()})
-    return net.eval(), batch, history, codec, root
+    yield net.eval(), batch, history, codec, root
+    torch.set_num_threads(threads)
 
 
 def test_token_loss_falls_by_ninety_percent(trained):

@@ -199,3 +199,29 @@ def test_install_then_verify_serves_from_the_model_folder(cli_run, tmp_path):
     assert {m.name: m for m in model_infos(model_dir=models)}["vmas"].available
     with pytest.raises(CheckpointError, match="no VMAS checkpoint"):
         install(tmp_path / "nothing.pt", models)
+
+
+
+def _wav_frames(path) -> int:
+    import wave
+
+    with wave.open(str(path)) as w:
+        return w.getnframes()
+
+
+def test_a_real_server_serves_vmas_with_a_checkpoint_and_explains_without(cli_run, data_dir, server, tmp_path):
+    run, _ = cli_run
+    base = [sys.executable, "-m", "scorecut.server.cli.main", "score", f"{data_dir / 'clip1.mp4'}#t=0.5,3.2",
+            "--model", "vmas", "--server", server.address, "--seed", "5"]
+    env = isolated_env(tmp_path)
+    missing = subprocess.run(base + ["--out-dir", str(tmp_path / "none")], env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert missing.returncode != 0 and "scorecut train" in missing.stderr, missing.stderr
+    out = tmp_path / "scored"
+    ok = subprocess.run(base + ["--checkpoint", str(run / "checkpoint.pt"), "--out-dir", str(out), "--name", "v"],
+                        env=env, capture_output=True, text=True, timeout=240)
+    assert ok.returncode == 0, ok.stderr
+    score = json.loads((out / "v" / "score.json").read_text())
+    assert score["model"] == "vmas" and score["sample_rate"] == 48_000
+    assert _wav_frames(out / "v" / "mix.wav") == round(2.7 * 48_000)  # exact length
+    assert score["stems"] == []  # the native output is the mix

@@ -112,6 +112,7 @@ class VmasModel:
     """Implements models.interface.MusicModel with a trained VMAS network."""
 
     name = "vmas"
+    needs_segment = True  # the pipeline passes SegmentAnalysis: compose decodes the pictures
 
     def __init__(self, net, codec, checkpoint: str, generate_options=None, compile_step: bool = False):
         import torch
