@@ -190,3 +190,18 @@ def test_the_lead_rests_under_speech():
     assert any(8.0 <= n.start_s < 15.5 for n in quiet.melody)  # the lead would play there...
     assert not any(8.5 <= n.start_s < 15.5 for n in ducked.melody)  # ...but leaves room for the voice
     assert any(n.start_s >= 16.0 for n in ducked.melody)
+
+
+def test_strong_motion_peaks_on_the_grid_get_a_light_accent():
+    from scorecut.models.composer.drums import step_time
+
+    a = analysis(duration=16.0, cuts=(5.3, 10.9), motion=0.8)
+    plan = make_plan(a, ScoreOptions(style="acoustic_pop", seed=1))
+    b = int(np.searchsorted(plan.beats_s, 8.0))  # mid-section, far from the cuts
+    t = step_time(plan, b, 2, plan.style.swing) + 0.01  # a motion peak 10 ms after an eighth
+    moving = VideoAnalysis(**{**a.__dict__, "visual_beats_s": np.array([t]),
+                              "visual_beat_strength": np.array([0.9], np.float32)})
+    plain = {(h.time_s, h.kind) for h in arrange(plan, a, 1).drums}
+    accented = {(h.time_s, h.kind) for h in arrange(plan, moving, 1).drums}
+    extra = accented - plain
+    assert extra and all(k == "rim" and abs(tt - (t - 0.01)) < 0.01 for tt, k in extra), extra

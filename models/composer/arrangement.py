@@ -100,7 +100,9 @@ def arrange(plan: Plan, analysis, seed: int) -> Arrangement:
     chords = chord_timeline(plan, _stream(seed, "harmony"))
     voicings = voice(chords, centre=60 + int(_stream(seed, "voicing").integers(-2, 4)))
     level = _level_lookup(plan)
-    drums = write_drums(plan, _stream(seed, "drums"))
+    visual = list(zip(np.asarray(getattr(analysis, "visual_beats_s", ()), float),
+                      np.asarray(getattr(analysis, "visual_beat_strength", ()), float)))
+    drums = write_drums(plan, _stream(seed, "drums"), visual)
     bass = write_bass(plan, chords, level, _stream(seed, "bass"))
     harmony = write_harmony(plan, chords, voicings, level)
 

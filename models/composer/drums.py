@@ -103,7 +103,9 @@ def step_time(plan: Plan, beat: int, step: int, swing: float) -> float:
     return plan.beat_time(beat + frac)
 
 
-def write_drums(plan: Plan, rng: np.random.Generator) -> list[DrumHit]:
+def write_drums(plan: Plan, rng: np.random.Generator, visual_beats=()) -> list[DrumHit]:
+    """The drum part. `visual_beats`: (time_s, strength) peaks of on-screen motion (VMAS's
+    low-level cue); a strong one that falls on the groove's own 16th grid gets a light accent."""
     style = plan.style
     groove = GROOVES[style.groove]
     swing = style.swing
@@ -173,11 +175,33 @@ def write_drums(plan: Plan, rng: np.random.Generator) -> list[DrumHit]:
         ts = steps[int(np.argmin(np.abs(np.asarray(steps) - t)))]
         add(ts, "tom_mid" if style.groove == "cinematic" else "clap", 0.4 + 0.4 * strength)
 
+    accents: list[DrumHit] = []  # kept apart: the groove's humanizing must not depend on them
+    # Motion peaks: a light percussion accent where a strong visual beat meets a 16th (within
+    # 25 ms), away from cuts and only once the groove plays; the picture's motion is felt
+    # without moving the beat.
+    level_at = {b: sec.intensity for sec in plan.sections
+                for bi in range(sec.first_bar, sec.end_bar) for b in range(plan.bars[bi].start_beat,
+                                                                             plan.bars[bi].start_beat + plan.bars[bi].n_beats)}
+    for t, strength in visual_beats:
+        b = int(np.searchsorted(plan.beats_s, t) - 1)
+        if strength < 0.5 or b < 0 or b >= plan.end_beat or level_at.get(b, 0) < 2:
+            continue
+        if any(abs(t - plan.beats_s[c]) < 0.2 for c in plan.cut_beats):
+            continue
+        grid = np.asarray([step_time(plan, b, s_, swing) for s_ in range(plan.subdivisions)])
+        k = int(np.argmin(np.abs(grid - t)))
+        if abs(grid[k] - t) <= 0.025 and k > 0:  # off the beat itself: the beat is already busy
+            accents.append(DrumHit(round(float(grid[k]), 6), "tom_high" if style.groove == "cinematic" else "rim",
+                                   round(0.2 + 0.25 * strength, 4)))
+
     # The ending: one last hit on the final tonic.
     t_end = float(plan.beats_s[plan.end_beat])
     add(t_end, "kick", 0.9, exact=True)
     add(t_end, "impact" if style.groove == "cinematic" else "crash", 0.65, exact=True)
-    return _humanize(hits, rng)
+    groove_hits = _humanize(hits, rng)
+    taken = {(round(h.time_s, 3), h.kind) for h in groove_hits}
+    extra = [h for h in accents if (round(h.time_s, 3), h.kind) not in taken]
+    return sorted(groove_hits + extra, key=lambda h: (h.time_s, h.kind))
 
 
 def _fill(plan: Plan, b: int, k: int, n: int, level: int, add, swing: float) -> None:
