@@ -308,3 +308,35 @@ def test_riser_sweeps_up_and_ends_on_time():
     assert late > 3 * early, (early, late)  # the sweep rises
     level = power.sum(axis=0)
     assert level[(t > 2.5) & (t < 2.95)].mean() > 4 * level[(t > 1.2) & (t < 1.6)].mean()  # and swells
+
+
+def test_stems_are_balanced_as_a_mix():
+    """Whatever the presets, each stem plays at its place in the balance (K-weighted loudness of
+    its louder passages, measured independently here with pyloudnorm's integrated loudness of
+    the stem): drums and bass on top, melody just under, harmony bed lowest; and none peaks over
+    -1 dBFS."""
+    import pyloudnorm
+
+    sr = 48_000
+    meter = pyloudnorm.Meter(sr)
+    combos = [("electronic", "synth", "pad", "lead"), ("cinematic", "sub", "strings", "bell"),
+              ("lofi", "fingered", "epiano", "epiano"), ("acoustic", "fingered", "pluck", "pluck")]
+    for combo in combos:
+        arr = dense(8.0, instruments=dict(zip(STEMS, combo)))
+        stems = render(arr, sr, seed=0)
+        loud = {k: meter.integrated_loudness(v.T.astype(np.float64)) for k, v in stems.items()}
+        assert all(np.abs(v).max() <= 0.9 + 1e-6 for v in stems.values()), combo
+        assert loud["harmony"] < loud["melody"] < loud["drums"] + 1.0, (combo, loud)
+        assert loud["harmony"] < loud["bass"], (combo, loud)
+        assert max(loud.values()) - min(loud.values()) < 10.0, (combo, loud)  # nothing buried
+
+
+def test_upsampling_keeps_the_level():
+    from scorecut.models.composer.synth.instruments import upsample
+
+    sr_work = 12_000
+    t = np.arange(sr_work) / sr_work
+    x = np.stack([np.sin(2 * np.pi * 440 * t)] * 2).astype(np.float32)
+    for div in (2, 4):
+        y = upsample(x, div, div * sr_work)
+        assert abs(np.sqrt(np.mean(y[:, 1000:-1000] ** 2)) / np.sqrt(0.5) - 1.0) < 0.01, div

@@ -296,5 +296,5 @@ def _upsampler(div: int) -> np.ndarray:
     width = 2.0 * (1.0 - 2.0 * REDUCED_BAND) / div  # 0.35x .. 0.65x the work rate
     numtaps, beta = signal.kaiserord(UPSAMPLER_STOPBAND_DB, width)
     numtaps |= 1  # odd: a whole-sample delay, which resample_poly compensates
-    taps = signal.firwin(numtaps, 1.0 / div, window=("kaiser", beta))  # centred on the work Nyquist
-    return taps * div
+    # resample_poly scales the taps by `div` itself (the zero-stuffing gain).
+    return signal.firwin(numtaps, 1.0 / div, window=("kaiser", beta))  # centred on the work Nyquist
