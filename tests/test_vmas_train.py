@@ -225,3 +225,16 @@ def test_a_real_server_serves_vmas_with_a_checkpoint_and_explains_without(cli_ru
     assert score["model"] == "vmas" and score["sample_rate"] == 48_000
     assert _wav_frames(out / "v" / "mix.wav") == round(2.7 * 48_000)  # exact length
     assert score["stems"] == []  # the native output is the mix
+
+
+def test_gradient_accumulation_and_device_errors(data_dir, tmp_path):
+    quiet = lambda msg: None  # noqa: E731
+    run = tmp_path / "accum"
+    train(DEBUG, data_dir, TrainOptions(steps=3, out=run, batch_size=2, grad_accum=2), log=quiet)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3] and all(np.isfinite(r["loss"]) for r in rows)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            train(DEBUG, data_dir, TrainOptions(steps=1, out=tmp_path / "gpu", device="cuda"), log=quiet)
+    with pytest.raises(ValueError, match="unknown device"):
+        train(DEBUG, data_dir, TrainOptions(steps=1, out=tmp_path / "tpu", device="tpu"), log=quiet)

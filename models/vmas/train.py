@@ -42,8 +42,13 @@ class TrainOptions:
 
 
 def resolve_device(device: str) -> str:
+    """"auto" -> cuda when present, else cpu; ValueError for a device this machine lacks."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("no CUDA device is available here: train with --device cpu (slow) or on a GPU machine")
+    if device not in ("cpu",) and not device.startswith("cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
     return device
 
 
