@@ -8,7 +8,6 @@ on librosa's constant-Q chroma then judge the mix against what the composer prom
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -137,6 +137,38 @@ def _intensities(raw: list[float], style: Style, mood: Mood | None) -> list[int]
     return levels
 
 
+def _build_bars(starts: list[int], cut_beats: dict[int, float], end_beat: int, n_beats: int, bpb: int,
+                free_meter: bool) -> list[Bar]:
+    """Bars over beat indices 0..n_beats-1. They restart at every section start and at major cuts
+    (a shortened bar before, as film scores do) so those cuts fall on downbeats. A groove
+    tolerates an odd bar only now and then (two bars apart at least); free-time styles
+    (cinematic, ambient) may restart at any major cut a bar apart. Before the first restart bars
+    count backwards from it: the piece may open with a pickup."""
+    gap = bpb if free_meter else MIN_SECTION_BARS * bpb
+    restarts: list[int] = []
+    for b in sorted(set(starts[1:]) | {b for b, s in cut_beats.items() if s >= MAJOR_CUT and bpb <= b < end_beat}):
+        if b in starts[1:]:
+            while restarts and restarts[-1] not in starts and b - restarts[-1] < 2:
+                restarts.pop()  # a section start wins over a minor restart just before it
+            restarts.append(b)
+        elif b - (restarts[-1] if restarts else 0) >= gap and min(abs(b - x) for x in starts) >= 2:
+            restarts.append(b)
+    restarts = sorted(r for r in restarts if r <= end_beat)
+    bars: list[Bar] = []
+    first = restarts[0] if restarts else n_beats - 1
+    b = 0
+    for n in (_bars_for(first, bpb)[::-1] if first > 0 else []):
+        bars.append(Bar(b, n))
+        b += n
+    bounds = restarts + [n_beats - 1]
+    for r0, r1 in zip(bounds[:-1], bounds[1:]):
+        b = r0
+        for n in _bars_for(r1 - r0, bpb):
+            bars.append(Bar(b, n))
+            b += n
+    return bars
+
+
 def make_plan(analysis, options: ScoreOptions) -> Plan:
     style = style_by_name(options.style)
     mood = mood_by_name(options.mood)
@@ -188,34 +220,7 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
     if end_beat > 0:
         starts.append(end_beat)
     starts_on_cut = {b for b in starts if b in cut_beats}
-    # Bars restart on every major cut (a shortened bar before it, as film scores do) so the cut
-    # falls on a downbeat, and at every section. Before the first restart, bars count backwards
-    # from it: the piece may open with a pickup.
-    # A groove tolerates an odd bar only now and then (sections are at least two bars apart);
-    # free-time styles (cinematic, ambient) may restart the bar at any major cut a bar apart.
-    gap = bpb if style.free_meter else MIN_SECTION_BARS * bpb
-    restarts = []
-    for b in sorted(set(starts[1:]) | {b for b, s in cut_beats.items() if s >= MAJOR_CUT and bpb <= b < end_beat}):
-        if b in starts[1:]:
-            while restarts and restarts[-1] not in starts and b - restarts[-1] < 2:
-                restarts.pop()  # a section start wins over a minor restart just before it
-            restarts.append(b)
-        elif b - (restarts[-1] if restarts else 0) >= gap and min(abs(b - x) for x in starts) >= 2:
-            restarts.append(b)
-    restarts = sorted(r for r in restarts if r <= end_beat)
-    bars: list[Bar] = []
-    first = restarts[0] if restarts else len(beats) - 1
-    lead = _bars_for(first, bpb)[::-1] if first > 0 else []
-    b = 0
-    for n in lead:
-        bars.append(Bar(b, n))
-        b += n
-    bounds = restarts + [len(beats) - 1]
-    for r0, r1 in zip(bounds[:-1], bounds[1:]):
-        b = r0
-        for n in _bars_for(r1 - r0, bpb):
-            bars.append(Bar(b, n))
-            b += n
+    bars = _build_bars(starts, cut_beats, end_beat, len(beats), bpb, style.free_meter)
     bar_of_beat = {bar.start_beat: i for i, bar in enumerate(bars)}
     section_bars = [(bar_of_beat[s0], bar_of_beat[s1] if s1 in bar_of_beat else len(bars))
                     for s0, s1 in zip(starts, starts[1:] + [len(beats) - 1])]
