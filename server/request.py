@@ -26,6 +26,7 @@ from .config import ServerConfig
 from .errors import RpcFailure, invalid
 from .media import FileHasher, UploadStore, resolve_reference
 from .pcm import DEFAULT_SAMPLE_FORMAT, SAMPLE_FORMATS
+from .policy import is_loopback_peer, under_roots
 
 SAMPLE_RATES = (22_050, 24_000, 32_000, 44_100, 48_000, 88_200, 96_000)  # Hz
 METERS = ("4/4", "3/4", "6/8")
@@ -165,8 +166,6 @@ def _options(request, peer: str, config: ServerConfig, infos: dict[str, ModelInf
         raise invalid(f"tempo range {tmin:g}-{tmax:g} BPM is reversed; the minimum must not exceed the maximum")
     checkpoint = o.checkpoint
     if checkpoint:
-        from .policy import is_loopback_peer, under_roots
-
         if not is_loopback_peer(peer):
             raise RpcFailure(grpc.StatusCode.PERMISSION_DENIED,
                              "a checkpoint path is only accepted from this machine; install the "
