@@ -23,7 +23,7 @@ LOUDNESS_TOLERANCE_LU = 0.1  # of the fast estimate, while searching the gain
 TRUE_PEAK_SAFETY_DB = 0.1  # the final check trims above -1.1 dBTP: other meters' filters differ a little
 FADE_IN_S = 0.005
 FADE_OUT_S = 0.05
-COMP_ABOVE_TARGET_DB = 3.0  # compressor threshold, relative to the target loudness
+COMP_ABOVE_TARGET_DB = -2.0  # compressor threshold (30 ms RMS, dBFS) relative to the target loudness: 1-3 dB of glue on the loud parts
 DIPPED_STEMS = ("harmony", "melody")  # where a voice's presence band competes with the music
 
 
