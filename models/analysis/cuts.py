@@ -156,42 +156,58 @@ def _on_blend_path(frames: np.ndarray, max_residual: float) -> bool:
                 and np.all(np.diff(alpha) >= -0.15))
 
 
-def _translation_explains(first: np.ndarray, last: np.ndarray, max_shift: float = 0.35) -> bool:
-    """Whether shifting `first` makes it look like `last` (a pan or camera move, not a blend).
+def _best_shift(first: np.ndarray, last: np.ndarray, max_shift: float = 0.35) -> tuple[float, int, int]:
+    """How well a shift of `first` explains `last`: (residual share, dx, dy).
 
-    first, last: (h, w) uint8 luma thumbnails. Shifts up to `max_shift` of the frame each way;
-    the match is the mean absolute difference over the overlap (all shifts at once).
+    first, last: (h, w) uint8 luma thumbnails, lightly blurred (to forgive sub-pixel shifts).
+    Shifts up to `max_shift` of the frame each way, all at once; the match is the mean absolute
+    difference over the overlap, as a share of the unshifted difference (1 = no shift helps).
     """
-    a, b = first.astype(np.float32), last.astype(np.float32)
+    a, b = _blur(first.astype(np.float32)), _blur(last.astype(np.float32))
     h, w = a.shape
     still = float(np.abs(a - b).mean())
     if still < 1.0:
-        return False
+        return 1.0, 0, 0  # nothing changed: no motion to explain
     sy, sx = int(h * max_shift), int(w * max_shift)
     padded = np.full((h + 2 * sy, w + 2 * sx), np.nan, np.float32)
     padded[sy : sy + h, sx : sx + w] = b
     views = np.lib.stride_tricks.sliding_window_view(padded, (h, w))  # (2sy+1, 2sx+1, h, w): b shifted
-    diff = np.abs(views - a)  # NaN outside the overlap
     with np.errstate(invalid="ignore"):
-        mad = np.nanmean(diff, axis=(2, 3))  # (2sy+1, 2sx+1)
-    mad[sy, sx] = np.inf  # the unshifted picture is `still`
-    return bool(np.nanmin(mad) < 0.5 * still)
+        mad = np.nanmean(np.abs(views - a), axis=(2, 3))  # (2sy+1, 2sx+1); NaN outside the overlap
+    mad[sy, sx] = np.inf
+    iy, ix = np.unravel_index(int(np.nanargmin(mad)), mad.shape)
+    return float(mad[iy, ix]) / still, int(ix - sx), int(iy - sy)
 
 
-def _camera_moves(thumbs: np.ndarray, first_index: int, memo: dict[int, bool]) -> bool:
-    """Whether most steps of a window are a shifted picture (a pan), not a blend.
+def _blur(img: np.ndarray) -> np.ndarray:
+    """3x3 box blur of a small (h, w) image, edges repeated."""
+    p = np.pad(img, 1, mode="edge")
+    h, w = img.shape
+    return sum(p[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)) / 9.0
+
+
+def _camera_moves(thumbs: np.ndarray, first_index: int, memo: dict[int, tuple[float, int, int]]) -> bool:
+    """Whether the steps of a window are mostly the picture shifting one way (a pan), not a blend.
 
     thumbs: (m, h, w) uint8 luma thumbnails one analysis step apart, starting at sample
-    `first_index`. Each step is tested on its own (a pan's step is a small shift however long
-    the window is), once per clip: `memo` maps a step's first sample to its answer.
+    `first_index`. Each step is matched on its own (a pan's step is a small shift however long
+    the window is), once per clip: `memo` maps a step's first sample to its best shift.
     """
-    steps = []
+    shifts = []
     for i in range(len(thumbs) - 1):
         key = first_index + i
         if key not in memo:
-            memo[key] = _translation_explains(thumbs[i], thumbs[i + 1])
-        steps.append(memo[key])
-    return bool(steps) and sum(steps) > 0.5 * len(steps)
+            memo[key] = _best_shift(thumbs[i], thumbs[i + 1])
+        ratio, dx, dy = memo[key]
+        if ratio < 0.7:
+            shifts.append((dx, dy))
+    if len(shifts) <= 0.5 * (len(thumbs) - 1):
+        return False
+    # A pan keeps its direction; chance matches of a blend point anywhere.
+    dx = np.array([s[0] for s in shifts])
+    dy = np.array([s[1] for s in shifts])
+    along = dx if np.abs(dx).sum() >= np.abs(dy).sum() else dy
+    return bool(max(np.sum(along > 0), np.sum(along < 0)) >= 0.7 * len(shifts))
 
 
 def dissolves(a: ClipArrays, opt: CutOptions, taken: list[Cut]) -> list[Cut]:
@@ -201,7 +217,7 @@ def dissolves(a: ClipArrays, opt: CutOptions, taken: list[Cut]) -> list[Cut]:
     t, L, H = a.sample_t, a.sample_colour, a.sample_hist  # L: (s, 4, 8, 3) uint8
     n = len(t)
     cands = []  # (centre time, residual, distance, window start, window end)
-    pan_memo: dict[int, bool] = {}
+    pan_memo: dict[int, tuple[float, int, int]] = {}
     for span in opt.dissolve_scales_s:
         k = _frames_per(t, span)
         for lo in range(0, n - 2 * k, _CHUNK):  # window starts j in chunks: bounded temporaries
@@ -221,8 +237,11 @@ def dissolves(a: ClipArrays, opt: CutOptions, taken: list[Cut]) -> list[Cut]:
                 # A pan over a smooth scene can look like a blend; a shift of the picture explains
                 # its steps. A change to wholly other colours is a shot change even when the camera moves.
                 path = L[j : j + 2 * k + 1].astype(np.float32) / 255.0
+                # Overall colour (mean of the blocks, per channel) barely moves in a pan over one
+                # scene; between two shots it usually jumps.
+                recolour = float(np.abs(path[0].mean(axis=(0, 1)) - path[-1].mean(axis=(0, 1))).max())
                 if _on_blend_path(path, opt.dissolve_linear) and \
-                        (hdist[i] >= 0.7 or not _camera_moves(a.sample_luma[j : j + 2 * k + 1], j, pan_memo)):
+                        (recolour >= 0.15 or not _camera_moves(a.sample_luma[j : j + 2 * k + 1], j, pan_memo)):
                     cands.append((float(t[j + k]), float(res[i]), float(dist[i]), float(t[j]), float(t[j + 2 * k])))
     cands.sort()
     # Candidates from one dissolve come in runs; runs whose best windows reach each other's
