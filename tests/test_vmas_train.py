@@ -238,3 +238,21 @@ def test_gradient_accumulation_and_device_errors(data_dir, tmp_path):
             train(DEBUG, data_dir, TrainOptions(steps=1, out=tmp_path / "gpu", device="cuda"), log=quiet)
     with pytest.raises(ValueError, match="unknown device"):
         train(DEBUG, data_dir, TrainOptions(steps=1, out=tmp_path / "tpu", device="tpu"), log=quiet)
+
+
+def test_cache_is_sharded_and_micro_batches_come_from_one_shard(data_dir, tmp_path, monkeypatch):
+    from scorecut.models.vmas import data as vdata
+    from scorecut.models.vmas.codec import load_codec
+
+    monkeypatch.setattr(vdata, "SHARD_WINDOWS", 4)
+    folder = vdata.build_cache(data_dir, DEBUG, load_codec(DEBUG.codec), tmp_path / "cache")
+    ds = vdata.WindowDataset(folder)
+    assert ds.counts == [4, 2] and len(ds) == 6 and sorted(p.name for p in folder.glob("shard-*.pt")) == [
+        "shard-00000.pt", "shard-00001.pt"]
+    g = torch.Generator().manual_seed(0)
+    for _ in range(10):
+        picks = ds.sample(3, g)
+        assert len({i >= 4 for i in picks}) == 1  # all from one shard
+    whole = ds.batch(range(6))
+    assert whole["frames"].shape == (6, 16, 3, 32, 32) and whole["codes"].shape == (6, 2, 50)
+    assert vdata.build_cache(data_dir, DEBUG, load_codec(DEBUG.codec), tmp_path / "cache") == folder  # reused

@@ -28,7 +28,7 @@ from .config import VmasConfig
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
 SHARD_WINDOWS = 256  # windows per shard file
-CACHE_VERSION = 4  # bump when what a window holds or how it is made changes
+CACHE_VERSION = 5  # bump when what a window holds or how it is made changes
 
 
 def _letterbox(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -158,7 +158,7 @@ def build_cache(data_dir: Path, cfg: VmasConfig, codec: Codec, cache_root: Path,
     if (folder / "index.json").is_file():
         return folder
     folder.mkdir(parents=True, exist_ok=True)
-    buffer, shards, total = [], [], 0
+    buffer, shards, counts = [], [], []
     for i, path in enumerate(files):
         try:
             buffer += _windows(path, cfg, codec)
@@ -168,27 +168,53 @@ def build_cache(data_dir: Path, cfg: VmasConfig, codec: Codec, cache_root: Path,
             name = f"shard-{len(shards):05d}.pt"
             torch.save(buffer[:SHARD_WINDOWS], folder / name)
             shards.append(name)
-            total += len(buffer[:SHARD_WINDOWS])
+            counts.append(len(buffer[:SHARD_WINDOWS]))
             buffer = buffer[SHARD_WINDOWS:]
-    if total == 0:
+    if not counts:
         raise MediaError(f"none of the {len(files)} videos under {data_dir} has a soundtrack of at least "
                          f"{cfg.window_s:g} s; training needs videos with their music")
-    (folder / "index.json").write_text(json.dumps({"shards": shards, "windows": total}))
+    (folder / "index.json").write_text(json.dumps({"shards": shards, "counts": counts}))
     return folder
 
 
 class WindowDataset:
-    """All cached windows in memory; `batch(indices)` stacks them into training tensors."""
+    """The cached windows, read from memory-mapped shards (only the windows used are paged in).
+
+    Training draws each micro-batch from one shard (chosen in proportion to its size), the usual
+    shard-local shuffle that keeps reads sequential; `batch` takes global window indices.
+    """
+
+    OPEN_SHARDS = 2  # shards kept mapped at once
 
     def __init__(self, folder: Path):
-        index = json.loads((Path(folder) / "index.json").read_text())
-        self.items = [w for s in index["shards"] for w in torch.load(Path(folder) / s, weights_only=True)]
+        self.folder = Path(folder)
+        index = json.loads((self.folder / "index.json").read_text())
+        self.shards, self.counts = index["shards"], index["counts"]
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)])  # global index of each shard's first
+        self._open: dict[int, list] = {}
 
     def __len__(self) -> int:
-        return len(self.items)
+        return int(self.starts[-1])
+
+    def _shard(self, i: int) -> list:
+        if i not in self._open:
+            if len(self._open) >= self.OPEN_SHARDS:
+                self._open.pop(next(iter(self._open)))
+            self._open[i] = torch.load(self.folder / self.shards[i], weights_only=True, mmap=True)
+        return self._open[i]
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> list[int]:
+        """Global indices of one micro-batch: one shard, windows drawn with replacement."""
+        weights = torch.tensor(self.counts, dtype=torch.float64)
+        shard = int(torch.multinomial(weights, 1, generator=generator))
+        local = torch.randint(self.counts[shard], (batch_size,), generator=generator)
+        return [int(self.starts[shard]) + int(i) for i in local]
 
     def batch(self, indices, device: str | torch.device = "cpu") -> dict:
-        pick = [self.items[i] for i in indices]
+        pick = []
+        for i in indices:
+            shard = int(np.searchsorted(self.starts, i, side="right")) - 1
+            pick.append(self._shard(shard)[i - int(self.starts[shard])])
         return {
             "frames": torch.stack([w["frames"] for w in pick]).to(device),  # (B, F, 3, S, S) uint8
             "codes": torch.stack([w["codes"] for w in pick]).long().to(device),  # (B, K, T)

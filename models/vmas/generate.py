@@ -102,7 +102,7 @@ def generate_codes(net: VmasNet, vt: VideoTokens, visual_beat: torch.Tensor, n_f
                    cancel: threading.Event | None = None, step_fn=None) -> torch.Tensor:
     """vt of the whole segment (batch 1), visual_beat (T,) at the token rate -> codes (C, K, n_frames).
 
-    Candidates come back best first (see `rerank_candidates`).
+    Candidates come back in generation order; `rerank_candidates` puts the best first.
     """
     cfg = net.cfg
     fr, k, w = cfg.codec.frame_rate, cfg.codec.n_q, cfg.window_frames

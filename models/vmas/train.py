@@ -111,7 +111,7 @@ def train(cfg: VmasConfig, data_dir: Path, opts: TrainOptions, log=print) -> Pat
             torch.manual_seed(opts.seed * 1_000_003 + step)  # dropout, if the config has any
             parts = {"loss": 0.0, "ce": 0.0, "contrastive": 0.0, "beat": 0.0}
             for _ in range(accum):
-                idx = torch.randint(len(data), (batch_size,), generator=g).tolist()
+                idx = data.sample(batch_size, g)
                 with amp:
                     losses = model.losses(data.batch(idx, device), generator=g)
                 (losses["loss"] / accum).backward()
