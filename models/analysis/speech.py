@@ -63,7 +63,7 @@ class SpeechAccumulator:
         f = np.concatenate(self.feats)  # (hops, 3)
         energy, ratio, flat = f[:, 0], f[:, 1], f[:, 2]
         floor = float(np.percentile(energy, 10))
-        loud = _sigmoid((energy - max(floor + 12.0, -60.0)) / 3.0)  # well above the clip's noise floor
+        loud = _sigmoid((energy - max(floor + 9.0, -60.0)) / 3.0)  # well above the clip's noise floor
 
         # Syllable-rate modulation: band-pass the loudness contour (dB) to 2-10 Hz, take its
         # local RMS over half a second. Speech swings 10-30 dB; a held tone or hum barely moves.
