@@ -173,3 +173,46 @@ def test_short_and_mono_input():
     assert f.mix.shape == (2, n)
     assert np.isfinite(f.loudness_lufs) and abs(f.loudness_lufs + 16.0) <= 1.0
     assert true_peak_dbtp(f.mix) <= -1.0
+
+
+def test_bus_compressor_is_two_to_one_with_a_slow_attack():
+    from scorecut.models.post.dynamics import compressor_gain
+
+    n = 2 * SR
+    t = np.arange(n) / SR
+    level = np.where(t < 1.0, 10 ** (-30 / 20), 10 ** (-6 / 20)) * np.sqrt(2)  # sine RMS -30 then -6 dBFS
+    x = np.stack([level * np.sin(2 * np.pi * 200 * t)] * 2).astype(np.float32)
+    g_db = 20 * np.log10(compressor_gain(x, SR, threshold_db=-20.0))
+    assert abs(g_db[int(0.9 * SR)]) < 0.05  # under the threshold: untouched
+    assert abs(g_db[int(1.9 * SR)] + 7.0) < 0.3  # 14 dB over at 2:1 -> 7 dB down
+    assert g_db[int(1.005 * SR)] > -2.5  # slow attack: 5 ms in, well short of the 7 dB
+    assert np.abs(np.diff(g_db)).max() < 0.05  # no steps
+
+
+def test_limiter_holds_the_ceiling_smoothly():
+    """Look-ahead of a few ms, release at 30 dB/s: a +6 dB over at 0.5 s is met exactly, the gain
+    starts down at most 10 ms before it, is back within 0.2 dB 0.3 s after, and never steps."""
+    from scorecut.models.post.dynamics import limiter_gain
+
+    rng = np.random.default_rng(5)
+    peaks = (0.5 * rng.random(SR)).astype(np.float32)  # music well under the ceiling...
+    at = SR // 2
+    peaks[at] = 2.0  # ...with one over of +6 dB
+    g = limiter_gain(peaks, 1.0, SR)
+    assert np.all(peaks * g <= 1.0 + 1e-6)
+    assert g[at] <= 0.5 + 1e-6
+    assert np.abs(np.diff(g)).max() < 0.01  # glides
+    assert g[: at - int(0.010 * SR)].min() > 0.999  # look-ahead of at most 10 ms
+    assert g[at - int(0.002 * SR)] < 0.9  # but some: going down 2 ms before the peak
+    assert g[at + int(0.3 * SR) :].min() > 10 ** (-0.2 / 20)  # released
+    assert g[at + int(0.05 * SR)] < 0.8  # not instantly: a release, not a pump
+
+
+def test_true_peak_meter_matches_four_times_oversampling():
+    from scorecut.models.post.levels import true_peak_dbtp as measured
+
+    rng = np.random.default_rng(9)
+    for trial in range(4):
+        x = (0.3 * rng.standard_normal((2, 3 * SR))).astype(np.float32)
+        x[:, 70_000:70_003] = [[0.9, -0.95, 0.9]] * 2  # a near-Nyquist burst: a real inter-sample over
+        assert abs(measured(x) - true_peak_dbtp(x)) < 0.01

@@ -54,15 +54,18 @@ def compressor_gain(
 LIMITER_BLOCK = 16  # frames per detector block: the gain curve is computed at 1/16 the rate
 
 
-def limiter_gain(peaks: np.ndarray, ceiling: float, sample_rate: int, lookahead_s: float = 0.004, release_s: float = 0.06) -> np.ndarray:
+def limiter_gain(
+    peaks: np.ndarray, ceiling: float, sample_rate: int, lookahead_s: float = 0.004, release_db_per_s: float = 30.0
+) -> np.ndarray:
     """(frames,) float32 gain that keeps `peaks * gain <= ceiling` everywhere, with no jumps.
 
-    `peaks` is the per-frame true peak of the signal. The needed gain is min-filtered over a window
-    and then averaged over a window of the same size: every average then only includes values no
-    larger than the need at its centre, so the ceiling holds, and the gain glides down before a
-    peak (look-ahead) instead of jumping. A second, wider pass of the same kind gives a slow
-    release, so the limiter does not flutter on dense material.
-
+    `peaks` is the per-frame true peak of the signal. Two stages:
+    - release: after a peak the gain recovers at `release_db_per_s`. In dB of reduction this is
+      R[k] = max(G[k], R[k-1] - rate): with G + rate*k that is a running maximum, so one
+      np.maximum.accumulate does it, no loop.
+    - look-ahead: the curve is min-filtered over +-lookahead and then averaged over the same
+      window; every average then only includes values no larger than the need at its centre, so
+      the ceiling holds, and the gain glides down over the look-ahead instead of jumping.
     It runs on blocks of LIMITER_BLOCK frames (each block's need: the smallest over it and its
     neighbours) and is interpolated back: between two block values, a frame only sees values that
     are each at most its own need, so the ceiling still holds.
@@ -71,12 +74,14 @@ def limiter_gain(peaks: np.ndarray, ceiling: float, sample_rate: int, lookahead_
     nb = -(-frames // LIMITER_BLOCK)
     padded = np.pad(peaks.astype(np.float64), (0, nb * LIMITER_BLOCK - frames), mode="edge")
     need = np.minimum(1.0, ceiling / np.maximum(padded.reshape(nb, LIMITER_BLOCK).max(axis=1), 1e-12))
-    gain = ndimage.minimum_filter1d(need, 3, mode="nearest")  # neighbours: see the docstring
+    need = ndimage.minimum_filter1d(need, 3, mode="nearest")  # neighbours: see the docstring
     block_rate = sample_rate / LIMITER_BLOCK
-    for span_s in (lookahead_s, release_s):
-        size = 2 * max(1, int(round(span_s * block_rate))) + 1
-        gain = ndimage.minimum_filter1d(gain, size, mode="nearest")
-        gain = ndimage.uniform_filter1d(gain, size, mode="nearest")
+    step_db = release_db_per_s / block_rate
+    ramp = np.arange(nb) * step_db
+    reduction_db = np.maximum.accumulate(-20.0 * np.log10(need) + ramp) - ramp  # >= the need's
+    gain = 10.0 ** (-reduction_db / 20.0)
+    size = 2 * max(1, int(round(lookahead_s * block_rate))) + 1
+    gain = ndimage.uniform_filter1d(ndimage.minimum_filter1d(gain, size, mode="nearest"), size, mode="nearest")
     centres = (np.arange(nb) + 0.5) * LIMITER_BLOCK - 0.5
     curve = np.interp(np.arange(frames), centres, np.minimum(gain, need))
     need_frame = np.minimum(1.0, ceiling / np.maximum(peaks.astype(np.float64), 1e-12))

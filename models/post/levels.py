@@ -121,7 +121,9 @@ def true_peak_dbtp(x: np.ndarray, block: int = 4096) -> float:
     padded = np.pad(sample_peak, (0, n_blocks * block - frames))
     loud = np.flatnonzero(padded.reshape(n_blocks, block).max(axis=1) >= 0.5 * top)
     peak = top
+    context = 64  # frames either side, so the filter sees real signal, not a cut, at the edges
     for b in loud:
-        i0, i1 = max(0, b * block - 64), min(frames, (b + 1) * block + 64)
-        peak = max(peak, float(true_peak_per_frame(x[:, i0:i1]).max()))
+        i0, i1 = max(0, b * block - context), min(frames, (b + 1) * block + context)
+        inner = true_peak_per_frame(x[:, i0:i1])[b * block - i0 : min(frames, (b + 1) * block) - i0]
+        peak = max(peak, float(inner.max()))
     return 20.0 * np.log10(peak)
