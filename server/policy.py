@@ -13,6 +13,7 @@ import ipaddress
 import os
 from pathlib import Path
 from typing import Iterable
+from urllib.parse import unquote
 
 import grpc
 
@@ -20,8 +21,8 @@ OPEN_METHOD_PREFIXES = ("/grpc.health.v1.Health/",)
 
 
 def peer_host(peer: str) -> str | None:
-    """The address part of a gRPC peer string ("ipv4:1.2.3.4:5", "ipv6:[::1]:5", "unix:/p")."""
-    kind, _, rest = peer.partition(":")
+    """The address part of a gRPC peer string ("ipv4:1.2.3.4:5", "ipv6:%5B::1%5D:5", "unix:/p")."""
+    kind, _, rest = unquote(peer).partition(":")  # gRPC writes IPv6 brackets percent-encoded
     if kind == "ipv4":
         return rest.rsplit(":", 1)[0]
     if kind == "ipv6":

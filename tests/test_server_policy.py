@@ -19,7 +19,7 @@ from test_server_support import assert_actionable, assert_serving, status_of, st
 from scorecut.v1 import scorecut_pb2 as pb
 
 
-@pytest.mark.parametrize("peer", ["ipv4:127.0.0.1:5555", "ipv4:127.3.2.1:80", "ipv6:[::1]:5555",
+@pytest.mark.parametrize("peer", ["ipv4:127.0.0.1:5555", "ipv4:127.3.2.1:80", "ipv6:[::1]:5555", "ipv6:%5B::1%5D:42014",
                                   "ipv6:[::ffff:127.0.0.1]:5555", "ipv6:[::1%lo]:5555", "unix:/tmp/sock",
                                   "unix-abstract:scorecut"])
 def test_loopback_peers_may_send_paths(peer):
@@ -27,7 +27,8 @@ def test_loopback_peers_may_send_paths(peer):
 
 
 @pytest.mark.parametrize("peer", ["ipv4:10.1.2.3:5555", "ipv4:192.168.1.20:50777", "ipv4:8.8.8.8:1",
-                                  "ipv6:[2001:db8::1]:5555", "ipv6:[::ffff:10.0.0.1]:5555", "ipv6:[fe80::1%eth0]:9",
+                                  "ipv6:[2001:db8::1]:5555", "ipv6:%5B2001:db8::1%5D:5555",
+                                  "ipv6:[::ffff:10.0.0.1]:5555", "ipv6:[fe80::1%eth0]:9",
                                   "ipv4:0.0.0.0:1", "", "garbage", "ipv4:", "ipv4:localhost:5"])
 def test_other_peers_may_not(peer):
     assert not is_loopback_peer(peer)
@@ -207,3 +208,19 @@ def test_a_taken_port_is_a_clear_error(server, tmp_path):
     assert result.returncode == 1
     assert "another server" in result.stderr and "--port" in result.stderr and "Traceback" not in result.stderr
     assert_serving(server.address)  # the first server is untouched
+
+
+def test_ipv6_loopback_clients_may_send_paths(tmp_path, media_root):
+    """A real IPv6 loopback peer (gRPC percent-encodes its brackets) is recognised as local."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "serve", "--host", "::1", "--port", str(port),
+           "--media-root", str(media_root)]
+    proc = subprocess.Popen(cmd, env=isolated_env(tmp_path), stdout=subprocess.PIPE,
+                            stderr=open(tmp_path / "server.log", "ab"), text=True)
+    try:
+        assert proc.stdout.readline().startswith(f"scorecut serving on [::1]:{port}")
+        s, _ = stub(f"[::1]:{port}")
+        assert s.GetInfo(pb.GetInfoRequest(), timeout=30).paths_allowed
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
