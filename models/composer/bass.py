@@ -49,10 +49,11 @@ def write_bass(plan: Plan, chords: list[Chord], section_level, rng: np.random.Ge
         if level < 1:
             continue
         root = bass_root(ch.root_pc)
-        if minor_key and ch.root_pc == (plan.tonic_pc + 5) % 12 and 3 in ch.intervals:
-            root = bass_root((plan.tonic_pc + 8) % 12)  # iv in first inversion: the bass on b6
-        fifth = root + 7
         nxt = chords[ci + 1] if ci + 1 < len(chords) else None
+        if (minor_key and ch.root_pc == (plan.tonic_pc + 5) % 12 and 3 in ch.intervals
+                and nxt is not None and nxt.root_pc == (plan.tonic_pc + 7) % 12):
+            root = bass_root((plan.tonic_pc + 8) % 12)  # iv6 - V: the bass falls b6 -> 5, a half step
+        fifth = root + 7
         nxt_root = bass_root(nxt.root_pc) if nxt is not None else root
         length = b1 - b0
         fig = figure

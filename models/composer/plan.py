@@ -204,6 +204,10 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
     ring_min = float(np.clip(0.08 * duration, 1.0, 2.0))  # short clips end on a button, long ones ring
     end_candidates = in_clip[beats[in_clip] <= duration - ring_min]
     end_beat = int(end_candidates[-1]) if len(end_candidates) else int(in_clip[0]) if len(in_clip) else 0
+    if end_beat in cut_beats and end_beat + 1 < len(beats) and beats[end_beat + 1] <= duration - 1.0:
+        # A cut on the final hit would be the groove's last word and no beat would follow it;
+        # the groove carries through the cut and the ending lands one beat later.
+        end_beat += 1
 
     # Section starts: major cuts on beats, at least MIN_SECTION_BARS apart, before the ending,
     # which opens its own bar so the final tonic falls on a downbeat.

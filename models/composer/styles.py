@@ -60,7 +60,7 @@ STYLES: dict[str, Style] = {
         Style(
             name="ambient", tempo_bpm=(60, 80), tempo_centre=0.5, meters=("4/4", "3/4", "6/8"),
             major=(("Imaj7", "IVmaj7"), ("Iadd9", "vi7", "IVmaj7", "Iadd9"), ("Iadd9", "V", "IVmaj7", "I")),
-            minor=(("i9", "bVImaj7"), ("i7", "iv7", "i7", "bVImaj7"), ("i9", "bVImaj7", "iv7", "V")),
+            minor=(("i9", "iv7"), ("i7", "iv7", "i7", "bVImaj7"), ("i9", "bVI", "iv7", "V")),
             chords_per_bar=1, drums="lofi", groove="ambient", bass_figure="sustain",
             harmony_figure="sustain", instruments=(("drums", "lofi"), ("bass", "sub"), ("harmony", "pad"),
                                                  ("melody", "bell")),
