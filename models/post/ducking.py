@@ -85,9 +85,10 @@ def presence_dip(stem: np.ndarray, amount: np.ndarray, sample_rate: int, s: Duck
         return stem
     margin = int(0.05 * sample_rate)
     i0, i1 = max(0, active[0] - margin), min(stem.shape[1], active[-1] + 1 + margin)
-    lo, hi = s.dip_band_hz
     nyq = 0.5 * sample_rate
-    sos = signal.butter(2, [lo / nyq, min(hi / nyq, 0.95)], "bandpass", output="sos")
+    hi = min(s.dip_band_hz[1], 0.95 * nyq)
+    lo = min(s.dip_band_hz[0], 0.5 * hi)
+    sos = signal.butter(2, [lo / nyq, hi / nyq], "bandpass", output="sos")
     band = signal.sosfiltfilt(sos, stem[:, i0:i1], axis=1)
     k = 1.0 - 10.0 ** (-s.dip_db / 20.0)
     out = stem.copy()

@@ -14,7 +14,7 @@ from scipy import signal
 
 from ..events import DrumHit
 from .envelopes import percussive
-from .mixing import pan_gains
+from .mixing import butter_sos, pan_gains
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,7 @@ KIND_MIX = {
 
 @lru_cache(maxsize=64)
 def _sos(kind: str, f1: float, f2: float, sample_rate: int, order: int = 2) -> np.ndarray:
-    nyq = 0.5 * sample_rate
-    if kind == "bandpass":
-        return signal.butter(order, [f1 / nyq, min(f2 / nyq, 0.95)], "bandpass", output="sos")
-    if kind == "highpass":
-        return signal.butter(order, min(f1 / nyq, 0.95), "highpass", output="sos")
-    return signal.butter(order, min(f1 / nyq, 0.95), "lowpass", output="sos")
+    return butter_sos(order, kind, (f1, f2) if kind == "bandpass" else f1, sample_rate)
 
 
 def _noise(rng: np.random.Generator, n: int, sos: np.ndarray) -> np.ndarray:

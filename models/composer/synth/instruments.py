@@ -247,10 +247,15 @@ PRESETS: dict[str, tuple[Voice, int]] = {
 DEFAULT_PRESET = {"bass": "synth", "harmony": "pad", "melody": "lead"}
 
 
+MIN_WORK_RATE = {4: 11_025, 2: 22_050}  # Hz: below this a preset's band would be cut
+
+
 def work_divisor(preset: str, stem: str, sample_rate: int) -> int:
     """How many times lower than `sample_rate` this preset is rendered (1, 2 or 4)."""
     div = (PRESETS.get(preset) or PRESETS[DEFAULT_PRESET[stem]])[1]
-    return div if sample_rate % div == 0 else 1
+    while div > 1 and (sample_rate % div or sample_rate / div < MIN_WORK_RATE[div] - 1):
+        div //= 2
+    return div
 
 
 def render_part(notes, preset: str, stem: str, n: int, sample_rate: int, rng, cancel_check) -> np.ndarray:

@@ -20,9 +20,24 @@ def pan_gains(pan: float) -> tuple[float, float]:
     return float(np.cos(angle) * np.sqrt(2.0)), float(np.sin(angle) * np.sqrt(2.0))
 
 
+def butter_sos(order: int, kind: str, freqs_hz, sample_rate: int) -> np.ndarray:
+    """Butterworth sections with edges kept inside (0, 0.95 Nyquist), so every preset still
+    designs at low sample rates (a 7 kHz hat filter at 16 kHz becomes 7.6 kHz...). A band whose
+    low edge no longer fits below its high edge keeps an octave under it."""
+    top = 0.95 * 0.5 * sample_rate
+    if kind == "bandpass":
+        lo, hi = freqs_hz
+        hi = min(hi, top)
+        lo = min(lo, 0.5 * hi)
+        wn = [lo / (0.5 * sample_rate), hi / (0.5 * sample_rate)]
+    else:
+        wn = min(float(freqs_hz), top) / (0.5 * sample_rate)
+    return signal.butter(order, wn, kind, output="sos")
+
+
 @lru_cache(maxsize=32)
 def filter_sos(kind: str, cutoff_hz: float, sample_rate: int, order: int = 2) -> np.ndarray:
-    return signal.butter(order, min(cutoff_hz / (0.5 * sample_rate), 0.95), kind, output="sos")
+    return butter_sos(order, kind, cutoff_hz, sample_rate)
 
 
 def highpass(x: np.ndarray, cutoff_hz: float, sample_rate: int, order: int = 2) -> np.ndarray:
@@ -54,8 +69,7 @@ def reverb_ir(sample_rate: int) -> np.ndarray:
     for _ in range(2):
         tail = np.zeros(len(t))
         for kind, cut, rt_scale in bands:
-            wn = np.array(cut) / (0.5 * sample_rate)
-            sos = signal.butter(2, wn, kind, output="sos")
+            sos = butter_sos(2, kind, cut, sample_rate)
             band = signal.sosfilt(sos, rng.standard_normal(len(t)))
             tail += band * 10.0 ** (-3.0 * t / (REVERB_DECAY_S * rt_scale))  # -60 dB at RT60 * scale
         build = np.minimum(t / 0.03, 1.0)  # diffusion builds up over the first 30 ms
@@ -64,7 +78,7 @@ def reverb_ir(sample_rate: int) -> np.ndarray:
         tail[-nf:] *= 0.5 + 0.5 * np.cos(np.pi * np.arange(1, nf + 1) / nf)
         chans.append(np.concatenate([np.zeros(pre), tail]))
     ir = np.stack(chans)
-    ir = signal.sosfilt(signal.butter(2, SEND_LOWCUT_HZ / (0.5 * sample_rate), "highpass", output="sos"), ir, axis=1)
+    ir = signal.sosfilt(butter_sos(2, "highpass", SEND_LOWCUT_HZ, sample_rate), ir, axis=1)
     ir /= np.sqrt((ir**2).sum(axis=1, keepdims=True))
     return ir.astype(np.float32)
 
