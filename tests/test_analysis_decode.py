@@ -45,3 +45,20 @@ def test_no_audio_track_yields_nothing(tmp_path):
     path = make_video(tmp_path / "mute.mp4", VideoSpec(duration_s=1.0, size=(64, 36)))
     assert list(iter_audio(str(path), 0.0, None)) == []
     assert len(list(iter_video(str(path), 0.0, None))) == 25
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".ts", ".mov"])
+def test_other_containers_trim_exactly(tmp_path, suffix):
+    # MPEG-TS seeks are imprecise (a seek may land past the in point, or nowhere): still exact.
+    from scorecut.models.analysis import probe_media
+
+    path = make_video(tmp_path / f"v{suffix}", VideoSpec(duration_s=8.0, fps=25, size=(160, 90), gop=50,
+                                                         x264_preset="medium"))
+    info = probe_media(path)
+    assert info.fps == pytest.approx(25.0) and not info.variable_frame_rate
+    assert info.duration_s == pytest.approx(8.0, abs=0.05)
+    for in_s, out_s in [(1.1, 2.0), (6.5, None)]:
+        times = np.array([t for t, _ in iter_video(str(path), in_s, out_s)])
+        grid = np.arange(200) / 25
+        expected = grid[(grid >= in_s - 1e-6) & (grid < (8.0 if out_s is None else out_s) - 1e-6)]
+        assert len(times) == len(expected) and np.allclose(times, expected, atol=1e-4), (suffix, in_s)

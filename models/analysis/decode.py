@@ -68,36 +68,50 @@ def iter_video(path: str, in_s: float, out_s: float | None, *, cancel: threading
         pre = _frame_size(cc.width, cc.height, options.prescale_width)
         prescale = cc.width > 2 * options.prescale_width
         first, second = VideoReformatter(), VideoReformatter()  # each caches its scaler context
-        if in_s > 0.5:
-            # Seek to the keyframe at or before the in point; frames before it are decoded and dropped.
-            try:
-                container.seek(int((in_s + t0) / tb), stream=stream, backward=True, any_frame=False)
-            except av.FFmpegError:
-                container.seek(0, stream=stream)
         eps = 1e-6
         last_t = None
         n = 0
+        # Seek to the keyframe at or before the in point; frames before it are decoded and dropped.
+        # Should a demuxer land after the in point (imprecise indexes), decode from the start.
+        seek_to = in_s if in_s > 0.5 else None
         try:
-            for frame in container.decode(stream):
-                if n % 8 == 0:
-                    check_cancelled(cancel)
-                n += 1
-                if frame.pts is None:
-                    t = (last_t + 1.0 / float(stream.average_rate or 25)) if last_t is not None else 0.0
-                else:
-                    t = frame.pts * tb - t0
-                if last_t is not None and t <= last_t:
-                    continue  # duplicate or out-of-order timestamp: keep presentation order strict
-                if t < in_s - eps:
+            while True:
+                if seek_to is not None:
+                    try:
+                        container.seek(int((seek_to + t0) / tb), stream=stream, backward=True, any_frame=False)
+                    except av.FFmpegError:
+                        container.seek(0, stream=stream)
+                        seek_to = None
+                overshoot = landed = False
+                for frame in container.decode(stream):
+                    landed = True
+                    if n % 8 == 0:
+                        check_cancelled(cancel)
+                    n += 1
+                    if frame.pts is None:
+                        t = (last_t + 1.0 / float(stream.average_rate or 25)) if last_t is not None else 0.0
+                    else:
+                        t = frame.pts * tb - t0
+                    if last_t is None and seek_to is not None and t > in_s + eps:
+                        overshoot = True
+                        break
+                    if last_t is not None and t <= last_t:
+                        continue  # duplicate or out-of-order timestamp: keep presentation order strict
+                    if t < in_s - eps:
+                        last_t = t
+                        continue
+                    if out_s is not None and t >= out_s - eps:
+                        break
                     last_t = t
-                    continue
-                if out_s is not None and t >= out_s - eps:
-                    break
-                last_t = t
-                if prescale:
-                    frame = first.reformat(frame, width=pre[0], height=pre[1], interpolation="FAST_BILINEAR")
-                small = second.reformat(frame, width=size[0], height=size[1], format="rgb24", interpolation="AREA")
-                yield t, small.to_ndarray()
+                    if prescale:
+                        frame = first.reformat(frame, width=pre[0], height=pre[1], interpolation="FAST_BILINEAR")
+                    small = second.reformat(frame, width=size[0], height=size[1], format="rgb24",
+                                            interpolation="AREA")
+                    yield t, small.to_ndarray()
+                if not overshoot and (landed or seek_to is None):
+                    break  # done (a seek that finds no frame at all is retried from the start)
+                container.seek(0, stream=stream)
+                seek_to = None
         except av.FFmpegError as exc:
             if last_t is None:
                 raise MediaError(f"{path}: the video cannot be decoded ({exc}); it may be truncated or "

@@ -132,7 +132,13 @@ def probe_media(path: str | os.PathLike) -> MediaInfo:
 
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
-        diffs = sorted(b - a for a, b in zip(sorted(times), sorted(times)[1:]) if b > a)
+        # Packets come in decode order: B-frames shown before the last packets read may still be
+        # unread, so frame spacing is taken only below a time every later packet is past.
+        settled = sorted(times)
+        if len(times) >= _PROBE_FRAMES:
+            horizon = min(times[-8:])
+            settled = [t for t in settled if t <= horizon]
+        diffs = sorted(b - a for a, b in zip(settled, settled[1:]) if b > a)
         if fps <= 0 and diffs:
             fps = 1.0 / diffs[len(diffs) // 2]
         vfr = bool(diffs) and (diffs[-1] - diffs[0]) > _VFR_TOLERANCE * diffs[len(diffs) // 2] + tb
