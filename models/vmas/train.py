@@ -126,6 +126,8 @@ def train(cfg: VmasConfig, data_dir: Path, opts: TrainOptions, log=print) -> Pat
                        "elapsed_s": round(time.perf_counter() - t0, 3)}
                 metrics.write(json.dumps(row) + "\n")
                 metrics.flush()
+                log(f"step {step}/{opts.steps}  loss {parts['loss']:.4f}  (tokens {parts['ce']:.4f}, "
+                    f"contrastive {parts['contrastive']:.4f}, beat {parts['beat']:.4f})")
             if step % opts.checkpoint_every == 0 or step == last:
                 save_checkpoint(ckpt_path, cfg, model, step, optimizer)
     if start >= opts.steps and not ckpt_path.is_file():
