@@ -80,9 +80,16 @@ def load(device: str = "cpu", checkpoint: str = "", model_dir: Path | None = Non
         codec = load_codec(cfg.codec, model_dir, device=device)
     except CodecUnavailable as exc:
         raise ModelUnavailable(f"vmas cannot load its audio codec: {exc}") from None
-    with torch.device("meta"):  # no random init: the weights come from the checkpoint
+    if cfg.video.backbone:  # a TorchScript backbone is loaded from its file: build on the CPU
+        if not Path(cfg.video.backbone).is_file():
+            raise ModelUnavailable(f"this vmas model uses the image backbone {cfg.video.backbone}, which is "
+                                   "not on this machine: copy it to that path")
         net = VmasNet(cfg)
-    net.load_state_dict(state["model"], assign=True)
+        net.load_state_dict(state["model"])
+    else:
+        with torch.device("meta"):  # no random init: the weights come from the checkpoint
+            net = VmasNet(cfg)
+        net.load_state_dict(state["model"], assign=True)
     return VmasModel(net.to(device).eval(), codec, str(path), compile_step=device.startswith("cuda"))
 
 
