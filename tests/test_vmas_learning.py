@@ -70,7 +70,8 @@ def test_greedy_decode_reproduces_a_clip_given_its_video_and_not_another(trained
     n = batch["codes"].shape[-1]
     with torch.no_grad():
         mine = generate_codes(net, net.video(batch["frames"][own : own + 1]), batch["visual_beat"][own], n, greedy)
-        theirs = generate_codes(net, net.video(batch["frames"][other : other + 1]), batch["visual_beat"][other], n, greedy)
+        theirs = generate_codes(net, net.video(batch["frames"][other : other + 1]), batch["visual_beat"][other],
+                                n, greedy)
     target = batch["codes"][own]
     assert (mine[0] == target).float().mean() > 0.9
     assert (theirs[0] == target).float().mean() < 0.6  # another video gives other music

@@ -63,7 +63,8 @@ def make_music_video(path: str | Path, duration_s: float = 2.0, bpm: float = 120
     if a is not None:
         samples = soundtrack(duration_s, bpm, seed, phase_s)
         for k in range(0, len(samples), 1024):
-            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[None, k : k + 1024]), format="fltp", layout="mono")
+            chunk = np.ascontiguousarray(samples[None, k : k + 1024])
+            af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
             af.sample_rate, af.pts = AUDIO_RATE, k
             for packet in a.encode(af):
                 container.mux(packet)
