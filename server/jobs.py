@@ -27,6 +27,7 @@ from .request import ScoreJobSpec
 log = logging.getLogger("scorecut.server")
 ANALYSES_KEPT = 8  # recent analyses reused by requests that differ only in options (seed, style)
 PROGRESS_STEP = 0.01  # report progress when it moved at least this much (or the stage changed)
+ANALYSIS_SHARE = 0.3  # of the whole job's progress, as models.pipeline counts it
 
 
 @dataclass
@@ -157,6 +158,7 @@ class JobQueue:
                     self._running = None
 
     def _run(self, job: Job) -> None:
+        from scorecut.models.analysis import analyze_segment
         from scorecut.models.pipeline import score_segment
 
         if job.cancel.is_set():
@@ -167,6 +169,7 @@ class JobQueue:
         last = ["", -1.0]
 
         def progress(stage: str, fraction: float) -> None:
+            fraction = min(max(fraction, last[1], 0.0), 1.0)  # never backwards, whatever the stages' rounding
             if stage != last[0] or fraction - last[1] >= PROGRESS_STEP or fraction >= 1.0:
                 last[:] = [stage, fraction]
                 job.events.put(("progress", (stage, fraction)))
@@ -174,8 +177,13 @@ class JobQueue:
         started = time.monotonic()
         try:
             model = self._model(spec.options.model, spec.options.checkpoint)
+            analysis = self._analyses.get(spec.analysis_key)
+            if analysis is None:
+                analysis = analyze_segment(spec.segment, cancel=job.cancel,
+                                           progress=lambda stage, f: progress(stage, ANALYSIS_SHARE * f))
+            job.events.put(("analysis", analysis))  # clients can show the cuts while the music is written
             analysis, finished = score_segment(spec.segment, spec.options, model, progress=progress,
-                                               cancel=job.cancel, analysis=self._analyses.get(spec.analysis_key))
+                                               cancel=job.cancel, analysis=analysis)
         except Cancelled as error:
             log.info("job %s cancelled after %.2f s", job.id, time.monotonic() - started)
             self._finish(job, "cancelled", ("failed", error))

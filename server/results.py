@@ -99,9 +99,10 @@ def encode_result(analysis, finished: FinishedScore, stems_wanted: tuple[str, ..
     return WireResult(analysis_message(analysis), plan_message(finished.plan), manifest, blobs)
 
 
-def stream_events(job_id: str, result: WireResult) -> Iterator[pb.ScoreEvent | bytes]:
-    """analysis, plan, then each stem's chunks in manifest order, then the manifest."""
-    yield pb.ScoreEvent(job_id=job_id, analysis=result.analysis)
+def stream_events(job_id: str, result: WireResult, with_analysis: bool = True) -> Iterator[pb.ScoreEvent | bytes]:
+    """analysis (unless sent earlier), plan, each stem's chunks in manifest order, the manifest."""
+    if with_analysis:
+        yield pb.ScoreEvent(job_id=job_id, analysis=result.analysis)
     yield pb.ScoreEvent(job_id=job_id, plan=result.plan)
     prefix = wire.job_prefix(job_id)
     for info in result.manifest.stems:

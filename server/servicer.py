@@ -20,7 +20,7 @@ from .jobs import JobQueue
 from .media import FileHasher, UploadStore
 from .policy import is_loopback_peer
 from .request import MediaProber, build_job_spec
-from .results import ResultCache, encode_result, stream_events
+from .results import ResultCache, analysis_message, encode_result, stream_events
 
 log = logging.getLogger("scorecut.server")
 LIVENESS_POLL_S = 0.5  # how often a waiting call checks that its client is still there
@@ -120,6 +120,8 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
                     yield _progress(job.id, "decode", 0.0, "started")
                 elif kind == "progress":
                     yield _progress(job.id, payload[0], payload[1])
+                elif kind == "analysis":
+                    yield _event(job.id, analysis=analysis_message(payload))
                 elif kind == "failed":
                     raise payload
                 elif kind == "done":
@@ -129,7 +131,7 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
             result = encode_result(analysis, finished, spec.options.stems, spec.sample_format,
                                    spec.segment.duration_s)
             stored = self.cache_writer.submit(self._store, spec.result_key, result)  # while streaming
-            for event in stream_events(job.id, result):
+            for event in stream_events(job.id, result, with_analysis=False):  # analysis went out already
                 if isinstance(event, pb.ScoreEvent) and event.HasField("manifest"):
                     stored.result()  # a client holding the manifest can count on the cache entry
                 yield event

@@ -75,6 +75,13 @@ def test_score_streams_a_complete_result(server, short):
     result = score(server.address, request(clip(short), seed=5, sample_format="s16le", sample_rate=44_100))
     check_result(result, seed=5, duration_s=3.0, rate=44_100, fmt="s16le")
     assert not result.accepted.cached and not result.manifest.cached
+    kinds = result.kinds()
+    assert kinds.count("analysis") == 1 and kinds.count("plan") == 1 and kinds.count("manifest") == 1
+    stages = [(i, e.progress.stage) for i, e in enumerate(result.events) if kinds[i] == "progress"]
+    synth_at = next(i for i, stage in stages if stage.startswith("synth"))
+    assert kinds.index("analysis") < synth_at  # the cuts arrive while the music is being written
+    fractions = [e.progress.fraction for e, kind in zip(result.events, kinds) if kind == "progress"]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
 
 
 def test_same_request_twice_is_served_from_the_cache(fresh_server, short):
