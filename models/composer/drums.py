@@ -124,6 +124,8 @@ def write_drums(plan: Plan, rng: np.random.Generator, visual_beats=()) -> list[D
             pattern = groove[level]
             last_bar = bi == sec.end_bar - 1 and si + 1 < len(plan.sections)
             fill_beats = (2 if level >= 3 and bar.n_beats >= 4 else 1) if last_bar and level >= 1 else 0
+            if style.groove == "ambient":
+                fill_beats = 0  # ambient floats: a snare roll would wake it up
             for beat in range(bar.n_beats):
                 b = bar.start_beat + beat
                 in_fill = beat >= bar.n_beats - fill_beats
@@ -209,7 +211,8 @@ def _fill(plan: Plan, b: int, k: int, n: int, level: int, add, swing: float) -> 
     16ths rising in velocity."""
     toms = plan.style.groove in ("cinematic",)
     kinds = ("tom_high", "tom_mid", "tom_low", "tom_low") if toms else ("snare",) * 4
-    steps = range(plan.subdivisions) if level >= 2 else (0, 2)
+    gentle = plan.style.groove == "boom_bap"  # lo-fi: a lazy eighth-note fill, not a roll
+    steps = range(plan.subdivisions) if level >= 2 and not gentle else (0, 2)
     for s in steps:
         progress = (k * plan.subdivisions + s + 1) / (n * plan.subdivisions)
         kind = kinds[min(int(progress * 4), 3)] if toms else kinds[0]
