@@ -256,3 +256,20 @@ def test_cache_is_sharded_and_micro_batches_come_from_one_shard(data_dir, tmp_pa
     whole = ds.batch(range(6))
     assert whole["frames"].shape == (6, 16, 3, 32, 32) and whole["codes"].shape == (6, 2, 50)
     assert vdata.build_cache(data_dir, DEBUG, load_codec(DEBUG.codec), tmp_path / "cache") == folder  # reused
+
+
+def test_train_cli_resumes_a_run(cli_run, data_dir, tmp_path):
+    import shutil
+
+    run, _ = cli_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    before = (copy / "metrics.jsonl").read_text().splitlines()
+    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "train", "--config", "debug", "--data", str(data_dir),
+           "--steps", "43", "--out", str(copy), "--batch-size", "4", "--resume"]
+    proc = subprocess.run(cmd, env=isolated_env(tmp_path), capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    assert "resuming at step 40" in proc.stderr
+    after = (copy / "metrics.jsonl").read_text().splitlines()
+    assert after[:40] == before and [json.loads(x)["step"] for x in after[40:]] == [41, 42, 43]
+    assert load_checkpoint(copy / "checkpoint.pt")["step"] == 43
