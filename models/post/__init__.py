@@ -119,7 +119,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions) -> FinishedScor
         # Near silence: normalising would only raise noise. Keep it as it is, said in the result.
         extra["loudness_note"] = "the music is near silent; its loudness was left as it is"
         stems, mix = _apply(parts, gain * fades)
-        loudness = None
+        loudness, tp_estimate = None, None
     else:
         static = 10.0 ** (min(target - level0, MAX_BOOST_DB) / 20.0)
         capped = target - level0 > MAX_BOOST_DB
@@ -129,21 +129,24 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions) -> FinishedScor
         peaks = true_peak_per_frame(mix0 * shaped)  # limiting scales with the static gain: once
         if not capped:
             static = _search_static(peaks, shaped, static, estimate, target, sr)
-        stems, mix = _apply(parts, shaped * _limited(peaks, static, sr) * np.float32(static) * fades)
+        after = _limited(peaks, static, sr) * np.float32(static) * fades  # (frames,)
+        stems, mix = _apply(parts, shaped * after)
         # The reported measure is pyloudnorm's; where the fast estimate strayed, correct by it.
         error = target - integrated_loudness(mix, sr)
         if abs(error) > 0.5 and not capped:
             static *= 10.0 ** (error / 20.0)
-            stems, mix = _apply(parts, shaped * _limited(peaks, static, sr) * np.float32(static) * fades)
+            after = _limited(peaks, static, sr) * np.float32(static) * fades
+            stems, mix = _apply(parts, shaped * after)
             loudness = None
         else:
             loudness = target - error
-    tp = true_peak_dbtp(mix)
+        tp_estimate = peaks * after  # the detector's peaks under the gain applied since
+    tp = true_peak_dbtp(mix, estimate=tp_estimate)
     if tp > TRUE_PEAK_CEILING_DBTP - TRUE_PEAK_SAFETY_DB:  # the gain curve bent a peak: trim it
         trim_db = TRUE_PEAK_CEILING_DBTP - LIMIT_MARGIN_DB / 2 - tp
         stems, mix = _apply(stems, np.float32(10.0 ** (trim_db / 20.0)))
-        tp = true_peak_dbtp(mix)
-        loudness = None if loudness is None else loudness + trim_db  # a static gain moves it exactly
+        tp += trim_db  # a static gain moves the true peak and the loudness exactly
+        loudness = None if loudness is None else loudness + trim_db
     wanted = set(options.stems)
     kept = {} if output.native_mix is not None else {k: v for k, v in stems.items() if k in wanted}
     return FinishedScore(

@@ -95,20 +95,23 @@ def true_peak_per_frame(x: np.ndarray) -> np.ndarray:
     phases = _interpolator()
     delay = INTERP_DELAY  # phase p of output k + delay is the point k + p/4
     frames = x.shape[1]
-    peak = np.abs(x).max(axis=0).astype(np.float32)  # phase 0: the samples themselves
+    peak = np.abs(x).max(axis=0).astype(np.float32)  # the samples themselves...
     for ch in x.astype(np.float32):
-        for p in range(1, OVERSAMPLE):
+        for p in range(OVERSAMPLE):  # ...and all four interpolated points (phase 0 included:
+            # the filter's own passband ripple moves it a hair off the sample, as meters read it)
             y = np.convolve(ch, phases[p])[delay : delay + frames]
             np.maximum(peak[: len(y)], np.abs(y), out=peak[: len(y)])
     return peak
 
 
-def true_peak_dbtp(x: np.ndarray, block: int = 4096) -> float:
+def true_peak_dbtp(x: np.ndarray, block: int = 4096, estimate: np.ndarray | None = None) -> float:
     """True peak in dBTP of a (channels, frames) signal; -inf when silent.
 
-    Inter-sample peaks of music exceed the sample peak by well under 6 dB, so only blocks whose
-    sample peak is within 6 dB of the loudest sample can hold the true peak: only those are
-    interpolated (each with 64 frames of context either side).
+    Only blocks that can hold the true peak are interpolated (each with 64 frames of context
+    either side): by default those whose sample peak is within 6 dB of the loudest sample
+    (inter-sample peaks of music exceed sample peaks by well under that). With `estimate`, a
+    per-frame true-peak estimate good to +-0.75 dB (the limiter's detector times the gain curve
+    later applied), those whose estimate is within 1.5 dB of the largest.
     """
     if x.size == 0:
         return float("-inf")
@@ -117,9 +120,14 @@ def true_peak_dbtp(x: np.ndarray, block: int = 4096) -> float:
     top = float(sample_peak.max())
     if top <= 0:
         return float("-inf")
+    if estimate is None:
+        score, floor = sample_peak, 0.5 * top
+    else:
+        score = np.maximum(estimate, sample_peak)
+        floor = float(score.max()) * 10.0 ** (-1.5 / 20.0)
     n_blocks = -(-frames // block)
-    padded = np.pad(sample_peak, (0, n_blocks * block - frames))
-    loud = np.flatnonzero(padded.reshape(n_blocks, block).max(axis=1) >= 0.5 * top)
+    padded = np.pad(score, (0, n_blocks * block - frames))
+    loud = np.flatnonzero(padded.reshape(n_blocks, block).max(axis=1) >= floor)
     peak = top
     context = 64  # frames either side, so the filter sees real signal, not a cut, at the edges
     for b in loud:
