@@ -70,7 +70,7 @@ def _analyse_clip(clip: Clip, fps: float, cancel, report) -> _ClipResult:
     period_src = speed / fps  # source seconds per analysis step, so steps are 1/fps of record time
     a = _decode_clip(clip, period_src, cancel, report)
     check_cancelled(cancel)
-    cuts = detect_cuts(a)
+    cuts = detect_cuts(a, cancel=cancel)
     rec = _to_record(clip, a.sample_t)
     # Steps across a hard cut or a fade measure the shot change, not motion: bridge them with
     # the motion on either side. (A dissolve's gradual change is left in: it is visual change.)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import maximum_filter1d, median_filter
 
+from ..interface import check_cancelled
 from .features import ClipArrays
 
 
@@ -210,7 +211,7 @@ def _camera_moves(thumbs: np.ndarray, first_index: int, memo: dict[int, tuple[fl
     return bool(max(np.sum(along > 0), np.sum(along < 0)) >= 0.7 * len(shifts))
 
 
-def dissolves(a: ClipArrays, opt: CutOptions, taken: list[Cut]) -> list[Cut]:
+def dissolves(a: ClipArrays, opt: CutOptions, taken: list[Cut], cancel=None) -> list[Cut]:
     """Gradual changes whose middle is the mean of their ends; `taken` are changes found already."""
     # Block-mean colours: a blend of two shots blends them exactly, and 8x4 blocks barely see
     # motion or a pan within a shot (histograms are no use here: a blend makes new colours).
@@ -221,6 +222,7 @@ def dissolves(a: ClipArrays, opt: CutOptions, taken: list[Cut]) -> list[Cut]:
     for span in opt.dissolve_scales_s:
         k = _frames_per(t, span)
         for lo in range(0, n - 2 * k, _CHUNK):  # window starts j in chunks: bounded temporaries
+            check_cancelled(cancel)
             hi = min(n - 2 * k, lo + _CHUNK)
             la = L[lo:hi].astype(np.float32) / 255.0  # (m, 4, 8, 3) window starts
             lm = L[lo + k : hi + k].astype(np.float32) / 255.0  # middles
@@ -230,7 +232,9 @@ def dissolves(a: ClipArrays, opt: CutOptions, taken: list[Cut]) -> list[Cut]:
             dist = 0.6 * hdist + 0.4 * np.minimum(1.0, 3.0 * ldist)
             res = _mad(lm, 0.5 * (la + lb)) / (ldist + 1e-3)  # 0 = the middle is exactly the average
             ok = (dist >= opt.dissolve_min) & (hdist >= 0.5 * opt.dissolve_min) & (res <= opt.dissolve_linear)
-            for i in np.flatnonzero(ok):
+            for count, i in enumerate(np.flatnonzero(ok)):
+                if count % 64 == 63:
+                    check_cancelled(cancel)
                 j = lo + int(i)
                 if any(c.start_s <= t[j + 2 * k] and c.end_s >= t[j] for c in taken):
                     continue  # the window holds another shot change: its ends are not the two shots
@@ -274,11 +278,12 @@ def dissolves(a: ClipArrays, opt: CutOptions, taken: list[Cut]) -> list[Cut]:
     return out
 
 
-def detect_cuts(a: ClipArrays, opt: CutOptions = CutOptions()) -> list[Cut]:
-    """All shot changes of one clip, sorted by time."""
+def detect_cuts(a: ClipArrays, opt: CutOptions = CutOptions(), cancel=None) -> list[Cut]:
+    """All shot changes of one clip, sorted by time. `cancel`: an Event checked as it goes."""
     fd = fades(a, opt)
     hard = [c for c in hard_cuts(a, opt)
             if not any(f.start_s - 0.1 <= c.time_s <= f.end_s + 0.1 for f in fd)]
     found = sorted(fd + hard, key=lambda c: c.time_s)
-    found += dissolves(a, opt, found)
+    check_cancelled(cancel)
+    found += dissolves(a, opt, found, cancel)
     return sorted(found, key=lambda c: c.time_s)
