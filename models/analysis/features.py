@@ -196,4 +196,4 @@ def _block_means(img: np.ndarray, rows: int, cols: int) -> np.ndarray:
     xs = np.linspace(0, w, cols + 1).astype(int)[:-1]
     sums = np.add.reduceat(np.add.reduceat(img, ys, axis=1), xs, axis=2)  # (k, rows, cols, c)
     counts = np.diff(np.append(ys, h))[:, None] * np.diff(np.append(xs, w))[None, :]
-    return sums / counts[None, :, :, None]
+    return sums / np.maximum(counts, 1)[None, :, :, None]
