@@ -83,25 +83,44 @@ def reverb_ir(sample_rate: int) -> np.ndarray:
     return ir.astype(np.float32)
 
 
-@lru_cache(maxsize=4)
-def _ir_spectrum(sample_rate: int, nfft: int) -> np.ndarray:
-    return sfft.rfft(reverb_ir(sample_rate), n=nfft, axis=1)  # (2, nfft//2+1) complex64
+OLA_FFT_PER_IR = 4  # FFT length ~ 4 IR lengths: each FFT yields 3 IR lengths of output
+OLA_BLOCKS_PER_CHUNK = 4  # FFT blocks transformed together: bounds memory on long segments
+
+
+@lru_cache(maxsize=8)
+def _ir_blocks(sample_rate: int) -> tuple[int, int, np.ndarray]:
+    """(nfft, hop, IR spectrum (2, nfft//2+1) complex64) for overlap-add convolution."""
+    ir = reverb_ir(sample_rate)
+    nfft = sfft.next_fast_len(OLA_FFT_PER_IR * ir.shape[1], real=True)
+    spectrum = sfft.rfft(ir, n=nfft, axis=1)
+    spectrum.setflags(write=False)  # shared between calls and threads
+    return nfft, nfft - ir.shape[1] + 1, spectrum
 
 
 def reverb_return(stem: np.ndarray, send: float, sample_rate: int) -> np.ndarray:
     """(2, n) float32 wet signal for a (2, n) stem sent at `send` (0..1), cut at n frames.
 
-    One FFT of the mono send and the cached IR spectrum: the same work as a stereo FIR per stem.
+    Overlap-add FFT convolution of the mono send with the stereo room: per block one forward FFT
+    and two inverse ones, the room's spectrum cached, memory bounded whatever the length.
     """
     n = stem.shape[1]
     if send <= 0.0 or n == 0:
         return np.zeros_like(stem)
     mono = (0.5 * send) * (stem[0] + stem[1])  # (n,)
-    ir_len = reverb_ir(sample_rate).shape[1]
-    nfft = sfft.next_fast_len(n + ir_len - 1, real=True)
-    spec = sfft.rfft(mono, n=nfft, workers=2)  # (F,)
-    wet = sfft.irfft(spec[None, :] * _ir_spectrum(sample_rate, nfft), n=nfft, axis=1, workers=2)
-    return wet[:, :n].astype(np.float32)
+    nfft, hop, room = _ir_blocks(sample_rate)
+    n_blocks = -(-n // hop)
+    out = np.zeros((2, n_blocks * hop + nfft), dtype=np.float32)
+    for b0 in range(0, n_blocks, OLA_BLOCKS_PER_CHUNK):
+        b1 = min(n_blocks, b0 + OLA_BLOCKS_PER_CHUNK)
+        seg = np.zeros((b1 - b0) * hop, dtype=np.float32)
+        part = mono[b0 * hop : b1 * hop]
+        seg[: len(part)] = part
+        spec = sfft.rfft(seg.reshape(b1 - b0, hop), n=nfft, axis=1)  # (k, F)
+        wet = sfft.irfft(spec[:, None, :] * room[None, :, :], n=nfft, axis=2)  # (k, 2, nfft)
+        for i, block in enumerate(wet):
+            start = (b0 + i) * hop
+            out[:, start : start + nfft] += block
+    return out[:, :n]
 
 
 def tempo_delay(stem: np.ndarray, tempo_bpm: float, sample_rate: int, mix: float = 0.22) -> np.ndarray:
