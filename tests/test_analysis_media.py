@@ -92,6 +92,31 @@ def test_audio_only_file(tmp_path):
         analyze_file(path)
 
 
+def test_audio_file_with_cover_art(tmp_path):
+    # Music files carry their cover as a one-picture video stream: still audio only.
+    path = tmp_path / "song.flac"
+    container = av.open(str(path), "w")
+    audio = container.add_stream("flac", rate=48_000)
+    audio.layout = "mono"
+    cover = container.add_stream("mjpeg")
+    cover.width, cover.height, cover.pix_fmt = 64, 64, "yuvj420p"
+    cover.disposition = av.stream.Disposition.attached_pic
+    picture = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 128, np.uint8), format="rgb24")
+    picture.pts = 0
+    for packet in [*cover.encode(picture), *cover.encode()]:
+        container.mux(packet)
+    for k in range(0, 48_000, 1152):
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1152), np.float32), format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = 48_000, k
+        for packet in audio.encode(frame):
+            container.mux(packet)
+    for packet in audio.encode():
+        container.mux(packet)
+    container.close()
+    with pytest.raises(MediaError, match="audio-only file .its only picture is cover art"):
+        probe_media(path)
+
+
 def test_video_stream_without_frames(tmp_path):
     path = tmp_path / "blank.mp4"
     container = av.open(str(path), "w")

@@ -49,13 +49,13 @@ def iter_video(path: str, in_s: float, out_s: float | None, *, cancel: threading
 
     time_s: seconds of media time (first frame = 0). rgb: (h, w, 3) uint8 at options.width.
     """
-    from .probe import open_media
+    from .probe import open_media, picture_stream
 
     container = open_media(path)
     try:
-        if not container.streams.video:
+        stream = picture_stream(container)
+        if stream is None:
             raise MediaError(f"{path}: has no video stream; pass a video file")
-        stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         if options.threads:
             stream.thread_count = options.threads
@@ -135,7 +135,10 @@ def iter_audio(path: str, in_s: float, out_s: float | None, *, cancel: threading
         if not container.streams.audio:
             return
         stream = container.streams.audio[0]
-        t0 = _stream_start(container.streams.video[0]) if container.streams.video else 0.0
+        from .probe import picture_stream
+
+        video = picture_stream(container)
+        t0 = _stream_start(video) if video is not None else 0.0
         atb = float(stream.time_base) if stream.time_base else 1.0 / AUDIO_RATE
         if in_s > 1.0:
             try:

@@ -80,6 +80,16 @@ def _short(exc: BaseException) -> str:
     return text.split(":", 1)[0] if "] " not in text else text.rsplit("] ", 1)[-1].split(":")[0]
 
 
+def picture_stream(container):
+    """The first video stream that is moving pictures (not an audio file's cover art), or None."""
+    import av
+
+    for stream in container.streams.video:
+        if not (stream.disposition & av.stream.Disposition.attached_pic):
+            return stream
+    return None
+
+
 def probe_media(path: str | os.PathLike) -> MediaInfo:
     """Open `path`, check it has a decodable video stream of non-zero length, and describe it.
 
@@ -91,10 +101,12 @@ def probe_media(path: str | os.PathLike) -> MediaInfo:
     p = Path(path)
     container = open_media(p)
     try:
-        if not container.streams.video:
+        stream = picture_stream(container)
+        if stream is None:
             what = "an audio-only file" if container.streams.audio else "a file with no video stream"
+            if container.streams.video and container.streams.audio:
+                what = "an audio-only file (its only picture is cover art)"
             raise MediaError(f"{_name(p)}: {what}; Scorecut scores pictures, pass a video file")
-        stream = container.streams.video[0]
         tb = float(stream.time_base) if stream.time_base else 1.0 / 90_000
         # Frame spacing from packet timestamps (no decoding), then one decoded frame as proof
         # that the stream decodes. Packets are read from the start again for the decode.
