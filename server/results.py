@@ -16,8 +16,8 @@ import os
 import shutil
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -35,8 +35,31 @@ _ENCODERS = ThreadPoolExecutor(max(2, min(5, os.cpu_count() or 2)), thread_name_
 class WireResult:
     analysis: pb.Analysis
     plan: pb.Plan
-    manifest: pb.Manifest
-    pcm: dict[str, bytes | Path]  # stem name -> PCM bytes, or the cached file holding them
+    manifest: pb.Manifest  # its sha256 fields are filled once every pending stem is encoded
+    pcm: dict[str, bytes | Path | Future]  # PCM bytes, the cached file holding them, or (bytes, sha256) to come
+    _settle_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def settle(self) -> "WireResult":
+        """Wait for stems still being encoded; then every pcm value is bytes or a Path and the
+        manifest carries every sha256. Safe to call from several threads."""
+        with self._settle_lock:
+            pending = {name: f for name, f in self.pcm.items() if isinstance(f, Future)}
+        done = {name: f.result() for name, f in pending.items()}  # waited for without the lock
+        with self._settle_lock:
+            for info in self.manifest.stems:
+                if info.name in done and isinstance(self.pcm[info.name], Future):
+                    self.pcm[info.name], info.sha256 = done[info.name]
+        return self
+
+    def stems(self) -> list[tuple[str, int, int, str, "bytes | Path | Future"]]:
+        """(name, channels, sample_rate, sample_format, pcm source) per stem, in stream order."""
+        with self._settle_lock:
+            return [(i.name, i.channels, i.sample_rate, i.sample_format, self.pcm[i.name]) for i in self.manifest.stems]
+
+    def manifest_event(self, job_id: str) -> pb.ScoreEvent:
+        self.settle()
+        with self._settle_lock:
+            return pb.ScoreEvent(job_id=job_id, manifest=self.manifest)
 
 
 def _num(value: float) -> float | None:
@@ -78,7 +101,11 @@ def score_json(analysis, finished: FinishedScore, duration_s: float) -> str:
 
 def encode_result(analysis, finished: FinishedScore, stems_wanted: tuple[str, ...], sample_format: str,
                   duration_s: float) -> WireResult:
-    """Encode every stem to PCM and describe it in the manifest (mix first, then STEMS order)."""
+    """Start encoding every stem to PCM (mix first, then STEMS order) and describe them.
+
+    Returns at once: the stems encode side by side in threads (numpy and hashlib release the GIL on
+    large buffers), so the mix can stream while the other stems are still being encoded.
+    """
     order = [MIX] + [s for s in STEMS if s in stems_wanted and s in finished.stems]
     audio = {name: finished.mix if name == MIX else finished.stems[name] for name in order}  # (channels, frames)
 
@@ -86,17 +113,14 @@ def encode_result(analysis, finished: FinishedScore, stems_wanted: tuple[str, ..
         data = pcm.encode(audio[name], sample_format)
         return data, hashlib.sha256(data).hexdigest()
 
-    # numpy and hashlib release the GIL on large buffers: the stems encode side by side.
-    encoded = dict(zip(order, _ENCODERS.map(encode, order)))
-    blobs = {name: encoded[name][0] for name in order}
+    pending = {name: _ENCODERS.submit(encode, name) for name in order}  # submitted in stream order
     infos = [pb.StemInfo(name=name, frames=int(audio[name].shape[1]), channels=int(audio[name].shape[0]),
-                         sample_rate=int(finished.sample_rate), sha256=encoded[name][1], sample_format=sample_format)
-             for name in order]
+                         sample_rate=int(finished.sample_rate), sample_format=sample_format) for name in order]
     manifest = pb.Manifest(stems=infos, model=finished.model, seed=int(finished.seed), version=__version__,
                            loudness_lufs=float(finished.loudness_lufs),
                            true_peak_dbtp=float(finished.true_peak_dbtp),
                            score_json=score_json(analysis, finished, duration_s))
-    return WireResult(analysis_message(analysis), plan_message(finished.plan), manifest, blobs)
+    return WireResult(analysis_message(analysis), plan_message(finished.plan), manifest, pending)
 
 
 def stream_events(job_id: str, result: WireResult, with_analysis: bool = True) -> Iterator[pb.ScoreEvent | bytes]:
@@ -105,16 +129,19 @@ def stream_events(job_id: str, result: WireResult, with_analysis: bool = True) -
         yield pb.ScoreEvent(job_id=job_id, analysis=result.analysis)
     yield pb.ScoreEvent(job_id=job_id, plan=result.plan)
     prefix = wire.job_prefix(job_id)
-    for info in result.manifest.stems:
-        step = pcm.chunk_frames(info.channels, info.sample_format)
-        frame_bytes = info.channels * pcm.SAMPLE_FORMATS[info.sample_format]
+    for name, channels, rate, fmt, source in result.stems():
+        if isinstance(source, Future):
+            source = source.result()[0]  # this stem's encoding; later ones go on meanwhile
+        step = pcm.chunk_frames(channels, fmt)
+        frame_bytes = channels * pcm.SAMPLE_FORMATS[fmt]
 
-        def encode(offset: int, data: memoryview, info=info, frame_bytes=frame_bytes) -> bytes:
-            return wire.chunk_event(prefix, info.name, info.channels, info.sample_rate, offset // frame_bytes,
-                                    info.sample_format, data)  # pre-encoded: the PCM is copied once
+        def encode(offset: int, data: memoryview, name=name, channels=channels, rate=rate, fmt=fmt,
+                   frame_bytes=frame_bytes) -> bytes:
+            return wire.chunk_event(prefix, name, channels, rate, offset // frame_bytes, fmt,
+                                    data)  # pre-encoded: the PCM is copied once
 
-        yield from _encoded_chunks(result.pcm[info.name], step * frame_bytes, encode)
-    yield pb.ScoreEvent(job_id=job_id, manifest=result.manifest)
+        yield from _encoded_chunks(source, step * frame_bytes, encode)
+    yield result.manifest_event(job_id)
 
 
 def _encoded_chunks(source: bytes | Path, size: int, encode) -> Iterator[bytes]:
@@ -163,6 +190,7 @@ class ResultCache:
 
     def put(self, key: str, result: WireResult) -> None:
         """Store atomically: a half-written entry is never visible under its key."""
+        result.settle()
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
         try:
