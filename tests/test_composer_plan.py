@@ -205,3 +205,13 @@ def test_strong_motion_peaks_on_the_grid_get_a_light_accent():
     accented = {(h.time_s, h.kind) for h in arrange(plan, moving, 1).drums}
     extra = accented - plain
     assert extra and all(k == "rim" and abs(tt - (t - 0.01)) < 0.01 for tt, k in extra), extra
+
+
+def test_tempo_map_ramps_instead_of_jumping():
+    """Between hit points the tempo eases from one stretch's tempo towards the next: adjacent
+    beat periods differ by less than the largest bend, never by a jump from -6 % to +6 %."""
+    a = analysis(duration=20.0, cuts=(1.72, 3.36, 6.12, 8.92, 10.2, 13.76, 15.4, 18.12))
+    for style in ("cinematic", "corporate"):
+        plan = make_plan(a, ScoreOptions(style=style, seed=1))
+        periods = np.diff(plan.beats_s[plan.beats_s < a.duration_s])
+        assert np.max(np.abs(np.diff(periods)) / periods[:-1]) < TEMPO_BEND, style

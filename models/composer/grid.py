@@ -102,6 +102,21 @@ def build_grid(
     return _assemble(duration_s, periods[p], bpms[p], cuts[path], cut_index[path], counts)
 
 
+def _ramp(arrive: float, mean: float, n: int, base: float, leave: float) -> np.ndarray:
+    """(n,) beat periods averaging `mean` (so the anchor still lands on its cut) that move
+    linearly from near the period the music arrives with towards the one the next stretch
+    needs (`leave`): an accelerando or ritardando instead of a tempo jump. The slope is limited
+    so every period stays within TEMPO_BEND of `base`."""
+    if n < 3:
+        return np.full(n, mean)
+    k = np.arange(n) - (n - 1) / 2.0  # centred: the sum is n * mean whatever the slope
+    # Least squares on both joins: (p_0 - arrive)^2 + (p_last - leave)^2.
+    slope = (leave - arrive) / (n - 1)
+    room = (base * TEMPO_BEND - abs(mean - base)) / ((n - 1) / 2.0)  # the most the bend allows
+    slope = float(np.clip(slope, -max(room, 0.0), max(room, 0.0)))
+    return mean + slope * k
+
+
 def _assemble(duration_s: float, period: float, bpm: float, anchors: np.ndarray, anchor_cuts: np.ndarray,
               counts: list[int]) -> Grid:
     """Beat times through the anchors: uniform at the base period outside them, evenly
@@ -116,11 +131,18 @@ def _assemble(duration_s: float, period: float, bpm: float, anchors: np.ndarray,
     beats = [first - period * i for i in range(n_before, 0, -1)]
     anchor_beats = []
     a = first  # where the current beat actually is (a near miss may leave it off the cut)
-    for b, n in zip(anchors[1:], counts):
+    prev = period  # the beat period the music arrives with
+    # Each stretch's mean period (what lands its anchor), known ahead so a ramp can lean into
+    # the next stretch's tempo. Near misses shift later stretches by at most SLACK_S; ignored.
+    means = [period * (1.0 + np.clip((b - a0) / (n * period) - 1.0, -TEMPO_BEND, TEMPO_BEND))
+             for a0, b, n in zip(anchors[:-1], anchors[1:], counts)] + [period]
+    for i, (b, n) in enumerate(zip(anchors[1:], counts)):
         anchor_beats.append(len(beats))
         step = period * (1.0 + np.clip((b - a) / (n * period) - 1.0, -TEMPO_BEND, TEMPO_BEND))
-        beats.extend(a + step * np.arange(n))
-        a = a + step * n
+        periods = _ramp(prev, step, n, period, means[i + 1])
+        beats.extend(a + np.concatenate([[0.0], np.cumsum(periods[:-1])]))
+        a = a + float(periods.sum())
+        prev = float(periods[-1])
     anchor_beats.append(len(beats))
     last = a
     n_after = int(np.ceil((duration_s - last) / period)) + 8  # a few past the end for note lengths
