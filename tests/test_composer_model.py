@@ -73,7 +73,7 @@ def test_all_stems_rendered_and_the_mix_is_the_whole_piece_when_fewer_are_asked(
 @pytest.mark.parametrize("duration,cuts", [(0.2, ()), (1.0, ()), (2.0, (0.0, 1.0)), (5.0, (0.5, 0.7, 0.9, 4.5))])
 @pytest.mark.parametrize("meter", ["4/4", "3/4", "6/8"])
 def test_tiny_and_crowded_segments_still_give_exact_lengths(duration, cuts, meter):
-    out = ComposerModel().compose(analysis(duration=duration, cuts=cuts), ScoreOptions(style="lofi", meter=meter,
+    out = ComposerModel().compose(analysis(duration=duration, cuts=cuts), ScoreOptions(style="acoustic_pop", meter=meter,
                                                                                        sample_rate=22_050))
     n = int(round(duration * 22_050))
     assert all(x.shape == (2, n) and np.isfinite(x).all() for x in out.stems.values())

@@ -215,3 +215,9 @@ def test_tempo_map_ramps_instead_of_jumping():
         plan = make_plan(a, ScoreOptions(style=style, seed=1))
         periods = np.diff(plan.beats_s[plan.beats_s < a.duration_s])
         assert np.max(np.abs(np.diff(periods)) / periods[:-1]) < TEMPO_BEND, style
+
+
+def test_a_style_plays_only_its_meters():
+    with pytest.raises(RequestError, match="electronic style plays in 4/4"):
+        make_plan(analysis(), ScoreOptions(style="electronic", meter="3/4"))
+    assert make_plan(analysis(), ScoreOptions(style="acoustic_pop", meter="6/8")).beats_per_bar == 2

@@ -174,6 +174,11 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
     mood = mood_by_name(options.mood)
     meter = options.meter or "4/4"
     bpb, subdiv = meter_beats(meter)
+    if meter not in style.meters:
+        raise RequestError(
+            f"the {style.name} style plays in {' or '.join(style.meters)}, not {meter}; choose one of those "
+            f"or a style that plays in {meter} (cinematic, ambient, acoustic_pop)"
+        )
     rng = np.random.default_rng(np.random.SeedSequence([int(options.seed) & 0xFFFFFFFF, 0x5C0E]))
     duration = float(analysis.duration_s)
     if not duration > 0:
