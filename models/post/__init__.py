@@ -39,15 +39,27 @@ def _fit_length(x: np.ndarray, frames: int) -> np.ndarray:
 def _remove_dc(x: np.ndarray, sample_rate: int) -> np.ndarray:
     """Mean removed, then a first-order DC blocker at 5 Hz (offsets and drift live there,
     nothing musical does)."""
-    x = (x - x.mean(axis=1, keepdims=True)).astype(np.float32)
     pole = np.exp(-2 * np.pi * DC_CUTOFF_HZ / sample_rate)
-    return signal.lfilter([1.0, -1.0], [1.0, -pole], x, axis=1).astype(np.float32)
+    y = signal.lfilter([1.0, -1.0], [1.0, -pole], x - x.mean(axis=1, keepdims=True), axis=1)
+    return y.astype(np.float32, copy=False)  # a new array: post-processing works on it in place
+
+
+def _sum(parts: dict) -> np.ndarray:
+    """The sum of (ch, frames) arrays, accumulated one by one (no stacked copy of them all)."""
+    values = iter(parts.values())
+    total = np.array(next(values), dtype=np.float32)
+    for x in values:
+        total += x
+    return total
 
 
 def _apply(parts: dict, gain) -> tuple[dict, np.ndarray]:
-    """Every stem times the same gain curve, and their sum: the mix is the sum of the stems."""
-    stems = {k: (x * gain).astype(np.float32) for k, x in parts.items()}
-    return stems, np.sum(list(stems.values()), axis=0, dtype=np.float32)
+    """Every stem times the same gain curve, IN PLACE (post-processing's own copies), and their
+    sum: the mix is the sum of the stems."""
+    gain = np.asarray(gain, dtype=np.float32)
+    for x in parts.values():
+        x *= gain
+    return parts, _sum(parts)
 
 
 def _fades(frames: int, sample_rate: int) -> np.ndarray:
@@ -110,7 +122,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions) -> FinishedScor
             gain = duck_gain(amount, s)
             extra["ducked_spans_s"] = [[round(a, 3), round(b, 3)] for a, b in spans]
 
-    mix0 = np.sum(list(parts.values()), axis=0, dtype=np.float32)  # (ch, frames)
+    mix0 = _sum(parts)  # (ch, frames)
     target = float(options.loudness_lufs)
     fades = _fades(frames, sr)
     estimate = GainLoudness(mix0, sr)
@@ -135,8 +147,11 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions) -> FinishedScor
         error = target - integrated_loudness(mix, sr)
         if abs(error) > 0.5 and not capped:
             static *= 10.0 ** (error / 20.0)
-            after = _limited(peaks, static, sr) * np.float32(static) * fades
-            stems, mix = _apply(parts, shaped * after)
+            redo = _limited(peaks, static, sr) * np.float32(static) * fades
+            # The stems already carry `shaped * after`: apply the change relative to it.
+            ratio = np.divide(redo, after, out=np.zeros_like(redo), where=after > 0)
+            after = redo
+            stems, mix = _apply(stems, ratio)
             loudness = None
         else:
             loudness = target - error

@@ -35,6 +35,7 @@ STEM_PEAK_MAX = 0.9  # a stem never peaks above -1 dBFS before post-processing
 DEFAULT_SEND = {"drums": 0.12, "bass": 0.03, "harmony": 0.35, "melody": 0.28}
 DEFAULT_INSTRUMENT = {"drums": "electronic", "bass": "synth", "harmony": "pad", "melody": "lead"}
 RENDER_THREADS = 2  # stems in parallel (the target machine has 2 cores)
+SERIAL_ABOVE_S = 240.0  # longer segments render one stem at a time: memory over speed
 TAIL_FADE_S = 0.5  # what still rings at tail_end_s fades over this long, never a step
 
 
@@ -48,7 +49,7 @@ def _stem_effects(stem: str, preset: str, x: np.ndarray, arrangement: Arrangemen
     if stem == "melody":
         x = highpass(x, 160.0, sr)
         if preset in ("lead", "pluck", "bell"):
-            x = x + tempo_delay(x, arrangement.plan.tempo_bpm, sr)
+            x += tempo_delay(x, arrangement.plan.tempo_bpm, sr)
         return x
     return x
 
@@ -73,7 +74,7 @@ def render_stem(arrangement: Arrangement, stem: str, sample_rate: int, seed: int
     work_sr = sample_rate // div
     x = _stem_effects(stem, preset, x, arrangement, work_sr)
     send = arrangement.reverb_send.get(stem, DEFAULT_SEND[stem])
-    x = x + reverb_return(x, float(send), work_sr)
+    x += reverb_return(x, float(send), work_sr)
     tail_end = arrangement.tail_end_s if arrangement.tail_end_s > 0 else arrangement.duration_s
     tail_end = min(tail_end, arrangement.duration_s)
     m = x.shape[1]
@@ -88,21 +89,32 @@ def render_stem(arrangement: Arrangement, stem: str, sample_rate: int, seed: int
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
+LEVEL_CHUNK_BLOCKS = 64  # 400 ms blocks filtered per step: 25 s at a time, bounded memory
+
+
 def _level_gain(x: np.ndarray, target: float, sample_rate: int) -> float:
     """Gain taking a (2, n) stem's playing loudness (90th percentile of K-weighted 400 ms blocks,
     in LUFS-like units) to `target`."""
-    k = signal.sosfilt(k_weighting_sos(sample_rate), x, axis=1)
+    sos = k_weighting_sos(sample_rate).astype(np.float32)
     block = int(LEVEL_BLOCK_S * sample_rate)
-    nb = k.shape[1] // block
+    nb = x.shape[1] // block
     if nb == 0:
+        k = signal.sosfilt(sos, x, axis=1)
         power = np.array([float((k.astype(np.float64) ** 2).sum(axis=0).mean())]) if k.size else np.zeros(1)
     else:
-        power = (k[:, : nb * block].astype(np.float64) ** 2).reshape(2, nb, block).mean(axis=2).sum(axis=0)
+        zi = np.zeros((sos.shape[0], 2, 2), dtype=np.float32)  # filter state carried across chunks
+        power = np.empty(nb)
+        for b0 in range(0, nb, LEVEL_CHUNK_BLOCKS):
+            b1 = min(nb, b0 + LEVEL_CHUNK_BLOCKS)
+            k, zi = signal.sosfilt(sos, x[:, b0 * block : b1 * block], axis=1, zi=zi)
+            power[b0:b1] = np.einsum("cbf,cbf->b", k.reshape(2, b1 - b0, block), k.reshape(2, b1 - b0, block)) / block
     active = power[power > 10 ** (-70 / 10)]  # above BS.1770's absolute gate: the stem is playing
     if len(active) == 0:
         return 1.0
     level = -0.691 + 10.0 * np.log10(np.percentile(active, LEVEL_PERCENTILE))
     return float(10.0 ** (min(target - level, MAX_LEVEL_BOOST_DB) / 20.0))
+
+
 def render(
     arrangement: Arrangement,
     sample_rate: int,
@@ -121,6 +133,8 @@ def render(
     wanted = [s for s in STEMS if s in stems]  # a fixed order: the result never depends on the order asked
     check_cancelled(cancel)
     workers = max(1, min(RENDER_THREADS, os.cpu_count() or 1, len(wanted)))
+    if arrangement.duration_s > SERIAL_ABOVE_S:
+        workers = 1  # long segments: one stem's working memory at a time
     if workers == 1:
         return {s: render_stem(arrangement, s, sample_rate, seed, cancel) for s in wanted}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synth") as pool:

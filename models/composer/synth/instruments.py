@@ -289,7 +289,7 @@ def render_part(notes, preset: str, stem: str, n: int, sample_rate: int, rng, ca
 def upsample(x: np.ndarray, div: int, n: int) -> np.ndarray:
     """(2, m) at the work rate -> (2, n) float32 at div times the rate."""
     if div > 1:
-        x = signal.resample_poly(x, div, 1, axis=1, window=_upsampler(div))
+        x = signal.resample_poly(x, div, 1, axis=1, window=_upsampler(div))  # float32 in, float32 out
     return np.ascontiguousarray(x[:, :n], dtype=np.float32)
 
 
@@ -301,5 +301,6 @@ def _upsampler(div: int) -> np.ndarray:
     width = 2.0 * (1.0 - 2.0 * REDUCED_BAND) / div  # 0.35x .. 0.65x the work rate
     numtaps, beta = signal.kaiserord(UPSAMPLER_STOPBAND_DB, width)
     numtaps |= 1  # odd: a whole-sample delay, which resample_poly compensates
-    # resample_poly scales the taps by `div` itself (the zero-stuffing gain).
-    return signal.firwin(numtaps, 1.0 / div, window=("kaiser", beta))  # centred on the work Nyquist
+    # resample_poly scales the taps by `div` itself (the zero-stuffing gain). Float32 taps keep
+    # the whole upsampling in float32 (no float64 copy of a long stem).
+    return signal.firwin(numtaps, 1.0 / div, window=("kaiser", beta)).astype(np.float32)  # centred on the work Nyquist

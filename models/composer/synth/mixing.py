@@ -37,15 +37,17 @@ def butter_sos(order: int, kind: str, freqs_hz, sample_rate: int) -> np.ndarray:
 
 @lru_cache(maxsize=32)
 def filter_sos(kind: str, cutoff_hz: float, sample_rate: int, order: int = 2) -> np.ndarray:
-    return butter_sos(order, kind, cutoff_hz, sample_rate)
+    """Float32 sections (second-order sections stay accurate in float32), so filtering a float32
+    stem runs in float32 and allocates no float64 copy of it."""
+    return butter_sos(order, kind, cutoff_hz, sample_rate).astype(np.float32)
 
 
 def highpass(x: np.ndarray, cutoff_hz: float, sample_rate: int, order: int = 2) -> np.ndarray:
-    return signal.sosfilt(filter_sos("highpass", cutoff_hz, sample_rate, order), x, axis=-1).astype(np.float32)
+    return signal.sosfilt(filter_sos("highpass", cutoff_hz, sample_rate, order), x, axis=-1).astype(np.float32, copy=False)
 
 
 def lowpass(x: np.ndarray, cutoff_hz: float, sample_rate: int, order: int = 2) -> np.ndarray:
-    return signal.sosfilt(filter_sos("lowpass", cutoff_hz, sample_rate, order), x, axis=-1).astype(np.float32)
+    return signal.sosfilt(filter_sos("lowpass", cutoff_hz, sample_rate, order), x, axis=-1).astype(np.float32, copy=False)
 
 
 REVERB_DECAY_S = 2.2  # RT60 of the room: a medium hall, long enough to glue, short enough to stay clear
