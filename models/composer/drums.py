@@ -124,6 +124,11 @@ def write_drums(plan: Plan, rng: np.random.Generator, visual_beats=()) -> list[D
             pattern = groove[level]
             last_bar = bi == sec.end_bar - 1 and si + 1 < len(plan.sections)
             fill_beats = (2 if level >= 3 and bar.n_beats >= 4 else 1) if last_bar and level >= 1 else 0
+            # Phrase endings inside a long section (every fourth bar) get a one-beat pickup fill:
+            # the groove breathes with the phrase instead of looping.
+            phrase_end = (bi - sec.first_bar) % 4 == 3 and bi < sec.end_bar - 2
+            if phrase_end and level >= 2 and not fill_beats:
+                fill_beats = 1
             if style.groove == "ambient":
                 fill_beats = 0  # ambient floats: a snare roll would wake it up
             for beat in range(bar.n_beats):
