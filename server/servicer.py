@@ -91,6 +91,7 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
 
     @rpc_errors
     def Score(self, request, context):
+        began = time.monotonic()
         spec = build_job_spec(request, context.peer(), self.config, self.catalog(), self.uploads,
                               self.prober, self.hasher)
         cached = self.cache.get(spec.result_key)
@@ -101,6 +102,7 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
             yield from stream_events(job_id, cached)
             return
         job, position = self.jobs.submit(spec)
+        accepted_at = time.monotonic()
         context.add_callback(job.cancel.set)  # the call ended (client gone, or done): stop the work
         log.info("job %s accepted: %d clip(s), %.2f s, model %s, seed %d, %d ahead", job.id,
                  len(spec.segment.clips), spec.segment.duration_s, spec.options.model, spec.options.seed, position)
@@ -117,6 +119,7 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
                         return
                     continue
                 if kind == "started":
+                    started = time.monotonic()
                     yield _progress(job.id, "decode", 0.0, "started")
                 elif kind == "progress":
                     yield _progress(job.id, payload[0], payload[1])
@@ -127,6 +130,7 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
                 elif kind == "done":
                     break
             analysis, finished = payload
+            ran = time.monotonic()
             yield _progress(job.id, "stream", 1.0)
             result = encode_result(analysis, finished, spec.options.stems, spec.sample_format,
                                    spec.segment.duration_s)
@@ -135,6 +139,8 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
                 if isinstance(event, pb.ScoreEvent) and event.HasField("manifest"):
                     stored.result()  # a client holding the manifest can count on the cache entry
                 yield event
+            log.info("job %s streamed: %.3f s checks, %.3f s waiting, %.3f s running, %.3f s streaming",
+                     job.id, accepted_at - began, started - accepted_at, ran - started, time.monotonic() - ran)
         finally:
             self.jobs.forget(job)
 
