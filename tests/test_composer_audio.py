@@ -268,8 +268,9 @@ def test_fast_edit_most_cuts_on_heard_beats(tmp_path):
     """A fast, irregular edit (20 s, shots as short as 1.3 s). A 1.3-1.6 s shot spans 2.5-3.5
     beats at these tempos; within a style's tempo range and a ±6 % bend not every such gap can
     hold a whole number of beats, so the composer meets those cuts on a subdivision with an
-    accent instead (the brief allows it). Measured: 83 % of cuts on heard beats over the six
-    styles; the bar here is 75 %, and every style must still hear its planned tempo and key."""
+    accent instead (the brief allows it); slow grooves plan on eighths (half-time). Measured:
+    88 % of cuts on heard beats over the six styles (lo-fi and ambient 100 %, electronic 62 %);
+    the bar here is 80 %, and every style must still be heard at its planned tempo and key."""
     from videos import VideoSpec, make_video
 
     from scorecut.models.analysis import analyze_file
@@ -289,4 +290,4 @@ def test_fast_edit_most_cuts_on_heard_beats(tmp_path):
         assert any(abs(ratio / m - 1) <= 0.02 for m in (0.5, 1.0, 2.0)), (style, f.plan.tempo_bpm, tempo)
         assert estimate_key(f.mix) == planned_key(f.plan.key), (style, f.plan.key)
         report.append((style, [round(x, 3) for x in d]))
-    assert np.mean(near) >= 0.75, report
+    assert np.mean(near) >= 0.8, report

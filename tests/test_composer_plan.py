@@ -48,8 +48,10 @@ def test_cuts_land_on_beats_within_the_style_tempo(style):
     base = 60.0 / plan.tempo_bpm
     periods = np.diff(inside)
     assert np.all(np.abs(periods / base - 1) <= 2 * TEMPO_BEND + 1e-6), periods / base
-    hits = [np.min(np.abs(beats - c)) < 0.035 for c in a.cuts_s]
-    assert np.mean(hits) >= 0.75, (style, [round(float(np.min(np.abs(beats - c))), 3) for c in a.cuts_s])
+    # Slow grooves may meet a cut on the off-beat eighth instead (half-time planning).
+    points = np.concatenate([beats, (beats[:-1] + beats[1:]) / 2]) if STYLES[style].eighth_grid else beats
+    hits = [np.min(np.abs(points - c)) < 0.035 for c in a.cuts_s]
+    assert np.mean(hits) >= 0.75, (style, [round(float(np.min(np.abs(points - c))), 3) for c in a.cuts_s])
 
 
 def test_major_cuts_open_sections_on_downbeats():

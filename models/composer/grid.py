@@ -151,3 +151,33 @@ def _assemble(duration_s: float, period: float, bpm: float, anchors: np.ndarray,
     if no_anchor:
         return Grid(float(bpm), beats_s, np.zeros(0, int), np.zeros(0, int))
     return Grid(float(bpm), beats_s, np.asarray(anchor_beats, int), np.asarray(anchor_cuts, int))
+
+
+def build_eighth_grid(duration_s: float, cuts_s: np.ndarray, strength: np.ndarray, tempo_range: tuple[float, float],
+                      preferred_bpm: float, rng: np.random.Generator, beats_per_bar: int = 4,
+                      major_strength: float = 0.6) -> Grid:
+    """The half-time option for slow styles: plan on eighth notes (a grid twice as fast, so
+    twice the ways to reach a cut), then keep every other eighth as the beat, in the phase that
+    puts the strongest cuts on beats. The others land on the off-beat eighth, which the
+    arranger accents; a slow groove's eighths are felt as pulses anyway (shaker, hats)."""
+    lo, hi = sorted(tempo_range)
+    fine = build_grid(duration_s, cuts_s, strength, (2 * lo, 2 * hi), 2 * preferred_bpm, rng,
+                      2 * beats_per_bar, major_strength)
+    on = [sum(float(strength[c]) for b, c in zip(fine.anchor_beats, fine.anchor_cuts) if b % 2 == ph) for ph in (0, 1)]
+    ph = int(np.argmax(on))
+    keep = [(b, c) for b, c in zip(fine.anchor_beats, fine.anchor_cuts) if b % 2 == ph]
+    return Grid(fine.tempo_bpm / 2, fine.beats_s[ph::2], np.asarray([(b - ph) // 2 for b, _ in keep], int),
+                np.asarray([c for _, c in keep], int))
+
+
+def reach(grid: Grid, cuts_s: np.ndarray, strength: np.ndarray, tol_s: float = 0.03) -> float:
+    """How well a grid meets the cuts: full weight on a beat, 0.8 on the eighth between beats."""
+    beats = grid.beats_s
+    eighths = (beats[:-1] + beats[1:]) / 2
+    total = 0.0
+    for t, s in zip(cuts_s, strength):
+        if np.min(np.abs(beats - t)) <= tol_s:
+            total += 0.5 + s
+        elif len(eighths) and np.min(np.abs(eighths - t)) <= tol_s:
+            total += 0.8 * (0.5 + s)
+    return total

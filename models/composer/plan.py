@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..interface import MusicalPlan, RequestError, ScoreOptions, Section
-from .grid import Grid, build_grid
+from .grid import Grid, build_eighth_grid, build_grid, reach
 from .styles import MAJOR_FAMILY, Mood, Style, meter_beats, mood_by_name, style_by_name
 
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
@@ -195,6 +195,10 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
     cuts = np.asarray(analysis.cuts_s, float)
     strength = np.asarray(analysis.cut_strength, float) if len(analysis.cut_strength) == len(cuts) else np.ones(len(cuts))
     grid: Grid = build_grid(duration, cuts, strength, (lo, hi), preferred, rng, bpb, MAJOR_CUT)
+    if style.eighth_grid and len(cuts):
+        half = build_eighth_grid(duration, cuts, strength, (lo, hi), preferred, rng, bpb, MAJOR_CUT)
+        if reach(half, cuts, strength) > reach(grid, cuts, strength) + 0.25:
+            grid = half
     beats = grid.beats_s
 
     cut_beats = {int(b): float(strength[c]) for b, c in zip(grid.anchor_beats, grid.anchor_cuts)}
@@ -209,9 +213,10 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
     ring_min = float(np.clip(0.08 * duration, 1.0, 2.0))  # short clips end on a button, long ones ring
     end_candidates = in_clip[beats[in_clip] <= duration - ring_min]
     end_beat = int(end_candidates[-1]) if len(end_candidates) else int(in_clip[0]) if len(in_clip) else 0
-    if end_beat in cut_beats and end_beat + 1 < len(beats) and beats[end_beat + 1] <= duration - 1.0:
-        # A cut on the final hit would be the groove's last word and no beat would follow it;
-        # the groove carries through the cut and the ending lands one beat later.
+    late_cut = np.any((cuts >= beats[end_beat] - 0.035) & (cuts < beats[min(end_beat + 1, len(beats) - 1)]))
+    if late_cut and end_beat + 1 < len(beats) and beats[end_beat + 1] <= duration - 1.0:
+        # A cut on the final hit (or in its ring) would come after the groove's last word; the
+        # groove carries through the cut and the ending lands one beat later, ringing shorter.
         end_beat += 1
 
     # Section starts: major cuts on beats, at least MIN_SECTION_BARS apart, before the ending,

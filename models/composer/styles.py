@@ -38,6 +38,7 @@ class Style:
     intensity: tuple[int, int]  # lowest and highest section intensity the style uses
     major_bias: float  # -1..1 nudge towards minor (-) or major (+) when the picture decides
     free_meter: bool = False  # may shorten a bar at any major cut (film styles), not only at sections
+    eighth_grid: bool = False  # slow grooves: cuts may land on the off-beat eighth (half-time planning)
 
 
 _POP_MAJOR = (("I", "V", "vi", "IV"), ("I", "IV", "vi", "V"), ("I", "vi", "IV", "V"), ("I", "IV", "I", "V"))
@@ -66,6 +67,7 @@ STYLES: dict[str, Style] = {
                                                  ("melody", "bell")),
             swing=0.5, reverb=(("drums", 0.15), ("bass", 0.1), ("harmony", 0.6), ("melody", 0.6)),
             melody_density=0.3, melody_min_intensity=2, intensity=(0, 2), major_bias=0.1, free_meter=True,
+            eighth_grid=True,
         ),
         Style(
             name="electronic", tempo_bpm=(118, 130), tempo_centre=0.5, meters=("4/4",),
@@ -85,7 +87,7 @@ STYLES: dict[str, Style] = {
             harmony_figure="comp", instruments=(("drums", "lofi"), ("bass", "fingered"),
                                                 ("harmony", "epiano"), ("melody", "epiano")),
             swing=0.58, reverb=(("drums", 0.15), ("bass", 0.05), ("harmony", 0.3), ("melody", 0.35)),
-            melody_density=0.45, melody_min_intensity=2, intensity=(1, 3), major_bias=0.0,
+            melody_density=0.45, melody_min_intensity=2, intensity=(1, 3), major_bias=0.0, eighth_grid=True,
         ),
         Style(
             name="acoustic_pop", tempo_bpm=(90, 120), tempo_centre=0.5, meters=("4/4", "3/4", "6/8"),
