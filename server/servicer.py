@@ -102,7 +102,7 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
             yield from stream_events(job_id, cached)
             return
         job, position = self.jobs.submit(spec)
-        accepted_at = time.monotonic()
+        accepted_at = started = time.monotonic()
         context.add_callback(job.cancel.set)  # the call ended (client gone, or done): stop the work
         log.info("job %s accepted: %d clip(s), %.2f s, model %s, seed %d, %d ahead", job.id,
                  len(spec.segment.clips), spec.segment.duration_s, spec.options.model, spec.options.seed, position)
