@@ -216,3 +216,14 @@ def test_true_peak_meter_matches_four_times_oversampling():
         x = (0.3 * rng.standard_normal((2, 3 * SR))).astype(np.float32)
         x[:, 70_000:70_003] = [[0.9, -0.95, 0.9]] * 2  # a near-Nyquist burst: a real inter-sample over
         assert abs(measured(x) - true_peak_dbtp(x)) < 0.01
+
+
+def test_consume_gives_the_same_result_and_default_leaves_inputs_alone(music):
+    arr, stems = music
+    before = {k: v.copy() for k, v in stems.items()}
+    kept = finish(ModelOutput(SR, dict(stems), arr.plan), analysis(10.0), ScoreOptions())
+    assert all(np.array_equal(stems[k], before[k]) for k in stems)  # not consumed: untouched
+    mine = {k: v.copy() for k, v in stems.items()}
+    used = finish(ModelOutput(SR, mine, arr.plan), analysis(10.0), ScoreOptions(), consume=True)
+    assert np.array_equal(used.mix, kept.mix)
+    assert not np.array_equal(mine["drums"], before["drums"])  # consumed: worked in place

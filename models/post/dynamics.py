@@ -28,9 +28,15 @@ def compressor_gain(
     """
     frames = mix.shape[1]
     hop = max(1, sample_rate // CONTROL_HZ)
-    power = (mix.astype(np.float64) ** 2).mean(axis=0)  # (frames,)
-    win = 6 * hop  # 30 ms RMS window
-    rms = ndimage.uniform_filter1d(power, win, mode="nearest")[::hop]
+    n_hops = -(-frames // hop)
+    hop_energy = np.zeros(n_hops)
+    for i in range(0, n_hops, CHUNK_HOPS):  # per-hop energy, a chunk at a time (bounded memory)
+        seg = mix[:, i * hop : (i + CHUNK_HOPS) * hop]
+        e = np.einsum("cf,cf->f", seg, seg, dtype=np.float64)
+        e = np.pad(e, (0, -len(e) % hop))
+        hop_energy[i : i + len(e) // hop] = e.reshape(-1, hop).sum(axis=1)
+    # 30 ms RMS window (6 hops) centred on each hop, channel mean.
+    rms = ndimage.uniform_filter1d(hop_energy, 6, mode="nearest") / (hop * mix.shape[0])
     level = 10.0 * np.log10(np.maximum(rms, 1e-12))  # (k,) dBFS
     over = level - threshold_db
     # Soft knee: quadratic through the knee, (1 - 1/ratio) dB of reduction per dB above it.
@@ -46,9 +52,23 @@ def compressor_gain(
     for i, w in enumerate(want.tolist()):
         g = a_att * g + (1 - a_att) * w if w > g else a_rel * g + (1 - a_rel) * w
         smooth[i] = g
-    t_ctrl = np.arange(len(smooth)) * hop
-    reduction = np.interp(np.arange(frames), t_ctrl, smooth)
-    return (10.0 ** (-reduction / 20.0)).astype(np.float32)
+    return _per_frame(10.0 ** (-smooth / 20.0), (np.arange(len(smooth)) + 0.5) * hop - 0.5, frames)
+
+
+CHUNK_HOPS = 1 << 12  # control hops per chunk when reading the mix
+CHUNK_FRAMES = 1 << 20
+
+
+def _per_frame(values: np.ndarray, at: np.ndarray, frames: int, cap: np.ndarray | None = None) -> np.ndarray:
+    """(frames,) float32 linear interpolation of `values` given at frame positions `at`,
+    optionally no higher than `cap` (frames,), built a chunk at a time (no float64 full copy)."""
+    out = np.empty(frames, dtype=np.float32)
+    for i in range(0, frames, CHUNK_FRAMES):
+        idx = np.arange(i, min(frames, i + CHUNK_FRAMES), dtype=np.float64)
+        out[i : i + len(idx)] = np.interp(idx, at, values)
+        if cap is not None:
+            np.minimum(out[i : i + len(idx)], cap[i : i + len(idx)], out=out[i : i + len(idx)])
+    return out
 
 
 LIMITER_BLOCK = 16  # frames per detector block: the gain curve is computed at 1/16 the rate
@@ -72,8 +92,9 @@ def limiter_gain(
     """
     frames = len(peaks)
     nb = -(-frames // LIMITER_BLOCK)
-    padded = np.pad(peaks.astype(np.float64), (0, nb * LIMITER_BLOCK - frames), mode="edge")
-    need = np.minimum(1.0, ceiling / np.maximum(padded.reshape(nb, LIMITER_BLOCK).max(axis=1), 1e-12))
+    padded = np.pad(peaks, (0, nb * LIMITER_BLOCK - frames), mode="edge")
+    block_peak = padded.reshape(nb, LIMITER_BLOCK).max(axis=1).astype(np.float64)
+    need = np.minimum(1.0, ceiling / np.maximum(block_peak, 1e-12))
     need = ndimage.minimum_filter1d(need, 3, mode="nearest")  # neighbours: see the docstring
     block_rate = sample_rate / LIMITER_BLOCK
     step_db = release_db_per_s / block_rate
@@ -83,6 +104,5 @@ def limiter_gain(
     size = 2 * max(1, int(round(lookahead_s * block_rate))) + 1
     gain = ndimage.uniform_filter1d(ndimage.minimum_filter1d(gain, size, mode="nearest"), size, mode="nearest")
     centres = (np.arange(nb) + 0.5) * LIMITER_BLOCK - 0.5
-    curve = np.interp(np.arange(frames), centres, np.minimum(gain, need))
-    need_frame = np.minimum(1.0, ceiling / np.maximum(peaks.astype(np.float64), 1e-12))
-    return np.minimum(curve, need_frame).astype(np.float32)  # guards the last float rounding
+    need_frame = np.minimum(np.float32(1.0), np.float32(ceiling) / np.maximum(peaks, np.float32(1e-12)))
+    return _per_frame(np.minimum(gain, need), centres, frames, cap=need_frame)  # cap: the last float rounding

@@ -53,7 +53,7 @@ class GainLoudness:
         self.sub = max(1, int(SUB_S * sample_rate))
         self.per_hop = int(round(HOP_S / SUB_S))  # sub-blocks per 100 ms hop
         self.frames = x.shape[1]
-        k = signal.sosfilt(k_weighting_sos(sample_rate), x.astype(np.float32), axis=1)  # (ch, frames)
+        k = signal.sosfilt(k_weighting_sos(sample_rate).astype(np.float32), x, axis=1)  # (ch, frames) float32
         power = np.einsum("cf,cf->f", k, k)  # channel sum of squares, (frames,)
         del k
         n_sub = -(-self.frames // self.sub)
@@ -111,7 +111,7 @@ def true_peak_per_frame(x: np.ndarray) -> np.ndarray:
     delay = INTERP_DELAY  # phase p of output k + delay is the point k + p/4
     frames = x.shape[1]
     peak = np.abs(x).max(axis=0).astype(np.float32)  # the samples themselves...
-    for ch in x.astype(np.float32):
+    for ch in np.asarray(x, dtype=np.float32):
         for p in range(OVERSAMPLE):  # ...and all four interpolated points (phase 0 included:
             # the filter's own passband ripple moves it a hair off the sample, as meters read it)
             y = np.convolve(ch, phases[p])[delay : delay + frames]
