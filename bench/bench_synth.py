@@ -1,11 +1,13 @@
 """Synthesizer and post-processing speed on a dense arrangement.
 
-    python bench/bench_synth.py [--seconds 60] [--repeats 3] [--sample-rate 48000]
+    python bench/bench_synth.py [--seconds 60] [--repeats 3] [--sample-rate 48000] [--long-minutes 10]
 
 Prints audio seconds per wall second for `synth.render` (4 stems) and for `post.finish`, each the
 best of `--repeats` runs, and their ratio to a baseline measured in the same run: the bare
 minimum for the same notes (one float64 sine per note with a linear envelope, no drums, no
 effects), i.e. what the instruments, drums, effects and reverb cost on top of just making sound.
+Then, in a child process (its own peak RSS), a `--long-minutes` segment: render, then
+finish(consume=True), with the peak RSS after each.
 """
 
 from __future__ import annotations
@@ -73,13 +75,48 @@ def best_of(fn, repeats: int) -> tuple[float, float]:
     return best
 
 
+def speech_analysis(secs: float):
+    """A VideoAnalysis with only what post reads: someone talks 6 s in every 20."""
+    from scorecut.models.analysis.types import VideoAnalysis
+
+    t = np.arange(0.0, secs, 0.1)
+    z = np.zeros(len(t), np.float32)
+    speech = ((t % 20) < 6).astype(np.float32)
+    e = np.zeros(0)
+    return VideoAnalysis(secs, 10.0, t, z, z, z, z, e, e.astype(np.float32), (), e, e.astype(np.float32), z, t, speech)
+
+
+def long_child(minutes: float, sr: int) -> None:
+    import json
+    import resource
+
+    from scorecut.models.composer.synth import render
+    from scorecut.models.post import finish
+
+    secs = minutes * 60.0
+    arr = dense_arrangement(secs, STYLES["electronic"])
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    stems = render(arr, sr, seed=1)
+    t1 = time.perf_counter()
+    after_render = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    finish(ModelOutput(sr, stems, arr.plan), speech_analysis(secs), ScoreOptions(duck_dialogue=True), consume=True)
+    t2 = time.perf_counter()
+    after_post = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(dict(floor=floor, render=after_render, post=after_post, render_s=t1 - t0, post_s=t2 - t1)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sample-rate", type=int, default=48_000)
+    ap.add_argument("--long-minutes", type=float, default=10.0, help="0 skips the long segment")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    from scorecut.models.analysis.types import VideoAnalysis
+    if args.child:
+        long_child(args.long_minutes, args.sample_rate)
+        return
     from scorecut.models.composer.synth import render
     from scorecut.models.post import finish
 
@@ -94,16 +131,24 @@ def main() -> None:
         print(f"render {style:10s} 4 stems {sr} Hz: {secs / wall:7.1f}x real time  "
               f"(wall {wall:.2f} s, cpu {cpu:.2f} s, {wall / base_wall:.2f}x the baseline's time)")
     stems = render(arr, sr, seed=1)
-    t = np.arange(0.0, secs, 0.1)
-    z = np.zeros(len(t), np.float32)
-    speech = ((t % 20) < 6).astype(np.float32)  # someone talks 6 s in every 20
-    e = np.zeros(0)
-    analysis = VideoAnalysis(secs, 10.0, t, z, z, z, z, e, e.astype(np.float32), (), e, e.astype(np.float32), z, t, speech)
+    analysis = speech_analysis(secs)
     out = ModelOutput(sr, stems, arr.plan)
     for duck in (False, True):
         wall, cpu = best_of(lambda: finish(out, analysis, ScoreOptions(duck_dialogue=duck)), args.repeats)
         print(f"post.finish duck={duck!s:5s}: {secs / wall:7.1f}x real time  (wall {wall:.2f} s, cpu {cpu:.2f} s, "
               f"{wall / base_wall:.2f}x the baseline's time)")
+    if args.long_minutes > 0:
+        import json
+        import subprocess
+        import sys
+
+        child = subprocess.run([sys.executable, __file__, "--child", "--long-minutes", str(args.long_minutes),
+                                "--sample-rate", str(sr)], capture_output=True, text=True, check=True)
+        r = json.loads(child.stdout.strip().splitlines()[-1])
+        secs_long = args.long_minutes * 60
+        print(f"{args.long_minutes:g}-minute segment: render {r['render_s']:.1f} s ({secs_long / r['render_s']:.0f}x real time), "
+              f"peak RSS {r['render']:.0f} MB; then finish(consume=True) {r['post_s']:.1f} s, peak RSS {r['post']:.0f} MB "
+              f"(after imports {r['floor']:.0f} MB)")
 
 
 if __name__ == "__main__":

@@ -227,3 +227,17 @@ def test_consume_gives_the_same_result_and_default_leaves_inputs_alone(music):
     used = finish(ModelOutput(SR, mine, arr.plan), analysis(10.0), ScoreOptions(), consume=True)
     assert np.array_equal(used.mix, kept.mix)
     assert not np.array_equal(mine["drums"], before["drums"])  # consumed: worked in place
+
+
+def test_long_signals_measure_as_pyloudnorm_does():
+    """Past PYLOUDNORM_MAX_S the reported loudness comes from the chunked meter (same K filters,
+    same gating): it agrees with pyloudnorm on a long, dynamic signal."""
+    from scorecut.models.post.levels import PYLOUDNORM_MAX_S, integrated_loudness
+
+    sr = 8_000  # keeps a 3-minute signal quick to build and to measure both ways
+    n = int((PYLOUDNORM_MAX_S + 5) * sr)
+    rng = np.random.default_rng(4)
+    t = np.arange(n) / sr
+    swell = 0.02 + 0.3 * (0.5 + 0.5 * np.sin(2 * np.pi * t / 37.0)) ** 3  # quiet and loud passages
+    x = (swell * rng.standard_normal((2, n))).astype(np.float32)
+    assert abs(integrated_loudness(x, sr) - pyloudnorm.Meter(sr).integrated_loudness(x.T.astype(np.float64))) < 0.02

@@ -164,7 +164,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
             extra["loudness_note"] = f"the music is very quiet; raised by at most {MAX_BOOST_DB:.0f} dB"
         shaped = gain * compressor_gain(mix0 * (gain * static), sr, target + COMP_ABOVE_TARGET_DB)
         del gain
-        peaks = true_peak_per_frame(mix0 * shaped)  # limiting scales with the static gain: once
+        peaks = true_peak_per_frame(mix0, shaped)  # limiting scales with the static gain: once
         del mix0
         if not capped:
             static = _search_static(peaks, shaped, static, estimate, target, sr)

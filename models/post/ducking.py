@@ -74,23 +74,24 @@ def duck_gain(amount: np.ndarray, s: DuckSettings) -> np.ndarray:
 
 
 def presence_dip(stem: np.ndarray, amount: np.ndarray, sample_rate: int, s: DuckSettings) -> np.ndarray:
-    """Cut 1-4 kHz of a (ch, frames) stem by dip_db where `amount` is 1, fading with it.
+    """Cut 1-4 kHz of a (ch, frames) stem by dip_db where `amount` is 1, fading with it; IN PLACE.
 
     A zero-phase band-pass (forward-backward) isolates the band without shifting its phase, so
-    subtracting a share of it is a clean band cut with no comb effects. Only the stretch where
-    `amount` is non-zero (plus a margin for the filter to settle) is filtered.
+    subtracting a share of it is a clean band cut with no comb effects. Each stretch where
+    `amount` is non-zero (plus a margin for the filter to settle) is filtered on its own.
     """
-    active = np.flatnonzero(amount > 0)
-    if len(active) == 0:
+    active = amount > 0
+    if not active.any():
         return stem
-    margin = int(0.05 * sample_rate)
-    i0, i1 = max(0, active[0] - margin), min(stem.shape[1], active[-1] + 1 + margin)
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], active, [False]]).astype(np.int8)))
     nyq = 0.5 * sample_rate
     hi = min(s.dip_band_hz[1], 0.95 * nyq)
     lo = min(s.dip_band_hz[0], 0.5 * hi)
     sos = signal.butter(2, [lo / nyq, hi / nyq], "bandpass", output="sos")
-    band = signal.sosfiltfilt(sos, stem[:, i0:i1], axis=1)
     k = 1.0 - 10.0 ** (-s.dip_db / 20.0)
-    out = stem.copy()
-    out[:, i0:i1] -= ((k * amount[i0:i1])[None, :] * band).astype(np.float32)
-    return out
+    margin = int(0.05 * sample_rate)
+    for start, stop in zip(edges[::2], edges[1::2]):  # each ducked stretch [start, stop)
+        i0, i1 = max(0, start - margin), min(stem.shape[1], stop + margin)
+        band = signal.sosfiltfilt(sos, stem[:, i0:i1], axis=1)
+        stem[:, i0:i1] -= ((k * amount[i0:i1])[None, :] * band).astype(np.float32)
+    return stem

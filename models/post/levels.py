@@ -20,6 +20,10 @@ BLOCK_S = 0.4  # gating block
 HOP_S = 0.1  # 75% overlap
 
 
+PYLOUDNORM_MAX_S = 180.0  # longer signals are measured by GainLoudness (same filters and gating,
+# chunked): pyloudnorm works on float64 copies of the whole signal, ~1.4 GB for 10 minutes
+
+
 def integrated_loudness(x: np.ndarray, sample_rate: int) -> float:
     """Integrated loudness in LUFS of a (channels, frames) signal; -inf for silence.
 
@@ -30,6 +34,8 @@ def integrated_loudness(x: np.ndarray, sample_rate: int) -> float:
     frames = x.shape[1]
     if frames == 0:
         return float("-inf")
+    if frames > PYLOUDNORM_MAX_S * sample_rate:
+        return GainLoudness(x, sample_rate).lufs(1.0)
     if frames <= block:
         x = np.tile(x, (1, block // frames + 2))
     meter = pyloudnorm.Meter(sample_rate)
@@ -39,6 +45,7 @@ def integrated_loudness(x: np.ndarray, sample_rate: int) -> float:
 
 
 SUB_S = 0.01  # the estimate keeps K-weighted power per 10 ms: the gain is treated as constant within
+CHUNK_SUBS = 2048  # 10 ms sub-blocks filtered per step (20 s): bounded memory
 
 
 class GainLoudness:
@@ -53,12 +60,16 @@ class GainLoudness:
         self.sub = max(1, int(SUB_S * sample_rate))
         self.per_hop = int(round(HOP_S / SUB_S))  # sub-blocks per 100 ms hop
         self.frames = x.shape[1]
-        k = signal.sosfilt(k_weighting_sos(sample_rate).astype(np.float32), x, axis=1)  # (ch, frames) float32
-        power = np.einsum("cf,cf->f", k, k)  # channel sum of squares, (frames,)
-        del k
+        sos = k_weighting_sos(sample_rate).astype(np.float32)
+        zi = np.zeros((sos.shape[0], x.shape[0], 2), dtype=np.float32)  # filter state across chunks
         n_sub = -(-self.frames // self.sub)
-        power = np.pad(power, (0, n_sub * self.sub - self.frames))
-        self.power = power.reshape(n_sub, self.sub).sum(axis=1, dtype=np.float64)  # (n_sub,)
+        self.power = np.zeros(n_sub)  # (n_sub,) K-weighted energy per 10 ms, channels summed
+        step = CHUNK_SUBS * self.sub
+        for i in range(0, self.frames, step):
+            k, zi = signal.sosfilt(sos, x[:, i : i + step], axis=1, zi=zi)  # (ch, <=step) float32
+            e = np.einsum("cf,cf->f", k, k)
+            e = np.pad(e, (0, -len(e) % self.sub))
+            self.power[i // self.sub : i // self.sub + len(e) // self.sub] = e.reshape(-1, self.sub).sum(axis=1, dtype=np.float64)
 
     def lufs(self, gain: np.ndarray | float) -> float:
         g2 = np.asarray(gain, np.float64) ** 2
@@ -75,7 +86,7 @@ class GainLoudness:
             blocks = np.convolve(hops, np.ones(4), "valid") / (4 * hop_frames)  # 400 ms blocks, 100 ms hop
         with np.errstate(divide="ignore"):
             level = -0.691 + 10 * np.log10(blocks)
-        gated = blocks[level > SILENCE_LUFS]
+        gated = blocks[level >= SILENCE_LUFS]
         if len(gated) == 0:
             return float("-inf")
         relative = -0.691 + 10 * np.log10(gated.mean()) - 10.0
@@ -104,9 +115,24 @@ def _interpolator() -> np.ndarray:
     return taps.reshape(-1, OVERSAMPLE).T.astype(np.float32)
 
 
-def true_peak_per_frame(x: np.ndarray) -> np.ndarray:
-    """(frames,) float32: the largest |value| over all channels at each frame and at the three
-    points between it and the next frame, from 4x polyphase interpolation (the limiter's detector)."""
+def true_peak_per_frame(x: np.ndarray, gain: np.ndarray | None = None, chunk: int = 1 << 20) -> np.ndarray:
+    """(frames,) float32: the largest |value| of `x * gain` over all channels at each frame and at
+    the points between it and the next frame, from 4x polyphase interpolation (the limiter's
+    detector). Long signals go a chunk at a time (with the filter's context), so `x * gain` is
+    never made whole."""
+    frames = x.shape[1]
+    if gain is None and frames <= chunk:
+        return _true_peak_frames(x)
+    out = np.empty(frames, dtype=np.float32)
+    context = 2 * INTERP_DELAY + 2
+    for i in range(0, frames, chunk):
+        i0, i1 = max(0, i - context), min(frames, i + chunk + context)
+        seg = x[:, i0:i1] if gain is None else x[:, i0:i1] * gain[i0:i1]
+        out[i : min(frames, i + chunk)] = _true_peak_frames(seg)[i - i0 : i - i0 + min(chunk, frames - i)]
+    return out
+
+
+def _true_peak_frames(x: np.ndarray) -> np.ndarray:
     phases = _interpolator()
     delay = INTERP_DELAY  # phase p of output k + delay is the point k + p/4
     frames = x.shape[1]
