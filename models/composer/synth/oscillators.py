@@ -180,7 +180,7 @@ def fm_index_limit(f0_hz: float, ratio: float, sample_rate: int, max_hz: float |
     if n_fit < 1:
         return -1.0
     m = n_fit + 1
-    return float(2.0 * (1e-3 * math.factorial(m)) ** (1.0 / m))
+    return float(2.0 * math.exp((math.log(1e-3) + math.lgamma(m + 1)) / m))  # (1e-3 m!)^(1/m), no overflow
 
 
 def fm_voice(
