@@ -273,3 +273,28 @@ def test_train_cli_resumes_a_run(cli_run, data_dir, tmp_path):
     after = (copy / "metrics.jsonl").read_text().splitlines()
     assert after[:40] == before and [json.loads(x)["step"] for x in after[40:]] == [41, 42, 43]
     assert load_checkpoint(copy / "checkpoint.pt")["step"] == 43
+
+
+def test_models_add_and_verify_cli_install_vmas_for_the_server(cli_run, tmp_path):
+    run, _ = cli_run
+    env = isolated_env(tmp_path)
+    cli = [sys.executable, "-m", "scorecut.server.cli.main", "models"]
+
+    def models(*args):
+        return subprocess.run(cli + list(args), env=env, capture_output=True, text=True, timeout=120)
+
+    before = models("list", "--local")
+    assert before.returncode == 0 and "unavailable" in before.stdout.split("vmas", 1)[1].splitlines()[0]
+    missing = models("verify", "vmas")
+    assert missing.returncode == 1 and "scorecut train" in missing.stderr
+    bad = models("add", "vmas", str(tmp_path / "nothing.pt"))
+    assert bad.returncode == 1 and "no VMAS checkpoint" in bad.stderr and "Traceback" not in bad.stderr
+    added = models("add", "vmas", str(run / "checkpoint.pt"))
+    assert added.returncode == 0, added.stderr
+    installed = tmp_path / ".local/share/scorecut/models/vmas/checkpoint.pt"
+    assert installed.is_file() and str(installed) in added.stdout
+    verified = models("verify", "vmas")
+    assert verified.returncode == 0 and "vmas: ok" in verified.stdout, verified.stderr
+    after = models("list", "--local")
+    assert "available" in after.stdout.split("vmas", 1)[1].splitlines()[0]
+    assert "unavailable" not in after.stdout.split("vmas", 1)[1].splitlines()[0]

@@ -68,9 +68,71 @@ def _run_list(args) -> int:
     return 0
 
 
+# `add` and `verify`: installing and checking VMAS checkpoints (the logic is in models/vmas/install.py).
+def _add_add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", choices=("vmas",), help="the model the checkpoint is for")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="RUN/checkpoint.pt written by `scorecut train`")
+    p.add_argument("--codec", default="", metavar="DIR",
+                   help="the 32 kHz EnCodec folder (config.json + weights), for models that decode with it")
+    p.add_argument("--model-dir", default="", metavar="DIR", help="model folder (default: this user's)")
+
+
+def _model_dir(args):
+    from pathlib import Path
+
+    from scorecut.server.config import default_model_dir
+
+    return Path(args.model_dir).expanduser() if args.model_dir else default_model_dir()
+
+
+def _run_add(args) -> int:
+    from pathlib import Path
+
+    from scorecut.models.vmas.checkpoint import CheckpointError
+    from scorecut.models.vmas.install import install
+
+    try:
+        path = install(Path(args.checkpoint).expanduser(), _model_dir(args),
+                       Path(args.codec).expanduser() if args.codec else None)
+    except (CheckpointError, FileNotFoundError, OSError) as exc:
+        print(f"scorecut models add: {exc}", file=sys.stderr)
+        return 1
+    print(f"installed {args.model} at {path}; check it with `scorecut models verify {args.model}`")
+    return 0
+
+
+def _add_verify_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", choices=("vmas",), help="the model to check")
+    p.add_argument("--checkpoint", default="", metavar="PATH", help="check this file instead of the installed one")
+    p.add_argument("--model-dir", default="", metavar="DIR", help="model folder (default: this user's)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+
+
+def _run_verify(args) -> int:
+    from scorecut.models.interface import ModelUnavailable
+    from scorecut.models.vmas.install import verify
+
+    try:
+        report = verify(_model_dir(args), args.checkpoint, args.device)
+    except ModelUnavailable as exc:
+        print(f"scorecut models verify: {exc}", file=sys.stderr)
+        return 1
+    if not report["finite"]:
+        print(f"scorecut models verify: {report['checkpoint']} loads but makes invalid audio (NaN or inf): "
+              "the training diverged; train again with a lower --lr", file=sys.stderr)
+        return 1
+    print(f"{args.model}: ok")
+    for key in ("checkpoint", "sha256", "config", "parameters", "sample_rate", "seconds"):
+        print(f"  {key:<12} {report[key]}")
+    return 0
+
+
 # name -> (help, add_arguments(parser), run(args) -> int)
 ACTIONS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[..., int]]] = {
     "list": ("the models, whether each can run, and why not", _add_list_arguments, _run_list),
+    "add": ("install a trained checkpoint into the model folder", _add_add_arguments, _run_add),
+    "verify": ("load an installed model as the server does and make a second of music",
+               _add_verify_arguments, _run_verify),
 }
 
 
