@@ -182,3 +182,29 @@ def test_losses():
     good[0, 5] = 5.0
     bad[0, 9] = 5.0
     assert beat_bce(good, target) < beat_bce(bad, target)
+
+
+def test_an_encodec_model_installs_with_its_codec_folder_and_serves(tmp_path):
+    """The EnCodec path end to end with a tiny EnCodec: install copies the codec folder into the
+    model folder, serving finds it there, verify makes a second of music through it."""
+    transformers = pytest.importorskip("transformers", reason="the EnCodec codec needs transformers")
+    from scorecut.models.vmas.checkpoint import load_checkpoint, save_checkpoint
+    from scorecut.models.vmas.install import CODEC_FOLDER, install, verify
+    from scorecut.models.vmas.model import VmasNet
+
+    torch.manual_seed(0)
+    mc = transformers.EncodecConfig(sampling_rate=8000, upsampling_ratios=[4, 4], codebook_size=16, codebook_dim=8,
+                                    hidden_size=8, num_filters=4, num_lstm_layers=1, target_bandwidths=[4.0])
+    transformers.EncodecModel(mc).save_pretrained(tmp_path / "encodec")
+    codec = CodecConfig(kind="encodec", sample_rate=8000, frame_rate=500, n_q=2, cardinality=16,
+                        path=str(tmp_path / "encodec"))
+    cfg = dataclasses.replace(DEBUG, codec=codec, window_s=0.2)  # 100 steps a window at 500 Hz
+    ckpt = save_checkpoint(tmp_path / "run" / "checkpoint.pt", cfg, VmasNet(cfg), step=1)
+    models = tmp_path / "models"
+    with pytest.raises(FileNotFoundError, match="--codec"):
+        install(ckpt, models, codec_dir=tmp_path / "nowhere")
+    installed = install(ckpt, models)  # the folder named in the config
+    assert (models / CODEC_FOLDER / "config.json").is_file()
+    assert load_checkpoint(installed)["config"].codec.path == ""  # found beside it from now on
+    report = verify(model_dir=models)
+    assert report["finite"] and report["samples"] == 8000 and report["sample_rate"] == 8000
