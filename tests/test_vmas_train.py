@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
 import torch
 
 from conftest import isolated_env
-from scorecut.models.interface import Clip, ModelUnavailable, RequestError, ScoreOptions, Segment
+from scorecut.models.interface import Cancelled, Clip, ModelUnavailable, RequestError, ScoreOptions, Segment
 from scorecut.models.registry import load_model, model_infos
 from scorecut.models.vmas import serving
 from scorecut.models.vmas.checkpoint import CheckpointError, load_checkpoint, sha256_file
@@ -180,6 +181,13 @@ def test_compose_gives_exact_length_music_for_a_timeline_segment(cli_run, data_d
     assert finished.mix.shape == (2, round(3.3 * 44_100)) and finished.stems == {}
     with pytest.raises(RequestError, match="segment"):
         model.compose(analysis, options)
+    seen = []
+    model.compose(with_segment, options, progress=lambda stage, f: seen.append(f))
+    assert seen and seen[-1] == 1.0 and seen == sorted(seen)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled):
+        model.compose(with_segment, options, cancel=stop)
 
 
 def test_install_then_verify_serves_from_the_model_folder(cli_run, tmp_path):
