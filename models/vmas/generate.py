@@ -48,12 +48,14 @@ def _window_video(vt: VideoTokens, start_s: float, end_s: float, frame_rate: flo
 
 
 @torch.no_grad()
-def _generate_window(net: VmasNet, video, video_steps, beat: torch.Tensor, prompt: torch.Tensor,
+def _generate_window(net: VmasNet, state, video, video_steps, beat: torch.Tensor, prompt: torch.Tensor,
                      n_frames: int, opts: GenerateOptions, g: torch.Generator,
                      cancel: threading.Event | None, step_fn=None) -> torch.Tensor:
     """prompt (C, K, P) codes -> (C, K, n_frames) codes, the first P being the prompt.
 
-    step_fn: the one-token decode step (a compiled `lm.forward`); None = `lm.forward`.
+    state: the decode state from `lm.decoding`, shared by all windows (one allocation, and a
+    compiled step sees the same cache tensors every time). step_fn: the one-token decode step
+    (a compiled `lm.forward`); None = `lm.forward`.
     """
     lm, k = net.lm, net.cfg.codec.n_q
     c, p = prompt.shape[0], prompt.shape[-1]
@@ -62,6 +64,7 @@ def _generate_window(net: VmasNet, video, video_steps, beat: torch.Tensor, promp
     rows = 2 * c if guided else c
     keep = torch.tensor([True] * c + [False] * (rows - c), device=device)
     memory, mask = lm.memory(video.expand(rows, -1, -1) if video is not None else None, video_steps, keep)
+    lm.set_memory(state, memory, mask)
     length = n_frames + k - 1  # delayed steps
     beat_in = torch.nn.functional.pad(beat, (0, length - beat.shape[0]))[None].expand(rows, -1) * keep[:, None]
     grid = torch.full((c, k, length), lm.special, dtype=torch.long, device=device)
@@ -82,17 +85,15 @@ def _generate_window(net: VmasNet, video, video_steps, beat: torch.Tensor, promp
 
     start = torch.full((c, k, 1), lm.special, dtype=torch.long, device=device)
     inputs = torch.cat([start, grid[..., :-1]], dim=-1)  # input at step t is grid[t-1]
-    with lm.decoding(rows, length, memory, mask) as state:
-        first = min(p, length - 1)  # steps 0..first have all their inputs known: one prefill call
-        logits = logits_at(inputs[..., : first + 1], torch.arange(first + 1, device=device), state)
-        for t in range(first, length):
-            if t % 16 == 0:
-                check_cancelled(cancel)
-            if t > first:
-                logits = logits_at(grid[..., t - 1 : t], torch.tensor([t], device=device), state,
-                                   step_fn or lm.forward)
-            ids = sample_logits(logits, opts.temperature, opts.top_k, opts.top_p, generator=g)  # (C, K)
-            grid[:, :, t] = torch.where(known[:, t][None], grid[:, :, t], ids)
+    first = min(p, length - 1)  # steps 0..first have all their inputs known: one prefill call
+    logits = logits_at(inputs[..., : first + 1], torch.arange(first + 1, device=device), state)
+    for t in range(first, length):
+        if t % 16 == 0:
+            check_cancelled(cancel)
+        if t > first:
+            logits = logits_at(grid[..., t - 1 : t], torch.tensor([t], device=device), state, step_fn or lm.forward)
+        ids = sample_logits(logits, opts.temperature, opts.top_k, opts.top_p, generator=g)  # (C, K)
+        grid[:, :, t] = torch.where(known[:, t][None], grid[:, :, t], ids)
     return revert_delay(grid, n_frames)
 
 
@@ -111,15 +112,17 @@ def generate_codes(net: VmasNet, vt: VideoTokens, visual_beat: torch.Tensor, n_f
     g = torch.Generator(device=device).manual_seed(opts.seed)
     codes = torch.zeros(opts.candidates, k, 0, dtype=torch.long, device=device)
     visual_beat = visual_beat.to(device)
-    while codes.shape[-1] < n_frames:
-        end = codes.shape[-1]
-        start = 0 if end == 0 else end - overlap
-        stop = min(n_frames, start + w)
-        video, steps = _window_video(vt, start / fr, stop / fr, fr)
-        out = _generate_window(net, video, steps, visual_beat[start:stop], codes[..., start:end],
-                               stop - start, opts, g, cancel, step_fn)
-        codes = torch.cat([codes, out[..., end - start :]], dim=-1)
-        progress("compose", codes.shape[-1] / n_frames)
+    rows = opts.candidates * (2 if opts.cfg_scale != 1.0 else 1)
+    with net.lm.decoding(rows, min(w, n_frames) + k - 1) as state:
+        while codes.shape[-1] < n_frames:
+            end = codes.shape[-1]
+            start = 0 if end == 0 else end - overlap
+            stop = min(n_frames, start + w)
+            video, steps = _window_video(vt, start / fr, stop / fr, fr)
+            out = _generate_window(net, state, video, steps, visual_beat[start:stop], codes[..., start:end],
+                                   stop - start, opts, g, cancel, step_fn)
+            codes = torch.cat([codes, out[..., end - start :]], dim=-1)
+            progress("compose", codes.shape[-1] / n_frames)
     return codes
 
 

@@ -176,15 +176,27 @@ class MusicLM(nn.Module):
         return self.beat_head(hidden)[..., 0]
 
     @contextmanager
-    def decoding(self, batch: int, max_len: int, memory: torch.Tensor, mem_mask: torch.Tensor):
-        """Preallocate the caches for `max_len` steps and project the memory once."""
+    def decoding(self, batch: int, max_len: int, memory: torch.Tensor | None = None,
+                 mem_mask: torch.Tensor | None = None):
+        """Preallocate the caches for `max_len` steps once; project the memory when given.
+
+        One state serves many windows: `set_memory` swaps the video, and positions restart at 0
+        (steps past the current position are masked out, so stale keys are never read).
+        """
         if max_len > self.cfg.lm.max_steps:
             raise ValueError(f"{max_len} steps exceed the model's window of {self.cfg.lm.max_steps}")
         p = next(self.parameters())
         hd = self.dim // self.cfg.lm.n_heads
         caches = [KVCache(batch, self.cfg.lm.n_heads, max_len, hd, p.dtype, p.device) for _ in self.blocks]
-        cross = [blk.cross.project(memory) for blk in self.blocks]
-        yield DecodeState(caches, cross, mem_mask)
+        state = DecodeState(caches, [], torch.ones(batch, 1, dtype=torch.bool, device=p.device))
+        if memory is not None:
+            self.set_memory(state, memory, mem_mask)
+        yield state
+
+    def set_memory(self, state: DecodeState, memory: torch.Tensor, mem_mask: torch.Tensor) -> None:
+        """Project a (new) video memory (B, S, D) into the state's cross-attention keys and values."""
+        state.cross_kv = [blk.cross.project(memory) for blk in self.blocks]
+        state.mem_mask = mem_mask
 
 
 def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 0.0,
