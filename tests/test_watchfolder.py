@@ -16,12 +16,14 @@ from pathlib import Path
 import pytest
 from conftest import isolated_env
 from videos import VideoSpec, make_video
+from wavcheck import read_wav
 
 from scorecut.plugins.watchfolder.candidates import StabilityTracker, is_candidate_name
 from scorecut.plugins.watchfolder.options import OptionsError, options_for
 
 MODES = ["events", "polling"]
 STEMS = ("drums", "bass", "harmony", "melody")
+SHORT_S = 1.6  # 40 frames at 25 fps: a whole number of frames, so the clip lasts exactly this
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -74,7 +76,8 @@ def assert_complete_result(result: Path, duration_s: float) -> None:
     score = json.loads((result / "score.json").read_text())
     assert abs(score["duration_s"] - duration_s) < 1e-6
     for stem in ("mix", *STEMS):
-        assert (result / f"{stem}.wav").stat().st_size > 44
+        audio, rate = read_wav(result / f"{stem}.wav")
+        assert rate == score["sample_rate"] and len(audio) == round(duration_s * rate), stem
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +87,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     made = {}
     for i in range(20):
         made[f"clip{i:02d}"] = make_video(root / f"clip{i:02d}.mp4",
-                                          VideoSpec(1.5, cuts_s=(0.7,), size=(96, 64), seed=100 + i))
+                                          VideoSpec(SHORT_S, cuts_s=(0.7,), size=(96, 64), seed=100 + i))
     made["long"] = make_video(root / "long.mp4", VideoSpec(10.0, cuts_s=(3.1, 6.4), size=(96, 64), seed=7))
     return made
 
@@ -188,7 +191,7 @@ def test_twenty_files_dropped_at_once_are_each_scored_once(server, clips, drop, 
     rows = journal_rows(drop.folder)
     assert [r[1:] for r in rows] == [("done", f"clip{i:02d}", 1) for i in range(20)]
     for i in range(20):
-        assert_complete_result(drop.folder / f"scored/clip{i:02d}", 1.5)
+        assert_complete_result(drop.folder / f"scored/clip{i:02d}", SHORT_S)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -203,7 +206,7 @@ def test_sigkill_mid_job_then_restart_scores_each_once(server, clips, drop, mode
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     for result in visible(drop.folder / "scored"):  # whatever is visible is whole
-        assert_complete_result(drop.folder / "scored" / result, 10.0 if result == "long" else 1.5)
+        assert_complete_result(drop.folder / "scored" / result, 10.0 if result == "long" else SHORT_S)
     proc = start_watch(drop.folder, server.address, mode, home=tmp_path)
     try:
         wait_until(lambda: len(visible(drop.folder / "scored")) == 3, 180, "3 results", proc, log)
