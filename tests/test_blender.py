@@ -3,13 +3,15 @@
 Each driver in tests/blender/ runs in its own subprocess with a scratch HOME, installs the built
 linux zip with package_install_files, does its part and writes what it saw as JSON; the checks
 are here. Videos are made with PyAV in this process; the server is the shared `server` fixture.
-SCORECUT_BPY_PYTHON names the bpy interpreter; with SCORECUT_REQUIRE_BLENDER=1 a missing one fails.
+SCORECUT_BPY_PYTHON names the bpy interpreter; without it the first run makes .venv-blender with
+bpy==5.0.1. With SCORECUT_REQUIRE_BLENDER=1 a missing bpy fails instead of skipping.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -31,13 +33,40 @@ SOURCE_FPS = Fraction(24000, 1001)  # the movies: 23.976 fps, in a 25 fps scene
 SCENE_FPS = 25
 
 
+BPY_VERSION = "5.0.1"  # Blender 5.0's Python module: Python 3.11, its own numpy
+
+
+def _has_bpy(python: str) -> bool:
+    return Path(python).exists() and subprocess.run([python, "-c", "import bpy"], capture_output=True).returncode == 0
+
+
+def _make_bpy_venv(venv: Path) -> str:
+    """First run: bpy in the repository's own .venv-blender (it pins Python 3.11 and its own numpy)."""
+    base = shutil.which("python3.11") or getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
+    python = str(venv / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "-q", f"bpy=={BPY_VERSION}"],
+                   check=True, capture_output=True, timeout=1800)
+    return python
+
+
 def _bpy_python() -> str:
-    # SCORECUT_BPY_PYTHON, when set, is the one to use; else the repository's own .venv-blender.
-    python = os.environ.get("SCORECUT_BPY_PYTHON") or str(REPO / ".venv-blender" / "bin" / "python")
-    if Path(python).exists() and subprocess.run([python, "-c", "import bpy"], capture_output=True).returncode == 0:
+    # SCORECUT_BPY_PYTHON, when set, is the one to use; else the repository's own .venv-blender,
+    # made here on first run.
+    named = os.environ.get("SCORECUT_BPY_PYTHON")
+    python = named or str(REPO / ".venv-blender" / "bin" / "python")
+    if _has_bpy(python):
         return python
-    message = (f"no Python with bpy at {python}: set SCORECUT_BPY_PYTHON to a venv's python "
-               "with `pip install bpy==5.0.1`")
+    problem = f"no Python with bpy at {python}"
+    if not named:
+        try:
+            python = _make_bpy_venv(REPO / ".venv-blender")
+            if _has_bpy(python):
+                return python
+        except (OSError, subprocess.SubprocessError) as e:
+            problem = f"could not install bpy=={BPY_VERSION} into .venv-blender: {e}"
+    message = (f"{problem}: set SCORECUT_BPY_PYTHON to a Python 3.11 venv's python with "
+               f"`pip install bpy=={BPY_VERSION}`")
     if os.environ.get("SCORECUT_REQUIRE_BLENDER") == "1":
         pytest.fail(message)
     pytest.skip(message)

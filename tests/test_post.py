@@ -12,7 +12,7 @@ from synth_arrangements import dense
 
 from scorecut.models.analysis.types import VideoAnalysis
 from scorecut.models.composer.synth import render
-from scorecut.models.interface import STEMS, ModelOutput, ScoreOptions
+from scorecut.models.interface import STEMS, Cancelled, ModelOutput, ScoreOptions
 from scorecut.models.post import finish
 
 SR = 48_000
@@ -241,3 +241,23 @@ def test_long_signals_measure_as_pyloudnorm_does():
     swell = 0.02 + 0.3 * (0.5 + 0.5 * np.sin(2 * np.pi * t / 37.0)) ** 3  # quiet and loud passages
     x = (swell * rng.standard_normal((2, n))).astype(np.float32)
     assert abs(integrated_loudness(x, sr) - pyloudnorm.Meter(sr).integrated_loudness(x.T.astype(np.float64))) < 0.02
+
+
+class _SetAfter:
+    """A cancel event that reads as set from its n-th look on: cancel arriving mid-way."""
+
+    def __init__(self, n: int):
+        self.looks, self.n = 0, n
+
+    def is_set(self) -> bool:
+        self.looks += 1
+        return self.looks >= self.n
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_cancel_stops_post_processing_between_stages(music, n):
+    arr, stems = music
+    cancel = _SetAfter(n)
+    with pytest.raises(Cancelled):
+        finish(ModelOutput(SR, dict(stems), arr.plan), analysis(9.0), ScoreOptions(), cancel=cancel)
+    assert cancel.looks == n  # it stopped at the look that saw the cancel, not at the end

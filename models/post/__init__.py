@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-from ..interface import TRUE_PEAK_CEILING_DBTP, FinishedScore, ModelOutput, ScoreOptions
+from ..interface import TRUE_PEAK_CEILING_DBTP, FinishedScore, ModelOutput, ScoreOptions, check_cancelled
 from .ducking import DuckSettings, duck_amount, duck_gain, presence_dip, speech_spans
 from .dynamics import compressor_gain, limiter_gain
 from .levels import SILENCE_LUFS, GainLoudness, integrated_loudness, true_peak_dbtp, true_peak_per_frame
@@ -107,11 +107,13 @@ def _search_static(peaks, shaped, static: float, estimate: GainLoudness, target:
     return static
 
 
-def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: bool = False) -> FinishedScore:
+def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: bool = False,
+           cancel=None) -> FinishedScore:
     """Post-process a model's output into the finished score the server streams.
 
     `consume=True` lets it work in the model's own stem arrays (they are changed): on a
-    10-minute segment that saves a copy of all four stems (~0.9 GB at 48 kHz).
+    10-minute segment that saves a copy of all four stems (~0.9 GB at 48 kHz). `cancel` (a
+    threading.Event) is checked between stages, so a cancelled long job stops here too.
 
     Length: exactly round(analysis.duration_s * sample_rate) frames. Loudness: options.loudness_lufs
     (BS.1770 integrated) within LOUDNESS_TOLERANCE_LU, true peak <= -1 dBTP. Stems: those the model
@@ -129,6 +131,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
         return FinishedScore(sr, mix, {}, output.plan, float("-inf"), float("-inf"), extra={"post": "no audio to finish"})
     channels = max(2, *(np.atleast_2d(x).shape[0] for x in parts.values()))  # mono parts become stereo
     parts = {k: _own(x, frames, channels, sr, consume) for k, x in parts.items()}
+    check_cancelled(cancel)
 
     # Dialogue: a presence dip in the busy stems, then one duck curve for everything.
     gain = np.ones(frames, dtype=np.float32)
@@ -146,6 +149,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
 
     # Per-frame curves and mix-sized temporaries are released as soon as they are used: on a
     # 10-minute segment each curve is 115 MB and each stereo temporary 230 MB.
+    check_cancelled(cancel)
     mix0 = _sum(parts)  # (ch, frames)
     target = float(options.loudness_lufs)
     estimate = GainLoudness(mix0, sr)
@@ -164,8 +168,10 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
             extra["loudness_note"] = f"the music is very quiet; raised by at most {MAX_BOOST_DB:.0f} dB"
         shaped = gain * compressor_gain(mix0 * (gain * static), sr, target + COMP_ABOVE_TARGET_DB)
         del gain
+        check_cancelled(cancel)
         peaks = true_peak_per_frame(mix0, shaped)  # limiting scales with the static gain: once
         del mix0
+        check_cancelled(cancel)
         if not capped:
             static = _search_static(peaks, shaped, static, estimate, target, sr)
         after = _limited(peaks, static, sr)
