@@ -108,7 +108,7 @@ class EncodecCodec:
             from transformers import EncodecModel
         except ImportError:
             raise CodecUnavailable("the EnCodec codec needs the `transformers` package: "
-                                   "pip install transformers") from None
+                                   "pip install 'scorecut[vmas]' (or transformers)") from None
         self.model = EncodecModel.from_pretrained(str(folder), local_files_only=True).to(device).eval()
         mc = self.model.config
         self.sample_rate = int(mc.sampling_rate)
