@@ -97,14 +97,19 @@ def test_tiny_codec_keeps_level_and_timing():
     assert codec.decode(codec.encode(torch.zeros(1, 1, 800))).abs().max() == 0  # silence stays silent
 
 
-def test_encodec_codec_loads_from_a_local_folder_only(tmp_path):
+def tiny_encodec(tmp_path) -> CodecConfig:
+    """A tiny EnCodec (8 kHz, 2 codebooks of 16) saved with transformers, as a local codec folder."""
     transformers = pytest.importorskip("transformers", reason="the EnCodec codec needs transformers")
     torch.manual_seed(0)
     mc = transformers.EncodecConfig(sampling_rate=8000, upsampling_ratios=[4, 4], codebook_size=16, codebook_dim=8,
                                     hidden_size=8, num_filters=4, num_lstm_layers=1, target_bandwidths=[4.0])
     transformers.EncodecModel(mc).save_pretrained(tmp_path / "encodec")
-    cfg = CodecConfig(kind="encodec", sample_rate=8000, frame_rate=500, n_q=2, cardinality=16,
-                      path=str(tmp_path / "encodec"))
+    return CodecConfig(kind="encodec", sample_rate=8000, frame_rate=500, n_q=2, cardinality=16,
+                       path=str(tmp_path / "encodec"))
+
+
+def test_encodec_codec_loads_from_a_local_folder_only(tmp_path):
+    cfg = tiny_encodec(tmp_path)
     codec = load_codec(cfg)
     codes = codec.encode(torch.randn(2, 1, 1600) * 0.1)
     assert codes.shape == (2, 2, 100) and int(codes.max()) < 16
@@ -187,17 +192,11 @@ def test_losses():
 def test_an_encodec_model_installs_with_its_codec_folder_and_serves(tmp_path):
     """The EnCodec path end to end with a tiny EnCodec: install copies the codec folder into the
     model folder, serving finds it there, verify makes a second of music through it."""
-    transformers = pytest.importorskip("transformers", reason="the EnCodec codec needs transformers")
     from scorecut.models.vmas.checkpoint import load_checkpoint, save_checkpoint
     from scorecut.models.vmas.install import CODEC_FOLDER, install, verify
     from scorecut.models.vmas.model import VmasNet
 
-    torch.manual_seed(0)
-    mc = transformers.EncodecConfig(sampling_rate=8000, upsampling_ratios=[4, 4], codebook_size=16, codebook_dim=8,
-                                    hidden_size=8, num_filters=4, num_lstm_layers=1, target_bandwidths=[4.0])
-    transformers.EncodecModel(mc).save_pretrained(tmp_path / "encodec")
-    codec = CodecConfig(kind="encodec", sample_rate=8000, frame_rate=500, n_q=2, cardinality=16,
-                        path=str(tmp_path / "encodec"))
+    codec = tiny_encodec(tmp_path)
     cfg = dataclasses.replace(DEBUG, codec=codec, window_s=0.2)  # 100 steps a window at 500 Hz
     ckpt = save_checkpoint(tmp_path / "run" / "checkpoint.pt", cfg, VmasNet(cfg), step=1)
     models = tmp_path / "models"
