@@ -123,6 +123,16 @@ def test_same_seed_same_arrangement_and_seeds_differ():
 
 
 @pytest.mark.parametrize("style", ALL_STYLES)
+def test_a_calm_picture_still_gets_a_tune_after_the_opening(style):
+    a = analysis(duration=20.0, cuts=(5.0, 10.0, 15.0), motion=0.05)
+    plan = make_plan(a, ScoreOptions(style=style, seed=1))
+    arr = arrange(plan, a, 1)
+    assert len(arr.melody) >= 4, "a 20 s cue with no lead is only a bed"
+    if max(s.intensity for s in plan.sections) < STYLES[style].melody_min_intensity:
+        assert min(n.start_s for n in arr.melody) >= a.duration_s / 3  # it waits for the opening
+
+
+@pytest.mark.parametrize("style", ALL_STYLES)
 def test_ranges_and_ending(style):
     a = analysis(motion=0.7)
     plan = make_plan(a, ScoreOptions(style=style, seed=7))
@@ -133,10 +143,9 @@ def test_ranges_and_ending(style):
     assert min(harmony) >= 48 and max(harmony) <= 72  # C3..C5
     bass = [n.pitch for n in arr.bass]
     assert bass and min(bass) >= 28 and max(bass) <= 52  # E1..E3
-    if arr.melody:
-        pitches = [n.pitch for n in arr.melody]
-        assert max(pitches) - min(pitches) <= 19
-        assert arr.melody[-1].pitch % 12 == tonic
+    pitches = [n.pitch for n in arr.melody]
+    assert pitches and max(pitches) - min(pitches) <= 19
+    assert arr.melody[-1].pitch % 12 == tonic
     # The last chord is the tonic (root and third of the key present) and the bass ends on it.
     t_end = float(plan.beats_s[plan.end_beat])
     last = {n.pitch % 12 for n in arr.harmony if n.start_s >= t_end - 1e-6}

@@ -109,8 +109,15 @@ def arrange(plan: Plan, analysis, seed: int) -> Arrangement:
     speech_t = np.asarray(getattr(analysis, "speech_times_s", np.zeros(0)), float)
     speech = np.asarray(getattr(analysis, "speech", np.zeros(0)), float)
 
+    # The lead enters at the style's intensity. A calm picture may never get there; then the tune
+    # still comes in, over the most active stretch after the opening, so no cue is only a bed.
+    threshold, entry_s = plan.style.melody_min_intensity, 0.0
+    peak = max(s.intensity for s in plan.sections)
+    if peak < threshold:
+        threshold, entry_s = peak, plan.duration_s / 3
+
     def active(beat: int) -> bool:
-        if level(beat) < plan.style.melody_min_intensity:
+        if level(beat) < threshold or plan.beat_time(beat) < entry_s:
             return False
         if len(speech_t):
             t = plan.beat_time(beat)
