@@ -8,6 +8,8 @@ import json
 import struct
 import subprocess
 import sys
+import shutil
+import tempfile
 import threading
 import wave
 from pathlib import Path
@@ -192,6 +194,23 @@ def test_upload_once_and_same_result_as_path_reference(server, fresh_server, med
     for result in (first, by_path):
         assert json.loads((result.folder / "score.json").read_text()) == result.score
         assert read_wav(result.mix)[0].shape[0] == result.score["mix"]["samples"]
+
+
+def test_local_media_outside_the_servers_roots_is_uploaded_instead(server, tmp_path):
+    """A local server refuses paths outside its --media-root; the client then sends the file."""
+    outside = Path(tempfile.mkdtemp(prefix="scorecut-outside-", dir="/var/tmp"))
+    try:
+        video = make_video(outside / "elsewhere.mp4", VideoSpec(2.0, cuts_s=(0.8,), seed=34))
+        before = sha256_file(video)
+        with ScorecutClient(server.address) as local:
+            assert not local.remote
+            result = local.score([ClipSpec(str(video))], JobOptions(seed=2, stems=("drums",)),
+                                 out_dir=tmp_path, name="elsewhere")
+            assert local.uploads == 1
+        assert result.score["mix"]["samples"] == round(2.0 * result.score["sample_rate"])
+        assert sha256_file(video) == before
+    finally:
+        shutil.rmtree(outside)
 
 
 # -- writing a job's events (the wire messages the server sends) -------------------------------

@@ -204,8 +204,22 @@ class ScorecutClient:
         # A second, waiting try rides out gRPC's reconnect backoff after the server came back.
         if not (self.ping(timeout=5.0) or self.ping(timeout=2.5, wait_for_ready=True)):
             raise ServerUnavailable(f"no Scorecut server answers at {self.address}: {START_HINT}")
+        job = dict(clips=clips, options=options, duration_s=duration_s, out_dir=out_dir, name=name,
+                   on_event=on_event, cancel=cancel, timeout=timeout, before_land=before_land)
+        try:
+            return self._run_job(upload=self.remote, **job)
+        except JobFailed as e:
+            if self.remote or e.code != "PERMISSION_DENIED" or not all(Path(c.path).is_file() for c in clips):
+                raise
+            # This machine's server may not read that folder (outside its --media-root): send the
+            # media as to a server elsewhere. Uploads are content-addressed: sent once.
+            return self._run_job(upload=True, **job)
+
+    def _run_job(self, *, clips: list[ClipSpec], options: JobOptions, duration_s: float | None,
+                 out_dir: str | os.PathLike, name: str, on_event, cancel: threading.Event | None,
+                 timeout: float | None, before_land: BeforeLand | None, upload: bool) -> JobResult:
         media_ids: dict[str, str] = {}
-        if self.remote:
+        if upload:
             for clip in clips:
                 if cancel is not None and cancel.is_set():
                     raise JobCancelled("the job was cancelled before it started")
