@@ -5,7 +5,8 @@
 Baseline, measured in the same run: a bare Python gRPC server with only the health service,
 started the same way (a fresh interpreter). Ratio = scorecut start / bare start. Memory is the
 resident set (VmRSS) of the idle server right after SERVING and again once its worker has
-prepared the default model in the background.
+prepared the default model in the background, each also as a ratio to the bare server's VmRSS
+right after SERVING.
 """
 
 from __future__ import annotations
@@ -87,13 +88,14 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--settle", type=float, default=20.0, help="seconds to wait for the warm-up model")
     args = parser.parse_args()
-    ours, bare, rss_ready, rss_warm = [], [], [], []
+    ours, bare, rss_ready, rss_warm, rss_bare = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         for run in range(args.runs):
             port = free_port()
             seconds, proc = start([sys.executable, "-c", BARE, str(port)], port, home)
             bare.append(seconds)
+            rss_bare.append(rss_mb(proc.pid))
             stop(proc)
             port = free_port()
             cmd = [sys.executable, "-m", "scorecut.server.cli.main", "serve", "--port", str(port),
@@ -109,8 +111,10 @@ def main() -> int:
     print(f"scorecut serve to SERVING: median {s:.3f} s over {args.runs} runs (min {min(ours):.3f}, max {max(ours):.3f})")
     print(f"bare gRPC health server:   median {b:.3f} s")
     print(f"ratio scorecut / bare: {s / b:.2f}x")
-    print(f"idle RSS right after SERVING: {statistics.median(rss_ready):.0f} MB; "
-          f"idle after preparing the default model ({args.settle:.0f} s): {rss_warm[0]:.0f} MB")
+    rb, rr = statistics.median(rss_bare), statistics.median(rss_ready)
+    print(f"idle RSS right after SERVING: {rr:.0f} MB ({rr / rb:.2f}x the bare server's {rb:.0f} MB); "
+          f"idle after preparing the default model ({args.settle:.0f} s): {rss_warm[0]:.0f} MB "
+          f"({rss_warm[0] / rb:.2f}x)")
     return 0
 
 
