@@ -7,7 +7,9 @@ Baseline measured in the same run: the throughput of the plainest possible synth
 writes one sine per stem, 4 stereo stems, float32): the composer's speed is also printed as a
 ratio against it. The analyses are built synthetically (cuts every 1.5-6 s at random, moderate
 motion), since the composer's cost does not depend on how the cuts were found; the 10-minute
-case runs in a child process so its peak RSS (ru_maxrss) is its own.
+case runs in a child process so its peak RSS (ru_maxrss) is its own. The child then also runs
+`post.finish(consume=True)` on the composed stems, as `models.pipeline.score_segment` does for a
+job, and prints the peak after it: the composer's peak and the whole model-side job's peak.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def baseline_seconds(duration_s: float) -> float:
     return time.perf_counter() - t0
 
 
-def compose_seconds(duration_s: float, style: str, seed: int) -> tuple[float, dict]:
+def compose_seconds(duration_s: float, style: str, seed: int, keep: bool = False) -> tuple[float, dict]:
     from scorecut.models.composer.model import ComposerModel
     from scorecut.models.interface import ScoreOptions
 
@@ -65,7 +67,10 @@ def compose_seconds(duration_s: float, style: str, seed: int) -> tuple[float, di
     took = time.perf_counter() - t0
     frames = int(round(duration_s * SR))
     assert all(x.shape == (2, frames) for x in out.stems.values()) and len(out.stems) == 4
-    return took, {"stems": len(out.stems)}
+    info = {"stems": len(out.stems)}
+    if keep:
+        info.update(output=out, analysis=analysis, options=options)
+    return took, info
 
 
 def long_child(minutes: float, style: str) -> None:
@@ -73,10 +78,17 @@ def long_child(minutes: float, style: str) -> None:
     from scorecut.models.composer.model import ComposerModel  # noqa: F401 (imports count as the floor)
     from scorecut.models.interface import ScoreOptions  # noqa: F401
 
+    from scorecut.models.post import finish
+
     floor_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    took, _ = compose_seconds(minutes * 60.0, style, 1)
+    took, info = compose_seconds(minutes * 60.0, style, 1, keep=True)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"floor_mb": floor_kb / 1024, "peak_mb": peak_kb / 1024, "seconds": took}))
+    t0 = time.perf_counter()
+    finish(info.pop("output"), info["analysis"], info["options"], consume=True)  # as score_segment does
+    post_s = time.perf_counter() - t0
+    post_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"floor_mb": floor_kb / 1024, "peak_mb": peak_kb / 1024, "seconds": took,
+                      "post_peak_mb": post_kb / 1024, "post_seconds": post_s}))
 
 
 def main() -> int:
@@ -108,6 +120,8 @@ def main() -> int:
     print(f"{args.long_minutes:g}-minute segment ({args.style}): {r['seconds']:.2f} s wall "
           f"({args.long_minutes * 60 / r['seconds']:.1f}x real time), peak RSS {r['peak_mb']:.0f} MB "
           f"(after imports {r['floor_mb']:.0f} MB; composition adds {r['peak_mb'] - r['floor_mb']:.0f} MB)")
+    print(f"  then post.finish(consume=True), as score_segment runs a job: {r['post_seconds']:.2f} s, "
+          f"peak RSS of compose + post {r['post_peak_mb']:.0f} MB")
     return 0
 
 
