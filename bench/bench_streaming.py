@@ -1,6 +1,6 @@
 """Streaming stems over loopback: Score's stem stream against plain gRPC byte streaming.
 
-    .venv/bin/python bench/bench_streaming.py [--seconds 30] [--repeats 5]
+    .venv/bin/python bench/bench_streaming.py [--seconds 30] [--repeats 40]
 
 A real `scorecut serve` scores a video once (which fills its result cache); then each timed Score
 call of the same request is pure streaming: the accepted/analysis/plan events, every stem's PCM in
