@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from scorecut.models.analysis.decode import AUDIO_RATE, iter_audio, iter_video
+from scorecut.models.interface import MediaError
 from videos import VideoSpec, make_video
 
 
@@ -62,3 +63,34 @@ def test_other_containers_trim_exactly(tmp_path, suffix):
         grid = np.arange(200) / 25
         expected = grid[(grid >= in_s - 1e-6) & (grid < (8.0 if out_s is None else out_s) - 1e-6)]
         assert len(times) == len(expected) and np.allclose(times, expected, atol=1e-4), (suffix, in_s)
+
+
+def test_read_ahead_keeps_order_raises_errors_and_closes_early():
+    import threading
+
+    from scorecut.models.analysis.decode import read_ahead
+
+    assert list(read_ahead(iter(range(100)), depth=3)) == list(range(100))
+
+    def failing():
+        yield 1
+        raise MediaError("broken at the second frame")
+
+    with pytest.raises(MediaError, match="second frame"):
+        list(read_ahead(failing()))
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            n = 0
+            while True:
+                yield n
+                n += 1
+        finally:
+            closed.set()  # the container would close here
+
+    ahead = read_ahead(endless(), depth=2)
+    assert [next(ahead) for _ in range(5)] == [0, 1, 2, 3, 4]
+    ahead.close()  # the consumer stops early (an error in its loop, a cancel)
+    assert closed.is_set()

@@ -13,7 +13,7 @@ import numpy as np
 from ..interface import Clip, MediaError, ProgressFn, RequestError, Segment, check_cancelled, no_progress
 from .cuts import Cut, detect_cuts
 from .curves import motion_from_mad, pace, visual_beats
-from .decode import iter_audio, iter_video
+from .decode import Thumbnailer, iter_audio, iter_decoded, iter_video, read_ahead
 from .features import ClipAccumulator, ClipArrays
 from .probe import probe_media
 from .speech import SpeechAccumulator
@@ -48,8 +48,10 @@ def _check_clip(clip: Clip, index: int) -> None:
 def _decode_clip(clip: Clip, period_src: float, cancel, report) -> ClipArrays:
     acc = ClipAccumulator(period_src)
     span = clip.source_out_s - clip.source_in_s
-    for t, rgb in iter_video(clip.path, clip.source_in_s, clip.source_out_s, cancel=cancel):
-        acc.add(t, rgb)
+    thumbnail = Thumbnailer()
+    # Decoding on its own thread, scaling and features on this one: the two overlap.
+    for t, frame in read_ahead(iter_decoded(clip.path, clip.source_in_s, clip.source_out_s, cancel=cancel)):
+        acc.add(t, thumbnail(frame))
         if acc.n_frames % 16 == 0:
             report((t - clip.source_in_s) / span)
     if not acc.n_frames:

@@ -11,6 +11,7 @@ of the video stream.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ class DecodeOptions:
     width: int = 64  # analysis frame width in pixels; height follows the aspect ratio
     prescale_width: int = 192  # first, cheap bilinear step (only when the source is wider than 2x this)
     skip_loop_filter: bool = True  # deblocking only smooths 8x8 block edges: invisible at 64 px
-    threads: int = 0  # 0 = one per core (FFmpeg's choice)
+    threads: int = 0  # decoder threads; 0 = FFmpeg's choice (one per core, and one more)
 
 
 def _frame_size(width: int, height: int, target_w: int) -> tuple[int, int]:
@@ -43,11 +44,11 @@ def _stream_start(stream) -> float:
     return stream.start_time * tb if stream.start_time is not None else 0.0
 
 
-def iter_video(path: str, in_s: float, out_s: float | None, *, cancel: threading.Event | None = None,
-               options: DecodeOptions = DecodeOptions()) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield (time_s, rgb) for each frame with time in [in_s, out_s), in presentation order.
+def iter_decoded(path: str, in_s: float, out_s: float | None, *, cancel: threading.Event | None = None,
+                 options: DecodeOptions = DecodeOptions()) -> Iterator[tuple[float, av.VideoFrame]]:
+    """Yield (time_s, frame) for each decoded frame with time in [in_s, out_s), in presentation order.
 
-    time_s: seconds of media time (first frame = 0). rgb: (h, w, 3) uint8 at options.width.
+    time_s: seconds of media time (first frame = 0). frame: the decoder's full-size picture.
     """
     from .probe import open_media, picture_stream
 
@@ -63,11 +64,6 @@ def iter_video(path: str, in_s: float, out_s: float | None, *, cancel: threading
             stream.codec_context.options = {"skip_loop_filter": "all"}
         tb = float(stream.time_base)
         t0 = _stream_start(stream)
-        cc = stream.codec_context
-        size = _frame_size(cc.width, cc.height, options.width)
-        pre = _frame_size(cc.width, cc.height, options.prescale_width)
-        prescale = cc.width > 2 * options.prescale_width
-        first, second = VideoReformatter(), VideoReformatter()  # each caches its scaler context
         eps = 1e-6
         last_t = None
         n = 0
@@ -103,11 +99,7 @@ def iter_video(path: str, in_s: float, out_s: float | None, *, cancel: threading
                     if out_s is not None and t >= out_s - eps:
                         break
                     last_t = t
-                    if prescale:
-                        frame = first.reformat(frame, width=pre[0], height=pre[1], interpolation="FAST_BILINEAR")
-                    small = second.reformat(frame, width=size[0], height=size[1], format="rgb24",
-                                            interpolation="AREA")
-                    yield t, small.to_ndarray()
+                    yield t, frame
                 if not overshoot and (landed or seek_to is None):
                     break  # done (a seek that finds no frame at all is retried from the start)
                 container.seek(0, stream=stream)
@@ -119,6 +111,34 @@ def iter_video(path: str, in_s: float, out_s: float | None, *, cancel: threading
             # A truncated tail: keep what decoded, as players do.
     finally:
         container.close()
+
+
+class Thumbnailer:
+    """Full-size frames to small RGB arrays: two swscale steps, each with its cached scaler."""
+
+    def __init__(self, options: DecodeOptions = DecodeOptions()):
+        self.options = options
+        self.first, self.second = VideoReformatter(), VideoReformatter()
+
+    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
+        o = self.options
+        size = _frame_size(frame.width, frame.height, o.width)
+        if frame.width > 2 * o.prescale_width:
+            pre = _frame_size(frame.width, frame.height, o.prescale_width)
+            frame = self.first.reformat(frame, width=pre[0], height=pre[1], interpolation="FAST_BILINEAR")
+        return self.second.reformat(frame, width=size[0], height=size[1], format="rgb24",
+                                    interpolation="AREA").to_ndarray()
+
+
+def iter_video(path: str, in_s: float, out_s: float | None, *, cancel: threading.Event | None = None,
+               options: DecodeOptions = DecodeOptions()) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield (time_s, rgb) for each frame with time in [in_s, out_s), in presentation order.
+
+    time_s: seconds of media time (first frame = 0). rgb: (h, w, 3) uint8 at options.width.
+    """
+    thumbnail = Thumbnailer(options)
+    for t, frame in iter_decoded(path, in_s, out_s, cancel=cancel, options=options):
+        yield t, thumbnail(frame)
 
 
 def iter_audio(path: str, in_s: float, out_s: float | None, *, cancel: threading.Event | None = None,
@@ -181,3 +201,55 @@ def iter_audio(path: str, in_s: float, out_s: float | None, *, cancel: threading
             return  # a damaged audio tail: the speech curve simply ends there
     finally:
         container.close()
+
+
+_END = object()
+
+
+def read_ahead(frames: Iterator, depth: int = 6) -> Iterator:
+    """`frames`, produced on their own thread up to `depth` items ahead of the consumer.
+
+    The decoder then overlaps with the consumer's scaling and numpy work (FFmpeg, swscale and
+    numpy release the GIL for their heavy parts). Items may be full-size pictures: keep `depth`
+    small (6 1080p frames are ~19 MB). Errors raised by `frames` are raised here; a consumer
+    that stops early stops the producer and closes `frames` on the producer's thread.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in frames:
+                if not put((True, item)):
+                    break
+            else:
+                put((True, _END))
+        except BaseException as error:  # noqa: BLE001 — handed to the consumer, raised there
+            put((False, error))
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="scorecut-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = handoff.get()
+            if not ok:
+                raise item
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
