@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .levels import block_max
+
 CONTROL_HZ = 200  # compressor gain computed every 5 ms, then interpolated per sample
 
 
@@ -20,8 +22,10 @@ def compressor_gain(
     knee_db: float = 6.0,
     attack_s: float = 0.03,
     release_s: float = 0.25,
+    pre_gain: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(frames,) float32 gain of a feed-forward RMS compressor (soft knee) on a (ch, frames) mix.
+    """(frames,) float32 gain of a feed-forward RMS compressor (soft knee) on a (ch, frames) mix,
+    as it sounds after `pre_gain` (frames,) when given (applied a chunk at a time, never whole).
 
     Slow attack lets transients through (punch survives); the loop runs at the 200 Hz control
     rate, so a 10-minute mix costs 120 000 cheap iterations.
@@ -33,6 +37,8 @@ def compressor_gain(
     for i in range(0, n_hops, CHUNK_HOPS):  # per-hop energy, a chunk at a time (bounded memory)
         seg = mix[:, i * hop : (i + CHUNK_HOPS) * hop]
         e = np.einsum("cf,cf->f", seg, seg, dtype=np.float64)
+        if pre_gain is not None:
+            e *= np.square(pre_gain[i * hop : (i + CHUNK_HOPS) * hop], dtype=np.float64)
         e = np.pad(e, (0, -len(e) % hop))
         hop_energy[i : i + len(e) // hop] = e.reshape(-1, hop).sum(axis=1)
     # 30 ms RMS window (6 hops) centred on each hop, channel mean.
@@ -59,15 +65,21 @@ CHUNK_HOPS = 1 << 12  # control hops per chunk when reading the mix
 CHUNK_FRAMES = 1 << 20
 
 
-def _per_frame(values: np.ndarray, at: np.ndarray, frames: int, cap: np.ndarray | None = None) -> np.ndarray:
+def _per_frame(values: np.ndarray, at: np.ndarray, frames: int, cap=None, into: np.ndarray | None = None) -> np.ndarray:
     """(frames,) float32 linear interpolation of `values` given at frame positions `at`,
-    optionally no higher than `cap` (frames,), built a chunk at a time (no float64 full copy)."""
-    out = np.empty(frames, dtype=np.float32)
+    optionally no higher than `cap(i0, i1)` (that span's ceiling), built a chunk at a time (no
+    float64 or full-length temporary). With `into`, that array is multiplied by the curve in
+    place instead (the curve itself is never whole); `cap` reads a span before it is changed."""
+    out = np.empty(frames, dtype=np.float32) if into is None else into
     for i in range(0, frames, CHUNK_FRAMES):
         idx = np.arange(i, min(frames, i + CHUNK_FRAMES), dtype=np.float64)
-        out[i : i + len(idx)] = np.interp(idx, at, values)
+        curve = np.interp(idx, at, values).astype(np.float32)
         if cap is not None:
-            np.minimum(out[i : i + len(idx)], cap[i : i + len(idx)], out=out[i : i + len(idx)])
+            np.minimum(curve, cap(i, i + len(idx)), out=curve)
+        if into is None:
+            out[i : i + len(idx)] = curve
+        else:
+            out[i : i + len(idx)] *= curve
     return out
 
 
@@ -75,9 +87,12 @@ LIMITER_BLOCK = 16  # frames per detector block: the gain curve is computed at 1
 
 
 def limiter_gain(
-    peaks: np.ndarray, ceiling: float, sample_rate: int, lookahead_s: float = 0.004, release_db_per_s: float = 30.0
+    peaks: np.ndarray, ceiling: float, sample_rate: int, lookahead_s: float = 0.004, release_db_per_s: float = 30.0,
+    into: np.ndarray | None = None,
 ) -> np.ndarray:
     """(frames,) float32 gain that keeps `peaks * gain <= ceiling` everywhere, with no jumps.
+    With `into` (frames,), that array is multiplied by the gain in place and returned (it may
+    be `peaks` itself): on a 10-minute mix that saves a 115 MB curve.
 
     `peaks` is the per-frame true peak of the signal. Two stages:
     - release: after a peak the gain recovers at `release_db_per_s`. In dB of reduction this is
@@ -90,19 +105,32 @@ def limiter_gain(
     neighbours) and is interpolated back: between two block values, a frame only sees values that
     are each at most its own need, so the ceiling still holds.
     """
+    # Block-rate arrays are float64 (the release ramp accumulates); each is freed once used, as a
+    # 10-minute mix has 1.8 million blocks (14 MB an array).
     frames = len(peaks)
-    nb = -(-frames // LIMITER_BLOCK)
-    padded = np.pad(peaks, (0, nb * LIMITER_BLOCK - frames), mode="edge")
-    block_peak = padded.reshape(nb, LIMITER_BLOCK).max(axis=1).astype(np.float64)
-    need = np.minimum(1.0, ceiling / np.maximum(block_peak, 1e-12))
+    need = block_max(peaks, LIMITER_BLOCK).astype(np.float64)  # each block's peak, then its need
+    nb = len(need)
+    np.maximum(need, 1e-12, out=need)
+    np.divide(ceiling, need, out=need)
+    np.minimum(need, 1.0, out=need)
     need = ndimage.minimum_filter1d(need, 3, mode="nearest")  # neighbours: see the docstring
     block_rate = sample_rate / LIMITER_BLOCK
     step_db = release_db_per_s / block_rate
     ramp = np.arange(nb) * step_db
-    reduction_db = np.maximum.accumulate(-20.0 * np.log10(need) + ramp) - ramp  # >= the need's
-    gain = 10.0 ** (-reduction_db / 20.0)
+    gain = np.log10(need)  # becomes the reduction in dB, then the gain
+    gain *= -20.0
+    gain += ramp
+    np.maximum.accumulate(gain, out=gain)
+    gain -= ramp  # the reduction, >= the need's
+    del ramp
+    gain *= -1.0 / 20.0
+    np.power(10.0, gain, out=gain)
     size = 2 * max(1, int(round(lookahead_s * block_rate))) + 1
     gain = ndimage.uniform_filter1d(ndimage.minimum_filter1d(gain, size, mode="nearest"), size, mode="nearest")
+    np.minimum(gain, need, out=gain)
+    del need
     centres = (np.arange(nb) + 0.5) * LIMITER_BLOCK - 0.5
-    need_frame = np.minimum(np.float32(1.0), np.float32(ceiling) / np.maximum(peaks, np.float32(1e-12)))
-    return _per_frame(np.minimum(gain, need), centres, frames, cap=need_frame)  # cap: the last float rounding
+    def need_frame(i0: int, i1: int) -> np.ndarray:  # the last float rounding: each frame's own need
+        return np.minimum(np.float32(1.0), np.float32(ceiling) / np.maximum(peaks[i0:i1], np.float32(1e-12)))
+
+    return _per_frame(gain, centres, frames, cap=need_frame, into=into)

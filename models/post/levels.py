@@ -72,11 +72,7 @@ class GainLoudness:
             self.power[i // self.sub : i // self.sub + len(e) // self.sub] = e.reshape(-1, self.sub).sum(axis=1, dtype=np.float64)
 
     def lufs(self, gain: np.ndarray | float) -> float:
-        g2 = np.asarray(gain, np.float64) ** 2
-        if g2.ndim:
-            g2 = np.pad(g2, (0, len(self.power) * self.sub - len(g2)), mode="edge")
-            g2 = g2.reshape(len(self.power), self.sub).mean(axis=1)
-        energy = self.power * g2  # (n_sub,)
+        energy = self.power * self._mean_square(gain)  # (n_sub,)
         n_hops = len(energy) // self.per_hop
         hop_frames = self.per_hop * self.sub
         if n_hops < 4:
@@ -92,6 +88,26 @@ class GainLoudness:
         relative = -0.691 + 10 * np.log10(gated.mean()) - 10.0
         gated = blocks[(level > SILENCE_LUFS) & (level > relative)]
         return float(-0.691 + 10 * np.log10(gated.mean()))
+
+    def _mean_square(self, gain: np.ndarray | float) -> np.ndarray | float:
+        """Mean of gain**2 per 10 ms sub-block (the last one extended by its final value), a chunk
+        at a time: a per-frame float64 copy of a 10-minute curve would be 230 MB."""
+        g = np.asarray(gain, dtype=np.float32)
+        if not g.ndim:
+            return float(g) ** 2
+        sub, n_sub = self.sub, len(self.power)
+        out = np.empty(n_sub)
+        full = len(g) // sub
+        step = CHUNK_SUBS
+        for i in range(0, full, step):
+            j = min(full, i + step)
+            part = g[i * sub : j * sub].reshape(j - i, sub).astype(np.float64)
+            out[i:j] = np.einsum("ij,ij->i", part, part) / sub
+        if full < n_sub:
+            tail = g[full * sub :].astype(np.float64)
+            last = tail[-1] if len(tail) else (g[-1] if len(g) else 1.0)
+            out[full:] = (np.dot(tail, tail) + (sub - len(tail)) * last * last) / sub
+        return out
 
 
 @lru_cache(maxsize=8)
@@ -145,6 +161,30 @@ def _true_peak_frames(x: np.ndarray) -> np.ndarray:
     return peak
 
 
+def _peak_score(x: np.ndarray, estimate: np.ndarray | None, chunk: int = 1 << 20) -> tuple[np.ndarray, float]:
+    """Per frame the larger of the sample peak over the channels and `estimate` (written into
+    `estimate` when given, else a new array), a chunk at a time; and the largest sample peak."""
+    out = np.empty(x.shape[1], dtype=np.float32) if estimate is None else estimate
+    top = 0.0
+    for i in range(0, x.shape[1], chunk):
+        sample_peak = np.abs(x[:, i : i + chunk]).max(axis=0)
+        top = max(top, float(sample_peak.max(initial=0.0)))
+        if estimate is None:
+            out[i : i + chunk] = sample_peak
+        else:
+            np.maximum(out[i : i + chunk], sample_peak, out=out[i : i + chunk])
+    return out, top
+
+
+def block_max(values: np.ndarray, block: int) -> np.ndarray:
+    """(ceil(n / block),) the largest value in each block of `values`; no padded copy."""
+    full = len(values) // block
+    head = values[: full * block].reshape(full, block).max(axis=1)
+    if full * block == len(values):
+        return head
+    return np.append(head, values[full * block :].max())
+
+
 def true_peak_dbtp(x: np.ndarray, block: int = 4096, estimate: np.ndarray | None = None) -> float:
     """True peak in dBTP of a (channels, frames) signal; -inf when silent.
 
@@ -152,23 +192,17 @@ def true_peak_dbtp(x: np.ndarray, block: int = 4096, estimate: np.ndarray | None
     either side): by default those whose sample peak is within 6 dB of the loudest sample
     (inter-sample peaks of music exceed sample peaks by well under that). With `estimate`, a
     per-frame true-peak estimate good to +-0.75 dB (the limiter's detector times the gain curve
-    later applied), those whose estimate is within 1.5 dB of the largest.
+    later applied; its array is overwritten), those whose estimate is within 1.5 dB of the largest.
     """
     if x.size == 0:
         return float("-inf")
     frames = x.shape[1]
-    sample_peak = np.abs(x).max(axis=0)  # (frames,)
-    top = float(sample_peak.max())
+    # The estimate's own array holds the score (it is overwritten): no third 10-minute curve.
+    score, top = _peak_score(x, estimate)  # (frames,), the largest |sample|
     if top <= 0:
         return float("-inf")
-    if estimate is None:
-        score, floor = sample_peak, 0.5 * top
-    else:
-        score = np.maximum(estimate, sample_peak)
-        floor = float(score.max()) * 10.0 ** (-1.5 / 20.0)
-    n_blocks = -(-frames // block)
-    padded = np.pad(score, (0, n_blocks * block - frames))
-    loud = np.flatnonzero(padded.reshape(n_blocks, block).max(axis=1) >= floor)
+    floor = 0.5 * top if estimate is None else float(score.max()) * 10.0 ** (-1.5 / 20.0)
+    loud = np.flatnonzero(block_max(score, block) >= floor)
     peak = top
     context = 64  # frames either side, so the filter sees real signal, not a cut, at the edges
     for b in loud:
