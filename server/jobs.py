@@ -112,6 +112,10 @@ class JobQueue:
         self._thread.join(timeout_s)
 
     @property
+    def worker_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
     def busy(self) -> bool:
         with self._cond:
             return self._running is not None or bool(self._pending)
@@ -151,8 +155,9 @@ class JobQueue:
         while (job := self._next()) is not None:
             try:
                 self._run(job)
-            except Exception as error:  # noqa: BLE001 — the worker must outlive any one job
-                self._finish(job, "failed", ("failed", error))
+            except BaseException as error:  # noqa: BLE001 — the worker must outlive any one job
+                self._finish(job, "failed", ("failed", error if isinstance(error, Exception) else
+                                             RuntimeError(f"the job stopped the model worker ({error!r})")))
             finally:
                 with self._cond:
                     self._running = None

@@ -127,3 +127,30 @@ def assert_serving(address: str, token: str | None = None) -> None:
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
         info = pb_grpc.ScorecutStub(channel).GetInfo(pb.GetInfoRequest(), metadata=metadata(token), timeout=10)
         assert info.version
+
+
+def test_a_job_that_kills_its_thread_fails_alone_and_the_worker_goes_on(tmp_path):
+    """Even a BaseException from a job (SystemExit from some library) ends only that job: its
+    stream gets a failure, the worker stays alive and runs the next job."""
+    from scorecut.server.jobs import JobQueue
+
+    jobs = JobQueue(max_queue=2, device="cpu", model_dir=tmp_path)
+    ran = []
+
+    def run(job):
+        ran.append(job.id)
+        if len(ran) == 1:
+            raise SystemExit(3)
+        jobs._finish(job, "done", ("done", "result"))
+
+    jobs._run = run  # the worker calls this per job; the model itself is not the point here
+    jobs.start(warm_model=None)
+    try:
+        first, _ = jobs.submit(object())
+        kind, error = first.events.get(timeout=10)
+        assert kind == "failed" and isinstance(error, Exception) and "SystemExit" in str(error)
+        assert jobs.worker_alive
+        second, _ = jobs.submit(object())
+        assert second.events.get(timeout=10) == ("done", "result")
+    finally:
+        jobs.shutdown()
