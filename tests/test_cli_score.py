@@ -119,11 +119,14 @@ def test_usage_errors_exit_2_without_traceback(server, video12, tmp_path):
         (["score", str(tmp_path / "missing.mp4"), "--server", server.address], "no such video file"),
         (["score", f"{video12}#t=5,2", "--server", server.address], "ends before it starts"),
         (["score", f"{video12}#t=1,2", "--in", "1", "--server", server.address], "not both"),
+        (["score", str(video12), "--seed=-1", "--server", server.address], "give a seed from 0 to"),
+        (["score", str(video12), "--seed", "99999999999999999999", "--server", server.address], "out of range"),
     ]
     for args, message in cases:
         run = run_cli(*args, "--out-dir", str(tmp_path / "out"), home=home)
         assert run.returncode == 2, (args, run.stderr)
         assert message in run.stderr and "Traceback" not in run.stderr
+        assert len(run.stderr.strip().splitlines()) == 1, run.stderr  # one line: what is wrong, what to do
     assert not (tmp_path / "out").exists()
 
 

@@ -126,6 +126,25 @@ def test_build_request_places_clips_back_to_back(tmp_path):
     assert not build_request([ClipSpec(a)]).options.HasField("seed")
 
 
+@pytest.mark.parametrize("seed", [-1, 2**64, 99999999999999999999, 1.5, "7"])
+def test_seeds_the_contract_cannot_carry_are_refused_clearly(tmp_path, seed):
+    from scorecut.plugins.client import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match="seed .* give a seed from 0 to 18446744073709551615") as refused:
+        build_request([ClipSpec(str(tmp_path / "a.mp4"))], JobOptions(seed=seed))
+    assert isinstance(refused.value, JobFailed) and isinstance(refused.value, ValueError)
+    assert refused.value.code == "INVALID_ARGUMENT"
+    # The client refuses before it looks for a server (none runs at this port).
+    with ScorecutClient(f"127.0.0.1:{free_port()}") as client, pytest.raises(InvalidRequest):
+        client.score([ClipSpec(str(tmp_path / "a.mp4"))], JobOptions(seed=seed), out_dir=tmp_path, name="x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_seeds_at_the_ends_of_the_range_are_sent(tmp_path):
+    for seed in (0, 2**64 - 1):
+        assert build_request([ClipSpec(str(tmp_path / "a.mp4"))], JobOptions(seed=seed)).options.seed == seed
+
+
 def test_loopback_detection():
     assert is_loopback("127.0.0.1:50777") and is_loopback("localhost:1") and is_loopback("[::1]:5")
     assert not is_loopback("10.1.2.3:50777") and not is_loopback("render-node:50777")

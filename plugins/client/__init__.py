@@ -14,6 +14,7 @@ from .types import (
     DEFAULT_PORT,
     ENV_SERVER,
     ClipSpec,
+    InvalidRequest,
     JobCancelled,
     JobEvent,
     JobFailed,
@@ -24,7 +25,7 @@ from .types import (
 )
 
 __all__ = [
-    "DEFAULT_ADDRESS", "DEFAULT_PORT", "ENV_SERVER", "ClipSpec", "JobCancelled", "JobEvent", "JobFailed",
-    "JobOptions", "JobResult", "JobWriter", "ScorecutClient", "ScorecutClientError", "ServerUnavailable",
+    "DEFAULT_ADDRESS", "DEFAULT_PORT", "ENV_SERVER", "ClipSpec", "InvalidRequest", "JobCancelled", "JobEvent",
+    "JobFailed", "JobOptions", "JobResult", "JobWriter", "ScorecutClient", "ScorecutClientError", "ServerUnavailable",
     "build_request", "is_loopback", "parse_media_fragment", "parse_time_range", "split_address", "write_job",
 ]

@@ -124,10 +124,15 @@ class ScorecutClient:
             return False
         return reply == _HEALTH_SERVING
 
-    def _error(self, error: grpc.RpcError) -> Exception:
+    def _error(self, error: grpc.RpcError, job_id: str = "") -> Exception:
+        """The client error for a failed call; `job_id` once the server had accepted the job."""
         code = error.code() if hasattr(error, "code") else None
         details = (error.details() if hasattr(error, "details") else "") or ""
         if code == grpc.StatusCode.UNAVAILABLE:
+            if job_id:  # it answered, took the job, then went away: it stopped or crashed
+                return ServerUnavailable(f"the Scorecut server at {self.address} stopped during the job "
+                                         f"(job {job_id}); score again once it runs ({START_HINT})",
+                                         during_job=True, job_id=job_id)
             return ServerUnavailable(f"no Scorecut server answers at {self.address}: {START_HINT}")
         if code == grpc.StatusCode.CANCELLED:
             return JobCancelled(details or "the job was cancelled")
@@ -197,10 +202,12 @@ class ScorecutClient:
         """Run one job and land out_dir/name/ (mix.wav, <stem>.wav, score.json) atomically.
 
         Raises JobCancelled when `cancel` is set (the server job is cancelled too; nothing is left
-        in out_dir), JobFailed(code, message) for the server's refusals, ServerUnavailable when no
-        server answers. `before_land(temp_folder, score)` may add files that land with the audio.
+        in out_dir), JobFailed(code, message) for the server's refusals, InvalidRequest (a JobFailed
+        and a ValueError) for values the contract cannot carry, ServerUnavailable when no server
+        answers (with `during_job` set when it went away after accepting the job). `before_land(temp_folder, score)` may add files that land with the audio.
         """
         clips = list(clips)
+        build_request(clips, options, duration_s=duration_s)  # bad values (a seed out of range) fail here
         # A second, waiting try rides out gRPC's reconnect backoff after the server came back.
         if not (self.ping(timeout=5.0) or self.ping(timeout=2.5, wait_for_ready=True)):
             raise ServerUnavailable(f"no Scorecut server answers at {self.address}: {START_HINT}")
@@ -255,7 +262,7 @@ class ScorecutClient:
             except grpc.RpcError as e:
                 if cancel is not None and cancel.is_set():
                     raise JobCancelled("the job was cancelled") from None
-                raise self._error(e) from None
+                raise self._error(e, writer.job_id) from None
             if cancel is not None and cancel.is_set() and writer.manifest is None:
                 raise JobCancelled("the job was cancelled")
             return writer.land(score, before_land)

@@ -12,7 +12,26 @@ from collections.abc import Mapping, Sequence
 
 from scorecut.v1 import scorecut_pb2 as pb
 
-from .types import ClipSpec, JobOptions
+from .types import ClipSpec, InvalidRequest, JobOptions
+
+SEED_MAX = 2**64 - 1  # ScoreOptions.seed is a uint64
+
+
+def check_seed(seed) -> int | None:
+    """The seed as the wire carries it (a whole number 0..2**64-1), or None; raises InvalidRequest."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        try:
+            as_int = int(seed)
+        except (TypeError, ValueError, OverflowError):
+            as_int = None
+        if as_int is None or as_int != seed:
+            raise InvalidRequest(f"the seed {seed!r} is not a whole number; give a seed from 0 to {SEED_MAX}")
+        seed = as_int
+    if not 0 <= seed <= SEED_MAX:
+        raise InvalidRequest(f"the seed {seed} is out of range; give a seed from 0 to {SEED_MAX}")
+    return seed
 
 
 def build_options(options: JobOptions) -> pb.ScoreOptions:
@@ -29,8 +48,9 @@ def build_options(options: JobOptions) -> pb.ScoreOptions:
         checkpoint=options.checkpoint,
         sample_format=options.sample_format,
     )
-    if options.seed is not None:
-        msg.seed = int(options.seed)
+    seed = check_seed(options.seed)
+    if seed is not None:
+        msg.seed = seed
     if options.loudness_lufs is not None:
         msg.loudness_lufs = float(options.loudness_lufs)
     return msg

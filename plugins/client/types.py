@@ -85,9 +85,26 @@ class JobFailed(ScorecutClientError):
         self.message = message
 
 
+class InvalidRequest(JobFailed, ValueError):
+    """The request cannot be sent as given (e.g. a seed out of range); refused before any server call.
+
+    A JobFailed with code "INVALID_ARGUMENT", as the server's own refusals of bad values, and a
+    ValueError for callers that check their input that way.
+    """
+
+    def __init__(self, message: str):
+        super().__init__("INVALID_ARGUMENT", message)
+
+
 class JobCancelled(ScorecutClientError):
     """The job was cancelled (by the caller's cancel event, or on the server)."""
 
 
 class ServerUnavailable(ScorecutClientError):
-    """No Scorecut server answers at the address."""
+    """No Scorecut server answers at the address, or (`during_job`) the server went away while it ran
+    the job `job_id`: it stopped or crashed after accepting the job."""
+
+    def __init__(self, message: str, *, during_job: bool = False, job_id: str = ""):
+        super().__init__(message)
+        self.during_job = during_job
+        self.job_id = job_id

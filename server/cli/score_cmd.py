@@ -87,7 +87,9 @@ def _clips(args) -> list:
 
 def _options(args):
     from scorecut.plugins.client import JobOptions
+    from scorecut.plugins.client.request import check_seed
 
+    check_seed(args.seed)  # raises a ValueError that says the range
     stems = tuple(s.strip() for s in args.stems.split(",") if s.strip())
     checkpoint = os.path.abspath(args.checkpoint) if args.checkpoint else ""
     return JobOptions(model=args.model, style=args.style, mood=args.mood, seed=args.seed, stems=stems,
