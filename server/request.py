@@ -93,9 +93,17 @@ def _resolve_clips(request, peer: str, config: ServerConfig, uploads: UploadStor
         src_out = _finite(pc.source_out_s, "source_out_s") or media_end  # 0 = the end of the media
         fps = float(getattr(info, "fps", 0) or 0)
         tolerance = max(END_TOLERANCE_S, 1.0 / fps if fps > 0 else 0.0)
+        out_given = pc.source_out_s != 0
         if src_in < 0:
-            raise invalid(f"{label}: the in point {src_in:g} s is negative")
-        if src_in > src_out:
+            raise invalid(f"{label}: the in point {src_in:g} s is negative; times are seconds from the "
+                          "start of the media, 0 or more")
+        if src_out < 0:
+            raise invalid(f"{label}: the out point {src_out:g} s is negative; times are seconds from the "
+                          "start of the media, 0 or more")
+        if src_in > media_end + tolerance:
+            raise invalid(f"{label}: the in point {src_in:g} s is beyond the end of the media "
+                          f"({media_end:.3f} s); use an in point before the end")
+        if out_given and src_in > src_out:
             raise invalid(f"{label}: the in point {src_in:g} s is after the out point {src_out:g} s; "
                           "swap them")
         if src_out > media_end + tolerance:
@@ -103,8 +111,9 @@ def _resolve_clips(request, peer: str, config: ServerConfig, uploads: UploadStor
                           f"({media_end:.3f} s); use an out point at or before the end")
         src_out = min(src_out, media_end)
         if src_out - src_in <= 1e-6:
-            raise invalid(f"{label}: the clip has zero length (in {src_in:g} s, out "
-                          f"{pc.source_out_s:g} s); give an out point after the in point")
+            fix = ("give an out point after the in point" if out_given else
+                   f"use an in point before the end of the media ({media_end:.3f} s)")
+            raise invalid(f"{label}: the clip has zero length (in {src_in:g} s, out {src_out:g} s); {fix}")
         rec_start = _finite(pc.record_start_s, "record_start_s")
         rec_end = _finite(pc.record_end_s, "record_end_s")
         if rec_end <= 0:  # unset: right after the previous clip, at the source's own speed

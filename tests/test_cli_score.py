@@ -120,6 +120,8 @@ def test_usage_errors_exit_2_without_traceback(server, video12, tmp_path):
         (["score", f"{video12}#t=5,2", "--server", server.address], "ends before it starts"),
         (["score", f"{video12}#t=1,2", "--in", "1", "--server", server.address], "not both"),
         (["score", str(video12), "--seed=-1", "--server", server.address], "give a seed from 0 to"),
+        (["score", str(video12), "--in", "-1", "--server", server.address], "seconds from the start of the video, 0 or more"),
+        (["score", str(video12), "--in", "abc", "--server", server.address], "is not a time"),
         (["score", str(video12), "--seed", "99999999999999999999", "--server", server.address], "out of range"),
     ]
     for args, message in cases:

@@ -23,9 +23,16 @@ SUBCOMMANDS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: what is wrong and where the help is (no usage block)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; only `command`'s module is imported (all of them when None)."""
-    parser = argparse.ArgumentParser(prog="scorecut", description="Music that follows the picture.")
+    parser = _Parser(prog="scorecut", description="Music that follows the picture.")
     parser.add_argument("--version", action="version", version=f"scorecut {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in SUBCOMMANDS.items():

@@ -22,7 +22,12 @@ def _seconds(text: str) -> float:
     try:
         return _clock(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a time: give seconds (12.5) or mm:ss(.fff)") from None
+        pass
+    if text.strip().startswith("-"):
+        raise argparse.ArgumentTypeError(f"{text!r} is negative: times are seconds from the start of the video, "
+                                         "0 or more (12.5 or mm:ss.fff)")
+    raise argparse.ArgumentTypeError(f"{text!r} is not a time: give seconds from the start of the video, "
+                                     "0 or more (12.5 or mm:ss.fff)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
