@@ -274,3 +274,43 @@ def test_once_exits_zero_and_duplicates_are_not_rescored(server, clips, drop, mo
     third = start_watch(drop.folder, server.address, mode, "--once", home=tmp_path)
     assert third.wait(timeout=120) == 0
     assert visible(drop.folder / "scored") == ["clip04", "clip04-" + sha256(changed)[:8]]
+
+
+def _once(drop, server, tmp_path) -> int:
+    return start_watch(drop.folder, server.address, "events", "--once", home=tmp_path).wait(timeout=120)
+
+
+def test_a_failure_is_tried_again_when_its_options_change_or_its_error_file_is_deleted(server, clips, drop, tmp_path):
+    drop(clips["clip06"], name="a.mp4")
+    options = drop.folder / "a.mp4.scorecut.toml"
+    options.write_text('style = "jazz"\n')  # the server refuses it: not a style
+    error = drop.folder / "failed/a.error.txt"
+    assert _once(drop, server, tmp_path) == 0
+    assert "jazz" in error.read_text() and visible(drop.folder / "scored") == []
+    assert _once(drop, server, tmp_path) == 0  # nothing changed: not tried again
+    assert journal_rows(drop.folder) == [("a.mp4", "failed", "a", 1)]
+    error.unlink()  # asks for another try as it is: it fails the same way, once more
+    assert _once(drop, server, tmp_path) == 0
+    assert "jazz" in error.read_text() and journal_rows(drop.folder) == [("a.mp4", "failed", "a", 1)]
+
+    options.write_text('style = "lofi"\n')  # fixed: tried again, and the old error goes
+    assert _once(drop, server, tmp_path) == 0
+    assert visible(drop.folder / "scored") == ["a"] and not error.exists()
+    assert_complete_result(drop.folder / "scored/a", SHORT_S)
+    assert json.loads((drop.folder / "scored/a/score.json").read_text())["style"] == "lofi"
+
+    shutil.rmtree(drop.folder / "scored/a")  # a deleted result is scored again
+    assert _once(drop, server, tmp_path) == 0
+    assert visible(drop.folder / "scored") == ["a"] and journal_rows(drop.folder) == [("a.mp4", "done", "a", 1)]
+
+
+def test_a_failed_file_replaced_by_a_good_one_takes_its_name_and_clears_the_error(server, clips, drop, tmp_path):
+    bad = tmp_path / "text.mp4"
+    bad.write_text("only text\n" * 50)
+    drop(bad)
+    assert _once(drop, server, tmp_path) == 0
+    assert visible(drop.folder / "failed") == ["text.error.txt"]
+    drop(clips["clip07"], name="text.mp4")  # the user puts the real video in its place
+    assert _once(drop, server, tmp_path) == 0
+    assert visible(drop.folder / "scored") == ["text"] and visible(drop.folder / "failed") == []
+    assert_complete_result(drop.folder / "scored/text", SHORT_S)

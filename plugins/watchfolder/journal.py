@@ -3,6 +3,7 @@
 Keyed by content, not name: a renamed or copied duplicate is recognised and not scored again, a
 file whose bytes changed is. A job is marked `running` before it starts and `done` only after its
 result folder has landed, so a watcher killed mid-job (even SIGKILL) redoes that job on restart.
+A failure records the options it was tried with, so changed options try the file again.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     source      TEXT NOT NULL,          -- the file name it was first seen under
     message     TEXT NOT NULL DEFAULT '',
     attempts    INTEGER NOT NULL DEFAULT 0,
-    updated_at  REAL NOT NULL
+    updated_at  REAL NOT NULL,
+    options     TEXT NOT NULL DEFAULT ''  -- the options it was last tried with (a fingerprint)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_name ON jobs(name);
 -- Content hashes of files already read, so a restart does not re-read every video in the folder.
@@ -41,6 +43,7 @@ class Entry:
     source: str
     message: str
     attempts: int
+    options: str = ""
 
 
 class Journal:
@@ -50,24 +53,32 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "options" not in columns:  # a journal from before options were recorded
+            self._db.execute("ALTER TABLE jobs ADD COLUMN options TEXT NOT NULL DEFAULT ''")
 
     def get(self, sha256: str) -> Entry | None:
         row = self._db.execute(
-            "SELECT sha256, state, name, source, message, attempts FROM jobs WHERE sha256 = ?", (sha256,)
+            "SELECT sha256, state, name, source, message, attempts, options FROM jobs WHERE sha256 = ?", (sha256,)
         ).fetchone()
         return Entry(*row) if row else None
 
-    def owner_of(self, name: str) -> str | None:
-        """The sha256 whose result uses `name`, if any."""
-        row = self._db.execute("SELECT sha256 FROM jobs WHERE name = ?", (name,)).fetchone()
-        return row[0] if row else None
+    def holds_name(self, name: str, other_than: str) -> bool:
+        """Whether content other than `other_than` has a result, or a job under way, named `name`
+        (a failed one holds no result folder: its name is free again)."""
+        row = self._db.execute("SELECT 1 FROM jobs WHERE name = ? AND sha256 != ? AND state != 'failed'",
+                               (name, other_than)).fetchone()
+        return row is not None
 
-    def start(self, sha256: str, name: str, source: str) -> None:
+    def start(self, sha256: str, name: str, source: str, options: str = "") -> None:
+        """Mark a job running. `attempts` counts starts since it last ended (a crash loop shows)."""
         self._db.execute(
-            "INSERT INTO jobs (sha256, state, name, source, attempts, updated_at) VALUES (?, 'running', ?, ?, 1, ?) "
-            "ON CONFLICT(sha256) DO UPDATE SET state='running', name=excluded.name, "
-            "attempts=attempts+1, updated_at=excluded.updated_at",
-            (sha256, name, source, time.time()),
+            "INSERT INTO jobs (sha256, state, name, source, attempts, updated_at, options) "
+            "VALUES (?, 'running', ?, ?, 1, ?, ?) "
+            "ON CONFLICT(sha256) DO UPDATE SET name=excluded.name, "
+            "attempts=CASE WHEN state='running' THEN attempts+1 ELSE 1 END, state='running', "
+            "updated_at=excluded.updated_at, options=excluded.options",
+            (sha256, name, source, time.time(), options),
         )
 
     def finish(self, sha256: str, state: str, message: str = "") -> None:
@@ -89,7 +100,8 @@ class Journal:
         )
 
     def entries(self) -> list[Entry]:
-        rows = self._db.execute("SELECT sha256, state, name, source, message, attempts FROM jobs ORDER BY updated_at")
+        rows = self._db.execute("SELECT sha256, state, name, source, message, attempts, options FROM jobs "
+                                "ORDER BY updated_at")
         return [Entry(*r) for r in rows]
 
     def close(self) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import shutil
 import threading
 import time
@@ -76,7 +75,9 @@ class Watcher:
         self._tracker = StabilityTracker(settings.stable_s)
         self._stop = threading.Event()  # set by signals: finish nothing new, cancel the running job
         self._wake = threading.Event()  # set by filesystem events: look now rather than at the next poll
-        self._handled: dict[Path, tuple] = {}  # path -> signature when handled in this run
+        # path -> (signature when handled in this run, the result or error file it left): the
+        # file is looked at again when either changes (a deleted result asks for another try).
+        self._handled: dict[Path, tuple[tuple | None, Path | None]] = {}
         self._backoff_s = 0.0
         self._retry_at = 0.0
         self._unreachable_since: float | None = None
@@ -177,7 +178,7 @@ class Watcher:
                 continue
             path = Path(entry.path)
             present.add(path)
-            if self._handled.get(path) == self._signature(path):
+            if self._still_handled(path):
                 self._tracker.forget(path)
                 continue
             if self._tracker.observe(path):
@@ -185,6 +186,13 @@ class Watcher:
         for gone in set(self._tracker.pending()) - present:
             self._tracker.forget(gone)
         return sorted(ready, key=lambda p: (self._tracker.state(p) or (0, 0))[1])
+
+    def _still_handled(self, path: Path) -> bool:
+        handled = self._handled.get(path)
+        if handled is None:
+            return False
+        signature, left = handled
+        return signature == self._signature(path) and (left is None or left.exists())
 
     def _signature(self, path: Path) -> tuple | None:
         """What must stay the same for a handled file to stay handled: it and its options files."""
@@ -220,28 +228,30 @@ class Watcher:
         except FileNotFoundError:
             return
         entry = journal.get(sha)
-        if entry is not None and entry.state in ("done", "failed"):
-            where = f"scored/{entry.name}" if entry.state == "done" else f"failed/{entry.name}.error.txt"
-            log.info("%s: same content as %s, already %s (%s); not scored again",
-                     path.name, entry.source, entry.state, where)
-            self._handled[path] = signature
-            return
         try:
             options = options_for(path, self.folder)
         except OptionsError as exc:
             self._write_failure(path.stem, path.name, "INVALID_ARGUMENT", str(exc))
-            self._handled[path] = signature  # tried again when an options file changes
+            log.error("%s: %s -> failed/%s.error.txt", path.name, exc, path.stem)
+            self._handled[path] = (signature, None)  # tried again when an options file changes
+            return
+        fingerprint = repr(options)
+        if entry is not None and not self._try_again(entry, fingerprint):
+            where = f"scored/{entry.name}" if entry.state == "done" else f"failed/{entry.name}.error.txt"
+            log.info("%s: same content as %s, already %s (%s); not scored again",
+                     path.name, entry.source, entry.state, where)
+            self._handled[path] = (signature, self.folder / where)
             return
         name = self._result_name(path, sha, journal)
-        if entry is not None and entry.attempts >= MAX_ATTEMPTS:
+        if entry is not None and entry.state == "running" and entry.attempts >= MAX_ATTEMPTS:
             msg = (f"scoring was started {entry.attempts} times and never finished (the watcher or the "
                    "server stopped each time); check the server log, then remove this file's entry by "
                    "changing or re-adding the file")
             self._write_failure(name, path.name, "ABORTED", msg)
             journal.finish(sha, "failed", msg)
-            self._handled[path] = signature
+            self._handled[path] = (signature, self.failed / f"{name}.error.txt")
             return
-        journal.start(sha, name, path.name)
+        journal.start(sha, name, path.name, fingerprint)
         self.jobs_run += 1
         log.info("scoring %s -> scored/%s/", path.name, name)
         started = time.monotonic()
@@ -264,7 +274,7 @@ class Watcher:
                 raise _Retry(f"{exc.code}: {exc.message}") from exc
             self._write_failure(name, path.name, exc.code, exc.message)
             journal.finish(sha, "failed", f"{exc.code}: {exc.message}")
-            self._handled[path] = signature
+            self._handled[path] = (signature, self.failed / f"{name}.error.txt")
             log.error("%s: failed (%s): %s -> failed/%s.error.txt", path.name, exc.code, exc.message, name)
             return
         write_extras(path, result.folder, options)
@@ -272,7 +282,7 @@ class Watcher:
         if stale_error.exists():
             stale_error.unlink()
         journal.finish(sha, "done")
-        self._handled[path] = signature
+        self._handled[path] = (signature, self.scored / name)
         log.info("%s: scored in %.1f s -> scored/%s/%s", path.name, time.monotonic() - started, name,
                  " (from the server's cache)" if result.cached else "")
         if options.move_done or self.settings.move_done:
@@ -291,17 +301,29 @@ class Watcher:
         journal.remember_hash(str(path), st.st_size, st.st_mtime_ns, sha)
         return sha
 
+    def _try_again(self, entry, fingerprint: str) -> bool:
+        """Whether content already handled is scored again: a job that never ended, a result or
+        error file the user deleted (asking for another try), or a failure under other options."""
+        if entry.state == "running":
+            return True
+        if entry.state == "done":
+            return not (self.scored / entry.name).is_dir()
+        return entry.options != fingerprint or not (self.failed / f"{entry.name}.error.txt").exists()
+
     def _result_name(self, path: Path, sha: str, journal: Journal) -> str:
-        """scored/<stem>, or <stem>-<hash> when that name belongs to other content."""
-        base = re.sub(r"[^\w.\- ]+", "_", path.stem).strip(" .") or "video"
-        owner = journal.owner_of(base)
-        if owner in (None, sha) and (owner == sha or not (self.scored / base).exists()):
+        """scored/<stem>, as `scorecut score` names it, or <stem>-<hash> when another file's
+        result (or a folder the user made) has that name."""
+        base = path.stem or "video"
+        taken = journal.holds_name(base, other_than=sha)
+        mine = journal.get(sha)
+        if not taken and ((mine is not None and mine.name == base) or not (self.scored / base).exists()):
             return base
         return f"{base}-{sha[:8]}"
 
     def _write_failure(self, name: str, source: str, code: str, message: str) -> None:
         text = (f"{source} could not be scored.\n\n{message}\n\n(code {code}). Fix the file or its "
-                f"options and drop it again: a changed file is scored again.\n")
+                f"options ({source}{FILE_OPTIONS_SUFFIX} or {FOLDER_OPTIONS}): a changed file, or changed "
+                f"options, are tried again; or delete this file to try it again as it is.\n")
         atomic_write_text(self.failed / f"{name}.error.txt", text)
 
     def _move_done(self, path: Path) -> None:
