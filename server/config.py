@@ -22,6 +22,10 @@ DEFAULT_MAX_QUEUE = 8  # jobs waiting behind the running one
 DEFAULT_CACHE_MAX_BYTES = 4 * 1024**3  # finished results kept on disk before the oldest go
 
 
+def default_config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME))
+
+
 def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME))
 

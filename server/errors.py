@@ -31,6 +31,22 @@ def invalid(message: str) -> RpcFailure:
     return RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
+def log_file() -> str | None:
+    """The file the server logs to (set up by `setup_logging`), or None when it logs to no file."""
+    for logger in (log, logging.getLogger("scorecut")):
+        for handler in logger.handlers:
+            if isinstance(handler, logging.FileHandler):
+                return handler.baseFilename
+    return None
+
+
+def internal_message(error: BaseException) -> str:
+    where = log_file()
+    shown = f"the server log ({where})" if where else "the server log"
+    return (f"the server failed on this request ({type(error).__name__}); {shown} has the details: "
+            "send them with a bug report, and try again or change the request")
+
+
 def status_of(error: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status code and message a client sees for `error`."""
     if isinstance(error, RpcFailure):
@@ -42,8 +58,7 @@ def status_of(error: BaseException) -> tuple[grpc.StatusCode, str]:
     if isinstance(error, (MediaError, RequestError)):
         return grpc.StatusCode.INVALID_ARGUMENT, str(error)
     log.error("unexpected error", exc_info=(type(error), error, error.__traceback__))
-    return grpc.StatusCode.INTERNAL, (f"the server failed on this request ({type(error).__name__}); "
-                                      "the server log has the details")
+    return grpc.StatusCode.INTERNAL, internal_message(error)
 
 
 def rpc_errors(method):

@@ -17,7 +17,7 @@ from scorecut.v1 import scorecut_pb2 as pb
 from scorecut.v1 import scorecut_pb2_grpc as pb_grpc
 
 from .config import ServerConfig
-from .errors import RpcFailure, invalid, rpc_errors
+from .errors import RpcFailure, invalid, log_file, rpc_errors
 from .jobs import JobQueue
 from .media import FileHasher, UploadStore
 from .policy import is_loopback_peer
@@ -120,8 +120,10 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
                         job.cancel.set()
                         return
                     if not self.jobs.worker_alive and job.events.empty():  # never wait on a dead worker
-                        raise RpcFailure(grpc.StatusCode.INTERNAL, "the server's model worker stopped; "
-                                         "restart the server (scorecut serve) and send the job again")
+                        where = log_file()
+                        raise RpcFailure(grpc.StatusCode.INTERNAL, "the server's model worker stopped"
+                                         + (f" (the server log {where} says why)" if where else "")
+                                         + "; restart the server (scorecut serve) and send the job again")
                     continue
                 if kind == "started":
                     started = time.monotonic()

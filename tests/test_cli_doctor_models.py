@@ -22,6 +22,11 @@ def test_doctor_all_good_with_a_server(server, tmp_path):
         assert any(line[6:].startswith(name) for line in lines), (name, run.stdout)
     assert f"ok    server         {server.address}: Scorecut" in run.stdout
     assert str(tmp_path / ".local/share/scorecut/models") in run.stdout  # the platformdirs model folder
+    # The README says doctor prints where config, cache and logs live (the isolated XDG folders here).
+    for name, folder in (("config folder", ".config/scorecut"), ("cache folder", ".cache/scorecut"),
+                         ("log folder", ".local/state/scorecut/log"), ("model folder", ".local/share/scorecut/models")):
+        line = next(line for line in lines if line[6:].startswith(name))
+        assert str(tmp_path / folder) in line, (name, line)
     assert run.stdout.rstrip().endswith("all good")
 
 

@@ -242,6 +242,28 @@ def test_unexpected_failures_become_internal_without_traceback(caplog):
         grpc_server.stop(0)
 
 
+def test_internal_message_names_the_servers_log_file(tmp_path):
+    """A server logs to a file (setup_logging, as `scorecut serve` does): INTERNAL names that file."""
+    import logging
+
+    from scorecut.server.app import setup_logging
+    from scorecut.server.errors import status_of as server_status_of
+
+    logger = logging.getLogger("scorecut")
+    saved = list(logger.handlers), logger.level
+    try:
+        path = setup_logging(tmp_path / "logs", "CRITICAL")
+        code, message = server_status_of(KeyError("a secret detail"))
+    finally:
+        for handler in logger.handlers:
+            handler.close()
+        logger.handlers[:] = saved[0]
+        logger.setLevel(saved[1])
+    assert code == grpc.StatusCode.INTERNAL
+    assert f"the server log ({path})" in message and "KeyError" in message
+    assert "a secret detail" not in message and "\n" not in message
+
+
 def test_path_references_from_other_machines_are_refused(media_root, good, tmp_path):
     """The policy itself, with the peer strings gRPC gives for remote callers (no traffic sent)."""
     from scorecut.server.config import ServerConfig

@@ -1,5 +1,5 @@
-"""`scorecut doctor`: check this machine — device, torch, codecs, model folder, server — and say
-how to fix each problem. Exit 0 when everything needed works, 1 otherwise."""
+"""`scorecut doctor`: check this machine — device, torch, codecs, the config, cache, log and model
+folders, server — and say how to fix each problem. Exit 0 when everything needed works, 1 otherwise."""
 
 from __future__ import annotations
 
@@ -70,12 +70,26 @@ def check_codecs() -> list[Check]:
     return checks
 
 
+def _folder(name: str, folder, what: str = "") -> Check:
+    shown = f"{folder}" + (f" ({what})" if what else "") + ("" if folder.exists() else " (not created yet)")
+    return Check(name, True, shown, note=not folder.exists())
+
+
+def check_folders() -> list[Check]:
+    """The per-user folders (platformdirs) a server started here uses by default."""
+    from scorecut.server.config import default_cache_dir, default_config_dir, default_log_dir
+
+    logs = default_log_dir()
+    return [_folder("config folder", default_config_dir()),
+            _folder("cache folder", default_cache_dir(), "analyses, finished results, uploads"),
+            _folder("log folder", logs, "server.log; a server `scorecut score` started: server-<address>.log")]
+
+
 def check_models() -> list[Check]:
     from scorecut.server.config import default_model_dir
 
     folder = default_model_dir()
-    checks = [Check("model folder", True, f"{folder}" + ("" if folder.exists() else " (empty: not created yet)"),
-                    note=not folder.exists())]
+    checks = [_folder("model folder", folder)]
     try:
         from .models_cmd import local_models
 
@@ -122,7 +136,7 @@ def run(args) -> int:
 
     explicit = bool(args.server or os.environ.get(ENV_SERVER))
     address = args.server or os.environ.get(ENV_SERVER) or DEFAULT_ADDRESS
-    checks = [check_python(), *check_torch(), *check_codecs(), *check_models(),
+    checks = [check_python(), *check_torch(), *check_codecs(), *check_folders(), *check_models(),
               check_server(address, explicit, args.token or None)]
     for c in checks:
         mark = "ok  " if c.ok and not c.note else ("note" if c.ok else "FAIL")
