@@ -308,8 +308,12 @@ def test_a_failed_file_replaced_by_a_good_one_takes_its_name_and_clears_the_erro
     bad = tmp_path / "text.mp4"
     bad.write_text("only text\n" * 50)
     drop(bad)
+    (drop.folder / "voice.wav").write_bytes(b"RIFF")  # not a video: left alone, and said so once
+    (drop.folder / "copying.mp4.part").write_bytes(b"")  # on its way: left alone quietly
     assert _once(drop, server, tmp_path) == 0
     assert visible(drop.folder / "failed") == ["text.error.txt"]
+    log = (drop.folder / ".scorecut/watch.log").read_text()
+    assert log.count("voice.wav: left alone: not a video file") == 1 and "copying.mp4.part" not in log
     drop(clips["clip07"], name="text.mp4")  # the user puts the real video in its place
     assert _once(drop, server, tmp_path) == 0
     assert visible(drop.folder / "scored") == ["text"] and visible(drop.folder / "failed") == []

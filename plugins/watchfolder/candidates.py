@@ -22,14 +22,15 @@ VIDEO_SUFFIXES = frozenset({
 TEMPORARY_SUFFIXES = frozenset({".part", ".tmp", ".temp", ".crdownload", ".download", ".partial", ".filepart", ".!qb", ".opdownload"})
 
 
+def is_hidden_or_temporary(name: str) -> bool:
+    """Dotfiles, Office lock files (~$...), and names of files still being written."""
+    lower = name.lower()
+    return name.startswith((".", "~$", "~")) or any(lower.endswith(s) for s in TEMPORARY_SUFFIXES)
+
+
 def is_candidate_name(name: str) -> bool:
     """True for a video file name that is not hidden or temporary."""
-    if name.startswith((".", "~$", "~")):
-        return False
-    lower = name.lower()
-    if any(lower.endswith(s) for s in TEMPORARY_SUFFIXES):
-        return False
-    return os.path.splitext(lower)[1] in VIDEO_SUFFIXES
+    return not is_hidden_or_temporary(name) and os.path.splitext(name.lower())[1] in VIDEO_SUFFIXES
 
 
 @dataclass

@@ -32,7 +32,7 @@ from scorecut.plugins.client import (
     ServerUnavailable,
 )
 
-from .candidates import StabilityTracker, is_candidate_name
+from .candidates import VIDEO_SUFFIXES, StabilityTracker, is_candidate_name, is_hidden_or_temporary
 from .journal import Journal
 from .options import FILE_OPTIONS_SUFFIX, FOLDER_OPTIONS, FileOptions, OptionsError, options_for
 from .outputs import atomic_write_text, clean_partial_results, write_extras
@@ -78,6 +78,7 @@ class Watcher:
         # path -> (signature when handled in this run, the result or error file it left): the
         # file is looked at again when either changes (a deleted result asks for another try).
         self._handled: dict[Path, tuple[tuple | None, Path | None]] = {}
+        self._ignored: set[str] = set()  # names already logged as not videos
         self._backoff_s = 0.0
         self._retry_at = 0.0
         self._unreachable_since: float | None = None
@@ -174,7 +175,10 @@ class Watcher:
             return []
         present = set()
         for entry in entries:
-            if not entry.is_file(follow_symlinks=False) or not is_candidate_name(entry.name):
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if not is_candidate_name(entry.name):
+                self._say_ignored(entry.name)
                 continue
             path = Path(entry.path)
             present.add(path)
@@ -186,6 +190,15 @@ class Watcher:
         for gone in set(self._tracker.pending()) - present:
             self._tracker.forget(gone)
         return sorted(ready, key=lambda p: (self._tracker.state(p) or (0, 0))[1])
+
+    def _say_ignored(self, name: str) -> None:
+        """Log once why a visible file that is not ours is left alone (temporary names are not
+        mentioned: they are files still on their way)."""
+        if (name in self._ignored or is_hidden_or_temporary(name) or name == FOLDER_OPTIONS
+                or name.endswith(FILE_OPTIONS_SUFFIX)):
+            return
+        self._ignored.add(name)
+        log.info("%s: left alone: not a video file (give Scorecut videos: %s)", name, ", ".join(sorted(VIDEO_SUFFIXES)))
 
     def _still_handled(self, path: Path) -> bool:
         handled = self._handled.get(path)
