@@ -233,6 +233,40 @@ def test_score_starts_a_detached_server_once_and_reuses_it(tmp_path):
                 os.kill(pid, signal.SIGKILL)
 
 
+def test_server_killed_mid_job_says_so_and_where_its_log_is(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    video = make_video(home / "long.mp4", VideoSpec(30.0, cuts_s=(6.0, 17.0), size=(160, 90), seed=63))
+    port = free_port()
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "score", str(video), "--server", f"127.0.0.1:{port}",
+           "--out-dir", str(out)]
+    proc = subprocess.Popen(cmd, env=isolated_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pid = None
+    try:
+        lines = []
+        for line in proc.stderr:  # plain progress lines (not a terminal)
+            lines.append(line)
+            if "queued" in line:  # the server has accepted the job
+                break
+        pid = json.loads(_pidfile(home, port).read_text())["pid"]
+        os.kill(pid, signal.SIGKILL)  # the server dies mid-job
+        rest = proc.communicate(timeout=120)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if pid is None and _pidfile(home, port).exists():
+            os.kill(json.loads(_pidfile(home, port).read_text())["pid"], signal.SIGKILL)
+    assert proc.returncode == 3, "".join(lines) + rest
+    log = json.loads(_pidfile(home, port).read_text())["log"]
+    messages = [line for line in rest.splitlines() if line.startswith("scorecut score:")]
+    assert len(messages) == 1, rest
+    assert "stopped during the job" in messages[0] and "run the command again" in messages[0]
+    assert log in messages[0]
+    assert "no Scorecut server answers" not in rest and "Traceback" not in rest
+    assert not out.exists() or list(out.iterdir()) == []
+
+
 def test_server_that_cannot_start_exits_3_with_its_log(tmp_path, media_root):
     home = tmp_path / "home"
     home.mkdir()

@@ -191,6 +191,24 @@ def test_cancel_midway_raises_and_leaves_nothing(server, tmp_path, client_video)
         assert client.ping()  # the server still serves
 
 
+def test_server_killed_during_the_job_says_it_stopped_during_the_job(fresh_server, media_root, tmp_path):
+    srv = fresh_server()
+    video = make_video(media_root / "killed_mid_job.mp4", VideoSpec(20.0, cuts_s=(5.0, 12.0), seed=23))
+
+    def on_event(event):
+        if event.kind == "accepted":  # the server has taken the job: now it dies, no goodbye
+            srv.proc.kill()
+
+    out_dir = tmp_path / "out"
+    with ScorecutClient(srv.address) as client:
+        with pytest.raises(ServerUnavailable) as info:
+            client.score([ClipSpec(str(video))], out_dir=out_dir, name="killed", on_event=on_event)
+    error = info.value
+    assert error.during_job and error.job_id
+    assert "stopped during the job" in str(error) and "no Scorecut server answers" not in str(error)
+    assert not out_dir.exists() or list(out_dir.iterdir()) == []
+
+
 def _hashes(score: dict) -> dict[str, str]:
     return {e["name"]: e["sha256"] for e in (score["mix"], *score["stems"])}
 

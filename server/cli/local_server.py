@@ -68,6 +68,16 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def started_server_log(address: str) -> Path | None:
+    """The log of the running server that `scorecut score` started at `address`, if one did."""
+    record = read_pidfile(address) or {}
+    try:
+        pid, log = int(record["pid"]), Path(record["log"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return log if pid_alive(pid) else None
+
+
 @contextlib.contextmanager
 def _file_lock(path: Path):
     """An exclusive lock across processes, held for the `with` block."""

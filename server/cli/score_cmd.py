@@ -151,12 +151,24 @@ def _plot(clips, score: dict, out_path: Path) -> None:
         print(f"scorecut score: no alignment.png: {e}", file=sys.stderr)
 
 
+def _stopped_during_job(address: str, server_log) -> str:
+    """What to say when the server went away after it had accepted the job."""
+    from scorecut.plugins.client import is_loopback
+
+    said = f"the Scorecut server at {address} stopped during the job; run the command again"
+    if server_log is not None:
+        return f"{said} (it starts a new local server); if it stops again, its log says why: {server_log}"
+    if is_loopback(address):
+        return f"{said} (it starts a local server if none runs); if it stops again, the server's log says why"
+    return f"{said} once the server runs there again; its log there says why it stopped"
+
+
 def run(args) -> int:
     from scorecut.plugins.client import (DEFAULT_ADDRESS, ENV_SERVER, JobCancelled, JobFailed, ScorecutClient,
                                          ServerUnavailable, is_loopback)
     from scorecut.plugins.client.output import check_name
 
-    from .local_server import ensure_local_server
+    from .local_server import ensure_local_server, started_server_log
     from .progress import ProgressDisplay
 
     try:
@@ -172,6 +184,7 @@ def run(args) -> int:
     except OSError as e:
         return _fail(EXIT_USAGE, f"cannot read --tls-ca {args.tls_ca}: {e.strerror}")
     progress = ProgressDisplay(label=name)
+    server_log = None  # the log of a local server this command (or an earlier one) started
     try:
         with ScorecutClient(address, token=token, root_certificates=roots) as probe:
             answering = probe.ping()
@@ -179,13 +192,18 @@ def run(args) -> int:
             if not is_loopback(address) or roots is not None:
                 return _fail(EXIT_UNAVAILABLE, f"no Scorecut server answers at {address}; start it there "
                              "with `scorecut serve`, or check --server")
-            ensure_local_server(address, token=token,
-                                notify=lambda m: print(f"scorecut score: {m}", file=sys.stderr))
+            local = ensure_local_server(address, token=token,
+                                        notify=lambda m: print(f"scorecut score: {m}", file=sys.stderr))
+            server_log = local.log_path
+        if server_log is None and is_loopback(address):
+            server_log = started_server_log(address)
         with ScorecutClient(address, token=token, root_certificates=roots) as client:  # a fresh channel: no reconnect backoff
             result = client.score(clips, options, duration_s=args.duration, out_dir=args.out_dir, name=name,
                                   on_event=progress, before_land=_extras(args, clips))
     except ServerUnavailable as e:
         progress.close()
+        if e.during_job:
+            return _fail(EXIT_UNAVAILABLE, _stopped_during_job(address, server_log))
         return _fail(EXIT_UNAVAILABLE, str(e))
     except JobCancelled as e:
         progress.close()
