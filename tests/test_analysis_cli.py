@@ -41,6 +41,24 @@ def test_json_output(video):
     assert set(data["cuts_s"]) <= set(data["visual_beats_s"])
 
 
+def test_json_has_the_speech_curve(video, tmp_path):
+    talking = make_video(tmp_path / "talk.mp4", VideoSpec(duration_s=4.0, cuts_s=(2.0,), fps=25, size=(160, 90),
+                                                         audio="speech", speech_spans_s=((1.0, 2.5),), seed=5))
+    out = _analyze(str(talking), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    times, speech = data["speech_times_s"], data["speech"]
+    assert len(times) == len(speech) > 50 and times == sorted(times)
+    talking_at = [t for t, p in zip(times, speech) if p > 0.5]
+    assert talking_at and 0.8 <= talking_at[0] <= 1.5 and 2.0 <= talking_at[-1] <= 2.8, talking_at
+    # The text summary reads the same curve.
+    share = sum(p > 0.5 for p in speech) / len(speech)
+    assert f"speech: {100 * share:.0f}% of the time" in _analyze(str(talking)).stdout
+    # Without an audio track: empty arrays, present all the same.
+    silent = json.loads(_analyze(str(video), "--json").stdout)
+    assert silent["speech_times_s"] == [] and silent["speech"] == []
+
+
 def test_media_fragment_range_and_plot(video, tmp_path):
     plot = tmp_path / "alignment.png"
     out = _analyze(f"{video}#t=1,4", "--json", "--plot", str(plot))

@@ -45,4 +45,7 @@ class VideoAnalysis:
             "saturation": [round(float(v), 5) for v in self.saturation],
             "warmth": [round(float(v), 5) for v in self.warmth],
             "pace": [round(float(v), 5) for v in self.pace],
+            # Speech has its own time base (empty arrays when the clips have no audio).
+            "speech_times_s": [round(float(t), 6) for t in self.speech_times_s],
+            "speech": [round(float(v), 5) for v in self.speech],
         }

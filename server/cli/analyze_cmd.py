@@ -13,7 +13,8 @@ import sys
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("video", metavar="VIDEO", help="a video file; may end in #t=IN,OUT (seconds)")
     p.add_argument("--json", action="store_true",
-                   help="print the analysis as JSON (duration_s, cuts_s, visual_beats_s, analysis_fps, motion, ...)")
+                   help="print the analysis as JSON (duration_s, cuts_s, visual_beats_s, analysis_fps, motion, ..., "
+                        "speech_times_s and speech: the probability of speech, 0..1)")
     p.add_argument("--plot", metavar="FILE", default=None,
                    help="write a picture of the analysis (motion, cuts, visual beats) to FILE (.png)")
     p.add_argument("--fps", type=float, default=10.0, help="analysis rate of the curves (default 10)")
