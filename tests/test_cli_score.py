@@ -123,6 +123,13 @@ def test_usage_errors_exit_2_without_traceback(server, video12, tmp_path):
         (["score", str(video12), "--in", "-1", "--server", server.address], "seconds from the start of the video, 0 or more"),
         (["score", str(video12), "--in", "abc", "--server", server.address], "is not a time"),
         (["score", str(video12), "--seed", "99999999999999999999", "--server", server.address], "out of range"),
+        (["score", str(video12.parent) + "/", "--server", server.address], "is a folder; give the video files"),
+        (["score", str(video12), "--checkpoint", str(video12), "--server", server.address],
+         "--checkpoint applies to --model vmas"),
+        (["score", str(video12), "--model", "composer", "--checkpoint", "x.pt", "--server", server.address],
+         "--checkpoint applies to --model vmas"),
+        (["score", str(video12), "--model", "vmas", "--checkpoint", "/nonexistent.pt", "--server", server.address],
+         "no such checkpoint file: /nonexistent.pt"),
     ]
     for args, message in cases:
         run = run_cli(*args, "--out-dir", str(tmp_path / "out"), home=home)
@@ -130,6 +137,18 @@ def test_usage_errors_exit_2_without_traceback(server, video12, tmp_path):
         assert message in run.stderr and "Traceback" not in run.stderr
         assert len(run.stderr.strip().splitlines()) == 1, run.stderr  # one line: what is wrong, what to do
     assert not (tmp_path / "out").exists()
+
+
+def test_out_dir_that_is_a_file_is_refused(server, video12, tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder\n")
+    for out_dir, message in ((afile, f"the output folder {afile} is a file"),
+                             (afile / "sub", f"{afile} is a file")):
+        run = run_cli("score", str(video12), "--server", server.address, "--out-dir", str(out_dir),
+                      home=tmp_path / "home")
+        assert run.returncode == 2, run.stderr
+        assert message in run.stderr and "--out-dir" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert afile.read_text() == "not a folder\n"
 
 
 def test_job_failure_exits_1_with_the_servers_message(server, video12, tmp_path):

@@ -85,9 +85,25 @@ def _clips(args) -> list:
             raise ValueError(f"--out {args.out_s:g} must be after --in {args.in_s:g}")
         clips = [replace(clip, source_in_s=args.in_s or 0.0, source_out_s=args.out_s)]
     for clip in clips:
+        if os.path.isdir(clip.path):
+            raise ValueError(f"{clip.path} is a folder; give the video files in it (e.g. {clip.path.rstrip('/')}"
+                             f"{os.sep}*.mp4), or use `scorecut watch` for a folder")
         if not os.path.isfile(clip.path):
             raise ValueError(f"no such video file: {clip.path}")
     return [replace(c, path=os.path.abspath(c.path)) for c in clips]
+
+
+def _check_out_dir(out_dir: str) -> None:
+    """The output folder, or the nearest part of its path that exists, must be a folder."""
+    path = Path(out_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"the output folder {out_dir} is a file; give a folder with --out-dir")
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"cannot make the output folder {out_dir}: {parent} is a file; "
+                                 "give a folder with --out-dir")
+            return
 
 
 def _options(args):
@@ -96,7 +112,17 @@ def _options(args):
 
     check_seed(args.seed)  # raises a ValueError that says the range
     stems = tuple(s.strip() for s in args.stems.split(",") if s.strip())
-    checkpoint = os.path.abspath(args.checkpoint) if args.checkpoint else ""
+    checkpoint = ""
+    if args.checkpoint:
+        if args.model != "vmas":
+            raise ValueError("--checkpoint applies to --model vmas; add --model vmas, or leave out --checkpoint")
+        checkpoint = os.path.abspath(os.path.expanduser(args.checkpoint))
+        if os.path.isdir(checkpoint):
+            raise ValueError(f"the checkpoint {checkpoint} is a folder; give the checkpoint file in it "
+                             "(e.g. RUN/checkpoint.pt)")
+        if not os.path.isfile(checkpoint):
+            raise ValueError(f"no such checkpoint file: {checkpoint}; check the path (a checkpoint is "
+                             "RUN/checkpoint.pt from `scorecut train`)")
     return JobOptions(model=args.model, style=args.style, mood=args.mood, seed=args.seed, stems=stems,
                       sample_rate=args.sample_rate, sample_format=args.sample_format,
                       loudness_lufs=args.loudness, duck_dialogue=args.duck_dialogue, meter=args.meter,
@@ -175,6 +201,7 @@ def run(args) -> int:
         clips = _clips(args)
         name = check_name(args.name or Path(clips[0].path).stem)
         options = _options(args)
+        _check_out_dir(args.out_dir)
     except ValueError as e:
         return _fail(EXIT_USAGE, str(e))
     address = args.server or os.environ.get(ENV_SERVER) or DEFAULT_ADDRESS
