@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -68,6 +69,17 @@ def test_media_fragment_range_and_plot(video, tmp_path):
     # Cuts are relative to the range start: 1.32 - 1 and 3.12 - 1.
     assert [round(t, 2) for t in data["cuts_s"]] == [0.32, 2.12]
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_plot_file_gets_the_umasks_usual_mode(video, tmp_path, umask, mode):
+    plot = tmp_path / "motion.png"
+    out = subprocess.run([sys.executable, "-m", "scorecut.server.cli.main", "analyze", str(video), "--plot", str(plot)],
+                         capture_output=True, text=True, timeout=120, preexec_fn=lambda: os.umask(umask))
+    assert out.returncode == 0, out.stderr
+    assert plot.stat().st_mode & 0o777 == mode  # as any file the user makes, not a private temp file's 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["motion.png"]  # no temporary file left
 
 
 def test_human_summary(video):

@@ -315,6 +315,23 @@ def test_plot_writes_alignment_png(server, media_root, tmp_path):
     assert png.stat().st_mode & 0o777 == (out / "plot_src" / "mix.wav").stat().st_mode & 0o777
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+def test_result_files_get_the_umasks_usual_modes(server, media_root, tmp_path):
+    video = make_video(media_root / "modes_src.mp4", VideoSpec(3.0, cuts_s=(1.2,), seed=82))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "score", str(video), "--plot", "--preview",
+           "--server", server.address, "--out-dir", str(out)]
+    run = subprocess.run(cmd, capture_output=True, text=True, env=isolated_env(tmp_path / "home"), timeout=300,
+                         preexec_fn=lambda: os.umask(0o027))
+    assert run.returncode == 0, run.stderr
+    folder = out / "modes_src"
+    names = sorted(p.name for p in folder.iterdir())
+    assert {"alignment.png", "preview.mp4", "mix.wav", "score.json"} <= set(names), names
+    modes = {name: (folder / name).stat().st_mode & 0o777 for name in names}
+    assert set(modes.values()) == {0o640}, modes  # umask 027: rw-r-----, no private 0600 temp-file modes
+    assert folder.stat().st_mode & 0o777 == 0o750 and out.stat().st_mode & 0o777 == 0o750
+
+
 def test_token_is_sent_as_bearer_metadata(fresh_server, media_root, tmp_path):
     srv = fresh_server("--token", "s3cret")
     video = make_video(media_root / "token_src.mp4", VideoSpec(2.0, seed=91))

@@ -8,7 +8,7 @@ a reader sees at a glance whether cuts land on beats. Written atomically (temp n
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -88,8 +88,15 @@ def plot_alignment(analysis: VideoAnalysis, path: str | os.PathLike, plan: Music
     fig.tight_layout()
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".png", dir=path.parent)
-    os.close(fd)
+    # A hidden name beside the result, created as open() would (0666 less the umask): mkstemp's
+    # private 0600 would stay on the result after the rename.
+    while True:
+        tmp = str(path.parent / f".{path.stem}.{secrets.token_hex(4)}{path.suffix or '.png'}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
     try:
         fig.savefig(tmp, dpi=110, format=(path.suffix[1:] or "png"), bbox_inches="tight")
         os.replace(tmp, path)
