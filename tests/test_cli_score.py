@@ -85,12 +85,88 @@ def test_score_writes_the_full_layout(server, video12, tmp_path):
         assert near(score["cuts_s"], cut), (cut, score["cuts_s"])
     assert sorted(p.name for p in out.iterdir()) == ["cli twelve"]  # no temporary folders left
 
-    # Scoring again replaces the result in place (same name), still complete.
-    again = run_cli("score", str(video12), "--server", server.address, "--out-dir", str(out), "--seed", "4",
+    # The same request again replaces the result in place (same name), still complete.
+    again = run_cli("score", str(video12), "--server", server.address, "--out-dir", str(out), "--seed", "3",
                     home=tmp_path / "home")
     assert again.returncode == 0, again.stderr
-    assert check_result(folder, 12.0)["seed"] == 4
+    assert again.stdout.strip() == str(folder) and "from cache" in again.stderr
+    assert check_result(folder, 12.0)["seed"] == 3
     assert sorted(p.name for p in out.iterdir()) == ["cli twelve"]
+
+
+def _recorded(folder: Path) -> dict:
+    return json.loads((folder / "score.json").read_text())["request"]
+
+
+def test_a_different_request_never_replaces_an_earlier_take(server, media_root, tmp_path):
+    video = make_video(media_root / "takes.mp4", VideoSpec(3.0, cuts_s=(1.3,), seed=17))
+    out = tmp_path / "out"
+    home = tmp_path / "home"
+
+    def score(*args: str) -> subprocess.CompletedProcess:
+        run = run_cli("score", str(video), "--server", server.address, "--out-dir", str(out), *args, home=home)
+        assert run.returncode == 0, run.stderr
+        assert "Traceback" not in run.stderr
+        return run
+
+    first = score("--seed", "1")
+    assert first.stdout.strip() == str(out / "takes") and "holds another take" not in first.stderr
+    assert _recorded(out / "takes") == {"clips": [{"path": str(video), "name": "takes.mp4"}], "options": {"seed": 1}}
+
+    second = score("--seed", "2", "--style", "lofi")  # a different request: the first take is kept
+    assert second.stdout.strip() == str(out / "takes-2")
+    assert f"{out / 'takes'} holds another take" in second.stderr and f"went to {out / 'takes-2'}" in second.stderr
+    assert json.loads((out / "takes" / "score.json").read_text())["seed"] == 1
+    assert check_result(out / "takes-2", 3.0)["seed"] == 2
+
+    third = score("--in", "0.5")  # another range of the same video is another request too
+    assert third.stdout.strip() == str(out / "takes-3")
+    assert _recorded(out / "takes-3")["clips"][0]["source_in_s"] == 0.5
+
+    # The same request as an earlier take replaces that take (the same music, from the server's cache).
+    again = score("--style", "lofi", "--seed", "2")
+    assert again.stdout.strip() == str(out / "takes-2") and "from cache" in again.stderr
+    assert f"replaced the take of the same request in {out / 'takes-2'}" in again.stderr
+    first_again = score("--seed", "1")
+    assert first_again.stdout.strip() == str(out / "takes") and "holds another take" not in first_again.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["takes", "takes-2", "takes-3"]
+
+    # A result from before score.json recorded the request is kept: no record, no match.
+    score_json = out / "takes" / "score.json"
+    old = json.loads(score_json.read_text())
+    del old["request"]
+    score_json.write_text(json.dumps(old))
+    assert score("--seed", "1").stdout.strip() == str(out / "takes-4")
+    assert "request" not in json.loads(score_json.read_text())
+
+    # With --name, the folder is replaced whatever it held, and the command says so.
+    named = score("--seed", "5", "--name", "takes")
+    assert named.stdout.strip() == str(out / "takes") and f"replaced {out / 'takes'}" in named.stderr
+    assert check_result(out / "takes", 3.0)["seed"] == 5
+    fresh = score("--seed", "5", "--name", "brand new")
+    assert "replaced" not in fresh.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["brand new", "takes", "takes-2", "takes-3", "takes-4"]
+    helped = " ".join(run_cli("score", "--help", home=home).stdout.split())
+    assert "<name>-2, <name>-3" in helped and "same request is replaced" in helped
+
+
+def test_parallel_runs_of_different_requests_each_keep_their_take(server, media_root, tmp_path):
+    video = make_video(media_root / "parallel.mp4", VideoSpec(3.0, cuts_s=(1.1,), seed=19))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "score", str(video), "--server", server.address,
+           "--out-dir", str(out)]
+    procs = [subprocess.Popen([*cmd, "--seed", str(100 + i)], env=isolated_env(tmp_path / "home"),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, stderr) in zip(procs, outputs):
+        assert p.returncode == 0, stderr
+    folders = sorted(stdout.strip() for stdout, _ in outputs)
+    assert folders == sorted(str(out / n) for n in ("parallel", "parallel-2", "parallel-3", "parallel-4"))
+    seeds = {json.loads((Path(f) / "score.json").read_text())["seed"] for f in folders}
+    assert seeds == {100, 101, 102, 103}  # four takes, none lost
+    for f in folders:
+        check_result(Path(f), 3.0)
+    assert sorted(p.name for p in out.iterdir()) == [Path(f).name for f in folders]  # nothing hidden left
 
 
 def test_two_clips_with_mid_gop_ranges_make_one_segment(server, media_root, tmp_path):

@@ -231,6 +231,13 @@ def test_upload_once_and_same_result_as_path_reference(server, fresh_server, med
     for result in (first, by_path):
         assert json.loads((result.folder / "score.json").read_text()) == result.score
         assert read_wav(result.mix)[0].shape[0] == result.score["mix"]["samples"]
+    # score.json records the request as made here: the same record whether the media went by path or upload.
+    assert first.score["request"] == by_path.score["request"] == {
+        "clips": [{"path": str(video), "name": "upload_video.mp4"}],
+        "options": {"seed": 5, "stems": ["drums", "bass"]}}
+    assert second.score["request"]["clips"][0] == {"path": str(video), "name": "upload_video.mp4",
+                                                   "source_in_s": 1.0, "source_out_s": 3.0,
+                                                   "record_end_s": 2.0}
 
 
 def test_local_media_outside_the_servers_roots_is_uploaded_instead(server, tmp_path):

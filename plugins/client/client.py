@@ -19,7 +19,7 @@ from scorecut.v1 import scorecut_pb2 as pb
 from scorecut.v1 import scorecut_pb2_grpc as pb_grpc
 
 from .output import BeforeLand, JobWriter
-from .request import build_request
+from .request import build_request, request_record
 from .types import (
     DEFAULT_ADDRESS,
     START_HINT,
@@ -234,7 +234,8 @@ class ScorecutClient:
                     media_ids[clip.path] = self.upload(clip.path)
         request = build_request(clips, options, duration_s=duration_s, media_ids=media_ids)
 
-        writer = JobWriter(out_dir, name)
+        # score.json records the request as the caller made it (local paths, even when uploaded).
+        writer = JobWriter(out_dir, name, request_record(clips, options, duration_s=duration_s))
         # wait_for_ready rides out a reconnect in progress; the ping above showed a server is there.
         call = self._stub.Score(request, timeout=timeout, metadata=self._metadata, wait_for_ready=True)
         finished = threading.Event()

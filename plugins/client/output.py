@@ -66,9 +66,10 @@ def check_name(name: str) -> str:
 class JobWriter:
     """Consumes one job's ScoreEvents and lands its folder. Use `abort()` on any failure."""
 
-    def __init__(self, out_dir: str | os.PathLike, name: str):
+    def __init__(self, out_dir: str | os.PathLike, name: str, request: dict | None = None):
         self.out_dir = Path(out_dir)
         self.name = check_name(name)
+        self.request = request  # recorded in score.json as "request" (see request.request_record)
         self._created_out_dir = not self.out_dir.exists()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.temp = _make_hidden_dir(self.out_dir, name, "partial")
@@ -165,6 +166,8 @@ class JobWriter:
         score.setdefault("loudness_lufs", manifest.loudness_lufs)
         score["mix"] = entries["mix"]
         score["stems"] = [entries[info.name] for info in manifest.stems if info.name != "mix"]
+        if self.request is not None:
+            score["request"] = self.request
         with open(self.temp / "score.json", "w", encoding="utf-8") as f:
             json.dump(score, f, indent=2)
             f.write("\n")
@@ -213,14 +216,16 @@ def write_job(
     *,
     on_event: EventCallback | None = None,
     before_land: BeforeLand | None = None,
+    request: dict | None = None,
 ) -> JobResult:
     """Write a job's ScoreEvent stream as out_dir/name/ (mix.wav, <stem>.wav, score.json), atomically.
 
     `on_event` gets a JobEvent per server event; `before_land(temp_folder, score)` may add files
-    (preview.mp4, alignment.png) that then land together with the audio. On any exception nothing
-    is left in out_dir and the exception propagates.
+    (preview.mp4, alignment.png) that then land together with the audio; `request` (a
+    request_record) is recorded in score.json. On any exception nothing is left in out_dir and the
+    exception propagates.
     """
-    writer = JobWriter(out_dir, name)
+    writer = JobWriter(out_dir, name, request)
     try:
         for event in events:
             job_event = writer.handle(event)

@@ -92,3 +92,30 @@ def build_request(
         clip, previous_end = build_clip(spec, media_id, previous_end)
         request.clips.append(clip)
     return request
+
+
+def _fields(message) -> dict:
+    """The fields set in a protobuf message, as plain JSON values (defaults left out, as on the wire)."""
+    from google.protobuf.message import Message
+
+    out: dict = {}
+    for field, value in message.ListFields():
+        if isinstance(value, Message):
+            out[field.name] = _fields(value)
+        elif isinstance(value, (str, bytes, int, float, bool)):
+            out[field.name] = value
+        else:  # a repeated field
+            out[field.name] = [_fields(v) if isinstance(v, Message) else v for v in value]
+    return out
+
+
+def request_record(
+    clips: Sequence[ClipSpec],
+    options: JobOptions = JobOptions(),
+    *,
+    duration_s: float | None = None,
+) -> dict:
+    """What identifies a request, as score.json records it under "request": the clips (local paths and
+    ranges), the output duration and the options that were set. The same request gives the same record."""
+    return _fields(build_request(clips, options, duration_s=duration_s))
+

@@ -4,12 +4,20 @@ Several VIDEOs make one timeline segment in order; each may carry a media-fragme
 (`clip.mp4#t=1.5,4`). Talks to the server at --server (default 127.0.0.1:50777, or
 $SCORECUT_SERVER); when nothing answers at a loopback address it starts a detached local server
 and reuses it later. Exit codes: 0 ok, 1 job failed, 2 usage or bad input, 3 server unavailable.
+
+Results land in <out-dir>/<name>/. Without --name an earlier take is never replaced by a different
+request: that one goes to <name>-2, <name>-3, ... (score.json's "request" tells them apart); the
+same request replaces its own take. With --name the folder is replaced, and the command says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+import secrets
+import shutil
 import sys
 from pathlib import Path
 
@@ -39,10 +47,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", default="", metavar="PATH", help="vmas checkpoint (a path on this machine)")
     p.add_argument("--style", default="", help="style preset, e.g. cinematic, lofi, electronic")
     p.add_argument("--mood", default="", help="mood; default: from the picture")
-    p.add_argument("--seed", type=int, default=None, help="seed: the same seed gives the same music")
+    p.add_argument("--seed", type=int, default=None, help="seed, 0 to 2**64-1: the same seed gives the same music")
     p.add_argument("--stems", default="", metavar="LIST", help="stems besides the mix, e.g. drums,bass,harmony,melody")
     p.add_argument("--out-dir", default="scored", metavar="DIR", help="where results go (default ./scored)")
-    p.add_argument("--name", default="", help="result folder name (default: the first video's name)")
+    p.add_argument("--name", default="",
+                   help="result folder name (default: the first video's name). Without --name an earlier "
+                        "result is never lost: when <out-dir>/<name>/ holds a different request (other "
+                        "clips, ranges or options), this one goes to <name>-2, <name>-3, ... (the first "
+                        "free; the command says where); one holding the same request is replaced (the "
+                        "music is the same). With --name, that folder is replaced (the command says so)")
     p.add_argument("--preview", action="store_true", help="also write preview.mp4: the video with the mix, its picture copied, not re-encoded "
                         "(a single video; a trimmed one starts at the keyframe before the in point)")
     p.add_argument("--plot", action="store_true", help="also write alignment.png: cuts, motion, beats, sections")
@@ -177,6 +190,93 @@ def _plot(clips, score: dict, out_path: Path) -> None:
         print(f"scorecut score: no alignment.png: {e}", file=sys.stderr)
 
 
+_NUMBERED = re.compile(r"-([0-9]+)")
+
+
+def _recorded_request(folder: Path):
+    """The "request" a result folder's score.json records, or None (no result, or an older one)."""
+    try:
+        with open(folder / "score.json", encoding="utf-8") as f:
+            return json.load(f).get("request")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _choose_folder(out_dir: Path, name: str, request: dict, explicit: bool) -> str:
+    """The name the result lands under: `name` given with --name; otherwise the folder of `name` or
+    `name-N` that holds the same request, else the first free of name, name-2, name-3, ..."""
+    if explicit:
+        return name
+    taken: dict[int, str] = {}
+    for entry in os.listdir(out_dir):
+        if entry == name:
+            taken[1] = entry
+        elif entry.startswith(name):
+            match = _NUMBERED.fullmatch(entry[len(name):])
+            if match and int(match.group(1)) >= 2:
+                taken[int(match.group(1))] = entry
+    for number in sorted(taken):
+        folder = out_dir / taken[number]
+        if folder.is_dir() and not folder.is_symlink() and _recorded_request(folder) == request:
+            return taken[number]
+    number = 1
+    while number in taken:
+        number += 1
+    return name if number == 1 else f"{name}-{number}"
+
+
+def _results_lock(out_dir: Path):
+    """A lock, across processes, on choosing result names in `out_dir` (kept outside it)."""
+    import hashlib
+
+    import platformdirs
+
+    from .local_server import _file_lock
+
+    key = hashlib.sha256(os.path.realpath(out_dir).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return _file_lock(Path(platformdirs.user_state_dir("scorecut")) / "locks" / f"results-{key}.lock")
+
+
+def _move_into_place(landed: Path, final: Path) -> bool:
+    """Rename the landed folder to `final`, replacing what is there; True when something was replaced."""
+    old = None
+    if os.path.lexists(final):
+        old = final.with_name(f".{final.name}.{secrets.token_hex(4)}.old")
+        os.rename(final, old)
+    try:
+        os.rename(landed, final)
+    except OSError:
+        if old is not None:
+            os.rename(old, final)
+        raise
+    if old is not None:
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink()
+    return old is not None
+
+
+def _land(result, out_dir: Path, name: str, explicit: bool) -> tuple[Path, str]:
+    """Move the result (landed under a hidden name) to its folder; returns it and what to tell the user."""
+    landed = result.folder
+    try:
+        with _results_lock(out_dir):
+            chosen = _choose_folder(out_dir, name, result.score.get("request"), explicit)
+            final = out_dir / chosen
+            replaced = _move_into_place(landed, final)
+    finally:
+        if landed.exists():  # failed or interrupted: leave nothing hidden behind
+            shutil.rmtree(landed, ignore_errors=True)
+    if explicit and replaced:
+        return final, f"replaced {final}"
+    if chosen != name:
+        went = f"replaced the take of the same request in {final}" if replaced else f"went to {final}"
+        return final, (f"{out_dir / name} holds another take (other clips, ranges or options), kept; this one "
+                       f"{went} (give --name to choose the folder)")
+    return final, ""
+
+
 def _stopped_during_job(address: str, server_log) -> str:
     """What to say when the server went away after it had accepted the job."""
     from scorecut.plugins.client import is_loopback
@@ -224,9 +324,13 @@ def run(args) -> int:
             server_log = local.log_path
         if server_log is None and is_loopback(address):
             server_log = started_server_log(address)
+        # The result lands whole under a hidden name, then takes its folder (see --name) under a lock,
+        # so parallel commands never take one folder for different requests.
+        hidden = f".{name}.{secrets.token_hex(4)}.landed"
         with ScorecutClient(address, token=token, root_certificates=roots) as client:  # a fresh channel: no reconnect backoff
-            result = client.score(clips, options, duration_s=args.duration, out_dir=args.out_dir, name=name,
+            result = client.score(clips, options, duration_s=args.duration, out_dir=args.out_dir, name=hidden,
                                   on_event=progress, before_land=_extras(args, clips))
+        folder, note = _land(result, Path(args.out_dir), name, explicit=bool(args.name))
     except ServerUnavailable as e:
         progress.close()
         if e.during_job:
@@ -243,7 +347,9 @@ def run(args) -> int:
         return _fail(EXIT_FAILED, f"cannot write the result in {args.out_dir}: {e}")
     progress.close()
     score = result.score
-    print(f"{result.folder}")
+    if note:
+        print(f"scorecut score: {note}", file=sys.stderr)
+    print(f"{folder}")
     summary = [f"{score.get('duration_s', 0):.2f} s", f"{score.get('tempo_bpm', 0):.1f} BPM",
                str(score.get("key", "")), f"model {score.get('model', '')}", f"seed {score.get('seed', '')}"]
     if result.cached:
