@@ -94,6 +94,10 @@ def test_channels_go_above_everything_over_the_segment_only():
 def test_takes_over_a_segment_and_stem_order():
     occupants = [Occupant(3, 10, 50, "t1"), Occupant(4, 200, 250, "t2"), Occupant(1, 10, 50)]
     assert takes_over(occupants, 40, 60) == {"t1"}
+    # Takes kept earlier (muted) are not the one a new take replaces; a partly muted take still plays.
+    kept = [Occupant(3, 10, 50, "old", muted=True), Occupant(4, 10, 50, "last"),
+            Occupant(5, 10, 50, "last", muted=True)]
+    assert takes_over(kept, 0, 100) == {"last"}
     stems = {n: Path(f"{n}.wav") for n in ("melody", "bass", "drums", "harmony")}
     assert [n for n, _ in stems_to_place(stems, Path("mix.wav"), True)] == ["drums", "bass", "harmony", "melody"]
     assert stems_to_place(stems, Path("mix.wav"), False) == [("mix", Path("mix.wav"))]

@@ -23,6 +23,7 @@ class Occupant:
     start: int
     end: int
     take: str = ""  # the Scorecut take it belongs to, "" for the user's own strips
+    muted: bool = False
 
 
 def overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
@@ -30,8 +31,9 @@ def overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
 
 
 def takes_over(occupants: list[Occupant], start: int, end: int) -> set[str]:
-    """Takes with a strip over `[start, end)`: the ones a new take of this segment replaces."""
-    return {o.take for o in occupants if o.take and overlaps(o.start, o.end, start, end)}
+    """Takes playing over `[start, end)` (a strip there that is not muted): the ones a new take of
+    this segment replaces or mutes. Takes kept earlier, muted, are left as they are."""
+    return {o.take for o in occupants if o.take and not o.muted and overlaps(o.start, o.end, start, end)}
 
 
 def choose_channels(occupants: list[Occupant], start: int, end: int, count: int) -> list[int]:
