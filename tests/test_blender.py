@@ -254,6 +254,14 @@ def test_scoring_selected_strips_places_one_strip_per_stem_frame_exact(bpy_pytho
         [(s["take"], s["channel"], s["start"], s["duration"], s["mute"]) for s in kept]
     assert all(s["exists"] and s["filepath"].startswith("//") for s in reopened)
 
+    # Replacing after keeping: the take playing goes, the kept (muted) one stays as it was.
+    after = facts["replaced_after_keep"]
+    assert [(s["take"], s["channel"], s["mute"]) for s in after if s["mute"]] == \
+        [(s["take"], s["channel"], s["mute"]) for s in old]
+    newest = [s for s in after if not s["mute"]]
+    assert [s["channel"] for s in newest] == [7, 8, 9, 10] and {s["take"] for s in newest}.isdisjoint(
+        {s["take"] for s in kept})
+
 
 def test_timer_and_worker_paths_finish_cancel_refuse_and_unreachable(bpy_python, extension_zip, tmp_path,
                                                                      server, media_root):
@@ -291,3 +299,13 @@ def test_timer_and_worker_paths_finish_cancel_refuse_and_unreachable(bpy_python,
     for message in (facts["unreachable"]["reports"][-1][1], facts["operator_unreachable"]):
         assert dead in message and "scorecut serve" in message
     assert facts["unreachable"]["strips_added"] == 0 and facts["operator_strips_added"] == 0
+
+    # Blender 5: the operator scores the scene the Sequencer shows, not the window's scene, and says
+    # what it does not follow (a speed effect over the picture).
+    shown = facts["sequencer_scene"]
+    assert shown["result"] == ["FINISHED"] and shown["context_scene"] == "Not shown"
+    assert shown["placed_in_shown"] == 4 and shown["other_untouched"]
+    assert any(level == "WARNING" and "speed effect 'Faster' is not read" in message
+               for level, message in shown["reports"]), shown["reports"]
+    assert "'shot' is muted" in facts["not_read"]["muted"]
+    assert "meta strip 'Group' is not read" in facts["not_read"]["meta"]

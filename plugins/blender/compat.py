@@ -1,9 +1,16 @@
-"""Blender 4.2-4.5 call the sequencer's strips `sequences`; 5.x calls them `strips`.
+"""Blender 4.2-4.5 call the sequencer's strips `sequences`; 5.x calls them `strips`. Blender 5.0
+also lets the Sequencer show another scene than the window's (the workspace's sequencer scene).
 
-Everything else in the add-on goes through these few functions, so the rename lives here alone.
+Everything else in the add-on goes through these few functions, so the differences live here alone.
 """
 
 from __future__ import annotations
+
+
+def sequencer_scene(context):
+    """The scene the Sequencer shows: `context.sequencer_scene` in 5.0+ (the workspace's, which
+    may differ from the window's `context.scene`), else `context.scene`."""
+    return getattr(context, "sequencer_scene", None) or context.scene
 
 
 def top_strips(editor):

@@ -74,7 +74,7 @@ def prepare(scene, scope: str, settings, address: str, token: str = "") -> Score
         raise ValueError("this scene is already being scored: wait for it or press Cancel")
     if settings.place_stems and not settings.stems:
         raise ValueError("no stems chosen: tick at least one stem, or place only the mix")
-    segment = timeline.collect_segment(scene, scope)
+    segment, not_read = timeline.collect_segment(scene, scope)
     out_dir, warning = timeline.output_dir()
     existing = {p.name for p in out_dir.iterdir()} if out_dir.is_dir() else set()
     request = JobRequest(address=address, clips=segment.clips, options=job_options(settings),
@@ -83,6 +83,8 @@ def prepare(scene, scope: str, settings, address: str, token: str = "") -> Score
     job = ScoreJob(scene.name, segment, JobRunner(request), settings.place_stems, settings.keep_takes)
     if warning:
         job.report("WARNING", f"Scorecut: {warning}")
+    for note in not_read:
+        job.report("WARNING", f"Scorecut: {note}")
     return job
 
 

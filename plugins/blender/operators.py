@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 
 from . import jobs
+from .compat import sequencer_scene
 from .job_runner import FINISHED
 from .preferences import server_address
 from .strips_to_request import NothingToScore
@@ -26,10 +27,10 @@ class SEQUENCER_OT_scorecut_score(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return context.scene is not None
+        return sequencer_scene(context) is not None
 
     def execute(self, context):
-        scene = context.scene
+        scene = sequencer_scene(context)
         address, token = server_address(context)
         try:
             job = jobs.prepare(scene, self.scope, scene.scorecut, address, token)
@@ -58,10 +59,11 @@ class SEQUENCER_OT_scorecut_cancel(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return context.scene is not None and jobs.active_job(context.scene.name) is not None
+        scene = sequencer_scene(context)
+        return scene is not None and jobs.active_job(scene.name) is not None
 
     def execute(self, context):
-        jobs.cancel(context.scene.name)
+        jobs.cancel(sequencer_scene(context).name)
         return {"FINISHED"}
 
 

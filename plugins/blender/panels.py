@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 
 from . import jobs
+from .compat import sequencer_scene
 from .preferences import server_address
 
 
@@ -45,7 +46,8 @@ class SEQUENCER_PT_scorecut(bpy.types.Panel):
 
     def draw(self, context):
         layout = self.layout
-        settings = context.scene.scorecut
+        scene = sequencer_scene(context)
+        settings = scene.scorecut
         address, _ = server_address(context)
         _draw_status(layout, address)
 
@@ -63,8 +65,8 @@ class SEQUENCER_PT_scorecut(bpy.types.Panel):
         col.prop(settings, "duck_dialogue")
         col.prop(settings, "keep_takes")
 
-        job = jobs.active_job(context.scene.name)
-        last = jobs.last_job(context.scene.name)
+        job = jobs.active_job(scene.name)
+        last = jobs.last_job(scene.name)
         if job is None and last is not None and last.reports:
             level, message = last.reports[-1]
             layout.label(text=message.removeprefix("Scorecut: "),

@@ -64,20 +64,45 @@ def scope_range(scene, scope: str) -> tuple[int, int] | None:
     return scene.frame_start, scene.frame_end + 1
 
 
-def collect_segment(scene, scope: str) -> Segment:
-    """The segment to score: selected movie strips (SELECTED) or the picture in the range (RANGE)."""
+def _plays(editor, strip) -> bool:
+    return not strip.mute and not channel_muted(editor, strip.channel)
+
+
+def _not_read(editor, in_scope: list, movies: list, scope: str) -> list[str]:
+    """What in the scope the music does not follow, one line each, for the user's report."""
+    notes = []
+    speeds = [s for s in top_strips(editor) if s.type == "SPEED" and _plays(editor, s)
+              and (s in in_scope or getattr(s, "input_1", None) in movies)]
+    for s in in_scope:
+        if s.type == "MOVIE" and not _plays(editor, s) and scope == "SELECTED":
+            notes.append(f"{s.name!r} is muted, so it is not scored")
+        elif s.type == "META" and _plays(editor, s):
+            notes.append(f"meta strip {s.name!r} is not read: ungroup it to score the movies inside")
+        elif s.type == "MOVIE" and _plays(editor, s) and s.use_reverse_frames:
+            notes.append(f"{s.name!r} plays reversed; the music follows it as if it played forward")
+    notes += [f"speed effect {s.name!r} is not read: the music follows the movie under it at its own speed"
+              for s in speeds]
+    return notes
+
+
+def collect_segment(scene, scope: str) -> tuple[Segment, list[str]]:
+    """The segment to score: selected movie strips (SELECTED) or the picture in the range (RANGE),
+    and what in that scope the music does not follow (muted, meta, reversed, speed effects)."""
     editor = editor_of(scene)
     if editor is None:
         raise NothingToScore("this scene has no sequencer strips: add movie strips first")
     fps = fps_of(scene)
-    movies = [s for s in top_strips(editor)
-              if s.type == "MOVIE" and not s.mute and not channel_muted(editor, s.channel)]
-    if scope == "SELECTED":
-        movies = [s for s in movies if s.select]
     frame_range = scope_range(scene, scope)
-    if frame_range is not None:
-        movies = [s for s in movies if s.frame_final_start < frame_range[1] and s.frame_final_end > frame_range[0]]
-    return build_segment([strip_info(s, fps) for s in movies], fps, frame_range)
+    in_scope = [s for s in top_strips(editor) if (scope != "SELECTED" or s.select)
+                and (frame_range is None or (s.frame_final_start < frame_range[1] and s.frame_final_end > frame_range[0]))]
+    movies = [s for s in in_scope if s.type == "MOVIE" and _plays(editor, s)]
+    notes = _not_read(editor, in_scope, movies, scope)
+    if not movies and frame_range is not None:
+        raise NothingToScore("; ".join([f"no movie strip plays in frames {frame_range[0]}-{frame_range[1] - 1}",
+                                        *notes]))
+    if not movies and notes:
+        raise NothingToScore("; ".join(["none of the selected strips is a movie that plays", *notes]))
+    return build_segment([strip_info(s, fps) for s in movies], fps, frame_range), notes
 
 
 def output_dir() -> tuple[Path, str]:
@@ -98,13 +123,13 @@ def place_take(scene, segment: Segment, take: str, stems: dict[str, Path], mix: 
                place_stems: bool, keep_takes: bool) -> list[str]:
     """Put a finished take on the timeline; returns the names of the sound strips made.
 
-    Earlier takes over the same frames are removed, or muted when `keep_takes` (so only the
-    newest plays). Each stem gets its own new channel above the picture, named after the stem.
+    The take playing over the same frames is removed, or muted when `keep_takes` (so only the
+    newest plays); takes kept earlier (muted) stay as they are. Each stem gets its own new channel above the picture, named after the stem.
     """
     editor = editor_of(scene, create=True)
     strips = top_strips(editor)
     first, end = segment.first_frame, segment.end_frame
-    occupants = [Occupant(s.channel, s.frame_final_start, s.frame_final_end, str(s.get(TAKE_KEY, "")))
+    occupants = [Occupant(s.channel, s.frame_final_start, s.frame_final_end, str(s.get(TAKE_KEY, "")), s.mute)
                  for s in strips]
     earlier = takes_over(occupants, first, end)
     if not keep_takes:

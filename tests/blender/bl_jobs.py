@@ -123,6 +123,38 @@ def main(args: dict) -> dict:
     facts["load_cancels"] = [active_before, jobs.active_job(job.scene_name) is None, job.runner.cancel_requested]
     job.runner.wait(30)
     facts["load_places_nothing"] = [jobs.tick(job), sound_count(bpy.context.scene) if bpy.context.scene.sequence_editor else 0]
+
+    # Blender 5's Sequencer shows the workspace's scene, which need not be the window's scene.
+    os.environ["SCORECUT_SERVER"] = address
+    shown = bpy.context.scene
+    shown.render.fps, shown.render.fps_base = 25, 1.0
+    editor = shown.sequence_editor_create()
+    movie = editor.strips.new_movie(name="shot", filepath=args["video"], channel=1, frame_start=1)
+    speed = editor.strips.new_effect(name="Faster", type="SPEED", channel=2, frame_start=1, input1=movie)
+    shown.frame_start, shown.frame_end = 1, 250
+    shown.use_preview_range = True
+    shown.frame_preview_start, shown.frame_preview_end = 11, 110
+    shown.scorecut.seed = args["seed"]
+    bpy.context.workspace.sequencer_scene = shown
+    bpy.context.window_manager.windows[0].scene = bpy.data.scenes.new("Not shown")
+    result = bpy.ops.sequencer.scorecut_score(scope="RANGE")
+    facts["sequencer_scene"] = {"result": sorted(result), "context_scene": bpy.context.scene.name,
+                                "placed_in_shown": sound_count(shown), "reports": jobs.last_job(shown.name).reports,
+                                "other_untouched": bpy.context.scene.sequence_editor is None}
+
+    # What the music does not follow is named: a muted movie, a meta strip.
+    facts["not_read"] = {}
+    for s in editor.strips:
+        s.select = False
+    movie.mute = movie.select = True
+    meta = editor.strips.new_meta(name="Group", channel=5, frame_start=1)
+    for label, selected in (("muted", movie), ("meta", meta)):
+        movie.select, meta.select = selected == movie, selected == meta
+        try:
+            bpy.ops.sequencer.scorecut_score(scope="SELECTED")
+            facts["not_read"][label] = "no error"
+        except RuntimeError as e:
+            facts["not_read"][label] = str(e)
     return facts
 
 

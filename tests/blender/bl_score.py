@@ -1,6 +1,6 @@
 """Driver: two movie strips in a 25 fps scene (one trimmed, one on top of the other's tail),
 scored in background mode; then a mixdown, a re-score that replaces the take, one that keeps it,
-and the saved .blend reopened. Reports what is on the timeline after each step."""
+the saved .blend reopened, and one more that replaces only the take playing. Reports what is on the timeline after each step."""
 
 import os
 import sys
@@ -76,6 +76,9 @@ def main(args: dict) -> dict:
     bpy.ops.wm.save_mainfile()
     bpy.ops.wm.open_mainfile(filepath=args["blend"])
     facts["reopened"] = sound_strips(bpy.context.scene, timeline.TAKE_KEY)
+    bpy.context.scene.scorecut.keep_takes = False
+    bpy.ops.sequencer.scorecut_score(scope="SELECTED")  # replaces the playing take, not the kept one
+    facts["replaced_after_keep"] = sound_strips(bpy.context.scene, timeline.TAKE_KEY)
     return facts
 
 
