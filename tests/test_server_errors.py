@@ -52,6 +52,7 @@ def _fails(server, req, code, *words):
     error = status_of(lambda: s.Score(req, timeout=60))
     assert_actionable(error, code, *words)
     assert_serving(server.address)
+    return error
 
 
 def test_missing_path(server, media_root):
@@ -94,16 +95,14 @@ def test_zero_length(server, good):
 
 def test_in_point_beyond_the_end_without_an_out_point(server, good):
     # No out point means the end of the media: the in point is past it, not "after the out point".
-    s, _ = stub(server.address)
-    error = status_of(lambda: s.Score(request(clip(good, source_in_s=10.0)), timeout=60))
-    assert_actionable(error, INVALID, "in point 10 s is beyond the end of the media", "(4.000 s)")
+    error = _fails(server, request(clip(good, source_in_s=10.0)), INVALID,
+                   "in point 10 s is beyond the end of the media", "(4.000 s)")
     assert "swap" not in error.details() and "out point" not in error.details()
 
 
 def test_in_point_at_the_end_names_the_resolved_out_point(server, good):
-    s, _ = stub(server.address)
-    error = status_of(lambda: s.Score(request(clip(good, source_in_s=4.0)), timeout=60))
-    assert_actionable(error, INVALID, "zero length", "in 4 s, out 4 s", "before the end of the media")
+    error = _fails(server, request(clip(good, source_in_s=4.0)), INVALID,
+                   "zero length", "in 4 s, out 4 s", "before the end of the media")
     assert "out 0 s" not in error.details()
 
 

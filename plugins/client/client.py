@@ -207,12 +207,13 @@ class ScorecutClient:
         answers (with `during_job` set when it went away after accepting the job). `before_land(temp_folder, score)` may add files that land with the audio.
         """
         clips = list(clips)
-        build_request(clips, options, duration_s=duration_s)  # bad values (a seed out of range) fail here
+        # What score.json records; building it checks the values (a seed out of range) before any call.
+        record = request_record(clips, options, duration_s=duration_s)
         # A second, waiting try rides out gRPC's reconnect backoff after the server came back.
         if not (self.ping(timeout=5.0) or self.ping(timeout=2.5, wait_for_ready=True)):
             raise ServerUnavailable(f"no Scorecut server answers at {self.address}: {START_HINT}")
         job = dict(clips=clips, options=options, duration_s=duration_s, out_dir=out_dir, name=name,
-                   on_event=on_event, cancel=cancel, timeout=timeout, before_land=before_land)
+                   on_event=on_event, cancel=cancel, timeout=timeout, before_land=before_land, record=record)
         try:
             return self._run_job(upload=self.remote, **job)
         except JobFailed as e:
@@ -224,7 +225,7 @@ class ScorecutClient:
 
     def _run_job(self, *, clips: list[ClipSpec], options: JobOptions, duration_s: float | None,
                  out_dir: str | os.PathLike, name: str, on_event, cancel: threading.Event | None,
-                 timeout: float | None, before_land: BeforeLand | None, upload: bool) -> JobResult:
+                 timeout: float | None, before_land: BeforeLand | None, record: dict, upload: bool) -> JobResult:
         media_ids: dict[str, str] = {}
         if upload:
             for clip in clips:
@@ -235,7 +236,7 @@ class ScorecutClient:
         request = build_request(clips, options, duration_s=duration_s, media_ids=media_ids)
 
         # score.json records the request as the caller made it (local paths, even when uploaded).
-        writer = JobWriter(out_dir, name, request_record(clips, options, duration_s=duration_s))
+        writer = JobWriter(out_dir, name, record)
         # wait_for_ready rides out a reconnect in progress; the ping above showed a server is there.
         call = self._stub.Score(request, timeout=timeout, metadata=self._metadata, wait_for_ready=True)
         finished = threading.Event()

@@ -63,6 +63,26 @@ def check_name(name: str) -> str:
     return name
 
 
+def replace_folder(folder: Path, final: Path) -> bool:
+    """Rename `folder` to `final`, replacing what is there (moved aside first, so a failed rename
+    puts it back); True when something was replaced."""
+    old = None
+    if os.path.lexists(final):
+        old = final.with_name(f".{final.name}.{secrets.token_hex(4)}.old")
+        os.rename(final, old)
+    try:
+        os.rename(folder, final)
+    except OSError:
+        if old is not None:
+            os.rename(old, final)
+        raise
+    if old is not None and old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
+    elif old is not None:
+        old.unlink()
+    return old is not None
+
+
 class JobWriter:
     """Consumes one job's ScoreEvents and lands its folder. Use `abort()` on any failure."""
 
@@ -180,20 +200,7 @@ class JobWriter:
         if os.name != "nt":
             _default_file_modes(self.temp, self.temp / score["mix"]["file"])
         final = self.out_dir / self.name
-        old = None
-        if os.path.lexists(final):
-            old = self.out_dir / f".{self.name}.{secrets.token_hex(4)}.old"
-            os.rename(final, old)
-        try:
-            os.rename(self.temp, final)
-        except OSError:
-            if old is not None:
-                os.rename(old, final)
-            raise
-        if old is not None and old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
-        elif old is not None:
-            old.unlink()
+        replace_folder(self.temp, final)
         stems = {e["name"]: final / e["file"] for e in score["stems"]}
         return JobResult(self.job_id, final, final / score["mix"]["file"], stems, score, self.cached,
                          self.analysis, self.plan)

@@ -255,7 +255,7 @@ class Watcher:
                      path.name, entry.source, entry.state, where)
             self._handled[path] = (signature, self.folder / where)
             return
-        name = self._result_name(path, sha, journal)
+        name = self._result_name(path, sha, entry, journal)
         if entry is not None and entry.state == "running" and entry.attempts >= MAX_ATTEMPTS:
             msg = (f"scoring was started {entry.attempts} times and never finished (the watcher or the "
                    "server stopped each time); check the server log, then remove this file's entry by "
@@ -323,12 +323,11 @@ class Watcher:
             return not (self.scored / entry.name).is_dir()
         return entry.options != fingerprint or not (self.failed / f"{entry.name}.error.txt").exists()
 
-    def _result_name(self, path: Path, sha: str, journal: Journal) -> str:
+    def _result_name(self, path: Path, sha: str, mine, journal: Journal) -> str:
         """scored/<stem>, as `scorecut score` names it, or <stem>-<hash> when another file's
-        result (or a folder the user made) has that name."""
+        result (or a folder the user made) has that name. `mine`: this content's journal entry."""
         base = path.stem or "video"
         taken = journal.holds_name(base, other_than=sha)
-        mine = journal.get(sha)
         if not taken and ((mine is not None and mine.name == base) or not (self.scored / base).exists()):
             return base
         return f"{base}-{sha[:8]}"

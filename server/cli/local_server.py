@@ -79,7 +79,7 @@ def started_server_log(address: str) -> Path | None:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path):
+def file_lock(path: Path):
     """An exclusive lock across processes, held for the `with` block."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as f:
@@ -146,7 +146,7 @@ def ensure_local_server(address: str, *, token: str | None = None, timeout_s: fl
     if _answers(address, token, 2.0):
         record = read_pidfile(address) or {}
         return LocalServer(address, record.get("pid"), None, False)
-    with _file_lock(state_dir() / f"{_slug(address)}.lock"):
+    with file_lock(state_dir() / f"{_slug(address)}.lock"):
         record = read_pidfile(address)
         if _answers(address, token, 2.0):  # another command started it while we waited for the lock
             return LocalServer(address, (record or {}).get("pid"), None, False)

@@ -231,40 +231,22 @@ def _results_lock(out_dir: Path):
 
     import platformdirs
 
-    from .local_server import _file_lock
+    from .local_server import file_lock
 
     key = hashlib.sha256(os.path.realpath(out_dir).encode("utf-8", "surrogateescape")).hexdigest()[:24]
-    return _file_lock(Path(platformdirs.user_state_dir("scorecut")) / "locks" / f"results-{key}.lock")
-
-
-def _move_into_place(landed: Path, final: Path) -> bool:
-    """Rename the landed folder to `final`, replacing what is there; True when something was replaced."""
-    old = None
-    if os.path.lexists(final):
-        old = final.with_name(f".{final.name}.{secrets.token_hex(4)}.old")
-        os.rename(final, old)
-    try:
-        os.rename(landed, final)
-    except OSError:
-        if old is not None:
-            os.rename(old, final)
-        raise
-    if old is not None:
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink()
-    return old is not None
+    return file_lock(Path(platformdirs.user_state_dir("scorecut")) / "locks" / f"results-{key}.lock")
 
 
 def _land(result, out_dir: Path, name: str, explicit: bool) -> tuple[Path, str]:
     """Move the result (landed under a hidden name) to its folder; returns it and what to tell the user."""
+    from scorecut.plugins.client.output import replace_folder
+
     landed = result.folder
     try:
         with _results_lock(out_dir):
             chosen = _choose_folder(out_dir, name, result.score.get("request"), explicit)
             final = out_dir / chosen
-            replaced = _move_into_place(landed, final)
+            replaced = replace_folder(landed, final)
     finally:
         if landed.exists():  # failed or interrupted: leave nothing hidden behind
             shutil.rmtree(landed, ignore_errors=True)
