@@ -109,3 +109,21 @@ def test_run_panel_until_closed_and_inside_resolve_globals(media):  # noqa: F811
     controller = run_panel(host, f"127.0.0.1:{free_port()}")
     assert controller.worker is None
     assert from_namespace({}) is None
+
+
+def test_a_late_answer_from_an_earlier_check_does_not_overwrite_the_latest(server, media):  # noqa: F811
+    """The panel checks its default address on opening; the user types another and checks again.
+    Whichever answers last, the status is the one of the address now in the field."""
+    fake, _, _ = edit(media, "24")
+    window, controller, dispatcher = panel(fake, server.address)
+    items = window.GetItems()
+    pump(dispatcher, window, lambda i: not i["ServerStatus"].Text.startswith("Checking"))
+    nowhere = f"127.0.0.1:{free_port()}"
+    items["Server"].Text = nowhere
+    window.click("Check")
+    pump(dispatcher, window, lambda i: i["ServerStatus"].Text.startswith("Server not running"))
+    controller._check(server.address, controller.checks - 1)  # the earlier check's answer, arriving late
+    dispatcher.tick()
+    assert items["ServerStatus"].Text.startswith("Server not running")
+    controller.on_check()  # a new check of the same field still shows its own answer
+    pump(dispatcher, window, lambda i: i["ServerStatus"].Text.startswith("Server not running"))

@@ -33,6 +33,7 @@ class PanelController:
         self.worker: threading.Thread | None = None
         self.placed: list = []
         self.last_error = ""
+        self.checks = 0  # status checks started; only the latest one's answer is shown
 
     # -- reading the options ---------------------------------------------------------------------
     def options(self) -> tuple[str, dict]:
@@ -106,18 +107,20 @@ class PanelController:
         """Ask the server for its status on a thread; the answer arrives through the queue."""
         address = server_address(str(self.items["Server"].Text).strip() or None)
         self.items["ServerStatus"].Text = f"Checking {address}..."
-        threading.Thread(target=self._check, args=(address,), name="scorecut-status", daemon=True).start()
+        self.checks += 1
+        threading.Thread(target=self._check, args=(address, self.checks), name="scorecut-status",
+                         daemon=True).start()
 
-    def _check(self, address: str) -> None:
+    def _check(self, address: str, number: int) -> None:
         try:
             with ScorecutClient(address) as client:
                 info = client.info(timeout=3.0)
         except ScorecutClientError as e:
-            self.events.put(("status", (f"Server not running: {e}", None)))
+            self.events.put(("status", (f"Server not running: {e}", None, number)))
             return
         models = ", ".join(m.name + ("" if m.available else " (unavailable)") for m in info.models)
         self.events.put(("status", (f"Server ready at {address}: version {info.version}, {info.device}; "
-                                    f"models {models}", info)))
+                                    f"models {models}", info, number)))
 
     def on_tick(self, ev=None) -> None:
         """Timer tick on the UI thread: apply what the workers reported."""
@@ -154,7 +157,9 @@ class PanelController:
                                        f"{job.segment.timecode(job.segment.start)}.")
         self._running(False)
 
-    def _show_status(self, text: str, info) -> None:
+    def _show_status(self, text: str, info, number: int) -> None:
+        if number != self.checks:  # an earlier check (another address) answered late: not the news
+            return
         self.items["ServerStatus"].Text = text
         if info is None:
             return
