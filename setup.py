@@ -12,6 +12,7 @@ from setuptools import setup
 ROOTS = {
     "scorecut": "proto/scorecut",  # the package root and the generated wire contract (scorecut.v1)
     "scorecut.server": "server",
+    "scorecut.cli": "cli",
     "scorecut.models": "models",
     "scorecut.plugins": "plugins",
 }

@@ -98,7 +98,7 @@ def main() -> int:
             rss_bare.append(rss_mb(proc.pid))
             stop(proc)
             port = free_port()
-            cmd = [sys.executable, "-m", "scorecut.server.cli.main", "serve", "--port", str(port),
+            cmd = [sys.executable, "-m", "scorecut.cli.main", "serve", "--port", str(port),
                    "--media-root", str(home)]
             seconds, proc = start(cmd, port, home)
             ours.append(seconds)

@@ -103,7 +103,7 @@ def main() -> int:
         one_by_one = work / "one-by-one"
         t0 = time.monotonic()
         for clip in clips:
-            subprocess.run([sys.executable, "-m", "scorecut.server.cli.main", "score", str(clip), "--server",
+            subprocess.run([sys.executable, "-m", "scorecut.cli.main", "score", str(clip), "--server",
                             srv.address, "--seed", "1", "--out-dir", str(one_by_one)], check=True,
                            env=isolated_env(work / "home"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         t_cli = time.monotonic() - t0
@@ -114,7 +114,7 @@ def main() -> int:
         for clip in watched_clips:
             shutil.copyfile(clip, folder / clip.name)
         t0 = time.monotonic()
-        subprocess.run([sys.executable, "-m", "scorecut.server.cli.main", "watch", str(folder), "--once",
+        subprocess.run([sys.executable, "-m", "scorecut.cli.main", "watch", str(folder), "--once",
                         "--server", srv.address, "--stable-seconds", "0"], check=True,
                        env=isolated_env(work / "home"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         t_watch = time.monotonic() - t0

@@ -77,7 +77,7 @@ class ServerProcess:
         return self.home / "server.log"
 
     def start(self) -> "ServerProcess":
-        cmd = [sys.executable, "-m", "scorecut.server.cli.main", "serve", "--host", "127.0.0.1",
+        cmd = [sys.executable, "-m", "scorecut.cli.main", "serve", "--host", "127.0.0.1",
                "--port", str(self.port), "--media-root", str(self.media_root), *self.args]
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, env=isolated_env(self.home), stdout=log, stderr=subprocess.STDOUT)

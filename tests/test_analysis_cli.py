@@ -23,7 +23,7 @@ def video(tmp_path_factory):
 
 
 def _analyze(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scorecut.server.cli.main", "analyze", *args],
+    return subprocess.run([sys.executable, "-m", "scorecut.cli.main", "analyze", *args],
                           capture_output=True, text=True, timeout=120)
 
 
@@ -75,7 +75,7 @@ def test_media_fragment_range_and_plot(video, tmp_path):
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640)])
 def test_plot_file_gets_the_umasks_usual_mode(video, tmp_path, umask, mode):
     plot = tmp_path / "motion.png"
-    out = subprocess.run([sys.executable, "-m", "scorecut.server.cli.main", "analyze", str(video), "--plot", str(plot)],
+    out = subprocess.run([sys.executable, "-m", "scorecut.cli.main", "analyze", str(video), "--plot", str(plot)],
                          capture_output=True, text=True, timeout=120, preexec_fn=lambda: os.umask(umask))
     assert out.returncode == 0, out.stderr
     assert plot.stat().st_mode & 0o777 == mode  # as any file the user makes, not a private temp file's 0600

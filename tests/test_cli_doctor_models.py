@@ -10,7 +10,7 @@ from conftest import free_port, isolated_env
 
 
 def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scorecut.server.cli.main", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "scorecut.cli.main", *args], capture_output=True,
                           text=True, env=isolated_env(home), timeout=180)
 
 

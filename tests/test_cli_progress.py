@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from scorecut.plugins.client import JobEvent
-from scorecut.server.cli.progress import ProgressDisplay
+from scorecut.cli.progress import ProgressDisplay
 
 
 class FakeTerminal(io.StringIO):

@@ -29,7 +29,7 @@ def run_cli(*args: str, home: Path, cwd: Path | None = None, timeout: float = 30
             env: dict | None = None) -> subprocess.CompletedProcess:
     # An isolated home: a CLI that failed to reach the test server would otherwise start one in
     # the real user folders.
-    return subprocess.run([sys.executable, "-m", "scorecut.server.cli.main", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "scorecut.cli.main", *args], capture_output=True,
                           text=True, env={**isolated_env(home), **(env or {})}, cwd=cwd, timeout=timeout)
 
 
@@ -153,7 +153,7 @@ def test_a_different_request_never_replaces_an_earlier_take(server, media_root, 
 def test_parallel_runs_of_different_requests_each_keep_their_take(server, media_root, tmp_path):
     video = make_video(media_root / "parallel.mp4", VideoSpec(3.0, cuts_s=(1.1,), seed=19))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "score", str(video), "--server", server.address,
+    cmd = [sys.executable, "-m", "scorecut.cli.main", "score", str(video), "--server", server.address,
            "--out-dir", str(out)]
     procs = [subprocess.Popen([*cmd, "--seed", str(100 + i)], env=isolated_env(tmp_path / "home"),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]
@@ -291,7 +291,7 @@ def test_score_starts_a_detached_server_once_and_reuses_it(tmp_path):
     pid = None
     try:
         # Two at once: the lockfile lets only one of them start a server.
-        cmd = [sys.executable, "-m", "scorecut.server.cli.main", "score", str(video), "--server", address]
+        cmd = [sys.executable, "-m", "scorecut.cli.main", "score", str(video), "--server", address]
         procs = [subprocess.Popen([*cmd, "--out-dir", str(tmp_path / f"out{i}"), "--seed", str(i)], env=isolated_env(home),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
         outputs = [p.communicate(timeout=300) for p in procs]
@@ -334,7 +334,7 @@ def test_server_killed_mid_job_says_so_and_where_its_log_is(tmp_path):
     video = make_video(home / "long.mp4", VideoSpec(30.0, cuts_s=(6.0, 17.0), size=(160, 90), seed=63))
     port = free_port()
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "score", str(video), "--server", f"127.0.0.1:{port}",
+    cmd = [sys.executable, "-m", "scorecut.cli.main", "score", str(video), "--server", f"127.0.0.1:{port}",
            "--out-dir", str(out)]
     proc = subprocess.Popen(cmd, env=isolated_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     pid = None
@@ -395,7 +395,7 @@ def test_plot_writes_alignment_png(server, media_root, tmp_path):
 def test_result_files_get_the_umasks_usual_modes(server, media_root, tmp_path):
     video = make_video(media_root / "modes_src.mp4", VideoSpec(3.0, cuts_s=(1.2,), seed=82))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "score", str(video), "--plot", "--preview",
+    cmd = [sys.executable, "-m", "scorecut.cli.main", "score", str(video), "--plot", "--preview",
            "--server", server.address, "--out-dir", str(out)]
     run = subprocess.run(cmd, capture_output=True, text=True, env=isolated_env(tmp_path / "home"), timeout=300,
                          preexec_fn=lambda: os.umask(0o027))
@@ -426,7 +426,7 @@ def test_ctrl_c_cancels_the_job_and_leaves_nothing(server, media_root, tmp_path)
     # A video of its own: neither its analysis nor its result is in the server's caches.
     video = make_video(media_root / "ctrl_c.mp4", VideoSpec(12.0, cuts_s=(3.3, 7.1), seed=99))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "score", str(video), "--server", server.address,
+    cmd = [sys.executable, "-m", "scorecut.cli.main", "score", str(video), "--server", server.address,
            "--out-dir", str(out)]
     proc = subprocess.Popen(cmd, env=isolated_env(tmp_path / "home"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

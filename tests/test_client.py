@@ -354,7 +354,7 @@ def test_tls_with_root_certificates(media_root, tmp_path):
     address = f"127.0.0.1:{port}"
     home = tmp_path / "home"
     log = open(tmp_path / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "scorecut.server.cli.main", "serve", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "scorecut.cli.main", "serve", "--port", str(port),
                              "--media-root", str(media_root), "--tls-cert", str(cert), "--tls-key", str(key)],
                             env=isolated_env(home), stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -370,7 +370,7 @@ def test_tls_with_root_certificates(media_root, tmp_path):
             assert set(result.stems) == {"bass"}
         with ScorecutClient(address) as plaintext:  # no TLS: the server does not answer it
             assert not plaintext.ping(timeout=1.0)
-        cli = subprocess.run([sys.executable, "-m", "scorecut.server.cli.main", "score", str(video), "--server",
+        cli = subprocess.run([sys.executable, "-m", "scorecut.cli.main", "score", str(video), "--server",
                               address, "--tls-ca", str(cert), "--out-dir", str(tmp_path / "cli"), "--stems", "drums"],
                              env=isolated_env(home), capture_output=True, text=True, timeout=120)
         assert cli.returncode == 0, cli.stderr

@@ -69,7 +69,7 @@ def test_config_refuses_non_loopback_without_token():
 
 def test_serve_refuses_to_start_on_all_interfaces_without_token(tmp_path):
     # The refusal happens before binding, so no traffic ever leaves loopback.
-    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "serve", "--host", "0.0.0.0",
+    cmd = [sys.executable, "-m", "scorecut.cli.main", "serve", "--host", "0.0.0.0",
            "--port", str(free_port())]
     result = subprocess.run(cmd, env=isolated_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
@@ -143,7 +143,7 @@ def test_tls_with_token(tmp_path, media_root):
                     "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
     srv = ServerProcess(free_port(), tmp_path / "home", media_root,
                         ["--tls-cert", str(cert), "--tls-key", str(key), "--token", "t0k"])
-    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "serve", "--host", "127.0.0.1",
+    cmd = [sys.executable, "-m", "scorecut.cli.main", "serve", "--host", "127.0.0.1",
            "--port", str(srv.port), "--media-root", str(media_root), *srv.args]
     srv.home.mkdir()
     srv.proc = subprocess.Popen(cmd, env=isolated_env(srv.home), stdout=subprocess.PIPE,
@@ -202,7 +202,7 @@ def test_every_rpc_of_the_contract_is_registered():
 
 
 def test_a_taken_port_is_a_clear_error(server, tmp_path):
-    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "serve", "--port", str(server.port),
+    cmd = [sys.executable, "-m", "scorecut.cli.main", "serve", "--port", str(server.port),
            "--media-root", str(tmp_path)]
     result = subprocess.run(cmd, env=isolated_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
@@ -220,7 +220,7 @@ def test_ipv6_loopback_clients_may_send_paths(tmp_path, media_root):
             port = probe.getsockname()[1]
     except OSError:
         pytest.skip("this machine has no IPv6 loopback (the peer strings are covered above)")
-    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "serve", "--host", "::1", "--port", str(port),
+    cmd = [sys.executable, "-m", "scorecut.cli.main", "serve", "--host", "::1", "--port", str(port),
            "--media-root", str(media_root)]
     proc = subprocess.Popen(cmd, env=isolated_env(tmp_path), stdout=subprocess.PIPE,
                             stderr=open(tmp_path / "server.log", "ab"), text=True)

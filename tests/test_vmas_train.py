@@ -40,7 +40,7 @@ def cli_run(data_dir, tmp_path_factory):
     """`scorecut train` as a user runs it, in its own process."""
     home = tmp_path_factory.mktemp("vmas_home")
     run = home / "run"
-    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "train", "--config", "debug", "--data",
+    cmd = [sys.executable, "-m", "scorecut.cli.main", "train", "--config", "debug", "--data",
            str(data_dir), "--steps", "40", "--out", str(run), "--batch-size", "4"]
     proc = subprocess.run(cmd, env=isolated_env(home), capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr
@@ -65,7 +65,7 @@ def test_train_cli_writes_falling_metrics_and_a_checkpoint(cli_run):
 
 
 def test_train_cli_explains_bad_arguments(tmp_path, data_dir):
-    base = [sys.executable, "-m", "scorecut.server.cli.main", "train", "--steps", "1", "--out", str(tmp_path / "r")]
+    base = [sys.executable, "-m", "scorecut.cli.main", "train", "--steps", "1", "--out", str(tmp_path / "r")]
     env = isolated_env(tmp_path)
     bad_config = subprocess.run(base + ["--config", "huge", "--data", str(data_dir)], env=env,
                                 capture_output=True, text=True, timeout=60)
@@ -219,7 +219,7 @@ def _wav_frames(path) -> int:
 
 def test_a_real_server_serves_vmas_with_a_checkpoint_and_explains_without(cli_run, data_dir, server, tmp_path):
     run, _ = cli_run
-    base = [sys.executable, "-m", "scorecut.server.cli.main", "score", f"{data_dir / 'clip1.mp4'}#t=0.5,3.2",
+    base = [sys.executable, "-m", "scorecut.cli.main", "score", f"{data_dir / 'clip1.mp4'}#t=0.5,3.2",
             "--model", "vmas", "--server", server.address, "--seed", "5"]
     env = isolated_env(tmp_path)
     missing = subprocess.run(base + ["--out-dir", str(tmp_path / "none")], env=env, capture_output=True,
@@ -273,7 +273,7 @@ def test_train_cli_resumes_a_run(cli_run, data_dir, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     before = (copy / "metrics.jsonl").read_text().splitlines()
-    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "train", "--config", "debug", "--data", str(data_dir),
+    cmd = [sys.executable, "-m", "scorecut.cli.main", "train", "--config", "debug", "--data", str(data_dir),
            "--steps", "43", "--out", str(copy), "--batch-size", "4", "--resume"]
     proc = subprocess.run(cmd, env=isolated_env(tmp_path), capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr
@@ -286,7 +286,7 @@ def test_train_cli_resumes_a_run(cli_run, data_dir, tmp_path):
 def test_models_add_and_verify_cli_install_vmas_for_the_server(cli_run, tmp_path):
     run, _ = cli_run
     env = isolated_env(tmp_path)
-    cli = [sys.executable, "-m", "scorecut.server.cli.main", "models"]
+    cli = [sys.executable, "-m", "scorecut.cli.main", "models"]
 
     def models(*args):
         return subprocess.run(cli + list(args), env=env, capture_output=True, text=True, timeout=120)

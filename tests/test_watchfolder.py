@@ -45,7 +45,7 @@ def wait_until(predicate, timeout_s: float, what: str, proc: subprocess.Popen | 
 
 
 def start_watch(folder: Path, address: str, mode: str, *extra: str, home: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "watch", str(folder), "--server", address,
+    cmd = [sys.executable, "-m", "scorecut.cli.main", "watch", str(folder), "--server", address,
            "--stable-seconds", "0.8", *extra]
     if mode == "polling":
         cmd.append("--polling")

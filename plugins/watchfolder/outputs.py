@@ -52,7 +52,7 @@ def write_extras(video: Path, folder: Path, options: FileOptions) -> None:
     never fatal, because the stems the user came for are already in place."""
     if options.preview:
         try:
-            from scorecut.server.preview import make_preview
+            from scorecut.plugins.client.preview import make_preview
 
             make_preview(video, folder / "mix.wav", folder / "preview.mp4",
                          in_s=options.in_s, out_s=options.out_s)

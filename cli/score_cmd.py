@@ -149,7 +149,7 @@ def _extras(args, clips):
 
     def make(folder: Path, score: dict) -> None:
         if args.preview:
-            from scorecut.server.preview import PreviewUnsupported, preview_for_clips
+            from scorecut.plugins.client.preview import PreviewUnsupported, preview_for_clips
 
             try:
                 note = preview_for_clips(clips, folder / score["mix"]["file"], folder / "preview.mp4")

@@ -38,7 +38,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, help_text in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if command in (None, name):
-            module = importlib.import_module(f"scorecut.server.cli.{name}_cmd")
+            module = importlib.import_module(f"scorecut.cli.{name}_cmd")
             module.add_arguments(p)
             p.set_defaults(_module=module)
     return parser

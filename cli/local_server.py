@@ -109,7 +109,7 @@ def file_lock(path: Path):
 
 def _spawn(address: str, log_path: Path) -> subprocess.Popen:
     host, port = split_address(address)
-    cmd = [sys.executable, "-m", "scorecut.server.cli.main", "serve", "--host", host or "127.0.0.1",
+    cmd = [sys.executable, "-m", "scorecut.cli.main", "serve", "--host", host or "127.0.0.1",
            "--port", str(port or 50777)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     kwargs: dict = {}
