@@ -14,9 +14,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import importlib.util
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent / "services"
@@ -29,11 +31,32 @@ def render(template: str, folder: Path, scorecut: str) -> str:
             .replace("@SCORECUT@", scorecut)), tag
 
 
+def find_scorecut(explicit: Path | None) -> Path | None:
+    """The `scorecut` command of the environment Scorecut is installed in, or None.
+
+    The unit runs at login, long after this script: a command that merely happens to be on PATH
+    now (another venv, another user's install) or that does not exist would fail silently then.
+    So: an explicit --scorecut; else the console script of the Python running this script, when
+    Scorecut is installed in it; else a `scorecut` on PATH.
+    """
+    if explicit is not None:
+        return explicit.expanduser().resolve() if explicit.is_file() else None
+    name = "scorecut.exe" if sys.platform.startswith("win") else "scorecut"
+    if importlib.util.find_spec("scorecut") is not None:
+        for folder in (Path(sysconfig.get_path("scripts")), Path(sys.executable).parent):
+            if (folder / name).is_file():
+                return folder / name
+    found = shutil.which("scorecut")
+    return Path(found) if found else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--print", action="store_true", help="print the unit instead of installing it")
     parser.add_argument("--target", type=Path, help="write the unit here and do not activate it")
+    parser.add_argument("--scorecut", type=Path, help="the scorecut command the service runs "
+                        "(default: the one installed beside this Python)")
     parser.add_argument("--platform", default=sys.platform, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -41,7 +64,14 @@ def main() -> int:
     if not folder.is_dir():
         print(f"{folder} is not a folder; create it first", file=sys.stderr)
         return 2
-    scorecut = shutil.which("scorecut") or str(Path(sys.executable).with_name("scorecut"))
+    scorecut = find_scorecut(args.scorecut)
+    if scorecut is None:
+        where = f"{args.scorecut} does not exist" if args.scorecut else (
+            f"Scorecut is not installed for {sys.executable} and no `scorecut` is on PATH")
+        print(f"no scorecut command to run at login: {where}. Run this script with the Python of the "
+              "environment Scorecut is installed in (for example `.venv/bin/python "
+              "packaging/install_watch_service.py DIR`), or pass --scorecut PATH", file=sys.stderr)
+        return 2
     if args.platform.startswith("linux"):
         template, filename = HERE / "scorecut-watch.service", "scorecut-watch-{tag}.service"
         default_dir = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "systemd/user"
@@ -56,14 +86,14 @@ def main() -> int:
               file=sys.stderr)
         return 2
 
-    text, tag = render(template.read_text(), folder, scorecut)
+    text, tag = render(template.read_text(), folder, str(scorecut))
     if args.print:
         print(text)
         return 0
     target = args.target or default_dir / filename.format(tag=tag)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-16" if target.suffix == ".xml" else "utf-8")
-    print(f"wrote {target}")
+    print(f"wrote {target} (runs {scorecut})")
     if args.target:
         return 0
     if args.platform.startswith("linux"):
