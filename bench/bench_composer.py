@@ -63,7 +63,7 @@ def compose_seconds(duration_s: float, style: str, seed: int, keep: bool = False
     analysis = synthetic_analysis(duration_s, seed)
     options = ScoreOptions(style=style, seed=seed)
     t0 = time.perf_counter()
-    out = ComposerModel().compose(analysis, options)
+    out = ComposerModel().compose(None, analysis, options)
     took = time.perf_counter() - t0
     frames = int(round(duration_s * SR))
     assert all(x.shape == (2, frames) for x in out.stems.values()) and len(out.stems) == 4

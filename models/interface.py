@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:  # the analysis package decodes video; a model's signature only names its result
+    from .analysis.types import VideoAnalysis
 
 STEMS = ("drums", "bass", "harmony", "melody")  # the order stems are listed and streamed in
 MIX = "mix"
 DEFAULT_SAMPLE_RATE = 48_000  # Hz: video post-production's rate
+SAMPLE_RATES = (22_050, 24_000, 32_000, 44_100, 48_000, 88_200, 96_000)  # Hz a model may be asked for
+METERS = ("4/4", "3/4", "6/8")
+TEMPO_RANGE_BPM = (30.0, 300.0)  # widest tempo range a request may ask for; 0 = the style's own
 DEFAULT_LOUDNESS_LUFS = -16.0  # integrated, BS.1770; online-video delivery norm
 TRUE_PEAK_CEILING_DBTP = -1.0
 
@@ -133,18 +139,60 @@ class ModelOutput:
     stems: dict[str, np.ndarray]  # name -> (channels, frames) float32; all the same shape
     plan: MusicalPlan
     native_mix: np.ndarray | None = None  # (channels, frames); set by mix-native models (vmas)
+    extra: dict = field(default_factory=dict)  # model-specific metadata for score.json (musicgen: re-ranking)
 
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """A model, whether it can run here, and what it accepts: the one place those facts live.
+
+    The server checks requests against it (`check`), GetInfo carries it, front ends read stems,
+    styles and limits from it.
+    """
+
     name: str
     available: bool
     unavailable_reason: str = ""  # what to do, in words
-    stems: tuple[str, ...] = STEMS
+    stems: tuple[str, ...] = STEMS  # stems it gives besides the mix, in streaming order
     native_output: str = "stems"  # "stems" or "mix"
     description: str = ""
-    styles: tuple[str, ...] = ()
-    moods: tuple[str, ...] = ()
+    styles: tuple[str, ...] = ()  # () = it takes no style (the request's style is recorded only)
+    moods: tuple[str, ...] = ()  # () = it takes no mood
+    meters: tuple[str, ...] = METERS
+    tempo_range_bpm: tuple[float, float] = TEMPO_RANGE_BPM  # a requested tempo must lie inside
+    sample_rates: tuple[int, ...] = SAMPLE_RATES  # Hz
+    max_duration_s: float = 0.0  # longest segment it writes music for; 0 = no limit of its own
+
+    def check(self, options: ScoreOptions, duration_s: float | None = None) -> None:
+        """Raise RequestError, saying what to do, when this model does not accept `options`."""
+        unknown = [s for s in options.stems if s not in self.stems]
+        if unknown:
+            gives = ", ".join(self.stems) if self.stems else "the mix alone (ask for no stems)"
+            raise RequestError(f"the {self.name} model gives no stem {', '.join(map(repr, unknown))}; "
+                               f"it gives: {gives}")
+        if self.styles and options.style not in self.styles:
+            raise RequestError(f"unknown style {options.style!r}; choose one of: {', '.join(self.styles)}")
+        if options.mood and self.moods and options.mood not in self.moods:
+            raise RequestError(f"unknown mood {options.mood!r}; choose one of: {', '.join(self.moods)}, "
+                               "or leave it empty to take the mood from the picture")
+        if options.meter not in self.meters:
+            raise RequestError(f"meter {options.meter!r} is not supported by the {self.name} model; use one "
+                               f"of: {', '.join(self.meters)}")
+        if options.sample_rate not in self.sample_rates:
+            raise RequestError(f"sample rate {options.sample_rate} Hz is not supported; use one of "
+                               f"{', '.join(map(str, self.sample_rates))} (48000 is usual for video)")
+        lo, hi = self.tempo_range_bpm
+        tmin, tmax = options.tempo_min_bpm, options.tempo_max_bpm
+        for t in (tmin, tmax):
+            if t is not None and not lo <= t <= hi:
+                raise RequestError(f"tempo {t:g} BPM is out of range; use {lo:g} to {hi:g} BPM, or 0 for "
+                                   "the style's range")
+        if tmin and tmax and tmin > tmax:
+            raise RequestError(f"tempo range {tmin:g}-{tmax:g} BPM is reversed; the minimum must not "
+                               "exceed the maximum")
+        if duration_s is not None and self.max_duration_s and duration_s > self.max_duration_s:
+            raise RequestError(f"the segment is {duration_s:.1f} s long; the {self.name} model writes at "
+                               f"most {self.max_duration_s:g} s: score it in parts")
 
 
 class MusicModel(Protocol):
@@ -156,17 +204,18 @@ class MusicModel(Protocol):
 
     def compose(
         self,
-        analysis: "VideoAnalysisLike",
+        segment: Segment,
+        analysis: VideoAnalysis,
         options: ScoreOptions,
         progress: ProgressFn = no_progress,
         cancel: threading.Event | None = None,
     ) -> ModelOutput:
-        """Write music for the analysed segment, exactly round(duration_s * sample_rate) frames."""
+        """Write music for `segment`, exactly round(analysis.duration_s * sample_rate) frames.
+
+        `analysis` is the segment's analysis (the pipeline makes it once); a model that needs the
+        pictures themselves decodes them from `segment`'s clips.
+        """
         ...
-
-
-# The analysis type lives in models.analysis; named here only for the signature above.
-VideoAnalysisLike = object
 
 
 @dataclass

@@ -19,15 +19,27 @@ from pathlib import Path
 
 import grpc
 
-from scorecut.models.interface import Cancelled
+from scorecut.models.interface import Cancelled, FinishedScore
 
 from .errors import RpcFailure
 from .request import ScoreJobSpec
 
 log = logging.getLogger("scorecut.server")
-ANALYSES_KEPT = 8  # recent analyses reused by requests that differ only in options (seed, style)
-PROGRESS_STEP = 0.01  # report progress when it moved at least this much (or the stage changed)
-ANALYSIS_SHARE = 0.3  # of the whole job's progress, as models.pipeline counts it
+
+
+@dataclass(frozen=True)
+class Done:
+    """The job's last event: its analysis and finished stems."""
+
+    analysis: object  # models.analysis.VideoAnalysis
+    finished: FinishedScore
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The job's last event when it failed or was cancelled; the call turns `error` into a status."""
+
+    error: Exception
 
 
 @dataclass
@@ -35,7 +47,8 @@ class Job:
     spec: ScoreJobSpec
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     cancel: threading.Event = field(default_factory=threading.Event)
-    events: queue.Queue = field(default_factory=queue.Queue)  # (kind, payload) from the worker
+    # From the worker: models.pipeline's Started, Progress, AnalysisReady, then Done or Failed.
+    events: queue.Queue = field(default_factory=queue.Queue)
     state: str = "queued"  # queued | running | done | failed | cancelled
 
 
@@ -53,7 +66,7 @@ class JobQueue:
         self._cond = threading.Condition()
         self._closed = False
         self._models: dict[tuple[str, str], object] = {}
-        self._analyses: collections.OrderedDict[str, object] = collections.OrderedDict()
+        self._analyses = None  # models.pipeline.AnalysisCache, made by the worker (a heavy import)
         self._thread = threading.Thread(target=self._work, name="scorecut-worker", daemon=True)
 
     def start(self, warm_model: str | None = "composer") -> None:
@@ -87,7 +100,7 @@ class JobQueue:
             job.cancel.set()
             if job in self._pending:
                 self._pending.remove(job)
-                self._finish(job, "cancelled", ("failed", Cancelled("the job was cancelled")))
+                self._finish(job, "cancelled", Failed(Cancelled("the job was cancelled")))
             return True, job.state
 
     def forget(self, job: Job) -> None:
@@ -104,7 +117,7 @@ class JobQueue:
             self._closed = True
             for job in list(self._pending):
                 job.cancel.set()
-                self._finish(job, "cancelled", ("failed", Cancelled("the server is shutting down")))
+                self._finish(job, "cancelled", Failed(Cancelled("the server is shutting down")))
             self._pending.clear()
             if self._running is not None:
                 self._running.cancel.set()
@@ -120,7 +133,7 @@ class JobQueue:
         with self._cond:
             return self._running is not None or bool(self._pending)
 
-    def _finish(self, job: Job, state: str, event: tuple) -> None:
+    def _finish(self, job: Job, state: str, event: Done | Failed) -> None:
         job.state = state
         job.events.put(event)
 
@@ -145,62 +158,47 @@ class JobQueue:
         return self._models[key]
 
     def _work(self) -> None:
-        if self._warm:
-            try:  # import the pipeline and build the default model now, so the first job does not wait
-                import scorecut.models.pipeline  # noqa: F401 — analysis and post-processing
+        # The pipeline (analysis, post-processing) is imported here, off the server's start, and the
+        # default model built now, so the first job does not wait for either.
+        from scorecut.models.pipeline import AnalysisCache
 
+        self._analyses = AnalysisCache()
+        if self._warm:
+            try:
                 self._model(self._warm, "")
-            except Exception:  # noqa: BLE001 — a job will report it properly
+            except Exception:  # a job will report it properly
                 log.exception("could not prepare the %s model", self._warm)
         while (job := self._next()) is not None:
             try:
                 self._run(job)
-            except BaseException as error:  # noqa: BLE001 — the worker must outlive any one job
-                self._finish(job, "failed", ("failed", error if isinstance(error, Exception) else
-                                             RuntimeError(f"the job stopped the model worker ({error!r})")))
+            except BaseException as error:  # the worker must outlive any one job
+                self._finish(job, "failed", Failed(error if isinstance(error, Exception) else
+                                                   RuntimeError(f"the job stopped the model worker ({error!r})")))
             finally:
                 with self._cond:
                     self._running = None
 
     def _run(self, job: Job) -> None:
-        from scorecut.models.analysis import analyze_segment
         from scorecut.models.pipeline import score_segment
 
         if job.cancel.is_set():
-            self._finish(job, "cancelled", ("failed", Cancelled("the job was cancelled")))
+            self._finish(job, "cancelled", Failed(Cancelled("the job was cancelled")))
             return
         spec = job.spec
-        job.events.put(("started", None))
-        last = ["", -1.0]
-
-        def progress(stage: str, fraction: float) -> None:
-            fraction = min(max(fraction, last[1], 0.0), 1.0)  # never backwards, whatever the stages' rounding
-            if stage != last[0] or fraction - last[1] >= PROGRESS_STEP or fraction >= 1.0:
-                last[:] = [stage, fraction]
-                job.events.put(("progress", (stage, fraction)))
-
         started = time.monotonic()
         try:
             model = self._model(spec.options.model, spec.options.checkpoint)
-            analysis = self._analyses.get(spec.analysis_key)
-            if analysis is None:
-                analysis = analyze_segment(spec.segment, cancel=job.cancel,
-                                           progress=lambda stage, f: progress(stage, ANALYSIS_SHARE * f))
-            job.events.put(("analysis", analysis))  # clients can show the cuts while the music is written
-            analysis, finished = score_segment(spec.segment, spec.options, model, progress=progress,
-                                               cancel=job.cancel, analysis=analysis)
+            analysis, finished = score_segment(spec.segment, spec.options, model, on_event=job.events.put,
+                                               cancel=job.cancel, analyses=self._analyses,
+                                               analysis_key=spec.analysis_key)
         except Cancelled as error:
             log.info("job %s cancelled after %.2f s", job.id, time.monotonic() - started)
-            self._finish(job, "cancelled", ("failed", error))
+            self._finish(job, "cancelled", Failed(error))
             return
-        except Exception as error:  # noqa: BLE001 — the call turns it into a status
-            self._finish(job, "failed", ("failed", error))
+        except Exception as error:  # the call turns it into a status
+            self._finish(job, "failed", Failed(error))
             return
-        self._analyses[spec.analysis_key] = analysis
-        self._analyses.move_to_end(spec.analysis_key)
-        while len(self._analyses) > ANALYSES_KEPT:
-            self._analyses.popitem(last=False)
         self.jobs_run += 1
         log.info("job %s: model %s ran in %.2f s (jobs run: %d)", job.id, spec.options.model,
                  time.monotonic() - started, self.jobs_run)
-        self._finish(job, "done", ("done", (analysis, finished)))
+        self._finish(job, "done", Done(analysis, finished))

@@ -20,17 +20,16 @@ import grpc
 
 from scorecut import __version__
 from scorecut.models.interface import (DEFAULT_LOUDNESS_LUFS, DEFAULT_SAMPLE_RATE, Clip, MediaError,
-                                       ModelInfo, ScoreOptions, Segment)
+                                       ModelInfo, RequestError, ScoreOptions, Segment)
 
 from .config import ServerConfig
-from .errors import RpcFailure, invalid
-from .media import FileHasher, UploadStore, resolve_reference
+from .errors import RpcFailure, invalid, shown
+from .media import FileHasher, OpenedFiles, UploadStore, check_path_text, resolve_reference
 from .pcm import DEFAULT_SAMPLE_FORMAT, SAMPLE_FORMATS
 from .policy import is_loopback_peer, under_roots
 
-SAMPLE_RATES = (22_050, 24_000, 32_000, 44_100, 48_000, 88_200, 96_000)  # Hz
-METERS = ("4/4", "3/4", "6/8")
-DEFAULT_STYLE = "cinematic"
+DEFAULT_STYLE = ScoreOptions.style
+DEFAULT_METER = ScoreOptions.meter
 END_TOLERANCE_S = 0.05  # an out point this far past the media's end is its end (about one frame)
 
 
@@ -49,14 +48,14 @@ class MediaProber:
     """probe_media, remembered per (path, size, mtime): requests often repeat the same files."""
 
     def __init__(self):
-        self._known: dict[tuple[str, int, int], object] = {}
+        self._known: dict[tuple[int, int, int, int], object] = {}
         self._lock = threading.Lock()
 
     def probe(self, path: Path):
         from scorecut.models.analysis.probe import probe_media
 
-        st = os.stat(path)
-        key = (str(path), st.st_size, st.st_mtime_ns)
+        st = os.stat(path)  # the file itself (a link to an open descriptor leads to it)
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         with self._lock:
             if key in self._known:
                 return self._known[key]
@@ -77,13 +76,13 @@ def _clip_label(clip, index: int) -> str:
 
 
 def _resolve_clips(request, peer: str, config: ServerConfig, uploads: UploadStore, prober: MediaProber,
-                   hasher: FileHasher) -> tuple[list[Clip], list[str]]:
+                   hasher: FileHasher, held: OpenedFiles | None = None) -> tuple[list[Clip], list[str]]:
     clips: list[Clip] = []
     shas: list[str] = []
     cursor = 0.0  # record time where the next unplaced clip starts
     for index, pc in enumerate(request.clips):
         label = _clip_label(pc, index)
-        path = resolve_reference(pc, peer, config.media_roots, uploads)
+        path = resolve_reference(pc, peer, config.media_roots, uploads, held)
         try:
             info = prober.probe(path)
         except MediaError as error:
@@ -116,6 +115,9 @@ def _resolve_clips(request, peer: str, config: ServerConfig, uploads: UploadStor
             raise invalid(f"{label}: the clip has zero length (in {src_in:g} s, out {src_out:g} s); {fix}")
         rec_start = _finite(pc.record_start_s, "record_start_s")
         rec_end = _finite(pc.record_end_s, "record_end_s")
+        if rec_start < 0:
+            raise invalid(f"{label}: the record start {rec_start:g} s is negative; record times are "
+                          "seconds from the start of the output, 0 or more")
         if rec_end <= 0:  # unset: right after the previous clip, at the source's own speed
             rec_start = rec_start if rec_start > 0 else cursor
             rec_end = rec_start + (src_out - src_in)
@@ -140,56 +142,39 @@ def _options(request, peer: str, config: ServerConfig, infos: dict[str, ModelInf
     if not info.available and not o.checkpoint:
         raise RpcFailure(grpc.StatusCode.FAILED_PRECONDITION,
                          f"the {model} model is not available on this server: {info.unavailable_reason}")
-    catalog = infos.get("composer", info)
-    style = o.style or DEFAULT_STYLE
-    if catalog.styles and style not in catalog.styles:
-        raise invalid(f"unknown style {style!r}; choose one of: {', '.join(catalog.styles)}")
-    if o.mood and catalog.moods and o.mood not in catalog.moods:
-        raise invalid(f"unknown mood {o.mood!r}; choose one of: {', '.join(catalog.moods)}, "
-                      "or leave it empty to take the mood from the picture")
-    stems = tuple(o.stems) or tuple(info.stems)
-    unknown = [s for s in stems if s not in info.stems]
-    if unknown:
-        raise invalid(f"the {model} model gives no stem {', '.join(map(repr, unknown))}; it gives: "
-                      f"{', '.join(info.stems)}")
-    stems = tuple(s for s in info.stems if s in stems)  # the model's order, no repeats
-    rate = o.sample_rate or DEFAULT_SAMPLE_RATE
-    if rate not in SAMPLE_RATES:
-        raise invalid(f"sample rate {rate} Hz is not supported; use one of "
-                      f"{', '.join(map(str, SAMPLE_RATES))}")
     fmt = o.sample_format or DEFAULT_SAMPLE_FORMAT
     if fmt not in SAMPLE_FORMATS:
         raise invalid(f"unknown sample format {fmt!r}; use one of: {', '.join(SAMPLE_FORMATS)}")
-    meter = o.meter or "4/4"
-    if meter not in METERS:
-        raise invalid(f"meter {meter!r} is not supported; use one of: {', '.join(METERS)}")
     loudness = o.loudness_lufs if o.HasField("loudness_lufs") else DEFAULT_LOUDNESS_LUFS
     if not -60.0 <= loudness <= -1.0:
         raise invalid(f"loudness target {loudness:g} LUFS is out of range; use -60 to -1 (-16 is usual)")
-    tmin = o.tempo_min_bpm or None
-    tmax = o.tempo_max_bpm or None
-    for t in (tmin, tmax):
-        if t is not None and not 30.0 <= t <= 300.0:
-            raise invalid(f"tempo {t:g} BPM is out of range; use 30 to 300 BPM, or 0 for the style's range")
-    if tmin and tmax and tmin > tmax:
-        raise invalid(f"tempo range {tmin:g}-{tmax:g} BPM is reversed; the minimum must not exceed the maximum")
+    stems = tuple(o.stems) or tuple(info.stems)
     checkpoint = o.checkpoint
     if checkpoint:
         if not is_loopback_peer(peer):
             raise RpcFailure(grpc.StatusCode.PERMISSION_DENIED,
                              "a checkpoint path is only accepted from this machine; install the "
                              "checkpoint on the server with `scorecut models add`")
+        check_path_text(checkpoint)
+        if not Path(checkpoint).is_absolute():  # as for a clip's path: the server's cwd means nothing
+            raise invalid(f"the checkpoint path {shown(checkpoint)} is relative; send an absolute path")
         if not under_roots(Path(checkpoint), (*config.media_roots, config.model_dir)):
             raise RpcFailure(grpc.StatusCode.PERMISSION_DENIED,
-                             f"{checkpoint} is outside the folders this server may read; put it in "
+                             f"{shown(checkpoint)} is outside the folders this server may read; put it in "
                              f"{config.model_dir} or under a --media-root")
         if not Path(checkpoint).exists():
-            raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no checkpoint at {checkpoint} on the server")
-    options = ScoreOptions(model=model, style=style, mood=o.mood, tempo_min_bpm=tmin, tempo_max_bpm=tmax,
-                           seed=int(o.seed) if o.HasField("seed") else 0, stems=stems, sample_rate=rate,
-                           loudness_lufs=float(loudness), duck_dialogue=o.duck_dialogue, meter=meter,
-                           checkpoint=checkpoint)
-    return options, fmt
+            raise RpcFailure(grpc.StatusCode.NOT_FOUND, f"no checkpoint at {shown(checkpoint)} on the server")
+    options = ScoreOptions(model=model, style=o.style or DEFAULT_STYLE, mood=o.mood,
+                           tempo_min_bpm=o.tempo_min_bpm or None, tempo_max_bpm=o.tempo_max_bpm or None,
+                           seed=int(o.seed) if o.HasField("seed") else 0, stems=stems,
+                           sample_rate=o.sample_rate or DEFAULT_SAMPLE_RATE, loudness_lufs=float(loudness),
+                           duck_dialogue=o.duck_dialogue, meter=o.meter or DEFAULT_METER, checkpoint=checkpoint)
+    try:
+        info.check(options)  # what the model accepts: the model says (ModelInfo), nobody else
+    except RequestError as error:
+        raise invalid(str(error)) from None
+    # The model's order, no repeats.
+    return replace(options, stems=tuple(s for s in info.stems if s in options.stems)), fmt
 
 
 def _key(payload: dict) -> str:
@@ -204,7 +189,8 @@ def _checkpoint_identity(path: str) -> list:
 
 
 def build_job_spec(request, peer: str, config: ServerConfig, infos: dict[str, ModelInfo],
-                   uploads: UploadStore, prober: MediaProber, hasher: FileHasher) -> ScoreJobSpec:
+                   uploads: UploadStore, prober: MediaProber, hasher: FileHasher,
+                   held: OpenedFiles | None = None) -> ScoreJobSpec:
     """Check `request` (a scorecut.v1.ScoreRequest) for `peer`; raises RpcFailure."""
     if not request.clips:
         raise invalid("the request has no clips; send at least one clip")
@@ -212,14 +198,21 @@ def build_job_spec(request, peer: str, config: ServerConfig, infos: dict[str, Mo
         raise invalid(f"the request has {len(request.clips)} clips, over this server's limit of "
                       f"{config.max_clips}; split the timeline or start the server with a larger --max-clips")
     options, fmt = _options(request, peer, config, infos)  # cheap checks before touching media
-    clips, shas = _resolve_clips(request, peer, config, uploads, prober, hasher)
+    clips, shas = _resolve_clips(request, peer, config, uploads, prober, hasher, held)
     duration = _finite(request.duration_s, "duration_s") or clips[-1].record_end_s
     if duration <= 0:
         raise invalid("the output duration must be positive")
+    if duration * options.sample_rate < 1:  # would round to an empty result
+        raise invalid(f"the output duration {duration:g} s is shorter than one sample at "
+                      f"{options.sample_rate} Hz; give a duration of at least {1 / options.sample_rate:.6f} s")
     if duration > config.max_duration_s:
         raise invalid(f"the segment is {duration:.1f} s long, over this server's limit of "
                       f"{config.max_duration_s:g} s; score it in parts or start the server with a "
                       "larger --max-duration")
+    try:
+        infos[options.model].check(options, duration)  # the model's own longest segment
+    except RequestError as error:
+        raise invalid(str(error)) from None
     segment = Segment(tuple(clips), float(duration))
     ranges = [[sha, round(c.source_in_s, 6), round(c.source_out_s, 6), round(c.record_start_s, 6),
                round(c.record_end_s, 6)] for sha, c in zip(shas, clips)]

@@ -12,14 +12,15 @@ import grpc
 from concurrent.futures import ThreadPoolExecutor
 
 from scorecut import __version__
+from scorecut.models.events import AnalysisReady, Progress, Started
 from scorecut.models.interface import ModelInfo
 from scorecut.v1 import scorecut_pb2 as pb
 from scorecut.v1 import scorecut_pb2_grpc as pb_grpc
 
 from .config import ServerConfig
 from .errors import RpcFailure, invalid, log_file, rpc_errors
-from .jobs import JobQueue
-from .media import FileHasher, UploadStore
+from .jobs import Done, Failed, JobQueue
+from .media import FileHasher, OpenedFiles, UploadStore
 from .policy import is_loopback_peer
 from .request import MediaProber, build_job_spec
 from .results import ResultCache, analysis_message, encode_result, stream_events
@@ -45,6 +46,7 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
         self.uploads = UploadStore(config.uploads, config.max_upload_bytes)
         self.cache = ResultCache(config.results, config.cache_max_bytes)
         self.cache.clear_partial()
+        OpenedFiles.sweep(config.cache_dir / "open")
         self.prober = MediaProber()
         self.hasher = FileHasher()
         self.cache_writer = ThreadPoolExecutor(1, thread_name_prefix="scorecut-cache")  # off the stream path
@@ -93,9 +95,13 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
 
     @rpc_errors
     def Score(self, request, context):
+        with OpenedFiles(self.config.cache_dir / "open") as held:  # the media stay open until the call ends
+            yield from self._score(request, context, held)
+
+    def _score(self, request, context, held: OpenedFiles):
         began = time.monotonic()
         spec = build_job_spec(request, context.peer(), self.config, self.catalog(), self.uploads,
-                              self.prober, self.hasher)
+                              self.prober, self.hasher, held)
         cached = self.cache.get(spec.result_key)
         if cached is not None:
             job_id = uuid.uuid4().hex
@@ -114,7 +120,7 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
                 yield _progress(job.id, "queued", 0.0, f"{position} job(s) ahead")
             while True:
                 try:
-                    kind, payload = job.events.get(timeout=LIVENESS_POLL_S)
+                    event = job.events.get(timeout=LIVENESS_POLL_S)
                 except queue.Empty:
                     if not context.is_active():
                         job.cancel.set()
@@ -125,18 +131,18 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
                                          + (f" (the server log {where} says why)" if where else "")
                                          + "; restart the server (scorecut serve) and send the job again")
                     continue
-                if kind == "started":
+                if isinstance(event, Started):
                     started = time.monotonic()
                     yield _progress(job.id, "decode", 0.0, "started")
-                elif kind == "progress":
-                    yield _progress(job.id, payload[0], payload[1])
-                elif kind == "analysis":
-                    yield _event(job.id, analysis=analysis_message(payload))
-                elif kind == "failed":
-                    raise payload
-                elif kind == "done":
+                elif isinstance(event, Progress):
+                    yield _progress(job.id, event.stage, event.fraction)
+                elif isinstance(event, AnalysisReady):
+                    yield _event(job.id, analysis=analysis_message(event.analysis))
+                elif isinstance(event, Failed):
+                    raise event.error
+                elif isinstance(event, Done):
                     break
-            analysis, finished = payload
+            analysis, finished = event.analysis, event.finished
             ran = time.monotonic()
             yield _progress(job.id, "stream", 1.0)
             result = encode_result(analysis, finished, spec.options.stems, spec.sample_format,

@@ -27,13 +27,13 @@ def test_info_lists_styles_and_moods_and_is_the_default():
 def test_bad_options_are_request_errors():
     a = analysis(duration=4.0, cuts=(1.3,))
     with pytest.raises(RequestError, match="drums, bass, harmony, melody"):
-        ComposerModel().compose(a, ScoreOptions(stems=("drums", "vocals")))
+        ComposerModel().compose(None, a, ScoreOptions(stems=("drums", "vocals")))
     with pytest.raises(RequestError, match="4/4"):
-        ComposerModel().compose(a, ScoreOptions(meter="5/4"))
+        ComposerModel().compose(None, a, ScoreOptions(meter="5/4"))
     with pytest.raises(RequestError, match="48000"):
-        ComposerModel().compose(a, ScoreOptions(sample_rate=8000))
+        ComposerModel().compose(None, a, ScoreOptions(sample_rate=8000))
     with pytest.raises(RequestError, match="tempo"):
-        ComposerModel().compose(a, ScoreOptions(tempo_min_bpm=200, tempo_max_bpm=100))
+        ComposerModel().compose(None, a, ScoreOptions(tempo_min_bpm=200, tempo_max_bpm=100))
 
 
 def test_cancel_stops_the_job():
@@ -46,13 +46,13 @@ def test_cancel_stops_the_job():
             cancel.set()  # the user cancels while the composer works
 
     with pytest.raises(Cancelled):
-        ComposerModel().compose(analysis(duration=6.0), ScoreOptions(), progress=progress, cancel=cancel)
+        ComposerModel().compose(None, analysis(duration=6.0), ScoreOptions(), progress=progress, cancel=cancel)
     assert "synthesize" not in stages  # it stopped before the expensive stage
 
 
 def test_tempo_range_option_is_kept():
     a = analysis(duration=8.0, cuts=(2.1, 5.3))
-    out = ComposerModel().compose(a, ScoreOptions(style="corporate", tempo_min_bpm=90, tempo_max_bpm=95, sample_rate=22_050))
+    out = ComposerModel().compose(None, a, ScoreOptions(style="corporate", tempo_min_bpm=90, tempo_max_bpm=95, sample_rate=22_050))
     assert 90 * 0.94 <= out.plan.tempo_bpm <= 95 * 1.06
     assert all(x.shape == (2, 8 * 22_050) for x in out.stems.values())
 
@@ -60,7 +60,7 @@ def test_tempo_range_option_is_kept():
 def test_all_stems_rendered_and_the_mix_is_the_whole_piece_when_fewer_are_asked():
     a = analysis(duration=6.0, cuts=(1.9, 4.1))
     options = ScoreOptions(style="acoustic_pop", seed=4, stems=("drums", "bass"), sample_rate=24_000)
-    out = ComposerModel().compose(a, options)
+    out = ComposerModel().compose(None, a, options)
     assert set(out.stems) == set(STEMS)  # the mix is the whole piece
     done = finish(out, a, options)
     assert set(done.stems) == {"drums", "bass"}
@@ -73,7 +73,7 @@ def test_all_stems_rendered_and_the_mix_is_the_whole_piece_when_fewer_are_asked(
 @pytest.mark.parametrize("duration,cuts", [(0.2, ()), (1.0, ()), (2.0, (0.0, 1.0)), (5.0, (0.5, 0.7, 0.9, 4.5))])
 @pytest.mark.parametrize("meter", ["4/4", "3/4", "6/8"])
 def test_tiny_and_crowded_segments_still_give_exact_lengths(duration, cuts, meter):
-    out = ComposerModel().compose(analysis(duration=duration, cuts=cuts), ScoreOptions(style="acoustic_pop", meter=meter,
+    out = ComposerModel().compose(None, analysis(duration=duration, cuts=cuts), ScoreOptions(style="acoustic_pop", meter=meter,
                                                                                        sample_rate=22_050))
     n = int(round(duration * 22_050))
     assert all(x.shape == (2, n) and np.isfinite(x).all() for x in out.stems.values())

@@ -132,7 +132,7 @@ def assert_serving(address: str, token: str | None = None) -> None:
 def test_a_job_that_kills_its_thread_fails_alone_and_the_worker_goes_on(tmp_path):
     """Even a BaseException from a job (SystemExit from some library) ends only that job: its
     stream gets a failure, the worker stays alive and runs the next job."""
-    from scorecut.server.jobs import JobQueue
+    from scorecut.server.jobs import Done, Failed, JobQueue
 
     jobs = JobQueue(max_queue=2, device="cpu", model_dir=tmp_path)
     ran = []
@@ -141,16 +141,17 @@ def test_a_job_that_kills_its_thread_fails_alone_and_the_worker_goes_on(tmp_path
         ran.append(job.id)
         if len(ran) == 1:
             raise SystemExit(3)
-        jobs._finish(job, "done", ("done", "result"))
+        jobs._finish(job, "done", Done("analysis", "result"))
 
     jobs._run = run  # the worker calls this per job; the model itself is not the point here
     jobs.start(warm_model=None)
     try:
         first, _ = jobs.submit(object())
-        kind, error = first.events.get(timeout=10)
-        assert kind == "failed" and isinstance(error, Exception) and "SystemExit" in str(error)
+        failed = first.events.get(timeout=10)
+        assert isinstance(failed, Failed) and isinstance(failed.error, Exception)
+        assert "SystemExit" in str(failed.error)
         assert jobs.worker_alive
         second, _ = jobs.submit(object())
-        assert second.events.get(timeout=10) == ("done", "result")
+        assert second.events.get(timeout=10) == Done("analysis", "result")
     finally:
         jobs.shutdown()

@@ -168,26 +168,25 @@ def test_compose_gives_exact_length_music_for_a_timeline_segment(cli_run, data_d
              Clip(str(data_dir / "clip2.mp4"), 1.0, 3.0, 1.5, 3.3))  # the second one slowed down
     segment = Segment(clips, 3.3)  # longer than the 2 s window: the window slides
     analysis = analyze_segment(segment)
-    with_segment = serving.SegmentAnalysis(analysis, segment)
     options = ScoreOptions(model="vmas", seed=3, sample_rate=44_100)
-    out = model.compose(with_segment, options)
+    out = model.compose(segment, analysis, options)
     assert out.stems == {} and out.sample_rate == 44_100
     assert out.native_mix.shape == (2, round(3.3 * 44_100)) and out.native_mix.dtype == np.float32
     assert np.abs(out.native_mix).max() > 1e-3  # music, not silence
     assert all(0 <= b < 3.3 for b in out.plan.beats_s)
-    again = model.compose(with_segment, options)
+    again = model.compose(segment, analysis, options)
     assert np.array_equal(again.native_mix, out.native_mix)  # same seed, same music
-    finished = finish(out, with_segment, options)
+    finished = finish(out, analysis, options)
     assert finished.mix.shape == (2, round(3.3 * 44_100)) and finished.stems == {}
     with pytest.raises(RequestError, match="segment"):
-        model.compose(analysis, options)
+        model.compose(None, analysis, options)
     seen = []
-    model.compose(with_segment, options, progress=lambda stage, f: seen.append(f))
+    model.compose(segment, analysis, options, progress=lambda stage, f: seen.append(f))
     assert seen and seen[-1] == 1.0 and seen == sorted(seen)
     stop = threading.Event()
     stop.set()
     with pytest.raises(Cancelled):
-        model.compose(with_segment, options, cancel=stop)
+        model.compose(segment, analysis, options, cancel=stop)
 
 
 def test_install_then_verify_serves_from_the_model_folder(cli_run, tmp_path):

@@ -88,7 +88,7 @@ def make_scored_video(path: str | Path, spec, seed: int = 0, style: str = "cinem
     segment = Segment((Clip(str(silent), 0.0, spec.duration_s, 0.0, spec.duration_s),), spec.duration_s)
     analysis = analyze_segment(segment)
     options = ScoreOptions(seed=seed, style=style, sample_rate=AUDIO_RATE)
-    mix = finish(ComposerModel().compose(analysis, options), analysis, options).mix  # (2, n)
+    mix = finish(ComposerModel().compose(segment, analysis, options), analysis, options).mix  # (2, n)
     mono = np.ascontiguousarray(mix.mean(axis=0, dtype=np.float32))
     with av.open(str(silent)) as src, av.open(str(path), "w") as dst:
         v_in = src.streams.video[0]

@@ -9,13 +9,17 @@ requested stems in the finished score. So the mix equals the sum of the four ste
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from ..interface import (
-    STEMS, ModelInfo, ModelOutput, ProgressFn, RequestError, ScoreOptions, check_cancelled, no_progress,
+    STEMS, ModelInfo, ModelOutput, ProgressFn, ScoreOptions, Segment, check_cancelled, no_progress,
 )
 from .arrangement import arrange
 from .plan import make_plan
 from .styles import MOODS, STYLES
+
+if TYPE_CHECKING:
+    from ..analysis.types import VideoAnalysis
 
 
 class ComposerModel:
@@ -36,18 +40,14 @@ class ComposerModel:
 
     def compose(
         self,
-        analysis,
+        segment: Segment | None,
+        analysis: VideoAnalysis,
         options: ScoreOptions,
         progress: ProgressFn = no_progress,
         cancel: threading.Event | None = None,
     ) -> ModelOutput:
-        unknown = [s for s in options.stems if s not in STEMS]
-        if unknown:
-            raise RequestError(f"unknown stems {', '.join(unknown)}; choose from: {', '.join(STEMS)}")
-        if not 22_050 <= options.sample_rate <= 192_000:
-            raise RequestError(
-                f"sample rate {options.sample_rate} Hz is not supported; use 22050-192000 Hz (48000 is usual for video)"
-            )
+        """The composer reads the analysis alone; `segment` may be None (no pictures needed)."""
+        self.info().check(options, analysis.duration_s)
         progress("plan", 0.0)
         plan = make_plan(analysis, options)
         check_cancelled(cancel)

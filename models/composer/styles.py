@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..interface import RequestError
-
-METERS = ("4/4", "3/4", "6/8")
+from ..interface import METERS, RequestError
 
 
 @dataclass(frozen=True)

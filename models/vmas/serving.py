@@ -4,8 +4,8 @@ A checkpoint is installed at `<model dir>/vmas/checkpoint.pt` (by `scorecut mode
 given per request (`--checkpoint PATH`). Without one the model is listed unavailable and a
 request for it fails with the fix in words. Its native output is the mix; it gives no stems.
 
-compose() needs the segment's pictures, not only the analysis curves: it reads the clips from
-`analysis.segment` (the Segment the analysis was made from) and decodes them at the video fps.
+compose() needs the segment's pictures, not only the analysis curves: it decodes the clips of
+the segment it is given at the video fps.
 """
 
 from __future__ import annotations
@@ -18,27 +18,13 @@ import numpy as np
 
 from ..interface import (
     ModelInfo, ModelOutput, ModelUnavailable, MusicalPlan, ProgressFn,
-    RequestError, ScoreOptions, Section, check_cancelled, no_progress,
+    RequestError, ScoreOptions, Section, Segment, check_cancelled, no_progress,
 )
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FIX = ("train one with `scorecut train --config small --data DIR --steps N --out RUN`, then install it "
        "with `scorecut models add vmas RUN/checkpoint.pt` or pass `--checkpoint RUN/checkpoint.pt`")
 DESCRIPTION = "VMAS: neural video-to-music (temporal video encoder + music transformer); mix only."
-
-
-class SegmentAnalysis:
-    """An analysis that also carries the Segment it was made from (what compose() needs).
-
-    Reads every attribute of the wrapped analysis; `segment` is the timeline segment. The job
-    pipeline wraps the analysis with this before calling a model that decodes pictures itself.
-    """
-
-    def __init__(self, analysis, segment):
-        self._analysis, self.segment = analysis, segment
-
-    def __getattr__(self, name):
-        return getattr(self._analysis, name)
 
 
 def installed_checkpoint(model_dir: Path | None) -> Path | None:
@@ -119,7 +105,6 @@ class VmasModel:
     """Implements models.interface.MusicModel with a trained VMAS network."""
 
     name = "vmas"
-    needs_segment = True  # the pipeline passes SegmentAnalysis: compose decodes the pictures
 
     def __init__(self, net, codec, checkpoint: str, generate_options=None, compile_step: bool = False):
         import torch
@@ -134,7 +119,7 @@ class VmasModel:
     def info(self) -> ModelInfo:
         return ModelInfo(name="vmas", available=True, stems=(), native_output="mix", description=DESCRIPTION)
 
-    def compose(self, analysis, options: ScoreOptions, progress: ProgressFn = no_progress,
+    def compose(self, segment: Segment, analysis, options: ScoreOptions, progress: ProgressFn = no_progress,
                 cancel: threading.Event | None = None) -> ModelOutput:
         """Music for the segment: exactly round(duration_s * options.sample_rate) frames, mix only."""
         import torch
@@ -144,10 +129,8 @@ class VmasModel:
         from .data import segment_frames
         from .generate import generate_codes, rerank_candidates
 
-        segment = getattr(analysis, "segment", None)
         if segment is None:
-            raise RequestError("vmas needs the segment's pictures: pass the analysis as "
-                               "SegmentAnalysis(analysis, segment)")
+            raise RequestError("vmas needs the segment's pictures: pass the Segment the analysis was made from")
         cfg = self.net.cfg
         duration = float(analysis.duration_s)
         frames = segment_frames(segment, cfg.video.fps, cfg.video.frame_size, cancel)  # (N, 3, S, S)
