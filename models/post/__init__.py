@@ -150,14 +150,14 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
     """
     sr = int(output.sample_rate)
     frames = int(round(float(analysis.duration_s) * sr))
-    extra: dict = {}
+    extra: dict = dict(output.extra)  # the model's own notes for score.json travel with the result
     if output.native_mix is not None:
         parts = {"mix": output.native_mix}
     else:
         parts = dict(output.stems)
     if not parts or frames == 0:
         mix = np.zeros((2, frames), dtype=np.float32)
-        return FinishedScore(sr, mix, {}, output.plan, float("-inf"), float("-inf"), extra={"post": "no audio to finish"})
+        return FinishedScore(sr, mix, {}, output.plan, float("-inf"), float("-inf"), extra={**extra, "post": "no audio to finish"})
     channels = max(2, *(np.atleast_2d(x).shape[0] for x in parts.values()))  # mono parts become stereo
     parts = {k: _own(x, frames, channels, sr, consume) for k, x in parts.items()}
     check_cancelled(cancel)

@@ -79,7 +79,7 @@ def load(device: str = "cpu", checkpoint: str = "", model_dir: Path | None = Non
     return VmasModel(net.to(device).eval(), codec, str(path), compile_step=device.startswith("cuda"))
 
 
-def _key_of(wav: np.ndarray, sample_rate: int) -> str:
+def key_of(wav: np.ndarray, sample_rate: int) -> str:
     """Krumhansl-Schmuckler key estimate from the mean chroma; "" for silence or no pitch."""
     if len(wav) < sample_rate // 2 or float(np.abs(wav).max(initial=0.0)) < 1e-4:
         return ""
@@ -123,7 +123,6 @@ class VmasModel:
                 cancel: threading.Event | None = None) -> ModelOutput:
         """Music for the segment: exactly round(duration_s * options.sample_rate) frames, mix only."""
         import torch
-        from scipy.signal import resample_poly
 
         from .beats import activation
         from .data import segment_frames
@@ -146,22 +145,30 @@ class VmasModel:
         codes = generate_codes(self.net, vt, beat, n_codes, opts, progress=progress, cancel=cancel,
                                step_fn=self._step)
         codes, beats = rerank_candidates(self.net, codes, visual)
-        wav = self.codec.decode(codes[:1])[0, 0].cpu().numpy().astype(np.float64)  # (n_codes * hop,)
+        wav = self.codec.decode(codes[:1])[0, 0].cpu().numpy()  # (n_codes * hop,)
         sr = int(options.sample_rate)
-        g = np.gcd(sr, self.codec.sample_rate)
-        audio = resample_poly(wav, sr // g, self.codec.sample_rate // g)
-        n = int(round(duration * sr))
-        audio = np.pad(audio, (0, max(0, n - len(audio))))[:n].astype(np.float32)
+        audio = at_output_rate(wav, self.codec.sample_rate, sr, round(duration * sr))
         mix = np.stack([audio, audio])  # (2, n): the codec is mono
-        return ModelOutput(sample_rate=sr, stems={}, plan=self._plan(beats[0], audio, sr, duration, options),
+        return ModelOutput(sample_rate=sr, stems={}, plan=plan_from_beats(beats[0], audio, sr, duration, options),
                            native_mix=mix)
 
-    def _plan(self, beats_s: np.ndarray, audio: np.ndarray, sr: int, duration: float,
-              options: ScoreOptions) -> MusicalPlan:
-        beats = tuple(float(round(b, 6)) for b in beats_s if b < duration)
-        tempo = float(60.0 / np.median(np.diff(beats))) if len(beats) > 2 else 0.0
-        per_bar = {"3/4": 3, "6/8": 2}.get(options.meter, 4)
-        return MusicalPlan(
-            tempo_bpm=round(tempo, 3), meter=options.meter, key=_key_of(audio, sr),
-            beats_s=beats, downbeats_s=beats[::per_bar],
-            sections=(Section(0.0, duration, 3, "A"),), style=options.style, mood=options.mood)
+
+def at_output_rate(wav: np.ndarray, codec_rate: int, sample_rate: int, frames: int) -> np.ndarray:
+    """Mono codec audio (N,) at codec_rate -> (frames,) float32 at sample_rate, cut or padded."""
+    from scipy.signal import resample_poly
+
+    g = np.gcd(sample_rate, codec_rate)
+    audio = resample_poly(np.asarray(wav, np.float64), sample_rate // g, codec_rate // g)
+    return np.pad(audio, (0, max(0, frames - len(audio))))[:frames].astype(np.float32)
+
+
+def plan_from_beats(beats_s, audio: np.ndarray, sr: int, duration: float, options: ScoreOptions,
+                    sections: tuple[Section, ...] = ()) -> MusicalPlan:
+    """The plan of generated music: the beats heard in it, its tempo and key; `sections` or one."""
+    beats = tuple(float(round(b, 6)) for b in beats_s if b < duration)
+    tempo = float(60.0 / np.median(np.diff(beats))) if len(beats) > 2 else 0.0
+    per_bar = {"3/4": 3, "6/8": 2}.get(options.meter, 4)
+    return MusicalPlan(
+        tempo_bpm=round(tempo, 3), meter=options.meter, key=key_of(audio, sr),
+        beats_s=beats, downbeats_s=beats[::per_bar],
+        sections=sections or (Section(0.0, duration, 3, "A"),), style=options.style, mood=options.mood)
