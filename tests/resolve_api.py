@@ -76,25 +76,29 @@ DOCUMENTED: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
 
 # What this fake implements: the calls the plugin makes, nothing more.
 IMPLEMENTED: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
-    "Resolve": "Fusion GetProjectManager",
+    "Resolve": "Fusion GetProjectManager GetVersion",
     "ProjectManager": "GetCurrentProject",
-    "Project": "GetName GetMediaPool GetCurrentTimeline SetCurrentTimeline",
+    "Project": "GetName GetMediaPool GetCurrentTimeline SetCurrentTimeline GetRenderJobList",
     "MediaPool": """GetRootFolder AddSubFolder GetCurrentFolder SetCurrentFolder ImportMedia AppendToTimeline
         DeleteClips DeleteFolders""",
     "Folder": "GetName GetSubFolderList",
     "MediaPoolItem": "GetClipProperty",
     "Timeline": """GetName GetSetting GetStartFrame GetEndFrame GetTrackCount GetItemListInTrack
         GetIsTrackEnabled GetMarkInOut GetCurrentTimecode AddTrack DeleteTrack SetTrackName DeleteClips
-        GetUniqueId""",
-    "TimelineItem": """GetName GetStart GetEnd GetLeftOffset GetSourceStartTime GetSourceEndTime
-        GetMediaPoolItem GetClipEnabled GetUniqueId""",
+        GetUniqueId SetClipsLinked""",
+    "TimelineItem": """GetName GetStart GetEnd GetLeftOffset GetSourceStartFrame GetSourceEndFrame
+        GetSourceStartTime GetMediaPoolItem GetClipEnabled GetUniqueId SetClipColor""",
 }.items()}
 
-# Calls that older versions lack ("New in ..." in the README; DESIGN.md for the source times).
+# Calls that older versions lack ("New in ..." in the README; DESIGN.md for the source times). The
+# file-relative source frames are older than the source times; 18.5 is the oldest README we found
+# listing them, so the fake says so.
 SINCE: dict[tuple[str, str], tuple[int, ...]] = {
     ("Timeline", "GetMarkInOut"): (19, 1, 0),
     ("TimelineItem", "GetSourceStartTime"): (19, 0, 2),
     ("TimelineItem", "GetSourceEndTime"): (19, 0, 2),
+    ("TimelineItem", "GetSourceStartFrame"): (18, 5, 0),
+    ("TimelineItem", "GetSourceEndFrame"): (18, 5, 0),
 }
 
 _ids = itertools.count(1)

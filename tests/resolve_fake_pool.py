@@ -6,35 +6,45 @@ import math
 import os
 import struct
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from resolve_api import _ids, _Impl
 from resolve_fake_timeline import TimelineImpl, TimelineItemImpl
 
-WAV_FPS = 24.0  # the rate Resolve reports for audio-only media pool items
+WAV_FPS = Fraction(24)  # Resolve reads an imported WAV at 24 frames per second, whatever the timeline
 
 
 @dataclass(eq=False)
 class MediaPoolItemImpl(_Impl):
     KIND = "MediaPoolItem"
     fake: "FakeResolve"
-    path: str
-    fps: float  # as Resolve reports it (24 for WAVs)
-    length_s: float
+    path: str  # "" for compound, multicam and Fusion clips
+    fps: Fraction  # exact (24 for WAVs)
+    length_s: Fraction
     has_video: bool
+    start_tc: str = "00:00:00:00"  # "Start TC": camera files carry record-run or time-of-day TC
+    kind: str = ""  # "Type"; "" = from has_video ("Video + Audio" / "Audio")
+    name: str = ""  # the clip name; "" = the file name
     uid: str = field(default_factory=lambda: f"mpi-{next(_ids)}")
 
     @property
-    def frames(self) -> float:
+    def frames(self) -> Fraction:
         return self.length_s * self.fps
 
+    def start_tc_frames(self) -> int:
+        from resolve_fake_timeline import _tc_frames
+        return _tc_frames(self.start_tc, self.fps, ";" in self.start_tc)
+
     def GetName(self) -> str:
-        return os.path.basename(self.path)
+        return self.name or os.path.basename(self.path)
 
     def GetClipProperty(self, name=None):
+        fps = float(self.fps)
         props = {
             "File Path": self.path, "File Name": os.path.basename(self.path), "Clip Name": self.GetName(),
-            "FPS": self.fps, "Frames": str(int(math.floor(self.frames + 1e-6))),
-            "Type": "Video + Audio" if self.has_video else "Audio",
+            "FPS": round(fps, 3) if fps != int(fps) else int(fps), "Frames": str(int(math.floor(self.frames + 1e-6))),
+            "Start TC": self.start_tc,
+            "Type": self.kind or ("Video + Audio" if self.has_video else "Audio"),
             "Format": "Wave" if not self.has_video else "QuickTime",
         }
         return dict(props) if name is None else props.get(name, "")
@@ -118,9 +128,11 @@ class MediaPoolImpl(_Impl):
         clip = info.get("mediaPoolItem")
         if not isinstance(clip, MediaPoolItemImpl):
             return None
-        first = float(info.get("startFrame", 0))
-        last = float(info.get("endFrame", clip.frames))  # exclusive, in the clip's own frame rate
-        if first < 0 or last <= first or last > clip.frames + 1e-6:
+        first = Fraction(str(float(info.get("startFrame", 0))))
+        last = Fraction(str(float(info.get("endFrame", clip.frames))))  # in the clip's own frame rate
+        if self.fake.version < (19, 1):
+            last += 1  # before 19.1 endFrame is the last frame placed (inclusive)
+        if first < 0 or last <= first or last > clip.frames + Fraction(1, 10**6):
             return None  # nothing past the media's end: such a clipInfo is not appended
         media_type = info.get("mediaType")
         track_type = "audio" if (media_type == 2 or not clip.has_video) else "video"
@@ -132,14 +144,14 @@ class MediaPoolImpl(_Impl):
         track = timeline._track(track_type, int(index))
         if track is None:
             return None
-        length = round((last - first) / clip.fps * timeline.fps)  # timeline frames
+        # Timeline frames, counted down: a WAV a fraction of a sample short of N frames gives N - 1.
+        length = math.floor((last - first) / clip.fps * timeline.fps + Fraction(1, 10**6))
         if record is None:
             record = max((i.end for i in track.items), default=timeline.start)
         record = int(round(float(record)))
         if any(i.start < record + length and record < i.end for i in track.items):
             return None
-        item = TimelineItemImpl(self.fake, clip.GetName(), clip, record, record + length,
-                                first / clip.fps, last / clip.fps)
+        item = TimelineItemImpl(self.fake, clip.GetName(), clip, record, record + length, first, last)
         track.items.append(item)
         return item
 

@@ -39,7 +39,9 @@ def edit(media, fps: str, version=(19, 1, 3), drop_frame: bool = False):
     fake = FakeResolve(version)
     project = fake.create_project("Film")
     timeline = fake.create_timeline(project, "Edit", fps, drop_frame=drop_frame)
-    a, b = fake.import_file(project, media["a"]), fake.import_file(project, media["b"])
+    # Camera files: time-of-day and record-run start timecodes, as cinema cameras write them.
+    a = fake.import_file(project, media["a"], start_tc="14:23:11:05")
+    b = fake.import_file(project, media["b"], start_tc="01:00:00:00")
     rate = timeline.fps
     a_len, b_len = round(2.0 * rate), round(1.8 * rate)
     fake.put(timeline, a, track=1, at=0, frames=a_len, source_in_frames=10)  # trimmed head: 0.4 s
@@ -66,6 +68,9 @@ def assert_stems_placed(fake, timeline, items, start_abs: int, end_abs: int):
         assert Path(item.media.path).name == f"{stem}.wav"
     returned = {i.GetUniqueId() for i in items}
     assert returned == {t.items[0].uid for t in timeline.tracks["audio"][1:]}
+    placed = [t.items[0] for t in timeline.tracks["audio"][1:]]
+    assert {i.color for i in placed} == {"Orange"}  # one take, one colour
+    assert all(set(i.linked) == returned for i in placed)  # linked: they move as one
 
 
 # -- the fake itself ----------------------------------------------------------------------------------
@@ -167,14 +172,16 @@ def test_speed_change_maps_source_linearly(media):
     timeline.marks = (10, 29)
     [spec] = read_segment(fake.resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline(), "inout").clips
     assert (spec.record_start_s, spec.record_end_s) == (0.0, pytest.approx(20 / 25))
-    assert spec.source_in_s == pytest.approx(5 / 25 + 1.5 * 10 / 25)
-    assert spec.source_out_s - spec.source_in_s == pytest.approx(1.5 * 20 / 25)
+    # A retimed item's speed comes from its source frames, whose end may be one frame long (this
+    # item's is): within one source frame over the item.
+    assert spec.source_in_s == pytest.approx(5 / 25 + 1.5 * 10 / 25, abs=1 / 25 * 10 / 40 + 1e-9)
+    assert spec.source_out_s - spec.source_in_s == pytest.approx(1.5 * 20 / 25, abs=1 / 25 * 20 / 40 + 1e-9)
+    assert timeline.tracks["video"][0].items[0].end_slip == 1
 
 
-def test_left_offset_fallback_before_source_times(media):
-    fake, timeline, _ = edit(media, "25", version=(19, 0, 0))
-    segment = read_segment(fake.resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline(), "inout")
-    # No GetMarkInOut before 19.1: "inout" is the whole timeline.
+def test_left_offset_fallback_before_source_frames(media):
+    fake, timeline, _ = edit(media, "25", version=(18, 1, 0))
+    segment = read_segment(fake.resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline(), "timeline")
     assert (segment.start, segment.end) == (timeline.start, timeline.GetEndFrame())
     assert segment.clips[0].source_in_s == pytest.approx(10 / 25)
     assert segment.clips[1].source_in_s == pytest.approx(12 / 24)
@@ -250,7 +257,7 @@ def test_fake_has_exactly_the_calls_the_plugin_makes(server, media, tmp_path):
     """Every implemented call is one the plugin makes in some scenario; none is left unused."""
     used = set()
     fake, timeline, lay = edit(media, "25")
-    score_timeline(fake.resolve, "inout", server.address, out_dir=tmp_path, stems="drums")
+    score_timeline(fake.resolve, "inout", server.address, out_dir=tmp_path, stems="drums,bass")
     timeline.playhead = 3
     read_segment(fake.resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline(), "current")
     fake.faults["ignore_record_frame"] = True
@@ -264,9 +271,13 @@ def test_fake_has_exactly_the_calls_the_plugin_makes(server, media, tmp_path):
     with pytest.raises(ResolveScoreError, match="'No timelines' has no open timeline"):
         score_timeline(empty.resolve, "inout", server.address)
     used |= set(empty.calls)
-    old, _, _ = edit(media, "25", version=(19, 0, 0))
+    old, _, _ = edit(media, "25", version=(18, 1, 0))
     read_segment(old.resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline(), "timeline")
     used |= set(old.calls)
+    fake, timeline, lay = edit(media, "25")
+    fake.manager.current.render_jobs.append({"JobId": "1", "TargetDir": str(tmp_path / "renders")})
+    prepare(fake.resolve, "inout", server.address)  # the default stems folder: beside the renders
+    used |= set(fake.calls)
     implemented = {(kind, name) for kind, names in IMPLEMENTED.items() for name in names}
     assert used == implemented, (implemented - used, used - implemented)
 

@@ -2,9 +2,14 @@
 
 Resolve's quirks this follows: `AppendToTimeline` takes an absolute `recordFrame` (timeline start
 included), counts `startFrame`/`endFrame` in the media pool item's own frame rate (its "FPS"
-property; audio files report a rate of their own, not the timeline's), and `endFrame` is
-exclusive. Placement is read back and checked frame for frame; on any failure everything this
-module added to the project (timeline items, tracks, clips, bins) is removed again.
+property: Resolve reads an imported WAV at 24 frames per second whatever the timeline's rate),
+and `endFrame` is exclusive from 19.1 (before, it is the last frame placed). A WAV even a
+fraction of a sample shorter than the segment can come out one timeline frame short at 29.97 or
+59.94, so the stems are asked for at most the segment's length (a longer WAV is trimmed there)
+and a placement one frame short is accepted. Placement is read back and checked frame for frame;
+on any other difference everything this module added to the project (timeline items, tracks,
+clips, bins) is removed again. The stems of one take are linked and colour-tagged, so they move
+and read as one.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ from pathlib import Path
 
 from .errors import ResolveScoreError
 from .timecode import frames_to_timecode as tc
+from .version import UNKNOWN, ResolveVersion
 
 ROOT_BIN = "Scorecut"
 AUDIO_ONLY = 2  # clipInfo "mediaType": 1 video only, 2 audio only
+TAKE_COLOR = "Orange"  # clip colour of placed stems: one of Resolve's named clip colours
+SHORT_BY_ONE = 1  # timeline frames a stem may come out short (WAVs are read at 24 fps)
 
 
 @dataclass
@@ -97,14 +105,24 @@ def _undo(timeline, media_pool, undo: _Undo) -> None:
             pass
 
 
+def end_frame(length_s: Fraction, segment_s: Fraction, clip_fps: Fraction, version: ResolveVersion) -> float:
+    """clipInfo "endFrame" for a WAV of `length_s` on a segment of `segment_s`, in the clip's rate.
+
+    Never past the file's end nor the segment's end; exclusive from 19.1, inclusive before.
+    """
+    end = min(length_s, segment_s) * clip_fps
+    return float(end if version.exclusive_end else end - 1)
+
+
 def place_stems(project, timeline, stems: dict[str, Path], *, record_frame: int, frames: int,
-                fps: Fraction, job: str, lengths_s: dict[str, Fraction] | None = None) -> list:
+                fps: Fraction, job: str, lengths_s: dict[str, Fraction] | None = None,
+                version: ResolveVersion = ResolveVersion(UNKNOWN)) -> list:
     """Place each stem WAV on a new stereo audio track named after it, at `record_frame`.
 
     record_frame: absolute timeline frame of the segment start; frames: its length in timeline
     frames; fps: the timeline's exact rate; lengths_s: each WAV's exact length (samples / rate),
-    so endFrame never asks for audio past the file's end. Returns the placed TimelineItems in
-    stem order.
+    so endFrame never asks for audio past the file's end; version: the running Resolve (its
+    endFrame rule). Returns the placed TimelineItems in stem order, linked and colour-tagged.
     """
     media_pool = project.GetMediaPool()
     undo = _Undo()
@@ -132,8 +150,9 @@ def place_stems(project, timeline, stems: dict[str, Path], *, record_frame: int,
             infos.append({
                 "mediaPoolItem": clip,
                 "startFrame": 0,
-                # Exclusive, counted in the clip's own rate (24 for WAVs), not the timeline's.
-                "endFrame": float((lengths_s or {}).get(name, segment_s) * Fraction(clip_fps)),
+                # Counted in the clip's own rate (24 for WAVs), not the timeline's.
+                "endFrame": end_frame((lengths_s or {}).get(name, segment_s), segment_s,
+                                      Fraction(str(clip_fps)), version),
                 "trackIndex": track,
                 "recordFrame": record_frame,  # absolute: includes the timeline's start frame
                 "mediaType": AUDIO_ONLY,
@@ -145,6 +164,7 @@ def place_stems(project, timeline, stems: dict[str, Path], *, record_frame: int,
                                     "Unlock the timeline's tracks and try again")
         for name, item, track in zip(stems, placed, tracks):
             _verify(timeline, name, item, track, record_frame, frames, fps)
+        _tag(timeline, placed)
         return placed
     except BaseException:
         _undo(timeline, media_pool, undo)
@@ -154,10 +174,19 @@ def place_stems(project, timeline, stems: dict[str, Path], *, record_frame: int,
 def _verify(timeline, stem: str, item, track: int, record_frame: int, frames: int, fps: Fraction) -> None:
     start, end = int(item.GetStart()), int(item.GetEnd())
     on_track = any(_same(item, other) for other in timeline.GetItemListInTrack("audio", track) or [])
-    if start == record_frame and end == record_frame + frames and on_track:
+    if start == record_frame and record_frame + frames - SHORT_BY_ONE <= end <= record_frame + frames and on_track:
         return
     where = f"{tc(start, fps)}-{tc(end, fps)}" + ("" if on_track else " on another track")
     raise ResolveScoreError(f"Resolve put the {stem} stem at {where} instead of {tc(record_frame, fps)}-"
                             f"{tc(record_frame + frames, fps)} on audio track {track}; nothing was added. "
                             "This needs Resolve 18 or newer (placement by record frame); update Resolve and "
                             "score again")
+
+
+def _tag(timeline, items: list) -> None:
+    """Link the take's stems (they move as one) and give them the take colour; cosmetic, so a
+    Resolve that refuses either still keeps the placed stems."""
+    if len(items) > 1:
+        timeline.SetClipsLinked(items, True)
+    for item in items:
+        item.SetClipColor(TAKE_COLOR)

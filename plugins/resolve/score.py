@@ -8,6 +8,7 @@ a worker thread) and `ResolveJob.place` (writes to Resolve).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import threading
@@ -29,9 +30,9 @@ from scorecut.plugins.client import (
 
 from .errors import ResolveScoreError
 from .placement import place_stems
+from .stems_folder import stems_folder
 from .timeline_reader import TimelineSegment, read_segment
-
-OUT_FOLDER = "Scorecut Stems"  # made beside the first clip's media unless out_dir says otherwise
+from .version import UNKNOWN, ResolveVersion, resolve_version
 Progress = Callable[[str, float], None]  # (message, fraction 0..1)
 
 
@@ -52,6 +53,19 @@ def job_options(options: dict) -> JobOptions:
     elif values.get("stems") is not None:
         values["stems"] = tuple(values["stems"])
     return JobOptions(**values)
+
+
+SERVER_SAMPLE_RATE = 48000  # Hz: what the server writes when JobOptions.sample_rate is 0
+
+
+def stem_duration_s(frames: int, fps: Fraction, sample_rate: int) -> float:
+    """The music's length to ask for: the segment rounded *up* to a whole sample.
+
+    Resolve reads an imported WAV at 24 frames per second; at 29.97 or 59.94 a WAV even a fraction
+    of a sample shorter than the segment comes out a timeline frame short, so no stem may be.
+    """
+    samples = math.ceil(Fraction(frames) / fps * sample_rate)
+    return samples / sample_rate
 
 
 def current_timeline(resolve):
@@ -86,6 +100,7 @@ class ResolveJob:
     token: str | None = None
     timeout: float | None = None
     result: JobResult | None = None
+    version: ResolveVersion = ResolveVersion(UNKNOWN)
 
     def run(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> JobResult:
         """Score on the server and land out_dir/name/; makes no Resolve calls."""
@@ -96,7 +111,9 @@ class ResolveJob:
         if progress is not None:
             progress(f"scoring {self.segment.describe()} on {self.address}", 0.0)
         with ScorecutClient(self.address, token=self.token) as client:
-            self.result = client.score(self.segment.clips, self.options, duration_s=self.segment.duration_s,
+            duration_s = stem_duration_s(self.segment.frames, self.segment.fps,
+                                         self.options.sample_rate or SERVER_SAMPLE_RATE)
+            self.result = client.score(self.segment.clips, self.options, duration_s=duration_s,
                                        out_dir=self.out_dir, name=self.name, on_event=on_event, cancel=cancel,
                                        timeout=self.timeout)
         return self.result
@@ -118,7 +135,8 @@ class ResolveJob:
         lengths = {name: Fraction(int(samples[name]), rate) for name in stems if rate and samples.get(name)}
         try:
             items = place_stems(self.project, self.timeline, stems, record_frame=self.segment.start,
-                                frames=self.segment.frames, fps=self.segment.fps, job=self.name, lengths_s=lengths)
+                                frames=self.segment.frames, fps=self.segment.fps, job=self.name, lengths_s=lengths,
+                                version=self.version)
         except ResolveScoreError as e:
             raise ResolveScoreError(f"{e} (the stems are in {self.result.folder})") from None
         if progress is not None:
@@ -131,14 +149,16 @@ def prepare(resolve, scope: str = "inout", server: str | None = None, *, out_dir
     """Read the timeline and make the job; raises ResolveScoreError for what the user must fix."""
     opts = job_options(options)
     project, timeline = current_timeline(resolve)
-    segment = read_segment(timeline, scope)
-    folder = Path(out_dir) if out_dir else Path(segment.clips[0].path).resolve().parent / OUT_FOLDER
+    version = resolve_version(resolve)
+    segment = read_segment(timeline, scope, version)
+    folder = stems_folder(project, out_dir)
     base = f"{_safe(segment.timeline_name)}_{segment.describe().replace(':', '-').replace(';', '-')}"
     name, n = base, 1
     while (folder / name).exists():  # never replace stems an earlier job imported
         n += 1
         name = f"{base}_{n}"
-    return ResolveJob(project, timeline, segment, opts, server_address(server), folder, name, token, timeout)
+    return ResolveJob(project, timeline, segment, opts, server_address(server), folder, name, token, timeout,
+                      version=version)
 
 
 def score_timeline(resolve, scope: str = "inout", server: str | None = None, *, progress: Progress | None = None,
@@ -149,7 +169,8 @@ def score_timeline(resolve, scope: str = "inout", server: str | None = None, *, 
     scope: "inout" (In/Out marks, the whole timeline when unset), "current" (the clip under the
     playhead) or "timeline". server: "host:port" (default $SCORECUT_SERVER or 127.0.0.1:50777).
     options: JobOptions fields (model, style, mood, seed, stems, ...). out_dir: where the WAVs go
-    (default: a "Scorecut Stems" folder beside the first clip's media).
+    (default: "Scorecut Stems" beside the project's renders, else in ~/Movies or ~/Videos; never
+    inside a camera card's folders).
     """
     started = time.monotonic()
     job = prepare(resolve, scope, server, out_dir=out_dir, token=token, timeout=timeout, **options)

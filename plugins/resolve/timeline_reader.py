@@ -5,10 +5,12 @@ Resolve exposes no timeline selection, so a scope picks the frames to score:
 - "current":  the clip under the playhead;
 - "timeline": the whole timeline.
 Inside that range the picture is what the top-most enabled video item shows at each frame
-(items with no media file, such as titles and generators, are see-through), and each visible
-piece becomes one ClipSpec: source in/out in seconds of its media, record start/end in seconds
-from the range start. All frame numbers here are absolute timeline frames (they include the
-timeline's start frame, often 86400 = 01:00:00:00 at 24 fps).
+(titles and generators, which have no media pool item, are see-through), and each visible piece
+becomes one ClipSpec: source in/out in seconds of its media (see source_range), record start/end
+in seconds from the range start. Compound, multicam and Fusion clips have a media pool item but no
+file: where one shows, the user is told its name and how to make it readable. All frame numbers
+here are absolute timeline frames (they include the timeline's start frame, often 86400 =
+01:00:00:00 at 24 fps).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from fractions import Fraction
 from scorecut.plugins.client import ClipSpec
 
 from .errors import ResolveScoreError
+from .source_range import Media, read_media, source_seconds
 from .timecode import frames_to_timecode, parse_frame_rate, timecode_to_frames
+from .version import ResolveVersion, parse_version
 
 SCOPES = ("inout", "current", "timeline")
 
@@ -66,13 +70,6 @@ def _call(obj, name: str, *args, default=None):
         return default
 
 
-def _number(value) -> float | None:
-    try:
-        return float(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
 def timeline_rate(timeline) -> tuple[Fraction, bool]:
     fps_text = timeline.GetSetting("timelineFrameRate")
     try:
@@ -83,8 +80,23 @@ def timeline_rate(timeline) -> tuple[Fraction, bool]:
     return fps, drop
 
 
-def _video_items(timeline) -> list[tuple[int, object, int, int, str | None]]:
-    """(track, item, start, end, media path) of every enabled item on every enabled video track.
+@dataclass(frozen=True)
+class _Entry:
+    """One enabled video item: its track, frames [start, end) and media (None: title, generator)."""
+
+    track: int
+    item: object
+    start: int
+    end: int
+    media: Media | None
+
+    @property
+    def readable(self) -> bool:
+        return self.media is not None and bool(self.media.path)
+
+
+def _video_items(timeline) -> list[_Entry]:
+    """Every enabled item on every enabled video track.
 
     Each Resolve call is a round trip to the app, so every value is asked for once here.
     """
@@ -97,114 +109,123 @@ def _video_items(timeline) -> list[tuple[int, object, int, int, str | None]]:
                 continue
             start, end = int(item.GetStart()), int(item.GetEnd())
             if end > start:
-                found.append((track, item, start, end, _media_path(item)))
+                pool_item = _call(item, "GetMediaPoolItem")
+                media = read_media(pool_item, str(item.GetName())) if pool_item is not None else None
+                found.append(_Entry(track, item, start, end, media))
     return found
 
 
-def _media_path(item) -> str | None:
-    media = _call(item, "GetMediaPoolItem")
-    if media is None:
-        return None
-    path = media.GetClipProperty("File Path")
-    return str(path) if path else None
+def _marks(timeline, version: ResolveVersion, start: int, end: int) -> tuple[int, int]:
+    if not version.has_marks:
+        raise ResolveScoreError(f"Resolve {version} does not tell scripts where the In/Out marks are (that "
+                                "needs Resolve 19.1 or newer); update Resolve, or score the clip under the "
+                                "playhead or the whole timeline instead")
+    marks = _call(timeline, "GetMarkInOut", default=None)
+    if marks is None:
+        raise ResolveScoreError("this Resolve does not tell scripts where the In/Out marks are (that needs "
+                                "Resolve 19.1 or newer); update Resolve, or score the clip under the playhead "
+                                "or the whole timeline instead")
+    mark = marks.get("video") or marks.get("audio") or {}
+    if "in" not in mark and "out" not in mark:
+        return start, end  # no marks: the whole timeline
+    # Marks count from the timeline start; Out is the last frame inside the range.
+    mark_in = start + int(mark.get("in", 0))
+    mark_out = start + int(mark["out"]) + 1 if "out" in mark else end
+    return mark_in, mark_out
 
 
-def _range(timeline, scope: str, fps: Fraction, drop: bool, items) -> tuple[int, int]:
+def _range(timeline, scope: str, fps: Fraction, drop: bool, items: list[_Entry],
+           version: ResolveVersion) -> tuple[int, int]:
     start, end = int(timeline.GetStartFrame()), int(timeline.GetEndFrame())
     if scope == "timeline":
         return start, end
     if scope == "inout":
-        marks = _call(timeline, "GetMarkInOut", default=None) or {}
-        mark = marks.get("video") or marks.get("audio") or {}
-        if "in" in mark or "out" in mark:
-            # Marks count from the timeline start; Out is the last frame inside the range.
-            mark_in = start + int(mark.get("in", 0))
-            mark_out = start + int(mark["out"]) + 1 if "out" in mark else end
-            return mark_in, mark_out
-        return start, end
-    # "current": the top-most visible item under the playhead.
+        return _marks(timeline, version, start, end)
+    # "current": the top-most item with picture under the playhead.
     timecode = timeline.GetCurrentTimecode()
     try:
         playhead = timecode_to_frames(str(timecode), fps, drop)
     except ValueError:
         raise ResolveScoreError(f"cannot read the playhead position {timecode!r}; click in the timeline "
                                 "and try again") from None
-    under = [(track, s, e) for track, _, s, e, path in items if s <= playhead < e and path]
+    under = [e for e in items if e.start <= playhead < e.end and e.media is not None]
     if not under:
         raise ResolveScoreError(f"there is no video clip under the playhead ({timecode}); move the "
                                 "playhead onto a clip, or score the In/Out range instead")
-    _, s, e = max(under)
-    return s, e
+    top = max(under, key=lambda e: e.track)
+    return top.start, top.end
 
 
-def _source_seconds(item, start: int, end: int, fps: Fraction) -> tuple[float, float]:
-    """Source in/out of the whole item, seconds into its media (out exclusive)."""
-    start_s = _call(item, "GetSourceStartTime")
-    end_s = _call(item, "GetSourceEndTime")
-    if _number(start_s) is not None and _number(end_s) is not None:
-        return float(start_s), float(end_s)
-    # Before Resolve 19.0.2: the left offset is the media frames before the in point.
-    media = item.GetMediaPoolItem()
-    media_fps = _number(media.GetClipProperty("FPS"))
-    if not media_fps:
-        raise ResolveScoreError(f"cannot read the frame rate of {item.GetName()!r}; update Resolve to 19.0.2 "
-                                "or newer")
-    source_in = float(item.GetLeftOffset()) / media_fps
-    return source_in, source_in + float((end - start) / fps)
+def _unreadable(pieces) -> str:
+    """The message for compound, multicam and Fusion clips that show in the range."""
+    shown: dict[str, str] = {}
+    for entry, _, _ in pieces:
+        if not entry.readable:
+            shown.setdefault(entry.media.name, entry.media.kind or "clip without a media file")
+    names = ", ".join(f"{name!r} ({kind})" for name, kind in sorted(shown.items()))
+    return (f"Scorecut reads the picture from media files, and these clips have none: {names}. "
+            "Decompose compound clips in place, flatten multicam clips, or render Fusion clips in place "
+            "(right-click the clip on the timeline), then score again")
 
 
-def read_segment(timeline, scope: str = "inout") -> TimelineSegment:
-    """The visible video pieces of `scope`; raises ResolveScoreError for empty ranges and offline media."""
+def read_segment(timeline, scope: str = "inout", version=None) -> TimelineSegment:
+    """The visible video pieces of `scope`; raises ResolveScoreError for what the user must fix.
+
+    version: a ResolveVersion (or GetVersion()'s answer); None = tell from the calls there are.
+    """
     if scope not in SCOPES:
         raise ResolveScoreError(f"unknown scope {scope!r}; use one of: {', '.join(SCOPES)}")
+    version = version if isinstance(version, ResolveVersion) else parse_version(version)
     name = str(timeline.GetName())
     fps, drop = timeline_rate(timeline)
     items = _video_items(timeline)
-    start, end = _range(timeline, scope, fps, drop, items)
+    start, end = _range(timeline, scope, fps, drop, items, version)
     where = f"{frames_to_timecode(start, fps, drop)}-{frames_to_timecode(max(start, end), fps, drop)}"
     if end <= start:
         raise ResolveScoreError(f"the range to score on {name!r} is empty ({where}); set an Out mark after "
                                 "the In mark, or score the whole timeline")
-    pieces = _visible_pieces([entry for entry in items if entry[4]], start, end)
+    pieces = _visible_pieces([e for e in items if e.media is not None], start, end)
     if not pieces:
         raise ResolveScoreError(f"there is no video with media between {where} on {name!r}; move the "
                                 "In/Out marks over clips, or choose another scope")
-    names = {id(entry): str(entry[1].GetName()) for entry, _, _ in pieces}
-    offline = sorted({names[id(entry)] for entry, _, _ in pieces if not os.path.isfile(entry[4])})
+    if any(not entry.readable for entry, _, _ in pieces):
+        raise ResolveScoreError(_unreadable(pieces))
+    offline = sorted({e.media.name for e, _, _ in pieces if not os.path.isfile(e.media.path)})
     if offline:
         raise ResolveScoreError("these clips are offline (their media files are missing): "
                                 f"{', '.join(offline)}; relink them in the Media Pool, then score again")
     clips = []
     sources: dict[int, tuple[float, float]] = {}
     for entry, a, b in pieces:
-        _, item, s, e, path = entry
+        s, e = entry.start, entry.end
         if id(entry) not in sources:
-            sources[id(entry)] = _source_seconds(item, s, e, fps)
+            sources[id(entry)] = source_seconds(entry.item, entry.media, e - s, fps)
         src_in, src_out = sources[id(entry)]
         per_frame = (src_out - src_in) / (e - s)  # source seconds per record frame (speed changes)
+        still = src_out - src_in <= float(1 / (entry.media.fps or fps)) + 1e-9  # a held picture
         clips.append(ClipSpec(
-            path=path,
-            source_in_s=src_in + (a - s) * per_frame,
-            source_out_s=src_in + (b - s) * per_frame,
+            path=entry.media.path,
+            source_in_s=src_in if still else src_in + (a - s) * per_frame,
+            source_out_s=src_out if still else src_in + (b - s) * per_frame,
             record_start_s=float((a - start) / fps),
             record_end_s=float((b - start) / fps),
-            name=names[id(entry)],
+            name=entry.media.name,
         ))
     return TimelineSegment(name, fps, drop, start, end, tuple(clips), scope)
 
 
-def _visible_pieces(items, start: int, end: int) -> list[tuple[tuple, int, int]]:
+def _visible_pieces(items: list[_Entry], start: int, end: int) -> list[tuple[_Entry, int, int]]:
     """(item entry, from, to) runs where one item is the top-most in [start, end), in order."""
     cuts = {start, end}
-    for _, _, s, e, _ in items:
-        cuts.update(f for f in (s, e) if start < f < end)
+    for e in items:
+        cuts.update(f for f in (e.start, e.end) if start < f < end)
     bounds = sorted(cuts)
     pieces: list[list] = []
     for a, b in zip(bounds, bounds[1:]):
-        covering = [entry for entry in items if entry[2] <= a and b <= entry[3]]
+        covering = [e for e in items if e.start <= a and b <= e.end]
         if not covering:
             continue  # a gap: black, the music plays on
-        item = max(covering, key=lambda entry: entry[0])  # the highest track shows
+        item = max(covering, key=lambda e: e.track)  # the highest track shows
         if pieces and pieces[-1][0] is item and pieces[-1][2] == a:
             pieces[-1][2] = b
         else:
