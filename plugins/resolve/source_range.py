@@ -97,7 +97,9 @@ def source_seconds(item, media: Media, record_frames: int, timeline_fps: Fractio
     else:
         end = _call(item, "GetSourceEndFrame")
     start = Fraction(str(start))
-    _cross_check(item, media, start)
+    _cross_check(item, media, "in", "GetSourceStartTime", start)
+    if end is not None:
+        _cross_check(item, media, "out", "GetSourceEndTime", Fraction(str(end)))
     source_in = start / fps
     speed = Fraction(1)
     if end is not None:
@@ -114,15 +116,15 @@ def source_seconds(item, media: Media, record_frames: int, timeline_fps: Fractio
     return float(source_in), float(source_in + played_s * speed)
 
 
-def _cross_check(item, media: Media, start: Fraction) -> None:
+def _cross_check(item, media: Media, which: str, call: str, frame: Fraction) -> None:
     """Source time (start TC included) and the file-relative frame must name the same frame."""
     tc_frames = _start_tc_frames(media)
-    seconds = _number(_call(item, "GetSourceStartTime"))
+    seconds = _number(_call(item, call))
     if tc_frames is None or seconds is None or media.fps is None:
         return
     from_time = Fraction(str(seconds)) * media.fps - tc_frames
-    if abs(from_time - start) > 1:
+    if abs(from_time - frame) > SPEED_SLACK_FRAMES:  # a frame of rounding, one of end slip
         raise ResolveScoreError(
-            f"Resolve gives two different in points for {media.name!r}: frame {int(start)} of the file, and "
+            f"Resolve gives two different {which} points for {media.name!r}: frame {int(frame)} of the file, and "
             f"{seconds:.3f} s with the clip's Start TC {media.start_tc} (frame {float(from_time):.0f}); check "
             "the clip's Start TC and frame rate in Clip Attributes, then score again")
