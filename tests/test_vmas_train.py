@@ -58,7 +58,14 @@ def test_train_cli_writes_falling_metrics_and_a_checkpoint(cli_run):
     first = np.mean([r["loss"] for r in rows[:5]])
     last = np.mean([r["loss"] for r in rows[-5:]])
     assert last < 0.6 * first, (first, last)
-    assert "6 training windows" in proc.stderr  # the silent video was left out
+    # the silent video was left out; one whole video is held out for validation
+    assert "4 training windows of 2 s from 2 videos, 2 held out" in proc.stderr
+    validated = [r for r in rows if "val_loss" in r]
+    assert [r["step"] for r in validated] == [40]  # at the end (the checkpoint interval is 500)
+    assert {"val_ce_q0", "val_ce_q1", "val_beat_f"} <= set(validated[0])
+    assert 0.0 <= validated[0]["val_beat_f"] <= 1.0
+    samples = sorted(p.name for p in (run / "samples" / "step-000040").iterdir())
+    assert len(samples) == 2 and samples[0].endswith(".generated.wav") and samples[1].endswith(".original.wav")
     digest = (run / "checkpoint.pt.sha256").read_text().split()[0]
     assert digest == sha256_file(run / "checkpoint.pt")
     assert json.loads((run / "config.json").read_text())["name"] == "debug"
