@@ -30,14 +30,17 @@ def _setup(config: str, device: str, steps: int, threads: int = 0):
 
     torch.manual_seed(0)
     cfg = get_config(config)
-    lm = MusicLM(cfg).to(device).eval()
+    lm = MusicLM(cfg.lm, cfg.codec.n_q, cfg.codec.cardinality).to(device).eval()
     rows = 2  # batch 1 with classifier-free guidance
-    video = torch.randn(rows, 40, cfg.video.dim, device=device)  # 10 s of video tokens at 4/s
-    memory, mask = lm.memory(video, torch.arange(40, device=device) * 12.5,
-                             torch.tensor([True, False], device=device))
+    text = torch.randn(rows, 16, cfg.lm.dim, device=device)  # a 16-token prompt, projected
+    video = torch.randn(rows, 40, cfg.lm.dim, device=device)  # 10 s of video tokens at 4/s, projected
+    keep = torch.tensor([True, False], device=device)  # the second row is guidance's null row
+    memory = lm.memory(rows, text=text, text_mask=torch.ones(rows, 16, dtype=torch.bool, device=device),
+                       video=video, video_steps=torch.arange(40, device=device) * 12.5,
+                       keep_text=keep, keep_video=keep)
     tokens = torch.randint(0, cfg.codec.cardinality, (rows, cfg.codec.n_q, steps), device=device)
     beat = torch.rand(rows, steps, device=device)
-    return torch, cfg, lm, memory, mask, tokens, beat
+    return torch, cfg, lm, memory, tokens, beat
 
 
 def _sync(torch, device):
@@ -46,8 +49,8 @@ def _sync(torch, device):
 
 
 def run_cached(config: str, steps: int, device: str, compile_step: bool, threads: int, queue) -> None:
-    torch, cfg, lm, memory, mask, tokens, beat = _setup(config, device, steps, threads)
-    with torch.no_grad(), lm.decoding(2, steps, memory, mask) as state:
+    torch, cfg, lm, memory, tokens, beat = _setup(config, device, steps, threads)
+    with torch.no_grad(), lm.decoding(2, steps, memory) as state:
         step = lm.forward
         if compile_step:
             step = torch.compile(lm.forward, mode="reduce-overhead", fullgraph=False)
@@ -66,12 +69,12 @@ def run_cached(config: str, steps: int, device: str, compile_step: bool, threads
 
 
 def run_uncached(config: str, steps: int, device: str, exact: bool, threads: int, queue) -> None:
-    torch, cfg, lm, memory, mask, tokens, beat = _setup(config, device, steps, threads)
+    torch, cfg, lm, memory, tokens, beat = _setup(config, device, steps, threads)
 
     def step(t: int) -> float:
         _sync(torch, device)
         t0 = time.perf_counter()
-        lm(tokens[..., : t + 1], beat[:, : t + 1], memory, mask)
+        lm(tokens[..., : t + 1], beat[:, : t + 1], memory)
         _sync(torch, device)
         return time.perf_counter() - t0
 

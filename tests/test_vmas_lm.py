@@ -6,10 +6,9 @@ import dataclasses
 
 import pytest
 import torch
-
 from scorecut.models.vmas.config import DEBUG
 from scorecut.models.vmas.delay import apply_delay, delay_valid_mask, revert_delay
-from scorecut.models.vmas.music_lm import MusicLM, sample_logits
+from scorecut.models.vmas.music_lm import Memory, MusicLM, sample_logits
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 8])
@@ -45,50 +44,50 @@ def one_thread():
 def _model(max_steps=256, seed=0):
     torch.manual_seed(seed)
     cfg = dataclasses.replace(DEBUG, lm=dataclasses.replace(DEBUG.lm, max_steps=max_steps))
-    return MusicLM(cfg).eval(), cfg
+    return MusicLM(cfg.lm, cfg.codec.n_q, cfg.codec.cardinality).eval(), cfg
 
 
 def _inputs(model, cfg, b, t, seed=1):
     g = torch.Generator().manual_seed(seed)
     tokens = torch.randint(0, cfg.codec.cardinality + 1, (b, cfg.codec.n_q, t), generator=g)
     beat = torch.rand(b, t, generator=g)
-    video = torch.randn(b, 12, cfg.video.dim, generator=g)
+    video = torch.randn(b, 12, cfg.lm.dim, generator=g)
     keep = torch.tensor([True] * (b - 1) + [False])  # last row unconditional
-    memory, mask = model.memory(video, torch.arange(12) * 6.0, keep)
-    return tokens, beat, memory, mask
+    memory = model.memory(b, video=video, video_steps=torch.arange(12) * 6.0, keep_video=keep)
+    return tokens, beat, memory
 
 
 def test_changing_future_tokens_never_changes_past_logits():
     model, cfg = _model()
-    tokens, beat, memory, mask = _inputs(model, cfg, 2, 60)
+    tokens, beat, memory = _inputs(model, cfg, 2, 60)
     with torch.no_grad():
-        base, _ = model(tokens, beat, memory, mask)
+        base, _ = model(tokens, beat, memory)
         for cut in (1, 17, 59):
             changed, changed_beat = tokens.clone(), beat.clone()
             changed[:, :, cut:] = torch.randint(0, cfg.codec.cardinality, changed[:, :, cut:].shape)
             changed_beat[:, cut:] = 1 - changed_beat[:, cut:]
-            out, _ = model(changed, changed_beat, memory, mask)
+            out, _ = model(changed, changed_beat, memory)
             assert torch.equal(out[:, :, :cut], base[:, :, :cut])
             assert not torch.allclose(out[:, :, cut:], base[:, :, cut:])  # the future did change
 
 
 def test_video_changes_the_logits_unless_dropped():
     model, cfg = _model()
-    tokens, beat, memory, mask = _inputs(model, cfg, 2, 20)
+    tokens, beat, memory = _inputs(model, cfg, 2, 20)
     with torch.no_grad():
-        base, _ = model(tokens, beat, memory, mask)
-        other = torch.cat([memory[:, :1], memory[:, 1:] + 1.0], dim=1)
-        out, _ = model(tokens, beat, other, mask)
+        base, _ = model(tokens, beat, memory)
+        shifted = torch.cat([memory.states[:, :1], memory.states[:, 1:] + 1.0], dim=1)
+        out, _ = model(tokens, beat, Memory(shifted, memory.mask, memory.n_text))
     assert not torch.allclose(out[0], base[0])  # conditioned row follows the video
     assert torch.equal(out[1], base[1])  # the dropped row reads only the null memory
 
 
 def test_cached_decode_equals_full_forward_for_200_steps(one_thread):
     model, cfg = _model(max_steps=256)
-    tokens, beat, memory, mask = _inputs(model, cfg, 3, 200)
+    tokens, beat, memory = _inputs(model, cfg, 3, 200)
     with torch.no_grad():
-        full, full_h = model(tokens, beat, memory, mask)
-        with model.decoding(3, 256, memory, mask) as state:
+        full, _ = model(tokens, beat, memory)
+        with model.decoding(3, 256, memory) as state:
             prefill = 5  # a prompt in one call, then one step at a time
             out, _ = model(tokens[..., :prefill], beat[:, :prefill], state=state, pos=torch.arange(prefill))
             steps = [out]
@@ -102,10 +101,9 @@ def test_cached_decode_equals_full_forward_for_200_steps(one_thread):
 
 def test_decoding_refuses_more_steps_than_the_window():
     model, cfg = _model(max_steps=64)
-    _, _, memory, mask = _inputs(model, cfg, 2, 4)
-    with pytest.raises(ValueError, match="exceed"):
-        with model.decoding(2, 65, memory, mask):
-            pass
+    _, _, memory = _inputs(model, cfg, 2, 4)
+    with pytest.raises(ValueError, match="exceed"), model.decoding(2, 65, memory):
+        pass
 
 
 def test_sampling_greedy_top_k_top_p():

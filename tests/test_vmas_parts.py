@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 
 import numpy as np
 import pytest
 import torch
-
+from scorecut.models.interface import Clip, Segment
 from scorecut.models.vmas.beats import (
-    activation, beat_agreement, pick_peaks, rerank, track_music_beats, visual_beats_from_frames,
+    activation,
+    beat_agreement,
+    pick_peaks,
+    rerank,
+    track_music_beats,
+    visual_beat_times,
 )
 from scorecut.models.vmas.codec import CodecUnavailable, TinyCodec, load_codec
-from scorecut.models.vmas.config import CONFIGS, DEBUG, CodecConfig, VmasConfig, get_config
+from scorecut.models.vmas.config import (
+    CONFIGS,
+    DEBUG,
+    CodecConfig,
+    VmasConfig,
+    get_config,
+)
 from scorecut.models.vmas.data import sample_frames, segment_frames
 from scorecut.models.vmas.losses import beat_bce, info_nce, token_ce
 from scorecut.models.vmas.video_encoder import VideoEncoder
-from scorecut.models.interface import Clip, Segment
 from videos import VideoSpec, make_video
 from vmas_media import beat_times, soundtrack
 
@@ -140,13 +151,9 @@ def test_music_beats_are_tracked_within_20_ms():
     assert len(track_music_beats(np.zeros(16_000, np.float32), 16_000)) == 0
 
 
-def test_visual_beats_are_found_at_cuts(tmp_path):
-    path = make_video(tmp_path / "cuts.mp4", VideoSpec(duration_s=4.0, cuts_s=(1.0, 2.5), size=(96, 64)))
-    frames = sample_frames(str(path), 8.0, 32)
-    assert frames.shape == (32, 3, 32, 32) and frames.dtype == np.uint8
-    found = visual_beats_from_frames(frames, 8.0)
-    for cut in (1.0, 2.5):
-        assert np.abs(found - cut).min() <= 0.125
+def test_visual_beats_are_the_analysis_beats_and_cuts():
+    analysis = types.SimpleNamespace(visual_beats_s=[2.0, 0.5, 1.0], cuts_s=[1.0, 2.5])
+    assert visual_beat_times(analysis).tolist() == [0.5, 1.0, 2.0, 2.5]  # merged, sorted, once each
 
 
 def test_segment_frames_follow_record_time(tmp_path):

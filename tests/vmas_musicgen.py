@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-WORDS = ("calm piano ambient upbeat drums energetic strings sad happy electronic guitar slow fast "
-         "bass cinematic orchestral soft loud warm bright dark tempo bpm mood style music with and a "
-         "the of in for minor major").split()
+WORDS = ["calm", "piano", "ambient", "upbeat", "drums", "energetic", "strings", "sad", "happy", "electronic", "guitar", "slow", "fast", "bass", "cinematic", "orchestral", "soft", "loud", "warm", "bright", "dark", "tempo", "bpm", "mood", "style", "music", "with", "and", "a", "the", "of", "in", "for", "minor", "major"]
 CARDINALITY = 32  # entries per codebook of the tiny codec (and the decoder's vocab_size)
 SAMPLE_RATE = 8000
 HOP = 16
@@ -23,7 +21,14 @@ HOP = 16
 
 def tiny_tokenizer():
     """A T5-like fast tokenizer (Unigram over whole words, </s> appended, <pad> = 0), offline."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
     from transformers import PreTrainedTokenizerFast
 
     vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] + [(f"\u2581{w}", -1.0) for w in WORDS]
@@ -41,7 +46,11 @@ def tiny_musicgen_model(*, n_q: int = 4, seed: int = 0):
     """A random MusicgenForConditionalGeneration with every parameter drawn from `seed`."""
     import torch
     from transformers import (
-        EncodecConfig, MusicgenConfig, MusicgenDecoderConfig, MusicgenForConditionalGeneration, T5Config,
+        EncodecConfig,
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration,
+        T5Config,
     )
 
     vocab = len(tiny_tokenizer())

@@ -109,7 +109,17 @@ class EncodecCodec:
         except ImportError:
             raise CodecUnavailable("the EnCodec codec needs the `transformers` package: "
                                    "pip install 'scorecut[vmas]' (or transformers)") from None
-        self.model = EncodecModel.from_pretrained(str(folder), local_files_only=True).to(device).eval()
+        self._adopt(EncodecModel.from_pretrained(str(folder), local_files_only=True), cfg, str(folder), device)
+
+    @classmethod
+    def from_model(cls, model, cfg: CodecConfig, where: str, device: str = "cpu") -> EncodecCodec:
+        """An `EncodecModel` already loaded (the audio_encoder of a MusicGen folder, pretrained.py)."""
+        codec = cls.__new__(cls)
+        codec._adopt(model, cfg, where, device)
+        return codec
+
+    def _adopt(self, model, cfg: CodecConfig, folder: str, device: str) -> None:
+        self.model = model.to(device).eval()
         mc = self.model.config
         self.sample_rate = int(mc.sampling_rate)
         self.hop = int(torch.tensor(mc.upsampling_ratios).prod())
@@ -144,4 +154,8 @@ def load_codec(cfg: CodecConfig, model_dir: Path | None = None, device: str = "c
         if not path:
             raise CodecUnavailable("no EnCodec folder given: set the codec path or install it in the model folder")
         return EncodecCodec(cfg, path, device)
+    if cfg.kind == "musicgen":  # the audio_encoder inside a MusicGen folder (cfg.path)
+        from .pretrained import load_musicgen_codec
+
+        return load_musicgen_codec(cfg, device)
     raise CodecUnavailable(f"unknown codec kind {cfg.kind!r}")

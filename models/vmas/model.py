@@ -2,7 +2,13 @@
 
 A batch (from data.py) holds, per clip: frames (B, N, 3, H, W) uint8 at the video fps, codec codes
 (B, K, T), the music's beat activation (B, T) and the video's beat activation (B, T), both at the
-codec frame rate.
+codec frame rate. It may also hold a text prompt's conditioning, "text_states" (B, St, D) and
+"text_mask" (B, St) bool, from `TextConditioner.encode` (a MusicGen base); without them every
+clip reads the null text slot.
+
+The LM is built from `cfg.lm` (from scratch: the `debug` config), or given: `VmasNet(cfg, lm=
+base.lm)` with a pretrained MusicGen (pretrained.py; `cfg.lm` and `cfg.codec` must then be the
+folder's, `base.lm_config` and `base.codec_config`).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from torch import nn
 from .config import VmasConfig
 from .delay import apply_delay, delay_valid_mask
 from .losses import LOGIT_SCALE_INIT, beat_bce, info_nce, token_ce
-from .music_lm import MusicLM
+from .music_lm import Memory, MusicLM
 from .video_encoder import VideoEncoder, VideoTokens
 
 
@@ -34,14 +40,30 @@ class MusicEmbedder(nn.Module):
 
 
 class VmasNet(nn.Module):
-    def __init__(self, cfg: VmasConfig):
+    def __init__(self, cfg: VmasConfig, lm: MusicLM | None = None):
         super().__init__()
         self.cfg = cfg
         self.video = VideoEncoder(cfg.video)
-        self.lm = MusicLM(cfg)
+        self.lm = lm if lm is not None else MusicLM(cfg.lm, cfg.codec.n_q, cfg.codec.cardinality)
+        if (self.lm.cfg, self.lm.n_q, self.lm.card) != (cfg.lm, cfg.codec.n_q, cfg.codec.cardinality):
+            raise ValueError("the music LM given does not have the config's shape: build the config with the "
+                             "base's lm_config and codec_config")
+        self.video_proj = nn.Linear(cfg.video.dim, self.lm.dim)  # video tokens into the LM's memory width
         self.music_embed = MusicEmbedder(cfg)
         self.video_embed = nn.Linear(cfg.video.dim, cfg.embed_dim)
         self.logit_scale = nn.Parameter(torch.tensor(LOGIT_SCALE_INIT))
+
+    def memory(self, video_tokens: torch.Tensor | None, video_steps: torch.Tensor | None, batch: int, *,
+               keep_video: torch.Tensor | None = None, text_states: torch.Tensor | None = None,
+               text_mask: torch.Tensor | None = None, keep_text: torch.Tensor | None = None) -> Memory:
+        """The LM's joint memory: [text or null | projected video tokens].
+
+        video_tokens (B or 1, S, Dv), video_steps (S,) token steps from the window start; keep_*
+        (B,) bool, False = that part dropped in that row.
+        """
+        video = self.video_proj(video_tokens) if video_tokens is not None else None
+        return self.lm.memory(batch, text=text_states, text_mask=text_mask, video=video, video_steps=video_steps,
+                              keep_text=keep_text, keep_video=keep_video)
 
     def lm_inputs(self, codes: torch.Tensor):
         """codes (B, K, T) -> (inputs, targets) (B, K, L): targets delayed, inputs one step behind."""
@@ -61,14 +83,19 @@ class VmasNet(nn.Module):
         cfg = self.cfg
         codes = batch["codes"]  # (B, K, T)
         b, k, t = codes.shape
-        vt: VideoTokens = self.video(batch["frames"])
+        vt: VideoTokens = self.video(batch[self.video.input_key])  # pixels or backbone features
         if keep is None:  # classifier-free guidance: drop the video of some clips
             keep = torch.rand(b, generator=generator) >= cfg.cfg_dropout
         keep = keep.to(codes.device)
-        memory, mask = self.lm.memory(vt.tokens, vt.times_s * cfg.codec.frame_rate, keep)
+        text, text_mask = batch.get("text_states"), batch.get("text_mask")
+        keep_text = None
+        if text is not None:  # and, independently, the text of some
+            keep_text = (torch.rand(b, generator=generator) >= cfg.text_dropout).to(codes.device)
+        memory = self.memory(vt.tokens, vt.times_s * cfg.codec.frame_rate, b, keep_video=keep,
+                             text_states=text, text_mask=text_mask, keep_text=keep_text)
         inputs, targets = self.lm_inputs(codes)
         beat = self.beat_stream(batch["visual_beat"], inputs.shape[-1], keep)
-        logits, hidden = self.lm(inputs, beat, memory, mask)
+        logits, hidden = self.lm(inputs, beat, memory)
         ce = token_ce(logits, targets, delay_valid_mask(k, t, codes.device))
         # Step s+1 has read codebook 0 of frame s: the earliest step that can know frame s's beat.
         n = min(t, inputs.shape[-1] - 1)
@@ -81,15 +108,13 @@ class VmasNet(nn.Module):
     def beat_activation(self, codes: torch.Tensor) -> torch.Tensor:
         """The beat head's activation (B, T) 0..1 heard in codes (B, K, T) alone.
 
-        The video is dropped (null memory, no beat stream), as in guidance's unconditional half,
+        Text and video are dropped (null memory, no beat stream), as in guidance's null rows,
         so the beats come from the music and can be compared with the video's afterwards.
         """
-        b, k, t = codes.shape
-        keep = torch.zeros(b, dtype=torch.bool, device=codes.device)
-        memory, mask = self.lm.memory(None, None, keep)
+        b, _, t = codes.shape
         inputs, _ = self.lm_inputs(codes)
         beat = torch.zeros(b, inputs.shape[-1], device=codes.device)
-        _, hidden = self.lm(inputs, beat, memory, mask)
+        _, hidden = self.lm(inputs, beat, self.lm.memory(b))  # the null condition
         n = min(t, inputs.shape[-1] - 1)
         out = torch.zeros(b, t, device=codes.device)
         out[:, :n] = self.lm.beat_logits(hidden[:, 1 : 1 + n]).sigmoid()
