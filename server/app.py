@@ -17,13 +17,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from . import wire
 from .config import ServerConfig
 from .jobs import JobQueue
+from .limits import StreamLimits, rpc_threads, stream_limit
 from .policy import TokenInterceptor
 from .servicer import ScorecutServicer
 
 log = logging.getLogger("scorecut.server")
 SERVICE_NAME = "scorecut.v1.Scorecut"
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # upload chunks and stem chunks stay far below this
-EXTRA_THREADS = 16  # RPC threads beyond one per queued job: health, info, uploads, cancels
 
 
 def setup_logging(log_dir: Path, level: str = "INFO") -> Path:
@@ -68,9 +68,11 @@ class ScorecutServer:
         self.jobs = JobQueue(config.max_queue, device, config.model_dir)
         self.servicer = ScorecutServicer(config, device, self.jobs)
         self.health = health.HealthServicer()
-        interceptors = [TokenInterceptor(config.token)] if config.token else []
+        self.limits = StreamLimits(stream_limit(config.max_streams, config.max_queue), config.stream_idle_s)
+        interceptors = ([TokenInterceptor(config.token)] if config.token else []) + [self.limits]
         self.grpc = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=config.max_queue + EXTRA_THREADS, thread_name_prefix="rpc"),
+            futures.ThreadPoolExecutor(max_workers=rpc_threads(config.max_streams, config.max_queue),
+                                       thread_name_prefix="rpc"),
             interceptors=interceptors,
             options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                      ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -102,6 +104,7 @@ class ScorecutServer:
         self.jobs.shutdown(timeout_s=self.config.grace_s)
         self.grpc.stop(self.config.grace_s).wait()
         self.servicer.close()
+        self.limits.close()
         log.info("stopped")
 
 

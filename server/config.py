@@ -20,6 +20,11 @@ DEFAULT_MAX_CLIPS = 200
 DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3  # 4 GiB: an hour of camera-original H.264 fits
 DEFAULT_MAX_QUEUE = 8  # jobs waiting behind the running one
 DEFAULT_CACHE_MAX_BYTES = 4 * 1024**3  # finished results kept on disk before the oldest go
+DEFAULT_UPLOAD_QUOTA_BYTES = 16 * 1024**3  # all uploads kept; the least recently used go first
+DEFAULT_MAX_STREAMS = 32  # Score and UploadMedia calls at once; more are refused, not queued
+DEFAULT_STREAM_IDLE_S = 60.0  # a stream that neither sends nor reads this long is ended
+DEFAULT_RESULT_MEMORY_BYTES = 256 * 1024**2  # all results being sent at once, in memory
+MIN_TOKEN_CHARS = 16  # a shorter token can be guessed by trying
 
 
 def default_config_dir() -> Path:
@@ -68,6 +73,10 @@ class ServerConfig:
     max_queue: int = DEFAULT_MAX_QUEUE
     cache_max_bytes: int = DEFAULT_CACHE_MAX_BYTES
     grace_s: float = 5.0  # how long running streams may finish on shutdown
+    upload_quota_bytes: int = DEFAULT_UPLOAD_QUOTA_BYTES
+    max_streams: int = DEFAULT_MAX_STREAMS
+    stream_idle_s: float = DEFAULT_STREAM_IDLE_S
+    result_memory_bytes: int = DEFAULT_RESULT_MEMORY_BYTES
 
     @property
     def address(self) -> str:
@@ -93,6 +102,9 @@ class ServerConfig:
             out.append(f"refusing to listen on {self.host} without a token: anyone who can reach it "
                        "could use this machine; add --token SECRET (clients send it), or use "
                        "--host 127.0.0.1")
+        if self.token and len(self.token) < MIN_TOKEN_CHARS:
+            out.append(f"the token is {len(self.token)} characters; use at least {MIN_TOKEN_CHARS} "
+                       "(a short one can be guessed), e.g. python -c 'import secrets; print(secrets.token_urlsafe())'")
         if (self.tls_cert is None) != (self.tls_key is None):
             out.append("TLS needs both --tls-cert and --tls-key")
         for path in (self.tls_cert, self.tls_key):

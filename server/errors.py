@@ -16,6 +16,9 @@ import grpc
 from scorecut.models.interface import Cancelled, MediaError, ModelUnavailable, RequestError
 
 log = logging.getLogger("scorecut.server")
+SHOWN_CHARS = 120  # of a value the client sent, echoed in a message
+MAX_MESSAGE_CHARS = 2000  # of any status message: far below gRPC's 8 KiB metadata limit, so the
+# client always receives the message (an over-long one is dropped and read as a different failure)
 
 
 class RpcFailure(Exception):
@@ -25,6 +28,21 @@ class RpcFailure(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def shown(value: str, limit: int = SHOWN_CHARS) -> str:
+    """`value` quoted for a message, cut to `limit` characters with the length said."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[: limit - 20]) + f"... ({len(text)} characters)"
+
+
+def bounded(message: str) -> str:
+    """A status message the client can always receive."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return message[: MAX_MESSAGE_CHARS - 40] + f" ... ({len(message)} characters in all)"
 
 
 def invalid(message: str) -> RpcFailure:
@@ -72,7 +90,7 @@ def rpc_errors(method):
                 return
             except Exception as error:  # noqa: BLE001 — every failure becomes a status
                 code, message = status_of(error)
-            context.abort(code, message)
+            context.abort(code, bounded(message))
 
         return stream
 
@@ -82,6 +100,6 @@ def rpc_errors(method):
             return method(self, request, context)
         except Exception as error:  # noqa: BLE001
             code, message = status_of(error)
-        context.abort(code, message)
+        context.abort(code, bounded(message))
 
     return unary

@@ -1,15 +1,23 @@
 """Media references to local files: path references under policy, and the upload store.
 
+A path reference is opened once, when the request is checked, and the job reads that open file
+(through a link to its descriptor in a folder only the server writes), never the name again: a
+folder swapped for a symlink while the job waits cannot make the server read outside the media
+roots, and the content hash that keys the cache is of the bytes actually read.
+
 Uploaded media are stored content-addressed (`uploads/<sha256>/media<.ext>`), written to a
 temporary name and renamed, so a file under its id is always whole. File content hashes key the
-result cache; they are computed once per (path, size, mtime) and remembered.
+result cache; they are computed once per (device, inode, size, mtime) and remembered.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+import shutil
+import stat
 import tempfile
 import threading
 from pathlib import Path
@@ -17,35 +25,96 @@ from typing import Iterator
 
 import grpc
 
-from .errors import RpcFailure, invalid
-from .policy import is_loopback_peer, under_roots
+from .errors import RpcFailure, invalid, shown
+from .policy import inside_roots, is_loopback_peer, under_roots
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _READ_BYTES = 1 << 20  # 1 MiB reads when hashing
 
 
 class FileHasher:
-    """sha256 of files, remembered per (real path, size, mtime) so each is read once."""
+    """sha256 of files, remembered per (device, inode, size, mtime) so each is read once.
+
+    The file is identified by what `os.stat` finds through `path` (a link to an open descriptor
+    leads to the file that was opened), and hashed through `path` too: never by re-resolving a
+    real path, which a swapped symlink could point elsewhere meanwhile."""
 
     def __init__(self):
-        self._known: dict[tuple[str, int, int], str] = {}
+        self._known: dict[tuple[int, int, int, int], str] = {}
         self._lock = threading.Lock()
 
     def sha256(self, path: Path) -> str:
-        real = os.path.realpath(path)
-        st = os.stat(real)
-        key = (real, st.st_size, st.st_mtime_ns)
-        with self._lock:
-            if key in self._known:
-                return self._known[key]
-        digest = hashlib.sha256()
-        with open(real, "rb") as f:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            with self._lock:
+                if key in self._known:
+                    return self._known[key]
+            digest = hashlib.sha256()
             while block := f.read(_READ_BYTES):
                 digest.update(block)
         value = digest.hexdigest()
         with self._lock:
             self._known[key] = value
         return value
+
+
+class OpenedFiles:
+    """The files one call opened, kept open until the call ends and readable by name through a
+    link to each descriptor (`/proc/self/fd/N`) in a folder of the server's own.
+
+    Decoders take a file name; the link's name is the file's own name (so messages name it), and
+    opening the link opens the very file checked at admission, wherever its path now leads."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self._links: dict[tuple[int, int], Path] = {}  # (device, inode) -> link: one per file
+        self._fds: list[int] = []
+        self._dir: Path | None = None
+
+    @staticmethod
+    def supported() -> bool:
+        return os.path.isdir("/proc/self/fd")
+
+    def link(self, fd: int, name: str) -> Path:
+        """A name that opens `fd`'s file; the descriptor is now this object's to close."""
+        st = os.fstat(fd)
+        known = self._links.get((st.st_dev, st.st_ino))
+        if known is not None:
+            os.close(fd)  # the same file twice in one request: one descriptor is enough
+            return known
+        self._fds.append(fd)
+        if self._dir is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._dir = Path(tempfile.mkdtemp(prefix="call-", dir=self.folder))  # mode 0700
+        where = self._dir / str(len(self._links))
+        where.mkdir()
+        link = where / (name or "media")
+        os.symlink(f"/proc/{os.getpid()}/fd/{fd}", link)
+        self._links[(st.st_dev, st.st_ino)] = link
+        return link
+
+    def close(self) -> None:
+        for fd in self._fds:
+            os.close(fd)
+        self._fds.clear()
+        self._links.clear()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def __enter__(self) -> "OpenedFiles":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @staticmethod
+    def sweep(folder: Path) -> None:
+        """Remove the links a killed server left behind."""
+        if Path(folder).is_dir():
+            for entry in Path(folder).glob("call-*"):
+                shutil.rmtree(entry, ignore_errors=True)
 
 
 def _safe_suffix(filename: str) -> str:
@@ -116,34 +185,91 @@ def _too_big(size: int, limit: int) -> RpcFailure:
                    "--max-upload-mb")
 
 
-def resolve_reference(clip, peer: str, roots: tuple[Path, ...], uploads: UploadStore) -> Path:
-    """The local file a proto Clip refers to, under policy. Raises RpcFailure."""
+MAX_PATH_BYTES = 4096  # PATH_MAX on Linux: a longer path names no file
+MAX_NAME_BYTES = 255  # NAME_MAX: the longest folder or file name
+
+
+def check_path_text(text: str) -> None:
+    """A path no filesystem can hold is a bad argument, said without echoing all of it."""
+    if "\0" in text:
+        raise invalid(f"the path {shown(text)} contains a NUL byte, which no file name can; send the "
+                      "file's path as it is on disk")
+    raw = os.fsencode(text)
+    if len(raw) > MAX_PATH_BYTES or any(len(part) > MAX_NAME_BYTES for part in raw.split(b"/")):
+        raise invalid(f"the path {shown(text)} is too long for a file name ({len(raw)} bytes; at most "
+                      f"{MAX_PATH_BYTES}, {MAX_NAME_BYTES} per name); send the file's real path")
+
+
+def _open_checked(path: Path, roots: tuple[Path, ...], label: str) -> int:
+    """Open `path` read-only and check what was opened: a regular file inside `roots`."""
+    try:
+        # O_NONBLOCK: a FIFO planted under the roots must not hang the call in open().
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise RpcFailure(grpc.StatusCode.NOT_FOUND,
+                         f"no file at {shown(label)} on the server's machine; check the path") from None
+    except PermissionError:
+        raise RpcFailure(grpc.StatusCode.PERMISSION_DENIED,
+                         f"the server may not read {shown(label)} (permission denied); check its permissions") from None
+    except OSError as error:
+        if error.errno in (errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTDIR, errno.EINVAL):
+            raise invalid(f"{shown(label)} cannot be opened ({os.strerror(error.errno)}); send the path "
+                          "of a video file") from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise invalid(f"{shown(label)} is not a regular file; give a video file")
+        # Where the open descriptor really is, from the kernel, not from the name (which may have
+        # been swapped since the check by name).
+        real = os.readlink(f"/proc/self/fd/{fd}") if OpenedFiles.supported() else os.path.realpath(path)
+        if not inside_roots(real, roots):
+            raise RpcFailure(grpc.StatusCode.PERMISSION_DENIED,
+                             f"{shown(label)} leads outside the folders this server may read; move the "
+                             "file there or start the server with --media-root for its folder")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def resolve_reference(clip, peer: str, roots: tuple[Path, ...], uploads: UploadStore,
+                      held: OpenedFiles | None = None) -> Path:
+    """The local file a proto Clip refers to, under policy. Raises RpcFailure.
+
+    With `held`, a path reference is opened now and the returned name reads that open file for
+    as long as `held` stays open (see OpenedFiles)."""
     label = clip.name or clip.path or clip.media_id
     which = clip.WhichOneof("media")
     if which == "media_id":
         found = uploads.find(clip.media_id.lower())
         if found is None:
             raise RpcFailure(grpc.StatusCode.NOT_FOUND,
-                             f"no uploaded media with id {clip.media_id!r}: upload the file first "
+                             f"no uploaded media with id {shown(clip.media_id)}: upload the file first "
                              "(UploadMedia), then refer to it by its sha256")
         return found
     if which != "path" or not clip.path:
-        raise invalid(f"clip {label!r} names no media: give a path or an uploaded media id")
+        raise invalid(f"clip {shown(label)} names no media: give a path or an uploaded media id")
     if not is_loopback_peer(peer):
         raise RpcFailure(grpc.StatusCode.PERMISSION_DENIED,
                          "path references are only accepted from this machine; upload the media "
                          "(UploadMedia) and refer to it by media id")
+    check_path_text(clip.path)
     path = Path(clip.path)
     if not path.is_absolute():
-        raise invalid(f"the path {clip.path!r} is relative; send an absolute path")
+        raise invalid(f"the path {shown(clip.path)} is relative; send an absolute path")
     if not under_roots(path, roots):
-        shown = ", ".join(str(r) for r in roots)
+        where = ", ".join(str(r) for r in roots)
         raise RpcFailure(grpc.StatusCode.PERMISSION_DENIED,
-                         f"{clip.path} is outside the folders this server may read ({shown}); "
+                         f"{shown(clip.path)} is outside the folders this server may read ({where}); "
                          "move the file there or start the server with --media-root for its folder")
     if not path.exists():
         raise RpcFailure(grpc.StatusCode.NOT_FOUND,
-                         f"no file at {clip.path} on the server's machine; check the path")
-    if not path.is_file():
-        raise invalid(f"{clip.path} is not a regular file; give a video file")
-    return Path(os.path.realpath(path))
+                         f"no file at {shown(clip.path)} on the server's machine; check the path")
+    if path.is_dir():
+        raise invalid(f"{shown(clip.path)} is not a regular file; give a video file")
+    fd = _open_checked(path, roots, clip.path)
+    if held is None or not OpenedFiles.supported():
+        real = os.readlink(f"/proc/self/fd/{fd}") if OpenedFiles.supported() else os.path.realpath(path)
+        os.close(fd)
+        return Path(real)
+    return held.link(fd, path.name)

@@ -58,6 +58,17 @@ def under_roots(path: Path, roots: Iterable[Path]) -> bool:
     return False
 
 
+def inside_roots(real_path: str, roots: Iterable[Path]) -> bool:
+    """Whether `real_path`, already real (the kernel's name for an open file), lies inside one of
+    `roots`. It is not resolved again: a symlink planted since it was opened must not count."""
+    real = Path(real_path)
+    for root in roots:
+        root_real = Path(os.path.realpath(root))
+        if real == root_real or root_real in real.parents:
+            return True
+    return False
+
+
 def token_matches(metadata: Iterable[tuple[str, str]], token: str) -> bool:
     """Whether the call carries `authorization: Bearer <token>` (compared in constant time)."""
     for key, value in metadata or ():

@@ -409,14 +409,14 @@ def test_result_files_get_the_umasks_usual_modes(server, media_root, tmp_path):
 
 
 def test_token_is_sent_as_bearer_metadata(fresh_server, media_root, tmp_path):
-    srv = fresh_server("--token", "s3cret")
+    srv = fresh_server("--token", "s3cret-0123456789")
     video = make_video(media_root / "token_src.mp4", VideoSpec(2.0, seed=91))
     out = tmp_path / "out"
     refused = run_cli("score", str(video), "--server", srv.address, "--out-dir", str(out), home=tmp_path / "home")
     assert refused.returncode == 1, refused.stderr
     assert "token" in refused.stderr and "Traceback" not in refused.stderr
     assert not out.exists()
-    ok = run_cli("score", str(video), "--server", srv.address, "--token", "s3cret", "--out-dir", str(out),
+    ok = run_cli("score", str(video), "--server", srv.address, "--token", "s3cret-0123456789", "--out-dir", str(out),
                  home=tmp_path / "home")
     assert ok.returncode == 0, ok.stderr
     check_result(out / "token_src", 2.0)

@@ -51,19 +51,19 @@ def test_paths_only_under_media_roots_with_symlinks_resolved(tmp_path):
 
 
 def test_token_must_match_exactly():
-    assert token_matches([("authorization", "Bearer s3cret")], "s3cret")
-    assert token_matches([("Authorization", "bearer s3cret")], "s3cret")
-    assert not token_matches([("authorization", "Bearer s3cre")], "s3cret")
-    assert not token_matches([("authorization", "s3cret")], "s3cret")
-    assert not token_matches([("x-token", "Bearer s3cret")], "s3cret")
-    assert not token_matches([], "s3cret")
+    assert token_matches([("authorization", "Bearer s3cret-0123456789")], "s3cret-0123456789")
+    assert token_matches([("Authorization", "bearer s3cret-0123456789")], "s3cret-0123456789")
+    assert not token_matches([("authorization", "Bearer s3cre")], "s3cret-0123456789")
+    assert not token_matches([("authorization", "s3cret-0123456789")], "s3cret-0123456789")
+    assert not token_matches([("x-token", "Bearer s3cret-0123456789")], "s3cret-0123456789")
+    assert not token_matches([], "s3cret-0123456789")
 
 
 def test_config_refuses_non_loopback_without_token():
     assert is_loopback_host("127.0.0.1") and is_loopback_host("::1") and is_loopback_host("localhost")
     assert not is_loopback_host("0.0.0.0") and not is_loopback_host("10.0.0.5") and not is_loopback_host("example.com")
     assert any("token" in p for p in ServerConfig(host="0.0.0.0").problems())
-    assert not ServerConfig(host="0.0.0.0", token="t").problems()
+    assert not ServerConfig(host="0.0.0.0", token="t" * 16).problems()
     assert not ServerConfig().problems()
 
 
@@ -100,7 +100,7 @@ def test_pcm_encoding_round_trips(fmt):
 
 
 def test_token_guards_every_call_but_health(fresh_server):
-    srv = fresh_server("--token", "s3cret")
+    srv = fresh_server("--token", "s3cret-0123456789")
     s, _ = stub(srv.address)
     assert_actionable(status_of(lambda: s.GetInfo(pb.GetInfoRequest(), timeout=10)),
                       grpc.StatusCode.UNAUTHENTICATED, "token")
@@ -111,7 +111,7 @@ def test_token_guards_every_call_but_health(fresh_server):
                       grpc.StatusCode.UNAUTHENTICATED, "token")
     assert_actionable(status_of(lambda: s.HasMedia(pb.HasMediaRequest(sha256="0" * 64), timeout=10)),
                       grpc.StatusCode.UNAUTHENTICATED, "token")
-    assert_serving(srv.address, token="s3cret")  # health needs no token; GetInfo with it works
+    assert_serving(srv.address, token="s3cret-0123456789")  # health needs no token; GetInfo with it works
 
 
 def test_sigterm_stops_gracefully(fresh_server):
@@ -142,7 +142,7 @@ def test_tls_with_token(tmp_path, media_root):
                     "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
                     "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
     srv = ServerProcess(free_port(), tmp_path / "home", media_root,
-                        ["--tls-cert", str(cert), "--tls-key", str(key), "--token", "t0k"])
+                        ["--tls-cert", str(cert), "--tls-key", str(key), "--token", "t0k-0123456789abc"])
     cmd = [sys.executable, "-m", "scorecut.cli.main", "serve", "--host", "127.0.0.1",
            "--port", str(srv.port), "--media-root", str(media_root), *srv.args]
     srv.home.mkdir()
@@ -156,12 +156,12 @@ def test_tls_with_token(tmp_path, media_root):
             health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
             assert health.status == health_pb2.HealthCheckResponse.SERVING
             info = pb_grpc.ScorecutStub(channel).GetInfo(pb.GetInfoRequest(), timeout=30,
-                                                         metadata=(("authorization", "Bearer t0k"),))
+                                                         metadata=(("authorization", "Bearer t0k-0123456789abc"),))
             assert info.version
         with grpc.insecure_channel(srv.address) as channel:
             with pytest.raises(grpc.RpcError) as failed:
                 pb_grpc.ScorecutStub(channel).GetInfo(pb.GetInfoRequest(), timeout=5,
-                                                      metadata=(("authorization", "Bearer t0k"),))
+                                                      metadata=(("authorization", "Bearer t0k-0123456789abc"),))
             assert failed.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
     finally:
         srv.stop()

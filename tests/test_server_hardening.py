@@ -1,0 +1,217 @@
+"""Hardening: what a hostile or careless client on loopback must not be able to do to the server.
+
+Each test here failed on the server before the hardening work (issue 18): a symlink swapped in
+while a job waits, stalled streams, statuses that said "a bug" for bad input, and the rest.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from test_server_support import assert_actionable, clip, collect, request, status_of, stub, video
+from videos import VideoSpec, make_video
+
+from scorecut.v1 import scorecut_pb2 as pb
+
+
+@pytest.fixture(scope="module")
+def short(media_root):
+    return video(media_root, "short-3s.mp4", 3.0, cuts_s=(1.2,))
+
+
+@pytest.fixture(scope="module")
+def long(media_root):
+    """Long enough that a job is still running while the test does something else."""
+    return video(media_root, "long-40s.mp4", 40.0, cuts_s=(7.3, 15.1, 22.8, 31.4), fps=12)
+
+
+def wait_stage(events, stage: str) -> str:
+    """Read a Score stream until its job reports `stage`; returns the job id."""
+    for event in events:
+        if event.WhichOneof("event") == "progress" and event.progress.stage.startswith(stage):
+            return event.job_id
+    raise AssertionError(f"the stream ended before the job reached {stage!r}")
+
+
+def test_a_folder_swapped_for_a_symlink_while_the_job_waits_is_not_followed(fresh_server, long, media_root):
+    """The job reads the file checked at admission, not whatever the name leads to later."""
+    inside = media_root / f"swap-{uuid.uuid4().hex[:8]}"
+    (inside / "takes").mkdir(parents=True)
+    make_video(inside / "takes" / "clip.mp4", VideoSpec(duration_s=3.0, size=(128, 72)))  # no cuts
+    outside = Path(tempfile.mkdtemp(prefix="scorecut-outside-"))  # not under the server's media root
+    try:
+        (outside / "takes").mkdir()
+        make_video(outside / "takes" / "clip.mp4", VideoSpec(duration_s=3.0, cuts_s=(0.9, 1.8), size=(128, 72)))
+        srv = fresh_server()
+        s, _ = stub(srv.address)
+        busy = s.Score(request(clip(long), seed=1), timeout=300)
+        busy_id = wait_stage(busy, "synth")  # the worker is busy: the next job waits in the queue
+        waiting = s.Score(request(clip(inside / "takes" / "clip.mp4"), seed=2), timeout=300)
+        accepted = next(waiting)
+        assert accepted.accepted.queue_position == 1
+        (inside / "takes").rename(inside / "checked")
+        (inside / "takes").symlink_to(outside / "takes", target_is_directory=True)
+        s.CancelJob(pb.CancelJobRequest(job_id=busy_id), timeout=10)
+        result = collect(waiting)
+        analysis = next(e.analysis for e in result.events if e.WhichOneof("event") == "analysis")
+        assert list(analysis.cuts_s) == [], f"decoded the file outside the media root (cuts {list(analysis.cuts_s)})"
+        assert result.events[-1].WhichOneof("event") == "manifest"
+        # Asked for by name now, the path leads outside, and is refused.
+        again = status_of(lambda: s.Score(request(clip(inside / "takes" / "clip.mp4"), seed=2), timeout=60))
+        assert_actionable(again, grpc.StatusCode.PERMISSION_DENIED, "outside")
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
+
+
+def _stalled_upload(s, release: threading.Event):
+    def chunks():
+        yield pb.UploadChunk(header=pb.UploadHeader(filename="x.mp4", size=10_000, sha256="0" * 64))
+        release.wait()  # never sends the data
+
+    return s.UploadMedia.future(chunks(), timeout=120)
+
+
+def _health_and_info_times(address: str, seconds: float) -> list[float]:
+    """How long Health and GetInfo take, asked over and over for `seconds` (fresh channels)."""
+    times = []
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        with grpc.insecure_channel(address) as channel:
+            began = time.monotonic()
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            from scorecut.v1 import scorecut_pb2_grpc as pb_grpc
+
+            assert pb_grpc.ScorecutStub(channel).GetInfo(pb.GetInfoRequest(), timeout=5).version
+            times.append(time.monotonic() - began)
+        time.sleep(0.1)
+    return times
+
+
+def test_more_stalled_uploads_than_threads_leave_health_and_info_answering(fresh_server):
+    srv = fresh_server()
+    s, _ = stub(srv.address)
+    release = threading.Event()
+    calls = [_stalled_upload(s, release) for _ in range(48)]  # more than the server has RPC threads
+    try:
+        time.sleep(1.0)
+        times = _health_and_info_times(srv.address, 4.0)
+        assert max(times) < 1.0, f"Health + GetInfo took up to {max(times):.2f} s under stalled uploads"
+        refused = [c for c in calls if c.done() and c.code() == grpc.StatusCode.RESOURCE_EXHAUSTED]
+        assert refused, "uploads past the stream limit should be refused at once"
+        assert_actionable(refused[0].exception(), grpc.StatusCode.RESOURCE_EXHAUSTED, "busy", "try again")
+    finally:
+        release.set()
+        for c in calls:
+            c.cancel()
+
+
+@pytest.fixture
+def in_process(tmp_path, media_root):
+    """A real server on a loopback port inside the test process, for settings the CLI does not offer."""
+    from scorecut.server.app import ScorecutServer
+    from scorecut.server.config import ServerConfig
+
+    started = []
+
+    def make(**settings) -> ScorecutServer:
+        config = ServerConfig(host="127.0.0.1", port=0, device="cpu", media_roots=(media_root,),
+                              cache_dir=tmp_path / "cache", model_dir=tmp_path / "models",
+                              log_dir=tmp_path / "logs", **settings)
+        server = ScorecutServer(config, "cpu")
+        server.start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+def test_an_idle_upload_is_ended_by_the_server(in_process):
+    server = in_process(stream_idle_s=1.0)
+    s, _ = stub(f"127.0.0.1:{server.port}")
+    release = threading.Event()
+    call = _stalled_upload(s, release)
+    try:
+        began = time.monotonic()
+        with pytest.raises(grpc.RpcError):
+            call.result(timeout=10)
+        assert time.monotonic() - began < 4.0
+        deadline = time.monotonic() + 3
+        while server.limits.active and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.limits.active == 0, "the ended upload still holds its slot"
+        assert not list((server.config.uploads).glob("*/media*")), "a cut upload must not be stored"
+    finally:
+        release.set()
+
+
+# Statuses the README's table promises, for input no file system can hold.
+
+
+def test_a_nul_byte_in_a_path_is_a_bad_argument(server, media_root):
+    s, _ = stub(server.address)
+    error = status_of(lambda: s.Score(request(clip(f"{media_root}/a\0b.mp4")), timeout=30))
+    assert_actionable(error, grpc.StatusCode.INVALID_ARGUMENT, "NUL")
+
+
+def test_an_over_long_path_is_a_bad_argument(server, media_root):
+    s, _ = stub(server.address)
+    error = status_of(lambda: s.Score(request(clip(f"{media_root}/" + "a" * 5000 + ".mp4")), timeout=30))
+    assert_actionable(error, grpc.StatusCode.INVALID_ARGUMENT, "too long")
+    assert len(error.details()) < 1000, "the message echoed the whole path"
+
+
+def test_a_huge_path_is_not_echoed_back_whole(server):
+    s, _ = stub(server.address)
+    huge = "/" + "x/" * 3_000_000  # 6 MB: an echo would exceed what the client accepts in a status
+    error = status_of(lambda: s.Score(request(clip(huge)), timeout=60))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, f"{error.code()}: {error.details()[:200]}"
+    assert len(error.details()) < 2000
+
+
+def test_a_negative_record_start_is_refused(server, short):
+    s, _ = stub(server.address)
+    error = status_of(lambda: s.Score(request(clip(short, record_start_s=-2.0)), timeout=60))
+    assert_actionable(error, grpc.StatusCode.INVALID_ARGUMENT, "record start", "negative")
+
+
+def test_a_relative_checkpoint_is_refused_like_a_relative_path(server, short):
+    s, _ = stub(server.address)
+    path_error = status_of(lambda: s.Score(request(clip("videos/a.mp4")), timeout=60))
+    ckpt_error = status_of(lambda: s.Score(request(clip(short), model="vmas", checkpoint="ckpt/model.pt"),
+                                           timeout=60))
+    assert path_error.code() == ckpt_error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert_actionable(ckpt_error, grpc.StatusCode.INVALID_ARGUMENT, "relative", "absolute")
+
+
+def test_a_duration_shorter_than_one_sample_is_refused(server, short):
+    s, _ = stub(server.address)
+    error = status_of(lambda: s.Score(request(clip(short), duration_s=1e-9), timeout=60))
+    assert_actionable(error, grpc.StatusCode.INVALID_ARGUMENT, "shorter than one sample")
+
+
+def test_a_short_token_is_refused_at_start(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import isolated_env
+
+    from scorecut.server.config import ServerConfig
+
+    assert any("at least 16" in p for p in ServerConfig(token="s3cret").problems())
+    assert not ServerConfig(token="x" * 16).problems()
+    run = subprocess.run([sys.executable, "-m", "scorecut.cli.main", "serve", "--port", "0", "--token", "short"],
+                         env=isolated_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "at least 16" in run.stderr and "Traceback" not in run.stderr
