@@ -81,8 +81,8 @@ IMPLEMENTED: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
     "Project": "GetName GetMediaPool GetCurrentTimeline SetCurrentTimeline GetRenderJobList",
     "MediaPool": """GetRootFolder AddSubFolder GetCurrentFolder SetCurrentFolder ImportMedia AppendToTimeline
         DeleteClips DeleteFolders""",
-    "Folder": "GetName GetSubFolderList",
-    "MediaPoolItem": "GetClipProperty",
+    "Folder": "GetName GetSubFolderList GetClipList",
+    "MediaPoolItem": "GetClipProperty GetUniqueId",
     "Timeline": """GetName GetSetting GetStartFrame GetEndFrame GetTrackCount GetItemListInTrack
         GetIsTrackEnabled GetMarkInOut GetCurrentTimecode AddTrack DeleteTrack SetTrackName DeleteClips
         GetUniqueId SetClipsLinked""",

@@ -66,6 +66,9 @@ class FolderImpl(_Impl):
     def GetSubFolderList(self) -> list:
         return list(self.folders)
 
+    def GetClipList(self) -> list:
+        return list(self.clips)
+
 
 
 @dataclass(eq=False)

@@ -258,6 +258,7 @@ def test_fake_has_exactly_the_calls_the_plugin_makes(server, media, tmp_path):
     used = set()
     fake, timeline, lay = edit(media, "25")
     score_timeline(fake.resolve, "inout", server.address, out_dir=tmp_path, stems="drums,bass")
+    score_timeline(fake.resolve, "inout", server.address, out_dir=tmp_path, stems="drums,bass", replace_last=True)
     timeline.playhead = 3
     read_segment(fake.resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline(), "current")
     fake.faults["ignore_record_frame"] = True

@@ -37,8 +37,10 @@ def panel(fake, address: str):
 
 def test_score_shows_progress_and_places_ticked_stems(server, media, tmp_path):  # noqa: F811
     fake, timeline, lay = edit(media, "25")
+    fake.manager.current.render_jobs.append({"JobId": "1", "TargetDir": str(tmp_path / "Deliveries")})
     window, controller, dispatcher = panel(fake, server.address)
     items = window.GetItems()
+    assert items["StemsFolder"].Text == str(tmp_path / "Deliveries" / "Scorecut Stems")  # beside the renders
     pump(dispatcher, window, lambda i: i["ServerStatus"].Text.startswith("Server ready"))
     assert items["Model"].CurrentText == "composer"
     items["Seed"].Text = "11"
@@ -55,6 +57,14 @@ def test_score_shows_progress_and_places_ticked_stems(server, media, tmp_path): 
         assert [(i.start, i.end) for i in track.items] == [(start, timeline.start + lay["mark_out"] + 1)]
     assert items["Score"].Enabled is True and items["Cancel"].Enabled is False
     assert len(controller.placed) == 3
+    assert controller.job.out_dir == tmp_path / "Deliveries" / "Scorecut Stems"
+    assert (controller.job.out_dir / controller.job.name / "drums.wav").is_file()
+    # Again, into a folder the user typed, on the last take's tracks (Replace is ticked by default).
+    items["StemsFolder"].Text = str(tmp_path / "mine")
+    window.click("Score")
+    pump(dispatcher, window, lambda i: i["Progress"].Text.startswith("Done"))
+    assert [t.name for t in timeline.tracks["audio"]] == ["Audio 1", "drums", "bass", "harmony"]
+    assert controller.job.out_dir == tmp_path / "mine" and all(len(t.items) == 1 for t in timeline.tracks["audio"][1:])
 
 
 def test_cancel_stops_the_job_and_places_nothing(server, media, tmp_path):  # noqa: F811
@@ -62,6 +72,7 @@ def test_cancel_stops_the_job_and_places_nothing(server, media, tmp_path):  # no
     before = fake.snapshot()
     window, controller, dispatcher = panel(fake, server.address)
     items = window.GetItems()
+    items["StemsFolder"].Text = str(tmp_path)
     items["Seed"].Text = str(time.time_ns() % 100000)  # not in the server's result cache
     window.click("Score")
     window.click("Cancel")

@@ -191,3 +191,24 @@ def test_stems_folder_beside_renders_never_on_a_card(tmp_path, monkeypatch):
     with pytest.raises(ResolveScoreError, match="inside a camera card"):
         stems_folder(api, tmp_path / "CARD" / "CONTENTS" / "CLIP")
     assert not on_camera_card(tmp_path / "Project" / "Clips")
+
+
+def test_a_new_take_replaces_the_last_takes_tracks(server, media, tmp_path):
+    fake, timeline, lay = edit(media, "25")
+    first = score_timeline(fake.resolve, "timeline", server.address, out_dir=tmp_path, stems="drums,bass", seed=1)
+    tracks_before = [t.name for t in timeline.tracks["audio"]]
+    start, end = timeline.start + lay["mark_in"], timeline.start + lay["mark_out"] + 1
+    second = score_timeline(fake.resolve, "inout", server.address, out_dir=tmp_path, stems="drums,bass", seed=2,
+                            replace_last=True)
+    assert [t.name for t in timeline.tracks["audio"]] == tracks_before == ["Audio 1", "drums", "bass"]
+    for track, new in zip(timeline.tracks["audio"][1:], second):
+        assert [(i.start, i.end) for i in track.items] == [(start, end)]  # the first take's item gave way
+        assert track.items[0].uid == new.GetUniqueId()
+    assert {i.GetUniqueId() for i in first}.isdisjoint({i.uid for t in timeline.tracks["audio"] for i in t.items})
+    # A failed replacement puts the last take back as it was.
+    before = fake.snapshot()
+    fake.faults["append_limit"] = 1
+    with pytest.raises(ResolveScoreError, match="placed 1 of 2"):
+        score_timeline(fake.resolve, "inout", server.address, out_dir=tmp_path, stems="drums,bass", seed=3,
+                       replace_last=True)
+    assert fake.snapshot() == before

@@ -12,7 +12,8 @@ import threading
 
 from scorecut.plugins.client import JobCancelled, ScorecutClient, ScorecutClientError
 
-from .score import ResolveJob, prepare, server_address
+from .score import ResolveJob, current_timeline, prepare, server_address
+from .stems_folder import stems_folder
 
 SCOPE_CHOICES = (("In/Out range", "inout"), ("Clip under the playhead", "current"), ("Whole timeline", "timeline"))
 STEM_BOXES = (("Drums", "drums"), ("Bass", "bass"), ("Harmony", "harmony"), ("Melody", "melody"))
@@ -53,7 +54,19 @@ class PanelController:
         if not stems:
             raise ValueError("no stems are ticked; tick at least one of drums, bass, harmony, melody")
         options["stems"] = stems
+        folder = str(items["StemsFolder"].Text).strip()
+        if folder:
+            options["out_dir"] = folder
+        options["replace_last"] = bool(items["ReplaceLast"].Checked)
         return scope, options
+
+    def default_folder(self) -> str:
+        """The stems folder the panel proposes: beside the project's renders (see stems_folder)."""
+        try:
+            project, _ = current_timeline(self.resolve)
+            return str(stems_folder(project))
+        except ScorecutClientError:
+            return ""
 
     # -- UI updates (UI thread only) -------------------------------------------------------------
     def _running(self, running: bool) -> None:
@@ -153,8 +166,8 @@ class PanelController:
         except ScorecutClientError as e:
             self._error(str(e))
             return
-        self.items["Progress"].Text = (f"Done: {len(self.placed)} stems on new audio tracks at "
-                                       f"{job.segment.timecode(job.segment.start)}.")
+        self.items["Progress"].Text = (f"Done: {len(self.placed)} stems at {job.segment.timecode(job.segment.start)}, "
+                                       f"linked; the WAVs are in {job.result.folder}.")
         self._running(False)
 
     def _show_status(self, text: str, info, number: int) -> None:

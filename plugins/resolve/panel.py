@@ -14,13 +14,13 @@ TIMER_ID = "ScorecutTick"
 TICK_MS = 100
 
 
-def build_window(ui, dispatcher, server: str):
+def build_window(ui, dispatcher, server: str, stems_folder: str = ""):
     """The window and its widgets; IDs are the names the controller uses."""
     def row(label: str, widget):
         return ui.HGroup({"Weight": 0}, [ui.Label({"Text": label, "Weight": 0.3}), widget])
 
     return dispatcher.AddWindow(
-        {"ID": WINDOW_ID, "WindowTitle": "Scorecut", "Geometry": [200, 200, 520, 380]},
+        {"ID": WINDOW_ID, "WindowTitle": "Scorecut", "Geometry": [200, 200, 520, 440]},
         ui.VGroup({"Spacing": 6}, [
             ui.Label({"ID": "ServerStatus", "Text": "Server: not checked yet", "WordWrap": True}),
             row("Server", ui.HGroup([ui.LineEdit({"ID": "Server", "Text": server}),
@@ -31,6 +31,10 @@ def build_window(ui, dispatcher, server: str):
             row("Mood", ui.ComboBox({"ID": "Mood"})),
             row("Seed", ui.LineEdit({"ID": "Seed", "Text": "", "PlaceholderText": "random"})),
             row("Stems", ui.HGroup([ui.CheckBox({"ID": box, "Text": box, "Checked": True}) for box, _ in STEM_BOXES])),
+            row("Stems folder", ui.LineEdit({"ID": "StemsFolder", "Text": stems_folder,
+                                             "PlaceholderText": "beside the project's renders"})),
+            row("Takes", ui.CheckBox({"ID": "ReplaceLast", "Text": "Replace the last take's tracks",
+                                      "Checked": True})),
             ui.HGroup({"Weight": 0}, [ui.Button({"ID": "Score", "Text": "Score"}),
                                       ui.Button({"ID": "Cancel", "Text": "Cancel", "Enabled": False})]),
             ui.Label({"ID": "Progress", "Text": "Ready.", "WordWrap": True}),
@@ -44,7 +48,7 @@ def open_panel(host: Host, server: str | None = None):
     ui = host.fusion.UIManager
     dispatcher = host.bmd.UIDispatcher(ui)
     controller = PanelController(host.resolve, None, server)
-    window = build_window(ui, dispatcher, controller.server)
+    window = build_window(ui, dispatcher, controller.server, controller.default_folder())
     items = window.GetItems()
     controller.items = items
     items["Scope"].AddItems([label for label, _ in SCOPE_CHOICES])

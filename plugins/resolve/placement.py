@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .errors import ResolveScoreError
 from .timecode import frames_to_timecode as tc
+from .last_take import OldItem, clear_range, last_take_tracks
 from .version import UNKNOWN, ResolveVersion
 
 ROOT_BIN = "Scorecut"
@@ -37,6 +38,7 @@ class _Undo:
     tracks: list[int] = field(default_factory=list)
     clips: list = field(default_factory=list)
     bins: list = field(default_factory=list)
+    removed: list[OldItem] = field(default_factory=list)  # the last take's items this one replaced
 
 
 def _float(value) -> float | None:
@@ -98,6 +100,8 @@ def _undo(timeline, media_pool, undo: _Undo) -> None:
         steps.append(lambda: media_pool.DeleteClips(undo.clips))
     if undo.bins:
         steps.append(lambda: media_pool.DeleteFolders(list(reversed(undo.bins))))
+    for old in undo.removed:  # the replaced take's items go back where they were, one by one
+        steps.append(lambda old=old: media_pool.AppendToTimeline([old.clip_info]))
     for step in steps:
         try:
             step()
@@ -116,8 +120,12 @@ def end_frame(length_s: Fraction, segment_s: Fraction, clip_fps: Fraction, versi
 
 def place_stems(project, timeline, stems: dict[str, Path], *, record_frame: int, frames: int,
                 fps: Fraction, job: str, lengths_s: dict[str, Fraction] | None = None,
-                version: ResolveVersion = ResolveVersion(UNKNOWN)) -> list:
+                version: ResolveVersion = ResolveVersion(UNKNOWN), replace_last: bool = False) -> list:
     """Place each stem WAV on a new stereo audio track named after it, at `record_frame`.
+
+    replace_last: put each stem on the track holding that stem of the last take (removing that
+    take's items over the segment; they come back if this placement fails), adding tracks only
+    for stems the last take did not have.
 
     record_frame: absolute timeline frame of the segment start; frames: its length in timeline
     frames; fps: the timeline's exact rate; lengths_s: each WAV's exact length (samples / rate),
@@ -132,6 +140,7 @@ def place_stems(project, timeline, stems: dict[str, Path], *, record_frame: int,
             raise ResolveScoreError(f"cannot switch back to the timeline {timeline.GetName()!r}; open it and "
                                     "score again")
         root = _bin(media_pool, media_pool.GetRootFolder(), ROOT_BIN, undo, reuse=True)
+        last = last_take_tracks(root, timeline) if replace_last else {}
         job_bin = _bin(media_pool, root, job, undo, reuse=False)
         clips = _import(media_pool, job_bin, list(stems.values()), undo)
         segment_s = Fraction(frames) / fps
@@ -141,11 +150,16 @@ def place_stems(project, timeline, stems: dict[str, Path], *, record_frame: int,
             clip_fps = _float(clip.GetClipProperty("FPS"))
             if not clip_fps:
                 raise ResolveScoreError(f"Resolve reports no frame rate for {path.name}; try again")
-            if not timeline.AddTrack("audio", "stereo"):
-                raise ResolveScoreError("Resolve did not add an audio track; unlock the timeline and try again")
-            track = int(timeline.GetTrackCount("audio"))
-            undo.tracks.append(track)
-            timeline.SetTrackName("audio", track, name)
+            if name in last:
+                track, old_items = last[name]
+                undo.removed.extend(clear_range(timeline, track, old_items, record_frame, record_frame + frames, fps,
+                                                version.exclusive_end))
+            else:
+                if not timeline.AddTrack("audio", "stereo"):
+                    raise ResolveScoreError("Resolve did not add an audio track; unlock the timeline and try again")
+                track = int(timeline.GetTrackCount("audio"))
+                undo.tracks.append(track)
+                timeline.SetTrackName("audio", track, name)
             tracks.append(track)
             infos.append({
                 "mediaPoolItem": clip,

@@ -101,6 +101,7 @@ class ResolveJob:
     timeout: float | None = None
     result: JobResult | None = None
     version: ResolveVersion = ResolveVersion(UNKNOWN)
+    replace_last: bool = False  # put the stems on the last take's tracks
 
     def run(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> JobResult:
         """Score on the server and land out_dir/name/; makes no Resolve calls."""
@@ -135,8 +136,8 @@ class ResolveJob:
         lengths = {name: Fraction(int(samples[name]), rate) for name in stems if rate and samples.get(name)}
         try:
             items = place_stems(self.project, self.timeline, stems, record_frame=self.segment.start,
-                                frames=self.segment.frames, fps=self.segment.fps, job=self.name, lengths_s=lengths,
-                                version=self.version)
+                                frames=self.segment.frames, fps=self.segment.fps, job=self.result.folder.name, lengths_s=lengths,
+                                version=self.version, replace_last=self.replace_last)
         except ResolveScoreError as e:
             raise ResolveScoreError(f"{e} (the stems are in {self.result.folder})") from None
         if progress is not None:
@@ -145,35 +146,37 @@ class ResolveJob:
 
 
 def prepare(resolve, scope: str = "inout", server: str | None = None, *, out_dir: str | os.PathLike | None = None,
-            token: str | None = None, timeout: float | None = None, **options) -> ResolveJob:
+            token: str | None = None, timeout: float | None = None, replace_last: bool = False,
+            **options) -> ResolveJob:
     """Read the timeline and make the job; raises ResolveScoreError for what the user must fix."""
     opts = job_options(options)
     project, timeline = current_timeline(resolve)
     version = resolve_version(resolve)
     segment = read_segment(timeline, scope, version)
     folder = stems_folder(project, out_dir)
-    base = f"{_safe(segment.timeline_name)}_{segment.describe().replace(':', '-').replace(';', '-')}"
-    name, n = base, 1
-    while (folder / name).exists():  # never replace stems an earlier job imported
-        n += 1
-        name = f"{base}_{n}"
+    # The take's base name; the client library's land_take lands it there, or at <name>-2, ... when
+    # another request's take holds it: stems an earlier job imported are never replaced by others.
+    name = f"{_safe(segment.timeline_name)}_{segment.describe().replace(':', '-').replace(';', '-')}"
     return ResolveJob(project, timeline, segment, opts, server_address(server), folder, name, token, timeout,
-                      version=version)
+                      version=version, replace_last=replace_last)
 
 
 def score_timeline(resolve, scope: str = "inout", server: str | None = None, *, progress: Progress | None = None,
                    cancel: threading.Event | None = None, out_dir: str | os.PathLike | None = None,
-                   token: str | None = None, timeout: float | None = None, **options) -> list:
+                   token: str | None = None, timeout: float | None = None, replace_last: bool = False,
+                   **options) -> list:
     """Score `scope` of Resolve's current timeline and return the TimelineItems placed (one per stem).
 
     scope: "inout" (In/Out marks, the whole timeline when unset), "current" (the clip under the
     playhead) or "timeline". server: "host:port" (default $SCORECUT_SERVER or 127.0.0.1:50777).
     options: JobOptions fields (model, style, mood, seed, stems, ...). out_dir: where the WAVs go
     (default: "Scorecut Stems" beside the project's renders, else in ~/Movies or ~/Videos; never
-    inside a camera card's folders).
+    inside a camera card's folders). replace_last: the new take goes on the last take's tracks,
+    replacing its stems over the range, instead of on new tracks.
     """
     started = time.monotonic()
-    job = prepare(resolve, scope, server, out_dir=out_dir, token=token, timeout=timeout, **options)
+    job = prepare(resolve, scope, server, out_dir=out_dir, token=token, timeout=timeout, replace_last=replace_last,
+                  **options)
     job.run(progress, cancel)
     items = job.place(progress, cancel)
     if progress is not None:
