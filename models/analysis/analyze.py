@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from ..interface import Clip, MediaError, ProgressFn, RequestError, Segment, check_cancelled, no_progress
-from .cuts import Cut, detect_cuts
+from .cuts import MIN_CONFIDENCE, detect_cuts
 from .curves import motion_from_mad, pace, visual_beats
+from .rhythm import Accent, clip_accents, motion_period
 from .decode import Thumbnailer, iter_audio, iter_decoded, iter_video, read_ahead
 from .features import ClipAccumulator, ClipArrays
 from .probe import probe_media
@@ -27,7 +28,10 @@ class _ClipResult:
     brightness: np.ndarray
     saturation: np.ndarray
     warmth: np.ndarray
-    cuts: list[tuple[float, str, float]]  # (record seconds, kind, strength)
+    cuts: list[tuple[float, str, float, float]]  # (record seconds, kind, strength, confidence)
+    accents: list[Accent]  # in record seconds
+    frame_rec: np.ndarray  # (f,) record seconds of every decoded frame
+    frame_energy: np.ndarray  # (f,) luma change per frame step (motion at the source's own rate)
     speech_rec: np.ndarray  # (m,) record seconds
     speech: np.ndarray  # (m,)
 
@@ -72,7 +76,8 @@ def _analyse_clip(clip: Clip, fps: float, cancel, report) -> _ClipResult:
     period_src = speed / fps  # source seconds per analysis step, so steps are 1/fps of record time
     a = _decode_clip(clip, period_src, cancel, report)
     check_cancelled(cancel)
-    cuts = detect_cuts(a, cancel=cancel)
+    changes = detect_cuts(a, cancel=cancel)
+    cuts = [c for c in changes if c.confidence >= MIN_CONFIDENCE]
     rec = _to_record(clip, a.sample_t)
     # Steps across a hard cut or a fade measure the shot change, not motion: bridge them with
     # the motion on either side. (A dissolve's gradual change is left in: it is visual change.)
@@ -93,13 +98,16 @@ def _analyse_clip(clip: Clip, fps: float, cancel, report) -> _ClipResult:
     # A sample period longer than 1/fps in record time (low-fps sources) spreads the change.
     gaps = np.diff(rec, prepend=rec[0] - 1.0 / fps) * fps if len(rec) else rec
     mad = mad / np.maximum(gaps, 1.0)
-    rec_cuts = [(float(_to_record(clip, c.time_s)), c.kind, c.strength) for c in cuts]
+    rec_cuts = [(float(_to_record(clip, c.time_s)), c.kind, c.strength, c.confidence) for c in cuts]
+    unsure = [c for c in changes if c.confidence < MIN_CONFIDENCE]
+    accents = [Accent(float(_to_record(clip, x.time_s)), x.strength, x.kind) for x in clip_accents(a, cuts, unsure)]
 
     speech = SpeechAccumulator()
     for chunk in iter_audio(clip.path, clip.source_in_s, clip.source_out_s, cancel=cancel):
         speech.add(chunk)
     st, sp = speech.finish()
-    return _ClipResult(rec, motion_from_mad(mad), a.brightness, a.saturation, a.warmth, rec_cuts,
+    return _ClipResult(rec, motion_from_mad(mad), a.brightness, a.saturation, a.warmth, rec_cuts, accents,
+                       _to_record(clip, a.frame_t), np.sqrt(a.step_energy),
                        _to_record(clip, clip.source_in_s + st) if len(st) else st, sp)
 
 
@@ -149,9 +157,9 @@ def _assemble(segment: Segment, results: list[_ClipResult], fps: float) -> Video
 
     motion = curve("motion")
     cut_list = [c for r in results for c in r.cuts if 1e-3 < c[0] < duration - 1e-3]
-    cut_list += [(b, "boundary", 1.0) for b in segment.boundaries_s]
+    cut_list += [(b, "boundary", 1.0, 1.0) for b in segment.boundaries_s]
     cut_list.sort()
-    merged: list[tuple[float, str, float]] = []
+    merged: list[tuple[float, str, float, float]] = []
     for c in cut_list:  # a detected cut on a clip boundary is the boundary
         if merged and c[0] - merged[-1][0] < 0.5 / fps:
             if c[1] == "boundary" or (merged[-1][1] != "boundary" and c[2] > merged[-1][2]):
@@ -161,6 +169,9 @@ def _assemble(segment: Segment, results: list[_ClipResult], fps: float) -> Video
     cuts_s = np.array([c[0] for c in merged], np.float64)
     cut_strength = np.array([c[2] for c in merged], np.float32)
     beats_s, beat_strength = visual_beats(times, motion, cuts_s, cut_strength)
+    accents = sorted((x for r in results for x in r.accents if 0.0 <= x.time_s < duration
+                      and not (len(cuts_s) and np.min(np.abs(cuts_s - x.time_s)) < 0.1)), key=lambda x: x.time_s)
+    period, period_conf = motion_period([r.frame_rec for r in results], [r.frame_energy for r in results], cuts_s)
 
     sx = np.concatenate([r.speech_rec for r in results])
     if len(sx):
@@ -181,6 +192,11 @@ def _assemble(segment: Segment, results: list[_ClipResult], fps: float) -> Video
         cuts_s=cuts_s, cut_strength=cut_strength, cut_kinds=tuple(c[1] for c in merged),
         visual_beats_s=beats_s, visual_beat_strength=beat_strength,
         pace=pace(times, motion, cuts_s, fps), speech_times_s=speech_times, speech=speech,
+        cut_confidence=np.array([c[3] for c in merged], np.float32),
+        accents_s=np.array([x.time_s for x in accents], np.float64),
+        accent_strength=np.array([x.strength for x in accents], np.float32),
+        accent_kinds=tuple(x.kind for x in accents),
+        motion_period_s=period, motion_period_confidence=period_conf,
     )
 
 

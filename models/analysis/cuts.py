@@ -1,11 +1,17 @@
 """Shot changes in one clip: hard cuts (to the frame), fades through black, dissolves.
 
 Hard cuts: a frame-to-frame distance that stands far above its neighbourhood (so fast motion,
-whose every frame changes a lot, does not trigger) and that persists (the frames after the
-candidate stay unlike the frame before it: a one- or two-frame flash returns and is not a cut).
+whose every frame changes a lot, does not trigger), above the frames right next to it (a whip
+pan changes the picture over several frames, a cut in one), and that persists (the frames after
+the candidate stay unlike the frames before it: a flash, even one that decays over a few
+frames, returns to the picture and is not a cut).
 Fades: a dip to black with a ramp on at least one side, away from the clip's ends.
 Dissolves: frames k samples before and after differ in colour distribution, and the middle
-frame is their average (a cross-fade is linear in the pixels; camera motion is not).
+frame is their average (a cross-fade is linear in the pixels; camera motion is not), with the
+same mix everywhere in the frame (a subject crossing close to the lens covers one side first,
+and its soft out-of-focus edge only looks like a mix), and the old picture does not come back
+soon after (a subject that fills the frame and pulls back is not a new shot).
+Every change keeps a confidence 0..1; below MIN_CONFIDENCE it is a visual accent, not a cut.
 Times are source seconds; a transition's time is its midpoint.
 """
 
@@ -17,7 +23,9 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d, median_filter
 
 from ..interface import check_cancelled
-from .features import ClipArrays
+from .features import BACK, ClipArrays
+
+MIN_CONFIDENCE = 0.5  # a change below this is offered as a visual accent, not a cut
 
 
 @dataclass(frozen=True)
@@ -29,7 +37,10 @@ class CutOptions:
     subtle_min: float = 0.12
     subtle_ratio: float = 8.0
     neighbourhood_s: float = 0.5  # half-window of that local median
-    persist: float = 0.5  # post-cut frames must stay this far (x the cut distance) from the pre-cut frame
+    persist: float = 0.5  # post-cut frames must stay this far (x the cut distance) from the pre-cut frames
+    isolation: float = 3.0  # a sure cut's distance is this many times its neighbours' (within 2 frames)
+    blend_spread: float = 0.2  # largest spread of the mix across the frame's blocks for a dissolve
+    return_s: float = 1.5  # a transition whose old picture comes back within this is no shot change
     fade_dark: float = 0.12  # a fade's darkest frames are below this mean luma
     fade_rel: float = 0.30  # ... and below this share of the picture's level around them
     fade_context_s: float = 1.5  # where that level is measured, each side
@@ -46,6 +57,7 @@ class Cut:
     strength: float  # 0..1
     start_s: float  # extent of the change (equal to time_s for a hard cut)
     end_s: float
+    confidence: float = 1.0  # 0..1 that an editor would call it a shot change
 
 
 _CHUNK = 2048  # analysis samples per block of the dissolve search (about 3.5 minutes at 10 per second)
@@ -56,38 +68,56 @@ def _frames_per(t: np.ndarray, seconds: float) -> int:
     return max(1, int(round(seconds / max(dt, 1e-4))))
 
 
+def _returns(a: ClipArrays, i: int) -> float:
+    """Smallest distance between frames i..i+2 and the frames before i (within BACK): 0 when the
+    old picture comes back (a flash), as large as the cut itself when it never does."""
+    n = len(a.frame_t)
+    best = np.inf
+    for j in range(i, min(n, i + 3)):
+        for k in range(j - i + 1, BACK + 1):  # frame j - k lies before i
+            if j - k < 0:
+                break
+            best = min(best, float(a.back[j, k - 1]))
+    return best
+
+
 def hard_cuts(a: ClipArrays, opt: CutOptions) -> list[Cut]:
+    """Hard cuts with their confidence; candidates below MIN_CONFIDENCE come back too (accents)."""
     n = len(a.frame_t)
     if n < 2:
         return []
+    d1 = a.d1
     w = _frames_per(a.frame_t, opt.neighbourhood_s)
-    local = median_filter(a.d1, size=2 * w + 1, mode="nearest")  # (f,)
-    before = np.concatenate([[0.0], a.d1[:-1]])  # (f,) the previous frame's distance
-    after = np.concatenate([a.d1[1:], [0.0]])
-    clear = (a.d1 >= opt.hard_min) & (a.d1 >= opt.hard_ratio * local + 0.02)
-    subtle = ((a.d1 >= opt.subtle_min) & (a.d1 >= opt.subtle_ratio * local + 0.02)
-              & (np.maximum(before, after) < 0.25 * a.d1))
+    local = median_filter(d1, size=2 * w + 1, mode="nearest")  # (f,)
+    before = np.concatenate([[0.0], d1[:-1]])  # (f,) the previous frame's distance
+    after = np.concatenate([d1[1:], [0.0]])
+    pad = np.pad(d1, 2)
+    near = np.max(np.stack([pad[0:-4], pad[1:-3], pad[3:-1], pad[4:]]), axis=0)  # (f,) within 2 frames
+    clear = (d1 >= opt.hard_min) & (d1 >= opt.hard_ratio * local + 0.02)
+    subtle = ((d1 >= opt.subtle_min) & (d1 >= opt.subtle_ratio * local + 0.02)
+              & (np.maximum(before, after) < 0.25 * d1))
     cand = np.flatnonzero(clear | subtle)
-    cuts = []
+    cuts: list[Cut] = []
     for i in cand:
         if i == 0:
             continue
-        c = float(a.d1[i])
-        # Persistence: frame i+1 and i+2 compared with frame i-1 (d2, d3 are to 2 and 3 back).
-        later = [float(a.d2[i + 1])] if i + 1 < n else []
-        later += [float(a.d3[i + 2])] if i + 2 < n else []
-        # ... and frame i compared with frames i-2, i-3: the picture returning after a flash.
-        earlier = [float(a.d2[i])] if i >= 2 else []
-        earlier += [float(a.d3[i])] if i >= 3 else []
-        if any(x < opt.persist * c for x in later + earlier):
-            continue  # the picture came back: a flash, not a cut
-        # The strongest frame of a cluster wins (an encoder's ghost frame right after a cut).
-        if cuts and a.frame_t[i] - cuts[-1].time_s < opt.min_gap_s:
-            if c > cuts[-1].strength:
-                cuts[-1] = Cut(float(a.frame_t[i]), "hard", c, float(a.frame_t[i]), float(a.frame_t[i]))
+        c = float(d1[i])
+        # Isolation: a whip pan or a subject sweeping past changes the frames around it as much.
+        iso = c / (float(near[i]) + 0.02)
+        sure_iso = float(np.clip((iso - 1.0) / (opt.isolation - 1.0), 0.0, 1.0))
+        # Persistence: the picture after must stay unlike every frame before (a flash returns).
+        back = _returns(a, int(i)) / c
+        sure_new = float(np.clip((back - 0.3) / (2 * (opt.persist - 0.3)), 0.0, 1.0))
+        conf = min(sure_iso, sure_new)
+        t = float(a.frame_t[i])
+        cut = Cut(t, "hard", min(1.0, 0.5 + 0.5 * c / 0.8), t, t, conf)
+        # The surest frame of a cluster wins (an encoder's ghost frame right after a cut).
+        if cuts and t - cuts[-1].time_s < opt.min_gap_s:
+            if (conf, c) > (cuts[-1].confidence, cuts[-1].strength):
+                cuts[-1] = cut
             continue
-        cuts.append(Cut(float(a.frame_t[i]), "hard", c, float(a.frame_t[i]), float(a.frame_t[i])))
-    return [Cut(c.time_s, c.kind, min(1.0, 0.5 + 0.5 * c.strength / 0.8), c.start_s, c.end_s) for c in cuts]
+        cuts.append(cut)
+    return cuts
 
 
 def fades(a: ClipArrays, opt: CutOptions) -> list[Cut]:
@@ -155,6 +185,43 @@ def _on_blend_path(frames: np.ndarray, max_residual: float) -> bool:
     residual = np.sqrt((off * off).sum(axis=1) / dd)  # (m,) share of the whole change
     return bool(residual.mean() <= max_residual and residual.max() <= 1.5 * max_residual
                 and np.all(np.diff(alpha) >= -0.15))
+
+
+def _blend_spread(frames: np.ndarray) -> float:
+    """How unevenly a change is mixed across the frame: 0 for a cross-fade (every block is the
+    same share of the way from the first frame to the last), large for a subject or an edge
+    sweeping across (blocks it has covered are all the way, the others not yet).
+
+    frames: (m, 4, 8, 3) block colours over the change. Blocks are weighted by how much they change.
+    """
+    a, b = frames[0], frames[-1]
+    d = (b - a).reshape(-1, 3)  # (blocks, 3)
+    dd = (d * d).sum(axis=1)  # (blocks,)
+    wgt = dd / max(float(dd.sum()), 1e-9)
+    inner = frames[1:-1].reshape(len(frames) - 2, -1, 3) - a.reshape(1, -1, 3)  # (m-2, blocks, 3)
+    if not len(inner):
+        return 0.0
+    alpha = (inner * d[None]).sum(axis=2) / np.maximum(dd, 1e-9)[None]  # (m-2, blocks)
+    mean = (alpha * wgt[None]).sum(axis=1, keepdims=True)  # (m-2, 1)
+    spread = np.sqrt(((alpha - mean) ** 2 * wgt[None]).sum(axis=1))  # (m-2,)
+    return float(spread.mean())
+
+
+def _comes_back(L: np.ndarray, t: np.ndarray, j0: int, j1: int, within_s: float) -> bool:
+    """Whether the picture before a change (sample j0) is seen again soon after it (sample j1 on),
+    or the picture after it was already there soon before: then nothing was cut, something passed.
+
+    L: (s, 4, 8, 3) block colours; closeness is against the distance across the change.
+    """
+    first, last = L[j0].astype(np.float32), L[j1].astype(np.float32)
+    across = float(np.abs(first - last).mean())
+    if across < 1e-3:
+        return True
+    after = L[j1 : int(np.searchsorted(t, t[j1] + within_s, side="right"))].astype(np.float32)
+    before = L[int(np.searchsorted(t, t[j0] - within_s, side="left")) : j0 + 1].astype(np.float32)
+    near_first = np.abs(after - first).mean(axis=(1, 2, 3)) if len(after) else np.array([np.inf])
+    near_last = np.abs(before - last).mean(axis=(1, 2, 3)) if len(before) else np.array([np.inf])
+    return bool(min(near_first.min(), near_last.min()) < 0.35 * across)
 
 
 def _best_shift(first: np.ndarray, last: np.ndarray, max_shift: float = 0.35) -> tuple[float, int, int]:
@@ -246,7 +313,13 @@ def dissolves(a: ClipArrays, opt: CutOptions, taken: list[Cut], cancel=None) -> 
                 recolour = float(np.abs(path[0].mean(axis=(0, 1)) - path[-1].mean(axis=(0, 1))).max())
                 if _on_blend_path(path, opt.dissolve_linear) and \
                         (recolour >= 0.15 or not _camera_moves(a.sample_luma[j : j + 2 * k + 1], j, pan_memo)):
-                    cands.append((float(t[j + k]), float(res[i]), float(dist[i]), float(t[j]), float(t[j + 2 * k])))
+                    spread = _blend_spread(path)
+                    back = _comes_back(L, t, j, j + 2 * k, opt.return_s)
+                    # Sure when the mix is even and the old picture stays away; the spread of a
+                    # real cross-fade (motion inside the shots) stays well under blend_spread.
+                    conf = 0.0 if back else float(np.clip(1.0 - 0.5 * spread / opt.blend_spread, 0.0, 1.0))
+                    cands.append((float(t[j + k]), float(res[i]), float(dist[i]), float(t[j]), float(t[j + 2 * k]),
+                                  conf))
     cands.sort()
     # Candidates from one dissolve come in runs; runs whose best windows reach each other's
     # centres are one long dissolve (its middle passes the tests at several scales).
@@ -272,18 +345,23 @@ def dissolves(a: ClipArrays, opt: CutOptions, taken: list[Cut], cancel=None) -> 
         # Midpoint: residual-weighted mean of the candidate centres (they flank it symmetrically).
         w = np.array([opt.dissolve_linear - c[1] + 1e-3 for c in group])
         mid = float(np.dot(w, [c[0] for c in group]) / w.sum())
+        conf = float(np.median([c[5] for c in group]))
         if not any(c.start_s - opt.min_gap_s <= mid <= c.end_s + opt.min_gap_s or
                    best[3] < c.time_s < best[4] for c in taken):
-            out.append(Cut(mid, "dissolve", min(1.0, 0.4 + 0.5 * best[2]), best[3], best[4]))
+            out.append(Cut(mid, "dissolve", min(1.0, 0.4 + 0.5 * best[2]), best[3], best[4], conf))
     return out
 
 
 def detect_cuts(a: ClipArrays, opt: CutOptions = CutOptions(), cancel=None) -> list[Cut]:
-    """All shot changes of one clip, sorted by time. `cancel`: an Event checked as it goes."""
+    """Every change of one clip that may be a shot change, with its confidence, sorted by time.
+
+    Those with confidence >= MIN_CONFIDENCE are cuts; the others are visual accents (a whip
+    pan's end, a subject passing the lens). `cancel`: an Event checked as it goes.
+    """
     fd = fades(a, opt)
     hard = [c for c in hard_cuts(a, opt)
             if not any(f.start_s - 0.1 <= c.time_s <= f.end_s + 0.1 for f in fd)]
     found = sorted(fd + hard, key=lambda c: c.time_s)
     check_cancelled(cancel)
-    found += dissolves(a, opt, found, cancel)
+    found += dissolves(a, opt, [c for c in found if c.confidence >= MIN_CONFIDENCE], cancel)
     return sorted(found, key=lambda c: c.time_s)

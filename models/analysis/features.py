@@ -1,10 +1,12 @@
 """Per-frame signatures of one clip, accumulated while frames stream past.
 
 Every decoded frame gives a tiny signature (a 32x18 luma thumbnail and a 64-bin colour
-histogram) and its distances to the 1, 2 and 3 frames before it: enough to place a hard cut on
-the exact source frame and to tell a cut from a flash, without keeping any frame. At the
-analysis rate (about 10 per second of record time) we also keep 4x8 block-mean colours and
-the histogram, for gradual transitions, and the colour features.
+histogram) and its distances to the BACK frames before it: enough to place a hard cut on the
+exact source frame and to tell a cut from a flash or a picture that comes back, without keeping
+any frame. Each frame also gives its luma change since the previous frame and how that change
+lines up with the previous ones (a reversal: the motion going back the way it came, as a ball
+hitting the floor does). At the analysis rate (about 10 per second of record time) we also keep
+4x8 block-mean colours and the histogram, for gradual transitions, and the colour features.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import numpy as np
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 HIST_BINS = 64  # 4 levels per RGB channel, joint
+BACK = 6  # frames back each frame is compared with (a flash of up to 4 frames, then the picture)
+STEP_NOISE = 0.03  # luma change (0..1) below which a pixel's step is grain or compression noise
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,12 @@ class ClipArrays:
     """Everything the detectors need from one clip. Times are source seconds."""
 
     frame_t: np.ndarray  # (f,) float64 decoded frame times
-    d1: np.ndarray  # (f,) float32 distance to the previous frame (0 for the first)
-    d2: np.ndarray  # (f,) float32 distance to the frame two back (0 where none)
-    d3: np.ndarray  # (f,) float32 distance to the frame three back
+    back: np.ndarray  # (f, BACK) float32 distance to the frame k+1 back (0 where none)
     frame_brightness: np.ndarray  # (f,) float32 mean luma 0..1
+    step_energy: np.ndarray  # (f,) float32 mean squared luma change since the previous frame (D_j),
+    # at the analysis size, grain left out
+    step_dot1: np.ndarray  # (f,) float32 mean of D_j * D_(j-1): negative where the motion reverses
+    step_dot2: np.ndarray  # (f,) float32 mean of D_j * D_(j-2): a reversal straddled by frames
     sample_t: np.ndarray  # (s,) float64 analysis sample times
     sample_colour: np.ndarray  # (s, 4, 8, 3) uint8 block-mean colours (linear under blends)
     sample_luma: np.ndarray  # (s, h/2, w/2) uint8 luma thumbnails (18 x 32 for 16:9), to test for pans
@@ -62,6 +68,19 @@ class ClipArrays:
     brightness: np.ndarray  # (s,) float32 mean over the frames since the previous sample
     saturation: np.ndarray  # (s,) of the sample frame
     warmth: np.ndarray  # (s,) of the sample frame
+
+    @property
+    def d1(self) -> np.ndarray:
+        """(f,) distance to the previous frame."""
+        return self.back[:, 0]
+
+    @property
+    def d2(self) -> np.ndarray:
+        return self.back[:, 1]
+
+    @property
+    def d3(self) -> np.ndarray:
+        return self.back[:, 2]
 
 
 class ClipAccumulator:
@@ -76,9 +95,10 @@ class ClipAccumulator:
         self.batch = batch
         self.pending_t: list[float] = []
         self.pending: list[np.ndarray] = []  # (h, w, 3) uint8 thumbnails not yet processed
-        self.tail_luma: np.ndarray | None = None  # (<=3, h/2, w/2) the last frames processed
-        self.tail_hist: np.ndarray | None = None  # (<=3, 64)
-        self.frames: list[np.ndarray] = []  # per batch: (B, 5) t, d1, d2, d3, brightness
+        self.tail_luma: np.ndarray | None = None  # (<=BACK, h/2, w/2) the last frames processed
+        self.tail_hist: np.ndarray | None = None  # (<=BACK, 64)
+        self.tail_full: np.ndarray | None = None  # (<=3, h, w) full-size luma of the last frames
+        self.frames: list[np.ndarray] = []  # per batch: (B, 5 + BACK) t, brightness, energy, dot1, dot2, back
         self.n_frames = 0
         self.samples_t: list[np.ndarray] = []  # per batch, (k,) and below (k, ...)
         self.samples_coarse: list[np.ndarray] = []
@@ -103,8 +123,8 @@ class ClipAccumulator:
         ts = self.pending_t
         self.pending, self.pending_t = [], []
         b, h, w, _ = x.shape
-        y = (x.astype(np.float32) @ _LUMA) / 255.0  # (B, h, w)
-        y = y[:, : h - h % 2, : w - w % 2].reshape(b, h // 2, 2, w // 2, 2).mean(axis=(2, 4))  # (B, h/2, w/2)
+        full = (x.astype(np.float32) @ _LUMA) / 255.0  # (B, h, w)
+        y = full[:, : h - h % 2, : w - w % 2].reshape(b, h // 2, 2, w // 2, 2).mean(axis=(2, 4))  # (B, h/2, w/2)
         q = (x >> 6).astype(np.int32)
         idx = (q[..., 0] * 16 + q[..., 1] * 4 + q[..., 2]).reshape(b, -1) + HIST_BINS * np.arange(b)[:, None]
         hist = np.bincount(idx.ravel(), minlength=b * HIST_BINS).reshape(b, HIST_BINS).astype(np.float32)
@@ -112,23 +132,42 @@ class ClipAccumulator:
         tail = 0 if self.tail_luma is None else len(self.tail_luma)
         lum = y if not tail else np.concatenate([self.tail_luma, y])  # (tail+B, h/2, w/2)
         his = hist if not tail else np.concatenate([self.tail_hist, hist])
-        out = np.zeros((b, 5), np.float64)
+        out = np.zeros((b, 5 + BACK), np.float64)
         out[:, 0] = ts
-        out[:, 4] = y.mean(axis=(1, 2))
-        for k in (1, 2, 3):  # distance to the frame k back, where there is one
+        out[:, 1] = y.mean(axis=(1, 2))
+        for k in range(1, BACK + 1):  # distance to the frame k back, where there is one
             i0 = max(0, k - tail)  # first batch index with a frame k back
             if i0 >= b:
                 continue
             cur, prev = slice(tail + i0, tail + b), slice(tail + i0 - k, tail + b - k)
             hd = 0.5 * np.abs(his[cur] - his[prev]).sum(axis=1)
             md = np.abs(lum[cur] - lum[prev]).mean(axis=(1, 2))
-            out[i0:, k] = 0.6 * hd + 0.4 * np.minimum(1.0, 3.0 * md)  # = distance() per pair
+            out[i0:, 4 + k] = 0.6 * hd + 0.4 * np.minimum(1.0, 3.0 * md)  # = distance() per pair
+        # Steps D_j = frame j - frame j-1 at the full analysis size (small moving things stay
+        # visible), grain below STEP_NOISE zeroed (its steps alternate and would read as turns),
+        # and how each step lines up with the one or two before it.
+        ftail = 0 if self.tail_full is None else len(self.tail_full)
+        fl = full if not ftail else np.concatenate([self.tail_full, full])  # (ftail+B, h, w)
+        steps = np.diff(fl, axis=0)  # (ftail+B-1, h, w); steps[m] ends at fl[m+1]
+        steps[np.abs(steps) < STEP_NOISE] = 0.0
+        first = ftail - 1  # index in `steps` of the step ending at this batch's first frame
+        i0 = max(0, -first)
+        if i0 < b:
+            cur = steps[first + i0 : first + b]  # (b - i0, h, w)
+            out[i0:, 2] = (cur * cur).mean(axis=(1, 2))
+            j1 = max(i0, 1 - first)
+            if j1 < b:
+                out[j1:, 3] = (steps[first + j1 : first + b] * steps[first + j1 - 1 : first + b - 1]).mean(axis=(1, 2))
+            j2 = max(i0, 2 - first)
+            if j2 < b:
+                out[j2:, 4] = (steps[first + j2 : first + b] * steps[first + j2 - 2 : first + b - 2]).mean(axis=(1, 2))
         self.frames.append(out)
-        self.tail_luma, self.tail_hist = lum[-3:].copy(), his[-3:].copy()
+        self.tail_luma, self.tail_hist = lum[-BACK:].copy(), his[-BACK:].copy()
+        self.tail_full = fl[-3:].copy()
 
         picks, bright = [], []  # batch indices of this batch's analysis samples, their mean luma
         for i, t in enumerate(ts):
-            self.acc += (out[i, 4], 1.0)
+            self.acc += (out[i, 1], 1.0)
             if self.next_sample_t is None:
                 self.next_sample_t = t
             if t < self.next_sample_t - 1e-6:
@@ -161,16 +200,16 @@ class ClipAccumulator:
 
     def finish(self) -> ClipArrays:
         self._flush()
-        f = np.concatenate(self.frames) if self.frames else np.zeros((0, 5))
+        f = np.concatenate(self.frames) if self.frames else np.zeros((0, 5 + BACK))
         c = np.concatenate(self.samples_colour) if self.samples_colour else np.zeros((0, 4), np.float32)
 
         def joined(blocks, shape, dtype):
             return np.concatenate(blocks).astype(dtype) if blocks else np.zeros((0, *shape), dtype)
 
         return ClipArrays(
-            frame_t=f[:, 0].copy(),
-            d1=f[:, 1].astype(np.float32), d2=f[:, 2].astype(np.float32), d3=f[:, 3].astype(np.float32),
-            frame_brightness=f[:, 4].astype(np.float32),
+            frame_t=f[:, 0].copy(), back=f[:, 5:].astype(np.float32),
+            frame_brightness=f[:, 1].astype(np.float32), step_energy=f[:, 2].astype(np.float32),
+            step_dot1=f[:, 3].astype(np.float32), step_dot2=f[:, 4].astype(np.float32),
             sample_t=joined(self.samples_t, (), np.float64),
             sample_colour=joined(self.samples_coarse, (4, 8, 3), np.uint8),
             sample_luma=joined(self.samples_luma, (1, 1), np.uint8),

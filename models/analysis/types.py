@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,6 +30,15 @@ class VideoAnalysis:
     pace: np.ndarray  # (n,) float32 local cut/motion rate, 0..1 (slow .. frantic)
     speech_times_s: np.ndarray  # (m,) float64 times of the speech curve (empty without audio)
     speech: np.ndarray  # (m,) float32 probability of speech in the clips' own audio, 0..1
+    # Added with the editor's reading of the picture (issue 11); defaults keep older callers working.
+    cut_confidence: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # (k,) 0..1;
+    # empty when unknown. Changes under MIN_CONFIDENCE are not cuts: they are accents below.
+    accents_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (a,) float64 visual accents
+    # that are not cuts: impacts (motion reversing, a ball's bounce), flashes, unsure changes
+    accent_strength: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # (a,) 0..1
+    accent_kinds: tuple[str, ...] = ()  # (a,) "impact" | "flash" | "change"
+    motion_period_s: float = 0.0  # period of regular motion (steps, bounces), 0 when there is none
+    motion_period_confidence: float = 0.0  # 0..1 how regular that motion is
 
     def to_json(self) -> dict:
         """The `scorecut analyze --json` form: plain lists, times rounded to the microsecond."""
@@ -38,6 +47,12 @@ class VideoAnalysis:
             "analysis_fps": float(self.analysis_fps),
             "cuts_s": [round(float(t), 6) for t in self.cuts_s],
             "cut_kinds": list(self.cut_kinds),
+            "cut_confidence": [round(float(c), 3) for c in self.cut_confidence],
+            "cut_strength": [round(float(c), 3) for c in self.cut_strength],
+            "visual_accents": [{"time_s": round(float(t), 6), "strength": round(float(s), 3), "kind": k}
+                               for t, s, k in zip(self.accents_s, self.accent_strength, self.accent_kinds)],
+            "motion_period_s": round(float(self.motion_period_s), 4),
+            "motion_period_confidence": round(float(self.motion_period_confidence), 3),
             "visual_beats_s": [round(float(t), 6) for t in self.visual_beats_s],
             "times_s": [round(float(t), 6) for t in self.times_s],
             "motion": [round(float(v), 5) for v in self.motion],

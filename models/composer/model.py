@@ -60,4 +60,5 @@ class ComposerModel:
         stems = render(arrangement, options.sample_rate, options.seed, stems=STEMS, cancel=cancel)
         check_cancelled(cancel)
         progress("synthesize", 1.0)
-        return ModelOutput(sample_rate=options.sample_rate, stems=stems, plan=arrangement.plan)
+        return ModelOutput(sample_rate=options.sample_rate, stems=stems, plan=arrangement.plan,
+                           extra={"tempo_reason": plan.tempo_reason})

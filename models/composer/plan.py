@@ -12,6 +12,7 @@ import numpy as np
 from ..interface import MusicalPlan, RequestError, ScoreOptions, Section
 from .grid import Grid, build_eighth_grid, build_grid, reach
 from .styles import MAJOR_FAMILY, Mood, Style, meter_beats, mood_by_name, style_by_name
+from .tempo import choose_tempo
 
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MAJOR_CUT = 0.6  # cut strength from which a cut is "major": it may open a section on a downbeat
@@ -52,6 +53,7 @@ class Plan:
     cut_beats: dict[int, float]  # beat index -> strength of the cut landing on it
     off_grid_cuts: tuple[tuple[float, float], ...]  # (time_s, strength) cuts no beat reaches
     end_beat: int  # the beat where the final tonic lands
+    tempo_reason: str = ""  # why this tempo, in words (score.json `tempo_reason`)
 
     def beat_time(self, beat: float) -> float:
         """Time of a fractional beat index, following the tempo map."""
@@ -190,18 +192,21 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
         hi = float(options.tempo_max_bpm or max(hi, lo))
         if not (20 <= lo <= hi <= 300):
             raise RequestError(f"tempo range {lo:g}-{hi:g} BPM is not usable; give 20 <= min <= max <= 300")
-    lean = (style.tempo_centre + (0.3 * mood.tempo_lean if mood else 0.0))
-    preferred = lo + (hi - lo) * float(np.clip(lean, 0, 1))
+    choice = choose_tempo(analysis, style, mood, lo, hi)
+    preferred = choice.preferred_bpm
     cuts = np.asarray(analysis.cuts_s, float)
     strength = np.asarray(analysis.cut_strength, float) if len(analysis.cut_strength) == len(cuts) else np.ones(len(cuts))
-    grid: Grid = build_grid(duration, cuts, strength, (lo, hi), preferred, rng, bpb, MAJOR_CUT)
-    if style.eighth_grid and len(cuts):
-        half = build_eighth_grid(duration, cuts, strength, (lo, hi), preferred, rng, bpb, MAJOR_CUT)
-        if reach(half, cuts, strength) > reach(grid, cuts, strength) + 0.25:
+    # Regular visual accents join the cuts as hits of the lowest weight (indices past the cuts).
+    hits = np.concatenate([cuts, choice.accents_s])
+    hit_strength = np.concatenate([strength, np.zeros(len(choice.accents_s))])
+    grid: Grid = build_grid(duration, hits, hit_strength, choice.range_bpm, preferred, rng, bpb, MAJOR_CUT)
+    if style.eighth_grid and len(hits):
+        half = build_eighth_grid(duration, hits, hit_strength, choice.range_bpm, preferred, rng, bpb, MAJOR_CUT)
+        if reach(half, hits, hit_strength) > reach(grid, hits, hit_strength) + 0.25:
             grid = half
     beats = grid.beats_s
 
-    cut_beats = {int(b): float(strength[c]) for b, c in zip(grid.anchor_beats, grid.anchor_cuts)}
+    cut_beats = {int(b): float(strength[c]) for b, c in zip(grid.anchor_beats, grid.anchor_cuts) if c < len(cuts)}
     off_grid = []
     for c, t in enumerate(cuts):
         if 0.05 < t < duration - 0.05 and float(np.min(np.abs(beats - t))) > 0.03:
@@ -294,6 +299,7 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
         style=style, mood=mood, mood_name=mood_name, duration_s=duration, meter=meter, beats_per_bar=bpb,
         subdivisions=subdiv, tempo_bpm=tempo, beats_s=beats, bars=tuple(bars), sections=tuple(sections),
         tonic_pc=tonic, mode=mode, cut_beats=cut_beats, off_grid_cuts=tuple(off_grid), end_beat=end_beat,
+        tempo_reason=choice.reason,
     )
 
 
