@@ -5,19 +5,16 @@ Several VIDEOs make one timeline segment in order; each may carry a media-fragme
 $SCORECUT_SERVER); when nothing answers at a loopback address it starts a detached local server
 and reuses it later. Exit codes: 0 ok, 1 job failed, 2 usage or bad input, 3 server unavailable.
 
-Results land in <out-dir>/<name>/. Without --name an earlier take is never replaced by a different
-request: that one goes to <name>-2, <name>-3, ... (score.json's "request" tells them apart); the
-same request replaces its own take. With --name the folder is replaced, and the command says so.
+Results land in <out-dir>/<name>/ by the client library's one naming policy (plugins.client.landing):
+without --name an earlier take is never replaced by a different request: that one goes to <name>-2,
+<name>-3, ... (score.json's "request" tells them apart); the same request replaces its own take.
+With --name the folder is replaced, and the command says so.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
-import secrets
-import shutil
 import sys
 from pathlib import Path
 
@@ -25,10 +22,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 
 def _seconds(text: str) -> float:
-    from scorecut.plugins.client.fragments import _clock
+    from scorecut.plugins.client.fragments import parse_clock
 
     try:
-        return _clock(text)
+        return parse_clock(text)
     except ValueError:
         pass
     if text.strip().startswith("-"):
@@ -43,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="video files in timeline order; each may end in #t=IN,OUT (seconds)")
     p.add_argument("--in", dest="in_s", type=_seconds, metavar="S", help="in point of a single video (seconds)")
     p.add_argument("--out", dest="out_s", type=_seconds, metavar="S", help="out point of a single video (seconds)")
-    p.add_argument("--model", choices=("composer", "vmas"), default="", help="music model (default composer)")
+    p.add_argument("--model", choices=("composer", "vmas", "musicgen"), default="", help="music model (default composer)")
     p.add_argument("--checkpoint", default="", metavar="PATH", help="vmas checkpoint (a path on this machine)")
     p.add_argument("--style", default="", help="style preset, e.g. cinematic, lofi, electronic")
     p.add_argument("--mood", default="", help="mood; default: from the picture")
@@ -143,120 +140,29 @@ def _options(args):
 
 
 def _extras(args, clips):
-    """The before_land hook: preview.mp4 and alignment.png made inside the job's temporary folder."""
+    """The before_land hook: preview.mp4 and alignment.png made inside the take's temporary folder
+    from the streamed analysis and plan (no second decode)."""
     if not (args.preview or args.plot):
         return None
+    from scorecut.plugins.client.extras import write_extras
 
-    def make(folder: Path, score: dict) -> None:
-        if args.preview:
-            from scorecut.plugins.client.preview import PreviewUnsupported, preview_for_clips
-
-            try:
-                note = preview_for_clips(clips, folder / score["mix"]["file"], folder / "preview.mp4")
-                if note:
-                    print(f"scorecut score: {note}", file=sys.stderr)
-            except PreviewUnsupported as e:
-                print(f"scorecut score: no preview: {e}", file=sys.stderr)
-        if args.plot:
-            _plot(clips, score, folder / "alignment.png")
+    def make(draft) -> None:
+        write_extras(draft, clips, preview=args.preview, plot=args.plot,
+                     warn=lambda message: print(f"scorecut score: {message}", file=sys.stderr))
 
     return make
 
 
-def _plot(clips, score: dict, out_path: Path) -> None:
-    """alignment.png from a local analysis of the same segment (the server's is not sent in full)."""
-    try:
-        from scorecut.models.analysis import analyze_segment, probe_media
-        from scorecut.models.analysis.plot import plot_alignment
-        from scorecut.models.interface import Clip, MusicalPlan, Section, Segment
-
-        segment_clips, cursor = [], 0.0
-        for c in clips:
-            src_out = c.source_out_s if c.source_out_s is not None else float(probe_media(c.path).duration_s)
-            start = c.record_start_s if c.record_start_s is not None else cursor
-            end = c.record_end_s if c.record_end_s is not None else start + (src_out - c.source_in_s)
-            segment_clips.append(Clip(c.path, c.source_in_s, src_out, start, end, c.name))
-            cursor = end
-        segment = Segment(tuple(segment_clips), float(score["duration_s"]))
-        analysis = analyze_segment(segment)
-        plan = MusicalPlan(
-            tempo_bpm=float(score["tempo_bpm"]), meter=score["meter"], key=score["key"],
-            beats_s=tuple(score["beats_s"]), downbeats_s=tuple(score["downbeats_s"]),
-            sections=tuple(Section(s["start_s"], s["end_s"], int(s["intensity"]), s.get("label", ""))
-                           for s in score["sections"]),
-            style=score.get("style", ""), mood=score.get("mood", ""))
-        plot_alignment(analysis, out_path, plan)
-    except Exception as e:  # the stems are good; a missing picture is not worth failing the job
-        print(f"scorecut score: no alignment.png: {e}", file=sys.stderr)
-
-
-_NUMBERED = re.compile(r"-([0-9]+)")
-
-
-def _recorded_request(folder: Path):
-    """The "request" a result folder's score.json records, or None (no result, or an older one)."""
-    try:
-        with open(folder / "score.json", encoding="utf-8") as f:
-            return json.load(f).get("request")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def _choose_folder(out_dir: Path, name: str, request: dict, explicit: bool) -> str:
-    """The name the result lands under: `name` given with --name; otherwise the folder of `name` or
-    `name-N` that holds the same request, else the first free of name, name-2, name-3, ..."""
-    if explicit:
-        return name
-    taken: dict[int, str] = {}
-    for entry in os.listdir(out_dir):
-        if entry == name:
-            taken[1] = entry
-        elif entry.startswith(name):
-            match = _NUMBERED.fullmatch(entry[len(name):])
-            if match and int(match.group(1)) >= 2:
-                taken[int(match.group(1))] = entry
-    for number in sorted(taken):
-        folder = out_dir / taken[number]
-        if folder.is_dir() and not folder.is_symlink() and _recorded_request(folder) == request:
-            return taken[number]
-    number = 1
-    while number in taken:
-        number += 1
-    return name if number == 1 else f"{name}-{number}"
-
-
-def _results_lock(out_dir: Path):
-    """A lock, across processes, on choosing result names in `out_dir` (kept outside it)."""
-    import hashlib
-
-    import platformdirs
-
-    from .local_server import file_lock
-
-    key = hashlib.sha256(os.path.realpath(out_dir).encode("utf-8", "surrogateescape")).hexdigest()[:24]
-    return file_lock(Path(platformdirs.user_state_dir("scorecut")) / "locks" / f"results-{key}.lock")
-
-
-def _land(result, out_dir: Path, name: str, explicit: bool) -> tuple[Path, str]:
-    """Move the result (landed under a hidden name) to its folder; returns it and what to tell the user."""
-    from scorecut.plugins.client.output import replace_folder
-
-    landed = result.folder
-    try:
-        with _results_lock(out_dir):
-            chosen = _choose_folder(out_dir, name, result.score.get("request"), explicit)
-            final = out_dir / chosen
-            replaced = replace_folder(landed, final)
-    finally:
-        if landed.exists():  # failed or interrupted: leave nothing hidden behind
-            shutil.rmtree(landed, ignore_errors=True)
-    if explicit and replaced:
-        return final, f"replaced {final}"
-    if chosen != name:
-        went = f"replaced the take of the same request in {final}" if replaced else f"went to {final}"
-        return final, (f"{out_dir / name} holds another take (other clips, ranges or options), kept; this one "
-                       f"{went} (give --name to choose the folder)")
-    return final, ""
+def _landing_note(result, out_dir: Path, name: str, explicit: bool) -> str:
+    """What to tell the user about where the take went (landing's naming policy)."""
+    final = result.folder
+    if explicit and result.replaced:
+        return f"replaced {final}"
+    if final.name != name:
+        went = f"replaced the take of the same request in {final}" if result.replaced else f"went to {final}"
+        return (f"{out_dir / name} holds another take (other clips, ranges or options), kept; this one "
+                f"{went} (give --name to choose the folder)")
+    return ""
 
 
 def _stopped_during_job(address: str, server_log) -> str:
@@ -272,9 +178,9 @@ def _stopped_during_job(address: str, server_log) -> str:
 
 
 def run(args) -> int:
-    from scorecut.plugins.client import (DEFAULT_ADDRESS, ENV_SERVER, JobCancelled, JobFailed, ScorecutClient,
-                                         ServerUnavailable, is_loopback)
-    from scorecut.plugins.client.output import check_name
+    from scorecut.plugins.client import (JobCancelled, JobFailed, ScorecutClient, ServerUnavailable, is_loopback,
+                                         server_address)
+    from scorecut.plugins.client.landing import check_name
 
     from .local_server import ensure_local_server, started_server_log
     from .progress import ProgressDisplay
@@ -286,7 +192,7 @@ def run(args) -> int:
         _check_out_dir(args.out_dir)
     except ValueError as e:
         return _fail(EXIT_USAGE, str(e))
-    address = args.server or os.environ.get(ENV_SERVER) or DEFAULT_ADDRESS
+    address = server_address(args.server)
     token = args.token or None
     try:
         roots = Path(args.tls_ca).read_bytes() if args.tls_ca else None
@@ -306,13 +212,12 @@ def run(args) -> int:
             server_log = local.log_path
         if server_log is None and is_loopback(address):
             server_log = started_server_log(address)
-        # The result lands whole under a hidden name, then takes its folder (see --name) under a lock,
+        # A fresh channel: no reconnect backoff. The take lands by the one naming policy, under a lock,
         # so parallel commands never take one folder for different requests.
-        hidden = f".{name}.{secrets.token_hex(4)}.landed"
-        with ScorecutClient(address, token=token, root_certificates=roots) as client:  # a fresh channel: no reconnect backoff
-            result = client.score(clips, options, duration_s=args.duration, out_dir=args.out_dir, name=hidden,
-                                  on_event=progress, before_land=_extras(args, clips))
-        folder, note = _land(result, Path(args.out_dir), name, explicit=bool(args.name))
+        with ScorecutClient(address, token=token, root_certificates=roots) as client:
+            result = client.score(clips, options, duration_s=args.duration, out_dir=args.out_dir, name=name,
+                                  on_event=progress, before_land=_extras(args, clips), replace=bool(args.name))
+        folder, note = result.folder, _landing_note(result, Path(args.out_dir), name, bool(args.name))
     except ServerUnavailable as e:
         progress.close()
         if e.during_job:

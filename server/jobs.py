@@ -158,13 +158,11 @@ class JobQueue:
         return self._models[key]
 
     def _work(self) -> None:
-        # The pipeline (analysis, post-processing) is imported here, off the server's start, and the
-        # default model built now, so the first job does not wait for either.
-        from scorecut.models.pipeline import AnalysisCache
-
-        self._analyses = AnalysisCache()
         if self._warm:
-            try:
+            try:  # import the pipeline and build the default model now, so the first job does not wait
+                from scorecut.models.pipeline import AnalysisCache  # heavy: off the server's start
+
+                self._analyses = AnalysisCache()
                 self._model(self._warm, "")
             except Exception:  # a job will report it properly
                 log.exception("could not prepare the %s model", self._warm)
@@ -179,8 +177,10 @@ class JobQueue:
                     self._running = None
 
     def _run(self, job: Job) -> None:
-        from scorecut.models.pipeline import score_segment
+        from scorecut.models.pipeline import AnalysisCache, score_segment
 
+        if self._analyses is None:
+            self._analyses = AnalysisCache()
         if job.cancel.is_set():
             self._finish(job, "cancelled", Failed(Cancelled("the job was cancelled")))
             return

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import mmap
 import os
 import shutil
@@ -62,15 +61,15 @@ class WireResult:
             return pb.ScoreEvent(job_id=job_id, manifest=self.manifest)
 
 
-def _num(value: float) -> float | None:
-    """JSON has no NaN: an unmeasured value is null."""
-    return None if value is None or not math.isfinite(value) else round(float(value), 6)
-
-
 def analysis_message(analysis) -> pb.Analysis:
-    return pb.Analysis(duration_s=float(analysis.duration_s), cuts_s=[float(t) for t in analysis.cuts_s],
-                       visual_beats_s=[float(t) for t in analysis.visual_beats_s],
-                       analysis_fps=float(analysis.analysis_fps), motion=[float(v) for v in analysis.motion])
+    """Everything a client draws or places from the analysis, so it never decodes the video again."""
+    return pb.Analysis(duration_s=float(analysis.duration_s), analysis_fps=float(analysis.analysis_fps),
+                       cuts_s=analysis.cuts_s.tolist(), cut_strength=analysis.cut_strength.tolist(),
+                       cut_kinds=list(analysis.cut_kinds), visual_beats_s=analysis.visual_beats_s.tolist(),
+                       visual_beat_strength=analysis.visual_beat_strength.tolist(),
+                       times_s=analysis.times_s.tolist(), motion=analysis.motion.tolist(),
+                       pace=analysis.pace.tolist(), speech_times_s=analysis.speech_times_s.tolist(),
+                       speech=analysis.speech.tolist())
 
 
 def plan_message(plan) -> pb.Plan:
@@ -80,23 +79,10 @@ def plan_message(plan) -> pb.Plan:
                              for s in plan.sections])
 
 
-def score_json(analysis, finished: FinishedScore, duration_s: float) -> str:
-    """score.json's musical fields; the client adds the mix and stem file entries."""
-    plan = finished.plan
-    doc = {
-        "version": __version__, "model": finished.model, "seed": int(finished.seed),
-        "style": plan.style, "mood": plan.mood, "duration_s": round(float(duration_s), 6),
-        "sample_rate": int(finished.sample_rate), "tempo_bpm": _num(plan.tempo_bpm), "meter": plan.meter,
-        "key": plan.key, "beats_s": [_num(t) for t in plan.beats_s],
-        "downbeats_s": [_num(t) for t in plan.downbeats_s],
-        "cuts_s": [_num(t) for t in analysis.cuts_s],
-        "sections": [{"start_s": _num(s.start_s), "end_s": _num(s.end_s), "intensity": int(s.intensity),
-                      "label": s.label} for s in plan.sections],
-        "loudness_lufs": _num(finished.loudness_lufs), "true_peak_dbtp": _num(finished.true_peak_dbtp),
-    }
-    for key, value in (finished.extra or {}).items():
-        doc.setdefault(key, value)  # model-specific extras never override the common fields
-    return json.dumps(doc, sort_keys=False)
+def score_json(finished: FinishedScore) -> str:
+    """The model-specific score.json fields; the plan, cuts and stems travel in their own messages
+    and the client writes score.json from them (plugins.client.score_document)."""
+    return json.dumps({key: value for key, value in (finished.extra or {}).items()}, sort_keys=False)
 
 
 def encode_result(analysis, finished: FinishedScore, stems_wanted: tuple[str, ...], sample_format: str,
@@ -119,7 +105,7 @@ def encode_result(analysis, finished: FinishedScore, stems_wanted: tuple[str, ..
     manifest = pb.Manifest(stems=infos, model=finished.model, seed=int(finished.seed), version=__version__,
                            loudness_lufs=float(finished.loudness_lufs),
                            true_peak_dbtp=float(finished.true_peak_dbtp),
-                           score_json=score_json(analysis, finished, duration_s))
+                           score_json=score_json(finished))
     return WireResult(analysis_message(analysis), plan_message(finished.plan), manifest, pending)
 
 

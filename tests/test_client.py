@@ -302,7 +302,8 @@ def test_write_job_lands_the_layout_and_replaces_an_older_result(tmp_path):
     assert mix.shape == (1000, 1) and (mix == drums + bass).all()
 
     (first.folder / "stale.txt").write_text("from the old result")
-    second = write_job(_events("j2", 1200), out, "take")
+    second = write_job(_events("j2", 1200), out, "take", replace=True)
+    assert second.replaced and second.folder == out / "take"
     assert second.score["mix"]["samples"] == 1200 and not (second.folder / "stale.txt").exists()
     assert sorted(p.name for p in out.iterdir()) == ["take"]  # nothing aside, nothing temporary
 

@@ -76,10 +76,9 @@ def prepare(scene, scope: str, settings, address: str, token: str = "") -> Score
         raise ValueError("no stems chosen: tick at least one stem, or place only the mix")
     segment, not_read = timeline.collect_segment(scene, scope)
     out_dir, warning = timeline.output_dir()
-    existing = {p.name for p in out_dir.iterdir()} if out_dir.is_dir() else set()
     request = JobRequest(address=address, clips=segment.clips, options=job_options(settings),
                          duration_s=segment.duration_s, out_dir=out_dir,
-                         name=take_name(scene.name, segment.first_frame, existing), token=token)
+                         name=take_name(scene.name, segment.first_frame), token=token)
     job = ScoreJob(scene.name, segment, JobRunner(request), settings.place_stems, settings.keep_takes)
     if warning:
         job.report("WARNING", f"Scorecut: {warning}")

@@ -7,7 +7,6 @@ own new channel above the picture, all starting at the segment's first frame.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,14 +54,8 @@ def stems_to_place(stems: dict[str, Path], mix: Path, place_stems: bool) -> list
     return [(name, Path(stems[name])) for name in names]
 
 
-def take_name(scene_name: str, first_frame: int, existing: set[str], now: float | None = None) -> str:
-    """A folder name for a new take: scene, first frame and time, unique among `existing`."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(time.time() if now is None else now))
+def take_name(scene_name: str, first_frame: int) -> str:
+    """A take's base folder name: scene and first frame. The client library's land_take lands it
+    there, or at <name>-2, ... when another request's take holds it (one naming policy)."""
     base = re.sub(r"[^A-Za-z0-9_-]+", "_", scene_name).strip("_") or "scene"
-    name = f"{base}_f{first_frame}_{stamp}"
-    n = 2
-    candidate = name
-    while candidate in existing:
-        candidate = f"{name}_{n}"
-        n += 1
-    return candidate
+    return f"{base}_f{first_frame}"

@@ -7,7 +7,9 @@ Resolve script can carry it. See ClientAPI in the docs: build clips and options,
 
 from .client import ScorecutClient, is_loopback, split_address
 from .fragments import parse_media_fragment, parse_time_range
-from .output import JobWriter, write_job
+from .hashing import sha256_file
+from .landing import Landing, land_take, sweep
+from .output import Draft, JobWriter, write_job
 from .request import build_request
 from .types import (
     DEFAULT_ADDRESS,
@@ -22,10 +24,12 @@ from .types import (
     JobResult,
     ScorecutClientError,
     ServerUnavailable,
+    server_address,
 )
 
 __all__ = [
-    "DEFAULT_ADDRESS", "DEFAULT_PORT", "ENV_SERVER", "ClipSpec", "InvalidRequest", "JobCancelled", "JobEvent",
-    "JobFailed", "JobOptions", "JobResult", "JobWriter", "ScorecutClient", "ScorecutClientError", "ServerUnavailable",
-    "build_request", "is_loopback", "parse_media_fragment", "parse_time_range", "split_address", "write_job",
+    "DEFAULT_ADDRESS", "DEFAULT_PORT", "ENV_SERVER", "ClipSpec", "Draft", "InvalidRequest", "JobCancelled",
+    "JobEvent", "JobFailed", "JobOptions", "JobResult", "JobWriter", "Landing", "ScorecutClient",
+    "ScorecutClientError", "ServerUnavailable", "build_request", "is_loopback", "land_take", "parse_media_fragment",
+    "parse_time_range", "server_address", "sha256_file", "split_address", "sweep", "write_job",
 ]

@@ -18,6 +18,7 @@ import grpc
 from scorecut.v1 import scorecut_pb2 as pb
 from scorecut.v1 import scorecut_pb2_grpc as pb_grpc
 
+from .hashing import sha256_file
 from .output import BeforeLand, JobWriter
 from .request import build_request, request_record
 from .types import (
@@ -60,14 +61,6 @@ def is_loopback(address: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(UPLOAD_CHUNK_BYTES), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ScorecutClient:
@@ -166,7 +159,7 @@ class ScorecutClient:
         except OSError as e:
             raise JobFailed("INVALID_ARGUMENT", f"cannot read {path}: {e.strerror}; check the path") from None
         key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-        sha = self._sha_cache.get(key) or _sha256_of(path)
+        sha = self._sha_cache.get(key) or sha256_file(path)
         self._sha_cache[key] = sha
         try:
             reply = self._stub.HasMedia(pb.HasMediaRequest(sha256=sha), timeout=30, metadata=self._metadata)
@@ -198,13 +191,18 @@ class ScorecutClient:
         cancel: threading.Event | None = None,
         timeout: float | None = None,
         before_land: BeforeLand | None = None,
+        replace: bool = False,
     ) -> JobResult:
-        """Run one job and land out_dir/name/ (mix.wav, <stem>.wav, score.json) atomically.
+        """Run one job and land its take (mix.wav, <stem>.wav, score.json) atomically by the one
+        naming policy (landing.land_take): out_dir/name, or name-2, ... when name holds another
+        request's take; `replace=True` lands at name whatever it holds.
 
         Raises JobCancelled when `cancel` is set (the server job is cancelled too; nothing is left
         in out_dir), JobFailed(code, message) for the server's refusals, InvalidRequest (a JobFailed
         and a ValueError) for values the contract cannot carry, ServerUnavailable when no server
-        answers (with `during_job` set when it went away after accepting the job). `before_land(temp_folder, score)` may add files that land with the audio.
+        answers (with `during_job` set when it went away after accepting the job). `before_land(draft)`
+        may add files that land with the audio (an output.Draft: the folder, score.json, and the
+        streamed analysis and plan).
         """
         clips = list(clips)
         # What score.json records; building it checks the values (a seed out of range) before any call.
@@ -213,7 +211,8 @@ class ScorecutClient:
         if not (self.ping(timeout=5.0) or self.ping(timeout=2.5, wait_for_ready=True)):
             raise ServerUnavailable(f"no Scorecut server answers at {self.address}: {START_HINT}")
         job = dict(clips=clips, options=options, duration_s=duration_s, out_dir=out_dir, name=name,
-                   on_event=on_event, cancel=cancel, timeout=timeout, before_land=before_land, record=record)
+                   on_event=on_event, cancel=cancel, timeout=timeout, before_land=before_land, record=record,
+                   replace=replace)
         try:
             return self._run_job(upload=self.remote, **job)
         except JobFailed as e:
@@ -225,7 +224,8 @@ class ScorecutClient:
 
     def _run_job(self, *, clips: list[ClipSpec], options: JobOptions, duration_s: float | None,
                  out_dir: str | os.PathLike, name: str, on_event, cancel: threading.Event | None,
-                 timeout: float | None, before_land: BeforeLand | None, record: dict, upload: bool) -> JobResult:
+                 timeout: float | None, before_land: BeforeLand | None, record: dict, replace: bool,
+                 upload: bool) -> JobResult:
         media_ids: dict[str, str] = {}
         if upload:
             for clip in clips:
@@ -236,7 +236,7 @@ class ScorecutClient:
         request = build_request(clips, options, duration_s=duration_s, media_ids=media_ids)
 
         # score.json records the request as the caller made it (local paths, even when uploaded).
-        writer = JobWriter(out_dir, name, record)
+        writer = JobWriter(out_dir, name, record, replace)
         # wait_for_ready rides out a reconnect in progress; the ping above showed a server is there.
         call = self._stub.Score(request, timeout=timeout, metadata=self._metadata, wait_for_ready=True)
         finished = threading.Event()

@@ -13,7 +13,7 @@ import os
 from .types import ClipSpec
 
 
-def _clock(value: str) -> float:
+def parse_clock(value: str) -> float:
     """Seconds from an npt value: `12.5`, `1:02.5` or `1:02:03.5`."""
     parts = value.split(":")
     if len(parts) > 3 or any(p == "" for p in parts):
@@ -36,8 +36,8 @@ def parse_time_range(fragment: str) -> tuple[float, float | None] | None:
             value = value[4:]
         start_text, comma, end_text = value.partition(",")
         try:
-            start = _clock(start_text) if start_text else 0.0
-            end = _clock(end_text) if end_text else None
+            start = parse_clock(start_text) if start_text else 0.0
+            end = parse_clock(end_text) if end_text else None
         except ValueError:
             raise ValueError(
                 f"cannot read the time range '#{fragment}': write it as #t=START,END in seconds, "

@@ -4,47 +4,43 @@
 
 Everything is written into a hidden temporary folder inside `out_dir` (same filesystem, so the
 final rename is atomic) as the audio streams in; each stem's PCM is checked against the manifest's
-sha256; then the folder is renamed into place, replacing an older result. On any failure or cancel
-the temporary folder is removed and nothing is left in `out_dir`.
+sha256; score.json is written from the streamed Plan, Analysis and Manifest; the extras
+(`before_land`) are made inside the same folder from the streamed analysis and plan; then
+`landing.land_take` moves it to its folder by the one naming policy. On any failure or cancel the
+temporary folder is removed and nothing is left in `out_dir`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import secrets
 import shutil
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
+from .hashing import sha256_file
+from .landing import check_name, land_take, make_partial_folder
+from .score_document import score_document
 from .types import JobEvent, JobFailed, JobResult
 from .wav import DEFAULT_SAMPLE_FORMAT, StreamingWav
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_\-]+")  # stem names become file names: no paths from the wire
 
+
+@dataclass(frozen=True)
+class Draft:
+    """A finished take before it lands: what the extras (preview, plot) are made from."""
+
+    folder: Path  # the hidden temporary folder; files written here land with the audio
+    score: dict  # score.json as written
+    analysis: object  # the streamed scorecut.v1.Analysis (None if the server sent none)
+    plan: object  # the streamed scorecut.v1.Plan (None if the server sent none)
+
+
 EventCallback = Callable[[JobEvent], None]
-BeforeLand = Callable[[Path, dict], None]  # (temporary folder, score.json dict): add files before landing
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _make_hidden_dir(parent: Path, name: str, kind: str) -> Path:
-    """A new hidden folder beside the result; os.mkdir honours the umask (mkdtemp would make it private)."""
-    while True:
-        path = parent / f".{name}.{secrets.token_hex(4)}.{kind}"
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
+BeforeLand = Callable[[Draft], None]  # adds files (preview.mp4, alignment.png) before landing
 
 
 def _default_file_modes(folder: Path, reference: Path) -> None:
@@ -56,43 +52,18 @@ def _default_file_modes(folder: Path, reference: Path) -> None:
             os.chmod(path, mode)
 
 
-def check_name(name: str) -> str:
-    """A result name must be one path component: it becomes out_dir/name."""
-    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
-        raise ValueError(f"the result name {name!r} must be a plain folder name (no slashes)")
-    return name
-
-
-def replace_folder(folder: Path, final: Path) -> bool:
-    """Rename `folder` to `final`, replacing what is there (moved aside first, so a failed rename
-    puts it back); True when something was replaced."""
-    old = None
-    if os.path.lexists(final):
-        old = final.with_name(f".{final.name}.{secrets.token_hex(4)}.old")
-        os.rename(final, old)
-    try:
-        os.rename(folder, final)
-    except OSError:
-        if old is not None:
-            os.rename(old, final)
-        raise
-    if old is not None and old.is_dir() and not old.is_symlink():
-        shutil.rmtree(old, ignore_errors=True)
-    elif old is not None:
-        old.unlink()
-    return old is not None
-
-
 class JobWriter:
     """Consumes one job's ScoreEvents and lands its folder. Use `abort()` on any failure."""
 
-    def __init__(self, out_dir: str | os.PathLike, name: str, request: dict | None = None):
+    def __init__(self, out_dir: str | os.PathLike, name: str, request: dict | None = None,
+                 replace: bool = False):
         self.out_dir = Path(out_dir)
         self.name = check_name(name)
         self.request = request  # recorded in score.json as "request" (see request.request_record)
+        self.replace = replace  # land at `name` whatever it holds (see landing's naming policy)
         self._created_out_dir = not self.out_dir.exists()
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.temp = _make_hidden_dir(self.out_dir, name, "partial")
+        self.temp = make_partial_folder(self.out_dir, name)
         self.job_id = ""
         self.cached = False
         self.fraction = 0.0
@@ -175,15 +146,8 @@ class JobWriter:
             wav.file.close()
             path = self.temp / f"{name}.wav"
             entries[name] = {"name": name, "file": path.name, "samples": int(info.frames),
-                             "channels": int(wav.channels), "sha256": _sha256_file(path)}
-        score = json.loads(manifest.score_json) if manifest.score_json else {}
-        mix_info = infos["mix"]
-        score.setdefault("version", manifest.version)
-        score.setdefault("model", manifest.model)
-        score.setdefault("seed", int(manifest.seed))
-        score.setdefault("sample_rate", int(mix_info.sample_rate))
-        score.setdefault("duration_s", mix_info.frames / mix_info.sample_rate)
-        score.setdefault("loudness_lufs", manifest.loudness_lufs)
+                             "channels": int(wav.channels), "sha256": sha256_file(path)}
+        score = score_document(self.analysis, self.plan, manifest)
         score["mix"] = entries["mix"]
         score["stems"] = [entries[info.name] for info in manifest.stems if info.name != "mix"]
         if self.request is not None:
@@ -194,16 +158,16 @@ class JobWriter:
         return score
 
     def land(self, score: dict, before_land: BeforeLand | None = None) -> JobResult:
-        """Run `before_land` on the temporary folder, then rename it to out_dir/name."""
+        """Run `before_land` on the temporary folder, then land it (landing.land_take)."""
         if before_land is not None:
-            before_land(self.temp, score)
+            before_land(Draft(self.temp, score, self.analysis, self.plan))
         if os.name != "nt":
             _default_file_modes(self.temp, self.temp / score["mix"]["file"])
-        final = self.out_dir / self.name
-        replace_folder(self.temp, final)
+        landing = land_take(self.temp, self.out_dir, self.name, request=self.request, replace=self.replace)
+        final = landing.folder
         stems = {e["name"]: final / e["file"] for e in score["stems"]}
         return JobResult(self.job_id, final, final / score["mix"]["file"], stems, score, self.cached,
-                         self.analysis, self.plan)
+                         landing.replaced)
 
     def abort(self) -> None:
         """Remove everything this job wrote; leave out_dir as it was."""
@@ -224,15 +188,16 @@ def write_job(
     on_event: EventCallback | None = None,
     before_land: BeforeLand | None = None,
     request: dict | None = None,
+    replace: bool = False,
 ) -> JobResult:
     """Write a job's ScoreEvent stream as out_dir/name/ (mix.wav, <stem>.wav, score.json), atomically.
 
-    `on_event` gets a JobEvent per server event; `before_land(temp_folder, score)` may add files
-    (preview.mp4, alignment.png) that then land together with the audio; `request` (a
-    request_record) is recorded in score.json. On any exception nothing is left in out_dir and the
-    exception propagates.
+    `on_event` gets a JobEvent per server event; `before_land(draft)` may add files (preview.mp4,
+    alignment.png) that then land together with the audio; `request` (a request_record) is recorded
+    in score.json; the take lands by landing's naming policy (`replace`: at `name` whatever it
+    holds). On any exception nothing is left in out_dir and the exception propagates.
     """
-    writer = JobWriter(out_dir, name, request)
+    writer = JobWriter(out_dir, name, request, replace)
     try:
         for event in events:
             job_event = writer.handle(event)

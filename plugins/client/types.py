@@ -5,12 +5,20 @@ Pure Python (stdlib only) so the Blender extension and the Resolve script can ca
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_PORT = 50777
-DEFAULT_ADDRESS = f"127.0.0.1:{DEFAULT_PORT}"  # env SCORECUT_SERVER overrides it in callers that say so
+DEFAULT_PORT = 50777  # the one default port of the server and its clients
+DEFAULT_ADDRESS = f"127.0.0.1:{DEFAULT_PORT}"
 ENV_SERVER = "SCORECUT_SERVER"
+
+
+def server_address(given: str | None = None) -> str:
+    """The one address rule of every front end: the address given (an argument, a preference),
+    else $SCORECUT_SERVER, else 127.0.0.1 on the default port."""
+    import os
+
+    return (given or "").strip() or os.environ.get(ENV_SERVER, "").strip() or DEFAULT_ADDRESS
 
 START_HINT = "start one with `scorecut serve` (or run `scorecut score`, which starts a local one)"
 
@@ -68,8 +76,7 @@ class JobResult:
     stems: dict[str, Path]  # stem name -> wav path (the mix not included)
     score: dict  # parsed score.json
     cached: bool  # the server answered from its result cache
-    analysis: object = field(default=None, compare=False)  # the scorecut.v1.Analysis event, if sent
-    plan: object = field(default=None, compare=False)  # the scorecut.v1.Plan event, if sent
+    replaced: bool = False  # an earlier take at that folder was replaced (see landing's policy)
 
 
 class ScorecutClientError(Exception):

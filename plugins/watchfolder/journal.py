@@ -63,13 +63,6 @@ class Journal:
         ).fetchone()
         return Entry(*row) if row else None
 
-    def holds_name(self, name: str, other_than: str) -> bool:
-        """Whether content other than `other_than` has a result, or a job under way, named `name`
-        (a failed one holds no result folder: its name is free again)."""
-        row = self._db.execute("SELECT 1 FROM jobs WHERE name = ? AND sha256 != ? AND state != 'failed'",
-                               (name, other_than)).fetchone()
-        return row is not None
-
     def start(self, sha256: str, name: str, source: str, options: str = "") -> None:
         """Mark a job running. `attempts` counts starts since it last ended (a crash loop shows)."""
         self._db.execute(
@@ -81,10 +74,11 @@ class Journal:
             (sha256, name, source, time.time(), options),
         )
 
-    def finish(self, sha256: str, state: str, message: str = "") -> None:
+    def finish(self, sha256: str, state: str, message: str = "", name: str | None = None) -> None:
+        """Mark a job ended; `name`: the folder its take landed in (the naming policy chose it)."""
         self._db.execute(
-            "UPDATE jobs SET state = ?, message = ?, updated_at = ? WHERE sha256 = ?",
-            (state, message, time.time(), sha256),
+            "UPDATE jobs SET state = ?, message = ?, updated_at = ?, name = COALESCE(?, name) WHERE sha256 = ?",
+            (state, message, time.time(), name, sha256),
         )
 
     def known_hash(self, path: str, size: int, mtime_ns: int) -> str | None:

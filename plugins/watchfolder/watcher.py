@@ -6,14 +6,15 @@ Layout of a watched folder DIR:
     DIR/failed/<name>.error.txt the server's message and what to do
     DIR/.scorecut/              journal.sqlite3, watch.log, watch.lock
 
-Correctness rests on three things: results land by rename (the client library writes a hidden
-folder and renames it into scored/), the journal marks a job done only after it landed, and a
-server that is down or restarting is retried with backoff instead of failing the file.
+Correctness rests on three things: takes land through the client library's `land_take` (a hidden
+folder, extras included, renamed into scored/ by the one naming policy: `<stem>`, or `<stem>-2`,
+... when another request's take holds that name), the journal marks a job done only after it
+landed, and a server that is down or restarting is retried with backoff instead of failing the
+file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -30,12 +31,14 @@ from scorecut.plugins.client import (
     JobOptions,
     ScorecutClient,
     ServerUnavailable,
+    sha256_file,
+    sweep,
 )
 
 from .candidates import VIDEO_SUFFIXES, StabilityTracker, is_candidate_name, is_hidden_or_temporary
 from .journal import Journal
 from .options import FILE_OPTIONS_SUFFIX, FOLDER_OPTIONS, FileOptions, OptionsError, options_for
-from .outputs import atomic_write_text, clean_partial_results, write_extras
+from .outputs import atomic_write_text, extras_hook
 
 log = logging.getLogger("scorecut.watch")
 
@@ -99,7 +102,7 @@ class Watcher:
         lock = _FolderLock(self.state_dir / "watch.lock")
         journal = Journal(self.state_dir / "journal.sqlite3")
         observer = None if self.settings.once else self._start_observer()
-        removed = clean_partial_results(self.scored)
+        removed = sweep(self.scored)
         if removed:
             log.info("removed %d partial result(s) left by an interrupted run", removed)
         log.info("watching %s (server %s%s)", self.folder, self.settings.server,
@@ -255,7 +258,7 @@ class Watcher:
                      path.name, entry.source, entry.state, where)
             self._handled[path] = (signature, self.folder / where)
             return
-        name = self._result_name(path, sha, entry, journal)
+        name = path.stem or "video"  # the take's base name; land_take may land it as <name>-2, ...
         if entry is not None and entry.state == "running" and entry.attempts >= MAX_ATTEMPTS:
             msg = (f"scoring was started {entry.attempts} times and never finished (the watcher or the "
                    "server stopped each time); check the server log, then remove this file's entry by "
@@ -268,14 +271,16 @@ class Watcher:
         self.jobs_run += 1
         log.info("scoring %s -> scored/%s/", path.name, name)
         started = time.monotonic()
+        clip = ClipSpec(str(path), options.in_s, options.out_s, name=path.name)
         try:
             result = self._client.score(
-                [ClipSpec(str(path), options.in_s, options.out_s, name=path.name)],
+                [clip],
                 _job_options(options),
                 out_dir=self.scored,
                 name=name,
                 on_event=_ProgressLog(path.name),
                 cancel=self._stop,
+                before_land=extras_hook(clip, options, path.name),
             )
         except ServerUnavailable as exc:
             raise _Retry(str(exc).splitlines()[0]) from exc
@@ -290,13 +295,12 @@ class Watcher:
             self._handled[path] = (signature, self.failed / f"{name}.error.txt")
             log.error("%s: failed (%s): %s -> failed/%s.error.txt", path.name, exc.code, exc.message, name)
             return
-        write_extras(path, result.folder, options)
         stale_error = self.failed / f"{name}.error.txt"
         if stale_error.exists():
             stale_error.unlink()
-        journal.finish(sha, "done")
-        self._handled[path] = (signature, self.scored / name)
-        log.info("%s: scored in %.1f s -> scored/%s/%s", path.name, time.monotonic() - started, name,
+        journal.finish(sha, "done", name=result.folder.name)
+        self._handled[path] = (signature, result.folder)
+        log.info("%s: scored in %.1f s -> scored/%s/%s", path.name, time.monotonic() - started, result.folder.name,
                  " (from the server's cache)" if result.cached else "")
         if options.move_done or self.settings.move_done:
             self._move_done(path)
@@ -306,11 +310,7 @@ class Watcher:
         known = journal.known_hash(str(path), st.st_size, st.st_mtime_ns)
         if known:
             return known
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        sha = digest.hexdigest()
+        sha = sha256_file(path)
         journal.remember_hash(str(path), st.st_size, st.st_mtime_ns, sha)
         return sha
 
@@ -322,15 +322,6 @@ class Watcher:
         if entry.state == "done":
             return not (self.scored / entry.name).is_dir()
         return entry.options != fingerprint or not (self.failed / f"{entry.name}.error.txt").exists()
-
-    def _result_name(self, path: Path, sha: str, mine, journal: Journal) -> str:
-        """scored/<stem>, as `scorecut score` names it, or <stem>-<hash> when another file's
-        result (or a folder the user made) has that name. `mine`: this content's journal entry."""
-        base = path.stem or "video"
-        taken = journal.holds_name(base, other_than=sha)
-        if not taken and ((mine is not None and mine.name == base) or not (self.scored / base).exists()):
-            return base
-        return f"{base}-{sha[:8]}"
 
     def _write_failure(self, name: str, source: str, code: str, message: str) -> None:
         text = (f"{source} could not be scored.\n\n{message}\n\n(code {code}). Fix the file or its "

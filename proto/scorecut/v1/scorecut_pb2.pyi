@@ -11,20 +11,34 @@ class GetInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "available", "unavailable_reason", "stems", "native_output", "description")
+    __slots__ = ("name", "available", "unavailable_reason", "stems", "native_output", "description", "styles", "moods", "meters", "tempo_min_bpm", "tempo_max_bpm", "sample_rates", "max_duration_s")
     NAME_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     UNAVAILABLE_REASON_FIELD_NUMBER: _ClassVar[int]
     STEMS_FIELD_NUMBER: _ClassVar[int]
     NATIVE_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    STYLES_FIELD_NUMBER: _ClassVar[int]
+    MOODS_FIELD_NUMBER: _ClassVar[int]
+    METERS_FIELD_NUMBER: _ClassVar[int]
+    TEMPO_MIN_BPM_FIELD_NUMBER: _ClassVar[int]
+    TEMPO_MAX_BPM_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_RATES_FIELD_NUMBER: _ClassVar[int]
+    MAX_DURATION_S_FIELD_NUMBER: _ClassVar[int]
     name: str
     available: bool
     unavailable_reason: str
     stems: _containers.RepeatedScalarFieldContainer[str]
     native_output: str
     description: str
-    def __init__(self, name: _Optional[str] = ..., available: _Optional[bool] = ..., unavailable_reason: _Optional[str] = ..., stems: _Optional[_Iterable[str]] = ..., native_output: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+    styles: _containers.RepeatedScalarFieldContainer[str]
+    moods: _containers.RepeatedScalarFieldContainer[str]
+    meters: _containers.RepeatedScalarFieldContainer[str]
+    tempo_min_bpm: float
+    tempo_max_bpm: float
+    sample_rates: _containers.RepeatedScalarFieldContainer[int]
+    max_duration_s: float
+    def __init__(self, name: _Optional[str] = ..., available: _Optional[bool] = ..., unavailable_reason: _Optional[str] = ..., stems: _Optional[_Iterable[str]] = ..., native_output: _Optional[str] = ..., description: _Optional[str] = ..., styles: _Optional[_Iterable[str]] = ..., moods: _Optional[_Iterable[str]] = ..., meters: _Optional[_Iterable[str]] = ..., tempo_min_bpm: _Optional[float] = ..., tempo_max_bpm: _Optional[float] = ..., sample_rates: _Optional[_Iterable[int]] = ..., max_duration_s: _Optional[float] = ...) -> None: ...
 
 class Limits(_message.Message):
     __slots__ = ("max_duration_s", "max_clips", "max_upload_bytes", "max_queue")
@@ -133,18 +147,32 @@ class Progress(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., fraction: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Analysis(_message.Message):
-    __slots__ = ("duration_s", "cuts_s", "visual_beats_s", "analysis_fps", "motion")
+    __slots__ = ("duration_s", "cuts_s", "visual_beats_s", "analysis_fps", "motion", "times_s", "pace", "cut_strength", "cut_kinds", "visual_beat_strength", "speech_times_s", "speech")
     DURATION_S_FIELD_NUMBER: _ClassVar[int]
     CUTS_S_FIELD_NUMBER: _ClassVar[int]
     VISUAL_BEATS_S_FIELD_NUMBER: _ClassVar[int]
     ANALYSIS_FPS_FIELD_NUMBER: _ClassVar[int]
     MOTION_FIELD_NUMBER: _ClassVar[int]
+    TIMES_S_FIELD_NUMBER: _ClassVar[int]
+    PACE_FIELD_NUMBER: _ClassVar[int]
+    CUT_STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    CUT_KINDS_FIELD_NUMBER: _ClassVar[int]
+    VISUAL_BEAT_STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    SPEECH_TIMES_S_FIELD_NUMBER: _ClassVar[int]
+    SPEECH_FIELD_NUMBER: _ClassVar[int]
     duration_s: float
     cuts_s: _containers.RepeatedScalarFieldContainer[float]
     visual_beats_s: _containers.RepeatedScalarFieldContainer[float]
     analysis_fps: float
     motion: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, duration_s: _Optional[float] = ..., cuts_s: _Optional[_Iterable[float]] = ..., visual_beats_s: _Optional[_Iterable[float]] = ..., analysis_fps: _Optional[float] = ..., motion: _Optional[_Iterable[float]] = ...) -> None: ...
+    times_s: _containers.RepeatedScalarFieldContainer[float]
+    pace: _containers.RepeatedScalarFieldContainer[float]
+    cut_strength: _containers.RepeatedScalarFieldContainer[float]
+    cut_kinds: _containers.RepeatedScalarFieldContainer[str]
+    visual_beat_strength: _containers.RepeatedScalarFieldContainer[float]
+    speech_times_s: _containers.RepeatedScalarFieldContainer[float]
+    speech: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, duration_s: _Optional[float] = ..., cuts_s: _Optional[_Iterable[float]] = ..., visual_beats_s: _Optional[_Iterable[float]] = ..., analysis_fps: _Optional[float] = ..., motion: _Optional[_Iterable[float]] = ..., times_s: _Optional[_Iterable[float]] = ..., pace: _Optional[_Iterable[float]] = ..., cut_strength: _Optional[_Iterable[float]] = ..., cut_kinds: _Optional[_Iterable[str]] = ..., visual_beat_strength: _Optional[_Iterable[float]] = ..., speech_times_s: _Optional[_Iterable[float]] = ..., speech: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Section(_message.Message):
     __slots__ = ("start_s", "end_s", "intensity", "label")
