@@ -1,16 +1,22 @@
 """A finished job in wire form, the result cache that keeps it, and the events that stream it.
 
-A result is the Analysis, Plan and Manifest messages plus one PCM blob per stem (mix first). The
+A result is the Analysis, Plan and Manifest messages plus one PCM file per stem (mix first). The
 cache stores each under `results/<key>/`, written into a temporary folder and renamed into place,
 so an entry is always whole; a cached stream is byte-for-byte the one first sent.
+
+Memory stays flat however long the result and however slow its readers: a finished job's stems
+are encoded to PCM files block by block, and every stream reads its stems from open files one
+chunk at a time. What all streams hold at once is counted against one budget (ResultBudget); a
+stream that would exceed it is refused with RESOURCE_EXHAUSTED instead of growing the server.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import logging
-import mmap
 import os
 import shutil
 import tempfile
@@ -20,14 +26,66 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import grpc
+
 from scorecut import __version__
 from scorecut.models.interface import MIX, STEMS, FinishedScore
 from scorecut.v1 import scorecut_pb2 as pb
 
 from . import pcm, wire
+from .errors import RpcFailure
 
 log = logging.getLogger("scorecut.server")
 _ENCODERS = ThreadPoolExecutor(max(2, min(5, os.cpu_count() or 2)), thread_name_prefix="scorecut-encode")
+ENCODE_BLOCK_S = 2  # seconds of a stem encoded at a time: a few MB per stem, whatever the length
+STREAM_WINDOW_BYTES = 2 * pcm.CHUNK_BYTES + 64 * 1024  # a stream's PCM read + its event, in memory at once
+
+
+def disk_full(folder: Path) -> RpcFailure:
+    return RpcFailure(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                      f"the disk holding {folder} is full; free space there (or start the server with "
+                      "--cache-dir on a larger disk) and send the job again")
+
+
+class PcmFile:
+    """One stem's PCM in a file, open for as long as a stream needs it (eviction or a rename of
+    its folder meanwhile does not disturb a stream that has it open)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._file = open(path, "rb")
+        self.size = os.fstat(self._file.fileno()).st_size
+
+    def read(self, offset: int, size: int) -> bytes:
+        return os.pread(self._file.fileno(), size, offset)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class ResultBudget:
+    """Bytes of result data all streams may hold in memory at once; refuses past it."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._used = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def hold(self, nbytes: int = STREAM_WINDOW_BYTES):
+        with self._lock:
+            if self._used + nbytes > self.max_bytes:
+                streams = self._used // max(nbytes, 1)
+                raise RpcFailure(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                 f"the server is sending {streams} results at once, all the memory it keeps "
+                                 f"for them ({self.max_bytes / 1e6:.0f} MB); ask again in a moment (a finished "
+                                 "result comes from the cache)")
+            self._used += nbytes
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._used -= nbytes
 
 
 @dataclass
@@ -35,8 +93,19 @@ class WireResult:
     analysis: pb.Analysis
     plan: pb.Plan
     manifest: pb.Manifest  # its sha256 fields are filled once every pending stem is encoded
-    pcm: dict[str, bytes | Path | Future]  # PCM bytes, the cached file holding them, or (bytes, sha256) to come
+    pcm: dict[str, bytes | PcmFile | Future]  # PCM bytes, the open file holding them, or (PcmFile, sha256) to come
+    folder: Path | None = None  # where a fresh result's files are staged until the cache takes them
     _settle_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def close(self) -> None:
+        """Close the stems' files (after any still being encoded)."""
+        try:
+            self.settle()
+        except Exception:  # noqa: BLE001 — a failed encoding was reported to the stream already
+            pass
+        for source in self.pcm.values():
+            if isinstance(source, PcmFile):
+                source.close()
 
     def settle(self) -> "WireResult":
         """Wait for stems still being encoded; then every pcm value is bytes or a Path and the
@@ -50,7 +119,7 @@ class WireResult:
                     self.pcm[info.name], info.sha256 = done[info.name]
         return self
 
-    def stems(self) -> list[tuple[str, int, int, str, "bytes | Path | Future"]]:
+    def stems(self) -> list[tuple[str, int, int, str, "bytes | PcmFile | Future"]]:
         """(name, channels, sample_rate, sample_format, pcm source) per stem, in stream order."""
         with self._settle_lock:
             return [(i.name, i.channels, i.sample_rate, i.sample_format, self.pcm[i.name]) for i in self.manifest.stems]
@@ -86,18 +155,32 @@ def score_json(finished: FinishedScore) -> str:
 
 
 def encode_result(analysis, finished: FinishedScore, stems_wanted: tuple[str, ...], sample_format: str,
-                  duration_s: float) -> WireResult:
-    """Start encoding every stem to PCM (mix first, then STEMS order) and describe them.
+                  duration_s: float, folder: Path) -> WireResult:
+    """Start encoding every stem to a PCM file in `folder` (mix first, then STEMS order) and
+    describe them.
 
     Returns at once: the stems encode side by side in threads (numpy and hashlib release the GIL on
-    large buffers), so the mix can stream while the other stems are still being encoded.
+    large buffers), so the mix can stream while the other stems are still being encoded. Each is
+    encoded ENCODE_BLOCK_S at a time, so encoding holds a few MB, not a second copy of the stems.
     """
     order = [MIX] + [s for s in STEMS if s in stems_wanted and s in finished.stems]
     audio = {name: finished.mix if name == MIX else finished.stems[name] for name in order}  # (channels, frames)
+    block = ENCODE_BLOCK_S * int(finished.sample_rate)  # frames
 
-    def encode(name: str) -> tuple[bytes, str]:
-        data = pcm.encode(audio[name], sample_format)
-        return data, hashlib.sha256(data).hexdigest()
+    def encode(name: str) -> tuple[PcmFile, str]:
+        path = folder / f"{name}.pcm"
+        digest = hashlib.sha256()
+        try:
+            with open(path, "wb") as f:
+                for start in range(0, audio[name].shape[1], block):
+                    data = pcm.encode(audio[name][:, start : start + block], sample_format)  # (channels, <=block)
+                    digest.update(data)
+                    f.write(data)
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise disk_full(folder.parent) from None
+            raise
+        return PcmFile(path), digest.hexdigest()
 
     pending = {name: _ENCODERS.submit(encode, name) for name in order}  # submitted in stream order
     infos = [pb.StemInfo(name=name, frames=int(audio[name].shape[1]), channels=int(audio[name].shape[0]),
@@ -106,7 +189,7 @@ def encode_result(analysis, finished: FinishedScore, stems_wanted: tuple[str, ..
                            loudness_lufs=float(finished.loudness_lufs),
                            true_peak_dbtp=float(finished.true_peak_dbtp),
                            score_json=score_json(finished))
-    return WireResult(analysis_message(analysis), plan_message(finished.plan), manifest, pending)
+    return WireResult(analysis_message(analysis), plan_message(finished.plan), manifest, pending, folder)
 
 
 def stream_events(job_id: str, result: WireResult, with_analysis: bool = True) -> Iterator[pb.ScoreEvent | bytes]:
@@ -118,37 +201,24 @@ def stream_events(job_id: str, result: WireResult, with_analysis: bool = True) -
     for name, channels, rate, fmt, source in result.stems():
         if isinstance(source, Future):
             source = source.result()[0]  # this stem's encoding; later ones go on meanwhile
-        step = pcm.chunk_frames(channels, fmt)
         frame_bytes = channels * pcm.SAMPLE_FORMATS[fmt]
-
-        def encode(offset: int, data: memoryview, name=name, channels=channels, rate=rate, fmt=fmt,
-                   frame_bytes=frame_bytes) -> bytes:
-            return wire.chunk_event(prefix, name, channels, rate, offset // frame_bytes, fmt,
-                                    data)  # pre-encoded: the PCM is copied once
-
-        yield from _encoded_chunks(source, step * frame_bytes, encode)
+        step = pcm.chunk_frames(channels, fmt) * frame_bytes
+        for offset, data in _chunks(source, step):
+            # Pre-encoded wire bytes; the chunk read and its event are all this stream holds.
+            yield wire.chunk_event(prefix, name, channels, rate, offset // frame_bytes, fmt, data)
     yield result.manifest_event(job_id)
 
 
-def _encoded_chunks(source: bytes | Path, size: int, encode) -> Iterator[bytes]:
-    """encode(offset, view) for each `size`-byte slice of the PCM, read without a copy (a cached
-    file is memory-mapped), so the only copy is the one into the event."""
-    if isinstance(source, Path):
-        with open(source, "rb") as f:
-            if os.fstat(f.fileno()).st_size == 0:
-                return
-            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                yield from _slices(memoryview(mapped), size, encode)
+def _chunks(source: "bytes | PcmFile", size: int) -> Iterator[tuple[int, bytes | memoryview]]:
+    """(offset, data) for each `size`-byte slice of the PCM, read from its file one at a time
+    (never mapped or read whole: a slow reader must not hold a whole stem in memory)."""
+    if isinstance(source, PcmFile):
+        for offset in range(0, source.size, size):
+            yield offset, source.read(offset, size)
         return
-    yield from _slices(memoryview(source), size, encode)
-
-
-def _slices(view: memoryview, size: int, encode) -> Iterator[bytes]:
-    with view:
+    with memoryview(source) as view:
         for offset in range(0, len(view), size):
-            with view[offset : offset + size] as part:  # released before the map may close
-                event = encode(offset, part)
-            yield event
+            yield offset, view[offset : offset + size]
 
 
 class ResultCache:
@@ -167,30 +237,48 @@ class ResultCache:
             manifest = pb.Manifest.FromString((folder / "manifest.pb").read_bytes())
         except (FileNotFoundError, NotADirectoryError):
             return None
-        files = {s.name: folder / f"{s.name}.pcm" for s in manifest.stems}
-        if not all(p.is_file() for p in files.values()):
+        files: dict[str, PcmFile] = {}
+        try:
+            for s in manifest.stems:  # opened now: an eviction meanwhile cannot cut the stream short
+                files[s.name] = PcmFile(folder / f"{s.name}.pcm")
+        except OSError:
+            for f in files.values():
+                f.close()
             return None
         os.utime(folder)  # recently used
         manifest.cached = True
         return WireResult(analysis, plan, manifest, files)
 
+    def staging(self) -> Path:
+        """A new temporary folder for a result's files; `put` renames it into place."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            return Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise disk_full(self.root) from None
+            raise
+
     def put(self, key: str, result: WireResult) -> None:
         """Store atomically: a half-written entry is never visible under its key."""
         result.settle()
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
+        tmp = result.folder or self.staging()
         try:
             (tmp / "analysis.pb").write_bytes(result.analysis.SerializeToString())
             (tmp / "plan.pb").write_bytes(result.plan.SerializeToString())
             for name, data in result.pcm.items():
-                (tmp / f"{name}.pcm").write_bytes(data if isinstance(data, bytes) else Path(data).read_bytes())
+                target = tmp / f"{name}.pcm"
+                if isinstance(data, bytes):
+                    target.write_bytes(data)
+                elif data.path != target:
+                    shutil.copyfile(data.path, target)
             (tmp / "manifest.pb").write_bytes(result.manifest.SerializeToString())  # last: marks it whole
             try:
                 os.rename(tmp, self.root / key)
             except OSError:
                 pass  # the same result landed meanwhile from a twin request; keep that one
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(tmp, ignore_errors=True)  # gone after a rename; open stems stay readable
         self._evict()
 
     def clear_partial(self) -> None:

@@ -7,6 +7,7 @@ import queue
 import threading
 import time
 import uuid
+from contextlib import closing
 
 import grpc
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ from .jobs import Done, Failed, JobQueue
 from .media import FileHasher, OpenedFiles, UploadStore
 from .policy import is_loopback_peer
 from .request import MediaProber, build_job_spec
-from .results import ResultCache, analysis_message, encode_result, stream_events
+from .results import ResultBudget, ResultCache, analysis_message, encode_result, stream_events
 
 log = logging.getLogger("scorecut.server")
 LIVENESS_POLL_S = 0.5  # how often a waiting call checks that its client is still there
@@ -45,6 +46,7 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
         self.jobs = jobs
         self.uploads = UploadStore(config.uploads, config.max_upload_bytes)
         self.cache = ResultCache(config.results, config.cache_max_bytes)
+        self.budget = ResultBudget(config.result_memory_bytes)  # all results being sent, together
         self.cache.clear_partial()
         OpenedFiles.sweep(config.cache_dir / "open")
         self.prober = MediaProber()
@@ -106,8 +108,9 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
         if cached is not None:
             job_id = uuid.uuid4().hex
             log.info("job %s served from the result cache (%s)", job_id, spec.result_key[:12])
-            yield _event(job_id, accepted=pb.Accepted(queue_position=0, cached=True))
-            yield from stream_events(job_id, cached)
+            with closing(cached), self.budget.hold():
+                yield _event(job_id, accepted=pb.Accepted(queue_position=0, cached=True))
+                yield from stream_events(job_id, cached)
             return
         job, position = self.jobs.submit(spec)
         accepted_at = started = time.monotonic()
@@ -142,16 +145,17 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
                     raise event.error
                 elif isinstance(event, Done):
                     break
-            analysis, finished = event.analysis, event.finished
             ran = time.monotonic()
             yield _progress(job.id, "stream", 1.0)
-            result = encode_result(analysis, finished, spec.options.stems, spec.sample_format,
-                                   spec.segment.duration_s)
+            result = encode_result(event.analysis, event.finished, spec.options.stems, spec.sample_format,
+                                   spec.segment.duration_s, self.cache.staging())
+            event = None  # the model's float stems go once encoded: the result is in files now
             stored = self.cache_writer.submit(self._store, spec.result_key, result)  # while streaming
-            for event in stream_events(job.id, result, with_analysis=False):  # analysis went out already
-                if isinstance(event, pb.ScoreEvent) and event.HasField("manifest"):
-                    stored.result()  # a client holding the manifest can count on the cache entry
-                yield event
+            with closing(result), self.budget.hold():
+                for out in stream_events(job.id, result, with_analysis=False):  # analysis went out already
+                    if isinstance(out, pb.ScoreEvent) and out.HasField("manifest"):
+                        stored.result()  # a client holding the manifest can count on the cache entry
+                    yield out
             log.info("job %s streamed: %.3f s checks, %.3f s waiting, %.3f s running, %.3f s streaming",
                      job.id, accepted_at - began, started - accepted_at, ran - started, time.monotonic() - ran)
         finally:

@@ -215,3 +215,77 @@ def test_a_short_token_is_refused_at_start(tmp_path):
     run = subprocess.run([sys.executable, "-m", "scorecut.cli.main", "serve", "--port", "0", "--token", "short"],
                          env=isolated_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "at least 16" in run.stderr and "Traceback" not in run.stderr
+
+
+# Memory: results stream from files in bounded chunks, under one budget.
+
+
+def _rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def _slow_read(address: str, req, pause_s: float, counted: list, errors: list) -> None:
+    try:
+        s, _ = stub(address)
+        total = 0
+        for event in s.Score(req, timeout=300):
+            if event.WhichOneof("event") == "chunk":
+                total += len(event.chunk.pcm)
+                time.sleep(pause_s)
+        counted.append(total)
+    except grpc.RpcError as error:
+        errors.append(error)
+
+
+def test_slow_readers_of_a_long_result_do_not_grow_the_server(fresh_server, short):
+    srv = fresh_server()
+    s, _ = stub(srv.address)
+    # 60 s at 96 kHz f32: about 46 MB per stem, 230 MB in all.
+    req = request(clip(short), duration_s=60.0, seed=3, sample_rate=96_000, sample_format="f32le")
+    first = collect(s.Score(req, timeout=600))
+    total = sum(len(v) for v in first.pcm.values())
+    assert total > 200e6
+    del first
+    before = _rss_bytes(srv.proc.pid)
+    peak = [before]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_bytes(srv.proc.pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    counted, errors = [], []
+    readers = [threading.Thread(target=_slow_read, args=(srv.address, req, 0.002, counted, errors)) for _ in range(3)]
+    for r in readers:
+        r.start()
+    for r in readers:
+        r.join(300)
+    done.set()
+    sampler.join()
+    assert not errors and counted == [total] * 3
+    growth = peak[0] - before
+    assert growth < 40e6, f"the server grew {growth / 1e6:.0f} MB sending a {total / 1e6:.0f} MB result to 3 slow readers"
+
+
+def test_results_past_the_memory_budget_are_refused_not_swollen(in_process, short):
+    from scorecut.server.results import STREAM_WINDOW_BYTES
+
+    server = in_process(result_memory_bytes=STREAM_WINDOW_BYTES)  # room for one stream at a time
+    address = f"127.0.0.1:{server.port}"
+    req = request(clip(short), duration_s=30.0, seed=4, sample_rate=96_000, sample_format="f32le")
+    s, _ = stub(address)
+    collect(s.Score(req, timeout=600))  # now cached
+    held = s.Score(req, timeout=120)
+    next(held)  # accepted: this stream holds the budget while its reader waits
+    time.sleep(0.5)
+    error = status_of(lambda: s.Score(req, timeout=60))
+    assert_actionable(error, grpc.StatusCode.RESOURCE_EXHAUSTED, "memory", "again")
+    held.cancel()
+    time.sleep(0.5)
+    assert collect(s.Score(req, timeout=120)).manifest.cached  # the budget came back
