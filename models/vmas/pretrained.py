@@ -178,8 +178,9 @@ class _Tensors:
         return self._where[name].get_tensor(name)
 
 
-def _check_names(folder: Path, part: str, have: set[str], want: set[str]) -> None:
-    missing, extra = sorted(want - have), sorted(have - want)
+def _check_names(folder: Path, part: str, have: set[str], want: set[str], prefix: str = "") -> None:
+    """`prefix` + a name is the tensor's name in the file (what the message shows)."""
+    missing, extra = [prefix + n for n in sorted(want - have)], [prefix + n for n in sorted(have - want)]
     if missing:
         raise _fail(folder, f"the {part} tensor {missing[0]!r} is missing from its weights"
                             + (f" ({len(missing) - 1} more)" if len(missing) > 1 else ""))
@@ -232,7 +233,7 @@ def _load_part(folder: Path, part: str, model: torch.nn.Module, tensors: _Tensor
         mapped[n] = k
     own = model.state_dict()
     tied = {t: s for t, s in (tied or {}).items() if t not in mapped}  # a file may also store the tied copy
-    _check_names(folder, part, set(mapped), set(own) - set(tied))
+    _check_names(folder, part, set(mapped), set(own) - set(tied), prefix)
     state = {n: _checked(folder, k, tensors.get(k), own[n].shape) for n, k in mapped.items()}
     for target, source in tied.items():
         state[target] = state[source]
