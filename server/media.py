@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -26,8 +27,10 @@ from typing import Iterator
 import grpc
 
 from .errors import RpcFailure, invalid, shown
+from .files import disk_full, is_disk_full, write_all
 from .policy import inside_roots, is_loopback_peer, under_roots
 
+log = logging.getLogger("scorecut.server")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _READ_BYTES = 1 << 20  # 1 MiB reads when hashing
 
@@ -126,18 +129,53 @@ def _safe_suffix(filename: str) -> str:
 class UploadStore:
     """Content-addressed uploaded media under one folder."""
 
-    def __init__(self, root: Path, max_bytes: int):
+    def __init__(self, root: Path, max_bytes: int, quota_bytes: int | None = None):
         self.root = Path(root)
-        self.max_bytes = max_bytes
+        self.max_bytes = max_bytes  # one upload
+        self.quota_bytes = max(quota_bytes or max_bytes, max_bytes)  # all kept; the least recently used go
+        self._lock = threading.Lock()
 
     def find(self, media_id: str) -> Path | None:
         if not _SHA256.match(media_id or ""):
             return None
         folder = self.root / media_id
-        if not folder.is_dir():
+        try:
+            files = [p for p in folder.iterdir() if p.name.startswith("media")]
+            if files:
+                os.utime(folder)  # recently used: eviction keeps it longest
+        except OSError:
             return None
-        files = [p for p in folder.iterdir() if p.name.startswith("media")]
         return files[0] if files else None
+
+    def clear_partial(self) -> None:
+        """Remove uploads a killed server left half-written."""
+        if self.root.is_dir():
+            for entry in self.root.glob(".upload-*"):
+                entry.unlink(missing_ok=True)
+
+    def _evict(self, keep: str) -> None:
+        """Drop the least recently used uploads until all fit the quota (never `keep`, just stored).
+        A job that already opened a dropped file reads on (see OpenedFiles)."""
+        with self._lock:
+            entries = []
+            for folder in self.root.iterdir():
+                if folder.name.startswith(".") or not folder.is_dir():
+                    continue
+                try:
+                    size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+                    entries.append((folder.stat().st_mtime, size, folder))
+                except OSError:
+                    continue  # evicted by another thread meanwhile
+            total = sum(e[1] for e in entries)
+            for _, size, folder in sorted(entries):
+                if total <= self.quota_bytes:
+                    break
+                if folder.name == keep:
+                    continue
+                shutil.rmtree(folder, ignore_errors=True)
+                total -= size
+                log.info("uploads: dropped %s (%.1f MB) to stay under %.0f MB", folder.name[:12], size / 1e6,
+                         self.quota_bytes / 1e6)
 
     def receive(self, header, data: Iterator[bytes]) -> tuple[str, int, bool]:
         """Store an upload; returns (media_id, size, already_present). Raises RpcFailure."""
@@ -149,19 +187,26 @@ class UploadStore:
         existing = self.find(sha)
         if existing is not None:
             return sha, existing.stat().st_size, True
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=".upload-", dir=self.root)
+        except OSError as error:
+            if is_disk_full(error):
+                raise disk_full(self.root) from None
+            raise
         digest = hashlib.sha256()
         size = 0
-        fd, tmp_name = tempfile.mkstemp(prefix=".upload-", dir=self.root)
         tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as f:
+            try:
                 for block in data:
                     size += len(block)
                     if size > self.max_bytes:
                         raise _too_big(size, self.max_bytes)
                     digest.update(block)
-                    f.write(block)
+                    write_all(fd, block, self.root)
+            finally:
+                os.close(fd)
             if header.size and size != header.size:
                 raise invalid(f"the upload ended after {size} bytes but its header announced "
                               f"{header.size}; upload the file again")
@@ -172,9 +217,10 @@ class UploadStore:
             folder.mkdir(exist_ok=True)
             final = folder / f"media{_safe_suffix(header.filename)}"
             os.replace(tmp, final)  # atomic: a stored file is always whole
-            return sha, size, False
         finally:
             tmp.unlink(missing_ok=True)
+        self._evict(keep=sha)
+        return sha, size, False
 
 
 def _too_big(size: int, limit: int) -> RpcFailure:
@@ -242,11 +288,17 @@ def resolve_reference(clip, peer: str, roots: tuple[Path, ...], uploads: UploadS
     which = clip.WhichOneof("media")
     if which == "media_id":
         found = uploads.find(clip.media_id.lower())
+        fd = None
+        if found is not None and held is not None and OpenedFiles.supported():
+            try:  # held open like a path reference: evicting the upload cannot cut the job short
+                fd = os.open(found, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            except FileNotFoundError:
+                found = None
         if found is None:
             raise RpcFailure(grpc.StatusCode.NOT_FOUND,
                              f"no uploaded media with id {shown(clip.media_id)}: upload the file first "
                              "(UploadMedia), then refer to it by its sha256")
-        return found
+        return found if fd is None else held.link(fd, found.name)
     if which != "path" or not clip.path:
         raise invalid(f"clip {shown(label)} names no media: give a path or an uploaded media id")
     if not is_loopback_peer(peer):

@@ -13,7 +13,6 @@ stream that would exceed it is refused with RESOURCE_EXHAUSTED instead of growin
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import logging
@@ -34,17 +33,12 @@ from scorecut.v1 import scorecut_pb2 as pb
 
 from . import pcm, wire
 from .errors import RpcFailure
+from .files import disk_full, is_disk_full, write_all
 
 log = logging.getLogger("scorecut.server")
 _ENCODERS = ThreadPoolExecutor(max(2, min(5, os.cpu_count() or 2)), thread_name_prefix="scorecut-encode")
 ENCODE_BLOCK_S = 2  # seconds of a stem encoded at a time: a few MB per stem, whatever the length
 STREAM_WINDOW_BYTES = 2 * pcm.CHUNK_BYTES + 64 * 1024  # a stream's PCM read + its event, in memory at once
-
-
-def disk_full(folder: Path) -> RpcFailure:
-    return RpcFailure(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                      f"the disk holding {folder} is full; free space there (or start the server with "
-                      "--cache-dir on a larger disk) and send the job again")
 
 
 class PcmFile:
@@ -170,16 +164,14 @@ def encode_result(analysis, finished: FinishedScore, stems_wanted: tuple[str, ..
     def encode(name: str) -> tuple[PcmFile, str]:
         path = folder / f"{name}.pcm"
         digest = hashlib.sha256()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
         try:
-            with open(path, "wb") as f:
-                for start in range(0, audio[name].shape[1], block):
-                    data = pcm.encode(audio[name][:, start : start + block], sample_format)  # (channels, <=block)
-                    digest.update(data)
-                    f.write(data)
-        except OSError as error:
-            if error.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise disk_full(folder.parent) from None
-            raise
+            for start in range(0, audio[name].shape[1], block):
+                data = pcm.encode(audio[name][:, start : start + block], sample_format)  # (channels, <=block) -> bytes
+                digest.update(data)
+                write_all(fd, data, folder.parent)
+        finally:
+            os.close(fd)
         return PcmFile(path), digest.hexdigest()
 
     pending = {name: _ENCODERS.submit(encode, name) for name in order}  # submitted in stream order
@@ -255,15 +247,15 @@ class ResultCache:
             self.root.mkdir(parents=True, exist_ok=True)
             return Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
         except OSError as error:
-            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            if is_disk_full(error):
                 raise disk_full(self.root) from None
             raise
 
     def put(self, key: str, result: WireResult) -> None:
         """Store atomically: a half-written entry is never visible under its key."""
-        result.settle()
         tmp = result.folder or self.staging()
         try:
+            result.settle()
             (tmp / "analysis.pb").write_bytes(result.analysis.SerializeToString())
             (tmp / "plan.pb").write_bytes(result.plan.SerializeToString())
             for name, data in result.pcm.items():

@@ -44,7 +44,8 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
         self.config = config
         self.device = device
         self.jobs = jobs
-        self.uploads = UploadStore(config.uploads, config.max_upload_bytes)
+        self.uploads = UploadStore(config.uploads, config.max_upload_bytes, config.upload_quota_bytes)
+        self.uploads.clear_partial()
         self.cache = ResultCache(config.results, config.cache_max_bytes)
         self.budget = ResultBudget(config.result_memory_bytes)  # all results being sent, together
         self.cache.clear_partial()

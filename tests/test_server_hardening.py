@@ -289,3 +289,65 @@ def test_results_past_the_memory_budget_are_refused_not_swollen(in_process, shor
     held.cancel()
     time.sleep(0.5)
     assert collect(s.Score(req, timeout=120)).manifest.cached  # the budget came back
+
+
+# Full disks and uploads.
+
+
+def _disk_full_under(monkeypatch, folder: Path) -> None:
+    """Simulated: os.write raises ENOSPC for files under `folder` (a real tmpfs cannot be mounted
+    here), in this process, whose in-process server writes through os.write."""
+    real_write = os.write
+
+    def write(fd, data):
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(str(folder)):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+
+
+def test_a_full_disk_during_an_upload_is_resource_exhausted_naming_the_folder(in_process, short, monkeypatch):
+    import hashlib
+
+    server = in_process()
+    s, _ = stub(f"127.0.0.1:{server.port}")
+    data = short.read_bytes()
+    header = pb.UploadHeader(filename="short.mp4", size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    _disk_full_under(monkeypatch, server.config.uploads)
+    error = status_of(lambda: s.UploadMedia(iter([pb.UploadChunk(header=header), pb.UploadChunk(data=data)]),
+                                            timeout=60))
+    assert_actionable(error, grpc.StatusCode.RESOURCE_EXHAUSTED, "full", str(server.config.uploads))
+    assert not list(server.config.uploads.glob(".upload-*")), "the partial upload was left behind"
+
+
+def test_a_full_disk_while_writing_a_result_is_resource_exhausted_naming_the_folder(in_process, short, monkeypatch):
+    server = in_process()
+    s, _ = stub(f"127.0.0.1:{server.port}")
+    _disk_full_under(monkeypatch, server.config.results)
+    error = status_of(lambda: s.Score(request(clip(short), seed=6), timeout=300))
+    assert_actionable(error, grpc.StatusCode.RESOURCE_EXHAUSTED, "full", str(server.config.results))
+    monkeypatch.undo()
+    assert collect(s.Score(request(clip(short), seed=6), timeout=300)).manifest  # space again: it works
+
+
+def test_uploads_are_kept_under_a_quota_least_recently_used_first(tmp_path):
+    import hashlib
+
+    from scorecut.server.media import UploadStore
+
+    store = UploadStore(tmp_path / "uploads", max_bytes=1000, quota_bytes=2500)
+
+    def upload(fill: int) -> str:
+        data = bytes([fill]) * 1000
+        sha = hashlib.sha256(data).hexdigest()
+        store.receive(pb.UploadHeader(filename="a.mp4", size=len(data), sha256=sha), iter([data]))
+        time.sleep(0.02)  # distinct modification times
+        return sha
+
+    first, second = upload(1), upload(2)
+    assert store.find(first) is not None  # used again: now the most recent
+    time.sleep(0.02)
+    third = upload(3)  # 3000 bytes > 2500: the least recently used (the second) goes
+    assert store.find(second) is None
+    assert store.find(first) is not None and store.find(third) is not None
