@@ -1,7 +1,7 @@
 """`scorecut models ACTION`: the music models, their availability and the stems each gives.
 
 Actions live in ACTIONS: name -> (help, add_arguments, run). `list` is here; `add` and `verify`
-(installing and checking VMAS checkpoints) plug in the same way.
+(installing and checking VMAS checkpoints and MusicGen folders) plug in the same way.
 """
 
 from __future__ import annotations
@@ -68,10 +68,13 @@ def _run_list(args) -> int:
     return 0
 
 
-# `add` and `verify`: installing and checking VMAS checkpoints (the logic is in models/vmas/install.py).
+# `add` and `verify`: installing and checking VMAS checkpoints (the logic is in models/vmas/install.py)
+# and MusicGen folders (models/vmas/musicgen_install.py).
 def _add_add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", choices=("vmas",), help="the model the checkpoint is for")
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="RUN/checkpoint.pt written by `scorecut train`")
+    p.add_argument("model", choices=("vmas", "musicgen"), help="the model to install")
+    p.add_argument("source", metavar="PATH",
+                   help="vmas: RUN/checkpoint.pt written by `scorecut train`; musicgen: a local transformers-format "
+                        "MusicGen folder (musicgen-small, -medium, -large or -melody: config.json, weights, tokenizer)")
     p.add_argument("--codec", default="", metavar="DIR",
                    help="the 32 kHz EnCodec folder (config.json + weights), for models that decode with it")
     p.add_argument("--model-dir", default="", metavar="DIR", help="model folder (default: this user's)")
@@ -88,11 +91,13 @@ def _model_dir(args):
 def _run_add(args) -> int:
     from pathlib import Path
 
+    if args.model == "musicgen":
+        return _run_add_musicgen(args)
     from scorecut.models.vmas.checkpoint import CheckpointError
     from scorecut.models.vmas.install import install
 
     try:
-        path = install(Path(args.checkpoint).expanduser(), _model_dir(args),
+        path = install(Path(args.source).expanduser(), _model_dir(args),
                        Path(args.codec).expanduser() if args.codec else None)
     except (CheckpointError, FileNotFoundError, OSError) as exc:
         print(f"scorecut models add: {exc}", file=sys.stderr)
@@ -101,8 +106,26 @@ def _run_add(args) -> int:
     return 0
 
 
+def _run_add_musicgen(args) -> int:
+    from pathlib import Path
+
+    from scorecut.models.vmas.musicgen_install import MusicGenFolderError, install, licence_line
+
+    try:
+        installed = install(Path(args.source).expanduser(), _model_dir(args))
+    except (MusicGenFolderError, OSError) as exc:
+        print(f"scorecut models add: {exc}", file=sys.stderr)
+        return 1
+    print(f"installed musicgen ({installed.model_type}) at {installed.path}; "
+          "check it with `scorecut models verify musicgen`")
+    print(f"  {licence_line(installed.licence)}")
+    return 0
+
+
 def _add_verify_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", choices=("vmas",), help="the model to check")
+    p.add_argument("model", choices=("vmas", "musicgen"), help="the model to check")
+    p.add_argument("--out", default="", metavar="FILE",
+                   help="musicgen: where the second of music goes (default <model folder>/musicgen-verify.wav)")
     p.add_argument("--checkpoint", default="", metavar="PATH", help="check this file instead of the installed one")
     p.add_argument("--model-dir", default="", metavar="DIR", help="model folder (default: this user's)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -110,6 +133,9 @@ def _add_verify_arguments(p: argparse.ArgumentParser) -> None:
 
 def _run_verify(args) -> int:
     from scorecut.models.interface import ModelUnavailable
+
+    if args.model == "musicgen":
+        return _run_verify_musicgen(args)
     from scorecut.models.vmas.install import verify
 
     try:
@@ -127,10 +153,36 @@ def _run_verify(args) -> int:
     return 0
 
 
+def _run_verify_musicgen(args) -> int:
+    from pathlib import Path
+
+    from scorecut.models.interface import ModelUnavailable
+    from scorecut.models.vmas.musicgen_install import verify
+
+    if args.checkpoint:
+        print("scorecut models verify: --checkpoint applies to vmas; musicgen checks the installed folder",
+              file=sys.stderr)
+        return 2
+    try:
+        report = verify(_model_dir(args), args.device, Path(args.out).expanduser() if args.out else None)
+    except (ModelUnavailable, OSError) as exc:
+        print(f"scorecut models verify: {exc}", file=sys.stderr)
+        return 1
+    if not report["finite"]:
+        print(f"scorecut models verify: the MusicGen at {report['folder']} loads but makes invalid audio "
+              "(NaN or inf): install an intact copy with `scorecut models add musicgen DIR`", file=sys.stderr)
+        return 1
+    print(f"musicgen: ok; 1 s of music written to {report['wav']}")
+    for key in ("folder", "model_type", "base_sha256", "sample_rate", "samples", "licence", "seconds"):
+        print(f"  {key:<12} {report[key]}")
+    return 0
+
+
 # name -> (help, add_arguments(parser), run(args) -> int)
 ACTIONS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[..., int]]] = {
     "list": ("the models, whether each can run, and why not", _add_list_arguments, _run_list),
-    "add": ("install a trained checkpoint into the model folder", _add_add_arguments, _run_add),
+    "add": ("install a trained vmas checkpoint or a MusicGen folder into the model folder",
+            _add_add_arguments, _run_add),
     "verify": ("load an installed model as the server does and make a second of music",
                _add_verify_arguments, _run_verify),
 }

@@ -7,15 +7,16 @@ from pathlib import Path
 from .interface import ModelInfo, ModelUnavailable, MusicModel, RequestError
 
 DEFAULT_MODEL = "composer"
-MODEL_NAMES = ("composer", "vmas")
+MODEL_NAMES = ("composer", "vmas", "musicgen")
 
 
 def model_infos(device: str = "cpu", model_dir: Path | None = None) -> list[ModelInfo]:
     """Every model with its availability on this device and model folder."""
     from .composer.model import ComposerModel
-    from .vmas import serving
+    from .vmas import serving, zero_shot
 
-    return [ComposerModel().info(), serving.info(device=device, model_dir=model_dir)]
+    return [ComposerModel().info(), serving.info(device=device, model_dir=model_dir),
+            zero_shot.info(device=device, model_dir=model_dir)]
 
 
 def load_model(
@@ -31,6 +32,10 @@ def load_model(
         from .vmas import serving
 
         return serving.load(device=device, checkpoint=checkpoint, model_dir=model_dir)
+    if name == "musicgen":
+        from .vmas import zero_shot
+
+        return zero_shot.load(device=device, model_dir=model_dir)
     raise RequestError(f"unknown model {name!r}; choose one of: {', '.join(MODEL_NAMES)}")
 
 

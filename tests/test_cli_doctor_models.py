@@ -48,11 +48,15 @@ def test_models_list_from_the_server_and_locally(server, tmp_path):
     vmas = next(line for line in run.stdout.splitlines() if line.strip().startswith("vmas"))
     assert "unavailable" in vmas  # no checkpoint in the test server's model folder
     assert "to make it available:" in run.stdout
+    musicgen = run.stdout.split("\n  musicgen", 1)[1]  # its line and the two under it
+    assert musicgen.split()[0] == "unavailable" and "stems: mix only" in musicgen.splitlines()[0]
+    assert "CC BY-NC 4.0: non-commercial use only" in musicgen  # what its weights' licence allows
+    assert "to make it available: MusicGen is not installed" in musicgen and "scorecut models add musicgen DIR" in musicgen
 
     dead = run_cli("models", "list", "--server", f"127.0.0.1:{free_port()}", home=tmp_path)
     assert dead.returncode == 0, dead.stderr
     assert "models on this machine (no server answers at" in dead.stdout
-    assert "composer" in dead.stdout and "vmas" in dead.stdout
+    assert "composer" in dead.stdout and "vmas" in dead.stdout and "musicgen" in dead.stdout
 
 
 def test_models_without_an_action_is_a_usage_error(tmp_path):

@@ -19,8 +19,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .pretrained import MusicGenFolderError, read_musicgen_info  # one error type for both checks
+
 FOLDER = "musicgen"  # <model dir>/musicgen
-MODEL_TYPES = ("musicgen", "musicgen_melody")
+MODEL_TYPES = ("musicgen", "musicgen_melody")  # melody is then refused by name by the loader
 PARTS = ("decoder", "text_encoder", "audio_encoder")  # config sections and weight-name prefixes
 PART_WORDS = {"decoder": "the music decoder", "text_encoder": "the T5 text encoder",
               "audio_encoder": "the 32 kHz EnCodec"}
@@ -30,8 +32,6 @@ DEFAULT_LICENCE = "cc-by-nc-4.0"
 ADD_FIX = "install one with `scorecut models add musicgen DIR` (DIR: a local transformers-format MusicGen folder)"
 
 
-class MusicGenFolderError(ValueError):
-    """The folder is not a usable MusicGen folder; the message names what is missing."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +143,7 @@ def check_folder(folder: Path) -> MusicGenFolder:
         problems.append(f"the T5 tokenizer is missing ({' or '.join(TOKENIZER_FILES)})")
     if problems:
         raise MusicGenFolderError(f"{folder} is not a usable MusicGen folder: " + "; ".join(problems))
+    read_musicgen_info(folder)  # what the loader needs besides (mono, codebook sizes, pad id, not melody)
     return MusicGenFolder(folder, model_type, tuple(files), read_licence(folder),
                           int((config.get("decoder") or {}).get("num_codebooks", 4)))
 
@@ -170,3 +171,42 @@ def install(folder: Path, model_dir: Path) -> MusicGenFolder:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return check_folder(target)
+
+
+VERIFY_PROMPT = "calm piano with soft strings, 90 bpm"
+VERIFY_FILE = "musicgen-verify.wav"  # <model dir>/musicgen-verify.wav unless told otherwise
+
+
+def verify(model_dir: Path | None, device: str = "cpu", out: Path | None = None) -> dict:
+    """Load the installed MusicGen exactly as the server does, make 1 s of music and write it to
+    `out` (default <model dir>/musicgen-verify.wav), a mono 16-bit WAV at the codec's rate.
+    ModelUnavailable says what to do when it cannot load."""
+    import time
+    import wave
+
+    import numpy as np
+
+    from .prompt import MusicPrompt
+    from .zero_shot import ZeroShotOptions, load
+
+    t0 = time.perf_counter()
+    model = load(device=device, model_dir=model_dir, options=ZeroShotOptions(candidates=1))
+    codec = model.base.codec
+    seconds = 1.0
+    prompt = MusicPrompt(VERIFY_PROMPT, 90.0, "", "calm", ())
+    codes, _ = model.generate(prompt, int(round(seconds * codec.frame_rate)), seed=0)  # (1, K, T)
+    wav = codec.decode(codes)[0, 0].float().cpu().numpy()[: int(round(seconds * codec.sample_rate))]  # (N,)
+    out = Path(out) if out else Path(model_dir) / VERIFY_FILE
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    pcm = (np.clip(np.nan_to_num(wav), -1.0, 1.0) * 32767).astype("<i2")
+    with wave.open(str(tmp), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(int(codec.sample_rate))
+        w.writeframes(pcm.tobytes())
+    os.replace(tmp, out)
+    folder = installed_folder(model_dir)
+    return {"folder": str(folder), "model_type": check_folder(folder).model_type, "base_sha256": model.base.base_sha256,
+            "sample_rate": int(codec.sample_rate), "samples": int(len(wav)), "finite": bool(np.isfinite(wav).all()),
+            "licence": licence_line(model.licence), "wav": str(out), "seconds": round(time.perf_counter() - t0, 3)}
