@@ -13,8 +13,9 @@ import sys
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("video", metavar="VIDEO", help="a video file; may end in #t=IN,OUT (seconds)")
     p.add_argument("--json", action="store_true",
-                   help="print the analysis as JSON (duration_s, cuts_s, visual_beats_s, analysis_fps, motion, ..., "
-                        "speech_times_s and speech: the probability of speech, 0..1)")
+                   help="print the analysis as JSON (duration_s, cuts_s with cut_kinds and cut_confidence, "
+                        "visual_beats_s, visual_accents (impacts, flashes, unsure changes), motion_period_s, "
+                        "analysis_fps, motion, ..., speech_times_s and speech: the probability of speech, 0..1)")
     p.add_argument("--plot", metavar="FILE", default=None,
                    help="write a picture of the analysis (motion, cuts, visual beats) to FILE (.png)")
     p.add_argument("--fps", type=float, default=10.0, help="analysis rate of the curves (default 10)")
@@ -56,9 +57,17 @@ def run(args: argparse.Namespace) -> int:
 def _summary(a, path: str) -> None:
     print(f"{path}: {a.duration_s:.3f} s, curves at {a.analysis_fps:g} per second")
     print(f"cuts: {len(a.cuts_s)}")
-    for t, kind, s in zip(a.cuts_s, a.cut_kinds, a.cut_strength):
-        print(f"  {t:9.3f} s  {kind:<9} strength {s:.2f}")
+    sure = a.cut_confidence if len(a.cut_confidence) == len(a.cuts_s) else [1.0] * len(a.cuts_s)
+    for t, kind, s, c in zip(a.cuts_s, a.cut_kinds, a.cut_strength, sure):
+        print(f"  {t:9.3f} s  {kind:<9} strength {s:.2f}  confidence {c:.2f}")
     print(f"visual beats: {len(a.visual_beats_s)}")
+    kinds = {k: a.accent_kinds.count(k) for k in dict.fromkeys(a.accent_kinds)}
+    print(f"visual accents: {len(a.accents_s)}" + (f" ({', '.join(f'{n} {k}' for k, n in kinds.items())})"
+                                                   if kinds else ""))
+    if a.motion_period_s > 0:
+        print(f"motion period: {a.motion_period_s:.3f} s (regularity {a.motion_period_confidence:.2f})")
+    else:
+        print("motion period: none (no regular motion)")
     if len(a.motion):
         print(f"motion: mean {float(a.motion.mean()):.2f}, peak {float(a.motion.max()):.2f}")
     if len(a.speech):

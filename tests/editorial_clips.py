@@ -143,7 +143,7 @@ def subject_close_to_lens(path: Path, seconds: float = 5.0, fps: int = 25) -> Pa
 
     def frame(i, t):
         img = view(scene, w + 4 * np.sin(t), h, 1.0, w, h)
-        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        xs = np.arange(w, dtype=np.float32)[None, :]
         # Pass 1 (1.0-1.8 s): a body twice the frame wide crossing left to right.
         u = (t - 1.0) / 0.8
         if 0 <= u <= 1:

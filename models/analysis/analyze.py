@@ -10,13 +10,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ..interface import Clip, MediaError, ProgressFn, RequestError, Segment, check_cancelled, no_progress
-from .cuts import MIN_CONFIDENCE, detect_cuts
+from ..interface import (
+    Clip,
+    MediaError,
+    ProgressFn,
+    RequestError,
+    Segment,
+    check_cancelled,
+    no_progress,
+)
 from .curves import motion_from_mad, pace, visual_beats
-from .rhythm import Accent, clip_accents, motion_period
+from .cuts import MIN_CONFIDENCE, detect_cuts
 from .decode import Thumbnailer, iter_audio, iter_decoded, iter_video, read_ahead
 from .features import ClipAccumulator, ClipArrays
 from .probe import probe_media
+from .rhythm import Accent, clip_accents, motion_period
 from .speech import SpeechAccumulator
 from .types import VideoAnalysis
 

@@ -39,7 +39,7 @@ class CutOptions:
     neighbourhood_s: float = 0.5  # half-window of that local median
     persist: float = 0.5  # post-cut frames must stay this far (x the cut distance) from the pre-cut frames
     isolation: float = 3.0  # a sure cut's distance is this many times its neighbours' (within 2 frames)
-    blend_spread: float = 0.2  # largest spread of the mix across the frame's blocks for a dissolve
+    blend_spread: float = 0.6  # spread of the mix across the frame's blocks where a dissolve is ruled out
     return_s: float = 1.5  # a transition whose old picture comes back within this is no shot change
     fade_dark: float = 0.12  # a fade's darkest frames are below this mean luma
     fade_rel: float = 0.30  # ... and below this share of the picture's level around them
@@ -315,9 +315,10 @@ def dissolves(a: ClipArrays, opt: CutOptions, taken: list[Cut], cancel=None) -> 
                         (recolour >= 0.15 or not _camera_moves(a.sample_luma[j : j + 2 * k + 1], j, pan_memo)):
                     spread = _blend_spread(path)
                     back = _comes_back(L, t, j, j + 2 * k, opt.return_s)
-                    # Sure when the mix is even and the old picture stays away; the spread of a
-                    # real cross-fade (motion inside the shots) stays well under blend_spread.
-                    conf = 0.0 if back else float(np.clip(1.0 - 0.5 * spread / opt.blend_spread, 0.0, 1.0))
+                    # Sure when the mix is even and the old picture stays away. Motion inside the
+                    # two shots spreads a real cross-fade's mix too (measured up to ~0.35); a
+                    # sharp-edged subject or wipe covering half the frame spreads it ~0.5 and more.
+                    conf = 0.0 if back else float(np.clip((opt.blend_spread - spread) / 0.3, 0.0, 1.0))
                     cands.append((float(t[j + k]), float(res[i]), float(dist[i]), float(t[j]), float(t[j + 2 * k]),
                                   conf))
     cands.sort()

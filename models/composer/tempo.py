@@ -72,7 +72,7 @@ def choose_tempo(analysis, style: Style, mood: Mood | None, lo: float, hi: float
             per = {0.25: "a beat every four motion periods", 0.5: "a beat every other motion period",
                    1.0: "a beat per motion period", 2.0: "two beats per motion period",
                    3.0: "three beats per motion period", 4.0: "four beats per motion period"}[factor]
-            reason = (f"regular motion every {period:.3f} s (regularity {conf:.2f}) sets the beat: {bpm:.1f} BPM, "
+            reason = (f"regular motion every {period:.2f} s (regularity {conf:.2f}) sets the beat: {bpm:.1f} BPM, "
                       f"{per}, within the {style.name} range {lo:g}-{hi:g} BPM")
             if len(regular):
                 reason += f"; {len(regular)} regular visual accents offered as hits"
@@ -85,10 +85,13 @@ def choose_tempo(analysis, style: Style, mood: Mood | None, lo: float, hi: float
     shifted = float(np.clip(lean + 0.9 * (activity - 0.35), 0.05, 0.95))
     preferred = lo + (hi - lo) * shifted
     how = "calm" if activity < 0.25 else "busy" if activity > 0.5 else "moderate"
-    reason = (f"no regular motion; a {how} picture (motion energy {motion:.2f}, {n_cuts} cuts in {duration:.1f} s) "
+    reason = (f"no regular motion to follow; a {how} picture (motion energy {motion:.2f}, {n_cuts} cuts in {duration:.1f} s) "
               f"leans the tempo to about {preferred:.0f} BPM within the {style.name} range {lo:g}-{hi:g} BPM")
     if n_cuts:
         reason += "; the grid then bends it so cuts land on beats"
-    if period > 0:
+    if period > 0 and conf >= PERIOD_CONFIDENCE:
+        reason += (f" (motion repeats every {period:.2f} s, but no musical multiple of it lies in that range; "
+                   "widen the tempo range or choose another style to follow it)")
+    elif period > 0:
         reason += f" (motion repeats every {period:.2f} s but too loosely: regularity {conf:.2f})"
     return TempoChoice((lo, hi), preferred, np.zeros(0), reason)
