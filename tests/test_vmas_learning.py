@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from scorecut.models.vmas.beats import activation, beat_agreement, visual_beats_from_frames
+from scorecut.models.analysis import analyze_file
+from scorecut.models.vmas.beats import activation, beat_agreement, visual_beat_times
 from scorecut.models.vmas.codec import load_codec
 from scorecut.models.vmas.config import DEBUG
 from scorecut.models.vmas.data import WindowDataset, _windows, build_cache, sample_frames
@@ -110,7 +111,7 @@ def test_sliding_window_keeps_the_beat_grid_past_the_training_window(trained):
     net, _, _, _, root = trained
     path = make_music_video(root / "long.mp4", 6.0, bpm=120, seed=2, audio=False)  # 3 training windows
     frames = sample_frames(str(path), CFG.video.fps, CFG.video.frame_size)
-    seen = visual_beats_from_frames(frames, CFG.video.fps)
+    seen = visual_beat_times(analyze_file(str(path)))  # as the server gives them
     n = 6 * CFG.codec.frame_rate
     beat = torch.from_numpy(activation(seen, n, CFG.codec.frame_rate, CFG.beat_sigma_s))
     with torch.no_grad():

@@ -1,5 +1,6 @@
-"""Beats on both sides: music beats tracked in training audio, visual beats from frames, their
-activation curves at the token rate, and the agreement used to re-rank generated candidates.
+"""Beats on both sides: music beats tracked in training audio, the visual beats of the server's
+analysis (the one detector for training and serving), their activation curves at the token
+rate, and the agreement used to re-rank generated candidates.
 
 An activation curve has one value per codec frame, 0..1: a Gaussian bump (sigma `sigma_s`)
 centred on every beat. The music LM reads the visual curve as its aligned conditioning stream and
@@ -79,17 +80,13 @@ def track_music_beats(wav: np.ndarray, sample_rate: int, min_bpm: float = 60.0, 
     return np.asarray(beats, float) / rate
 
 
-def visual_beats_from_frames(frames: np.ndarray, fps: float, min_gap_s: float = 0.25) -> np.ndarray:
-    """frames (N, 3, H, W) uint8 -> times of peaks of frame-to-frame change (cuts and hits).
+def visual_beat_times(analysis) -> np.ndarray:
+    """The visual beats the music LM is conditioned on, from the server's video analysis.
 
-    The change of frame i is the mean absolute difference to frame i-1; a peak is a local maximum
-    above mean + 1 std of the curve, at least `min_gap_s` after the previous one.
+    Training and serving both take them from `models.analysis` (one detector): the analysis's
+    visual beats (motion peaks) and its cuts, the strongest visual beats, merged and sorted.
     """
-    if len(frames) < 3:
-        return np.zeros(0)
-    x = frames.astype(np.float32)
-    change = np.abs(np.diff(x, axis=0)).mean(axis=(1, 2, 3))  # (N-1,), change into frame i+1
-    return pick_peaks(np.concatenate([[0.0], change]), fps, min_gap_s)
+    return np.union1d(np.asarray(analysis.visual_beats_s, float), np.asarray(analysis.cuts_s, float))
 
 
 def pick_peaks(curve: np.ndarray, rate: float, min_gap_s: float = 0.2, threshold: float | None = None) -> np.ndarray:

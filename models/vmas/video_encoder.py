@@ -1,12 +1,14 @@
 """The temporal video encoder: many densely sampled frames, cheaply.
 
-Frames (8 per second by default) go through a per-frame backbone: a small CNN trained from
-scratch, or a pretrained image backbone the user has as a local TorchScript file (frozen, with a
-trained projection). Consecutive frames are then averaged into tokens (token merging, factor
-`merge`) and mixed by windowed self-attention whose windows shift by half on every other layer
-(Swin-style), so cost and memory grow linearly with the number of frames. The backbone runs in
-chunks of `chunk_frames`, which bounds memory for a 10-minute video.
+Frames (8 per second by default) each give one vector: the pooled feature of a frozen pretrained
+image backbone (CLIP/SigLIP, computed outside this module by features.py and cached in the
+training shards), normalized and projected to `dim` by trained layers; or, in the `debug` config,
+a small CNN trained from scratch on the pixels. Consecutive frames are then averaged into tokens
+(token merging, factor `merge`) and mixed by windowed self-attention whose windows shift by half
+on every other layer (Swin-style), so cost and memory grow linearly with the number of frames.
+Per-frame work runs in chunks of `chunk_frames`, which bounds memory for a 10-minute video.
 
+Input: (B, N, 3, H, W) uint8 pixels (CNN) or (B, N, F) backbone features; `input_key` names it.
 Output: time-aligned video tokens (B, S, D) with their times in seconds, and a pooled clip
 embedding (B, D) for the contrastive loss.
 """
@@ -14,7 +16,6 @@ embedding (B, D) for the contrastive loss.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -47,24 +48,16 @@ class FrameCNN(nn.Module):
         return self.proj(self.body(x).mean(dim=(2, 3)))
 
 
-class PretrainedBackbone(nn.Module):
-    """A local TorchScript image model (N, 3, H, W) -> (N, F), frozen; a trained projection to dim."""
+class FeatureProjection(nn.Module):
+    """(N, F) frozen-backbone features -> (N, dim): layer norm (backbones differ in scale), linear."""
 
-    def __init__(self, path: str, dim: int, frame_size: int):
+    def __init__(self, width: int, dim: int):
         super().__init__()
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"no image backbone at {path}; give a TorchScript file or leave it empty")
-        self.net = torch.jit.load(path, map_location="cpu").eval()
-        for p in self.net.parameters():
-            p.requires_grad_(False)
-        with torch.no_grad():
-            width = self.net(torch.zeros(1, 3, frame_size, frame_size)).reshape(1, -1).shape[1]
+        self.norm = nn.LayerNorm(width)
         self.proj = nn.Linear(width, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            feats = self.net(x).reshape(x.shape[0], -1)
-        return self.proj(feats)
+        return self.proj(self.norm(x))
 
 
 class WindowBlock(nn.Module):
@@ -97,8 +90,10 @@ class VideoEncoder(nn.Module):
     def __init__(self, cfg: VideoConfig):
         super().__init__()
         self.cfg = cfg
-        if cfg.backbone:
-            self.backbone: nn.Module = PretrainedBackbone(cfg.backbone, cfg.dim, cfg.frame_size)
+        if cfg.backbone:  # the backbone itself stays outside: frozen, its features come cached
+            if cfg.backbone_width <= 0:
+                raise ValueError("a video config with a backbone needs its width: make it with backbone_for()")
+            self.backbone: nn.Module = FeatureProjection(cfg.backbone_width, cfg.dim)
         else:
             self.backbone = FrameCNN(cfg.cnn_channels, cfg.dim)
         self.blocks = nn.ModuleList(
@@ -106,16 +101,22 @@ class VideoEncoder(nn.Module):
         )
         self.ln = nn.LayerNorm(cfg.dim)
 
-    def frame_features(self, frames: torch.Tensor) -> torch.Tensor:
-        """frames (B, N, 3, H, W) uint8 or float 0..1 -> (B, N, D), through the backbone in chunks."""
-        b, n = frames.shape[:2]
-        flat = frames.reshape(b * n, *frames.shape[2:])
+    @property
+    def input_key(self) -> str:
+        """What a batch holds for this encoder: "features" (backbone) or "frames" (pixels)."""
+        return "features" if self.cfg.backbone else "frames"
+
+    def frame_features(self, video: torch.Tensor) -> torch.Tensor:
+        """video (B, N, 3, H, W) uint8 or float 0..1 pixels, or (B, N, F) features -> (B, N, D), in chunks."""
+        b, n = video.shape[:2]
+        flat = video.reshape(b * n, *video.shape[2:])
         p = next(self.parameters())
         out = []
         for i in range(0, b * n, self.cfg.chunk_frames):
             x = flat[i : i + self.cfg.chunk_frames].to(p.device)
-            x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-            out.append(self.backbone((x - 0.5).to(p.dtype)))
+            if not self.cfg.backbone:
+                x = (x.float() / 255.0 if x.dtype == torch.uint8 else x.float()) - 0.5  # pixels centred on 0
+            out.append(self.backbone(x.to(p.dtype)))
         return torch.cat(out).view(b, n, -1)
 
     def temporal(self, feats: torch.Tensor) -> VideoTokens:
@@ -134,11 +135,11 @@ class VideoEncoder(nn.Module):
         x = self.ln(x)
         return VideoTokens(tokens=x, times_s=times, pooled=x.mean(dim=1))
 
-    def forward(self, frames: torch.Tensor) -> VideoTokens:
-        return self.temporal(self.frame_features(frames))
+    def forward(self, video: torch.Tensor) -> VideoTokens:
+        return self.temporal(self.frame_features(video))
 
     @torch.no_grad()
     def encode_stream(self, chunks) -> VideoTokens:
-        """Inference over a long video: `chunks` yields frames (N_i, 3, H, W); only features are kept."""
+        """Inference over a long video: `chunks` yields per-frame input (N_i, ...); only features are kept."""
         feats = [self.frame_features(c[None]) for c in chunks]  # each (1, N_i, D)
         return self.temporal(torch.cat(feats, dim=1))
