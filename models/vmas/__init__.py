@@ -17,6 +17,9 @@ One job per file:
   generate.py       sliding-window generation with guidance and candidate re-ranking
   serving.py        the `vmas` model of the server: info / load / compose
   install.py        `scorecut models add` / `verify` for VMAS checkpoints
+  zero_shot.py      the `musicgen` model: MusicGen's weights zero-shot, candidates re-ranked by beats
+  prompt.py         the text prompt written from the analysis and the options (style, mood, energy)
+  musicgen_install.py  `scorecut models add` / `verify musicgen`: a checked, atomic install of a folder
 
 Where the paper is silent, the choices are ours:
 - Sizes follow MusicGen (small: 1024 wide, 16 heads, 18 blocks with cross-attention, about

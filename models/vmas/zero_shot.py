@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -165,7 +165,8 @@ class MusicGenModel:
         codes, windows = self.generate(prompt, n_frames, options.seed, self.options.candidates, progress, cancel)
         check_cancelled(cancel)
         progress("rerank", 0.95)
-        wavs = codec.decode(codes)[:, 0].float().cpu().numpy()  # (C, T * hop) at the codec's rate
+        # One candidate at a time: EnCodec decodes a whole segment at once, and C of them is C times the memory.
+        wavs = [codec.decode(codes[i : i + 1])[0, 0].float().cpu().numpy() for i in range(codes.shape[0])]  # (T * hop,) each
         visual = np.union1d(np.asarray(analysis.visual_beats_s, float), np.asarray(analysis.cuts_s, float))
         beats = [track_music_beats(w[: int(round(duration * codec.sample_rate))], codec.sample_rate) for w in wavs]
         ranking = rank_candidates(beats, visual, self.options.beat_tolerance_s)
@@ -173,7 +174,8 @@ class MusicGenModel:
         sr = int(options.sample_rate)
         audio = at_output_rate(wavs[best], codec.sample_rate, sr, round(duration * sr))
         sections = tuple(Section(s.start_s, s.end_s, s.intensity, s.label) for s in prompt.sections)
-        plan = plan_from_beats(beats[best], audio, sr, duration, options, sections)
+        # score.json names the mood the prompt used (the picture's, when none was asked for).
+        plan = plan_from_beats(beats[best], audio, sr, duration, replace(options, mood=prompt.mood), sections)
         extra = {NAME: {"prompt": prompt.text, "window_prompts": windows,
                         "base_sha256": self.base.base_sha256, "licence": self.licence,
                         "rerank": ranking.to_json()}}
