@@ -1,6 +1,7 @@
 """The whole VMAS network: video encoder + music LM + the contrastive heads, and its training loss.
 
-A batch (from data.py) holds, per clip: frames (B, N, 3, H, W) uint8 at the video fps, codec codes
+A batch (from data.py) holds, per clip: frames (B, N, 3, H, W) uint8 at the video fps (or, with a
+frozen backbone, its cached "features" (B, N, F): `VideoEncoder.input_key` says which), codec codes
 (B, K, T), the music's beat activation (B, T) and the video's beat activation (B, T), both at the
 codec frame rate. It may also hold a text prompt's conditioning, "text_states" (B, St, D) and
 "text_mask" (B, St) bool, from `TextConditioner.encode` (a MusicGen base); without them every
@@ -99,7 +100,12 @@ class VmasNet(nn.Module):
         ce = token_ce(logits, targets, delay_valid_mask(k, t, codes.device))
         # Step s+1 has read codebook 0 of frame s: the earliest step that can know frame s's beat.
         n = min(t, inputs.shape[-1] - 1)
-        beat_loss = beat_bce(self.lm.beat_logits(hidden[:, 1 : 1 + n]), batch["music_beat"][:, :n])
+        # The beat head is read with the condition dropped (beat_activation, re-ranking), so it
+        # learns only on the rows that had it dropped: beats heard in the music, not copied from
+        # the visual-beat stream.
+        rows = ~keep if keep_text is None else ~keep & ~keep_text  # (B,)
+        beat_loss = (beat_bce(self.lm.beat_logits(hidden[rows, 1 : 1 + n]), batch["music_beat"][rows, :n])
+                     if bool(rows.any()) else hidden.new_zeros(()))
         nce = info_nce(self.video_embed(vt.pooled), self.music_embed(codes), self.logit_scale)
         total = ce + cfg.contrastive_weight * nce + cfg.beat_weight * beat_loss
         return {"loss": total, "ce": ce, "contrastive": nce, "beat": beat_loss}
