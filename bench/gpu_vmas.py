@@ -27,8 +27,12 @@ import json
 import time
 
 import torch
-
-from scorecut.models.vmas.config import SMALL, CodecConfig, LMConfig, VideoConfig, get_config
+from scorecut.models.vmas.config import (
+    SMALL,
+    CodecConfig,
+    LMConfig,
+    get_config,
+)
 from scorecut.models.vmas.generate import GenerateOptions, WindowCondition, generate
 from scorecut.models.vmas.model import VmasNet
 from scorecut.models.vmas.music_lm import MusicLM
@@ -64,7 +68,7 @@ def _reset_peak(device: str) -> None:
 
 def _batch(cfg, batch: int, device: str, g: torch.Generator) -> dict:
     t = cfg.window_frames
-    n = int(round(cfg.window_s * cfg.video.fps))
+    n = round(cfg.window_s * cfg.video.fps)
     return {
         "features": torch.randn(batch, n, cfg.video.backbone_width, generator=g).to(device),
         "codes": torch.randint(0, cfg.codec.cardinality, (batch, cfg.codec.n_q, t), generator=g).to(device),
@@ -74,7 +78,7 @@ def _batch(cfg, batch: int, device: str, g: torch.Generator) -> dict:
 
 
 def finetune_speed(cfg, label: str, device: str, batch: int, steps: int) -> dict:
-    from scorecut.models.vmas.finetune import FinetuneConfig, LORA_RANKS, add_adapters
+    from scorecut.models.vmas.finetune import LORA_RANKS, FinetuneConfig, add_adapters
 
     torch.manual_seed(0)
     lm = MusicLM(cfg.lm, cfg.codec.n_q, cfg.codec.cardinality)
