@@ -5,8 +5,10 @@ One job per file:
   video_encoder.py  temporal video encoder: per-frame CNN (or a local pretrained backbone),
                     token merging and shifted windowed attention, linear in frame count
   delay.py          the codebook delay pattern (pure; grids drawn in its docstring)
-  music_lm.py       decoder-only music transformer, cross-attention to video, static KV cache,
-                    top-k / top-p sampling
+  music_lm.py       MusicGen's decoder exactly, cross-attending to one [text | video] memory
+                    (video gated, closed at the start), static KV cache, top-k / top-p sampling
+  pretrained.py     a local MusicGen folder -> that LM with its weights, T5 text conditioning, codec
+  text_conditioning.py  T5 + MusicGen's enc_to_dec_proj: prompts -> the memory's text part
   codec.py          codec interface; 32 kHz EnCodec via `transformers` from local files; TinyCodec
   beats.py          music beats (onset comb tracker), visual beats, activation curves, re-ranking
   losses.py         token cross-entropy, InfoNCE with learned temperature, beat-head BCE
