@@ -105,10 +105,27 @@ def manifest_for(platform: str, wheels: list[Path]) -> str:
     return text[:cut] + extra + text[cut:]
 
 
+_RELATIVE = re.compile(r"^\s*from \.(\w+) import|^\s*from \. import ([\w, ]+)", re.M)
+
+
+def client_modules() -> list:
+    """The client library's files the extension needs: __init__.py and what it imports, relatively,
+    at any depth. Host-side extras (the CLI's plots and previews, on numpy and PyAV) stay out."""
+    wanted, todo = set(), ["__init__"]
+    while todo:
+        name = todo.pop()
+        if name in wanted or not (CLIENT / f"{name}.py").is_file():
+            continue
+        wanted.add(name)
+        for single, several in _RELATIVE.findall((CLIENT / f"{name}.py").read_text()):
+            todo.extend([single] if single else [n.strip() for n in several.split(",")])
+    return sorted(CLIENT / f"{name}.py" for name in wanted)
+
+
 def vendored_client() -> dict[str, str]:
     """archive name -> text of the client library and the contract, under vendor/."""
     files: dict[str, str] = {"vendor/__init__.py": '"""Private copies of the Scorecut client library and contract."""\n'}
-    for path in sorted(CLIENT.glob("*.py")):
+    for path in client_modules():
         text = _IMPORT_CONTRACT.sub(r"\1from ..scorecut_v1 import", path.read_text())
         if _ABSOLUTE_SCORECUT.search(text):
             raise SystemExit(f"{path} imports `scorecut` absolutely; the vendored copy cannot: use a relative import")

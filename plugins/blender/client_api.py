@@ -23,3 +23,4 @@ ServerUnavailable = _client.ServerUnavailable
 DEFAULT_ADDRESS = _client.DEFAULT_ADDRESS
 ENV_SERVER = _client.ENV_SERVER
 build_request = _client.build_request
+is_loopback = _client.is_loopback

@@ -8,6 +8,7 @@ called directly: timers never fire in the bpy module, where tests run.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from dataclasses import dataclass, field
 
 import bpy
@@ -16,7 +17,7 @@ from . import timeline
 from .client_api import JobOptions
 from .job_runner import CANCELLED, FAILED, FINISHED, JobRequest, JobRunner, JobState
 from .placement import take_name
-from .server_status import StatusProbe
+from .server_status import StatusProbe, online_refusal
 from .strips_to_request import Segment
 
 POLL_INTERVAL_S = 0.2  # how often the timer looks at the worker: progress feels live, costs nothing
@@ -35,6 +36,7 @@ class ScoreJob:
     placed: list[str] = field(default_factory=list)  # names of the sound strips made
     final: JobState | None = None  # set once the job has ended and been handled
     abandoned: bool = False  # its file was closed: whatever comes back is not placed anywhere
+    as_meta: bool = False  # place the take as one meta strip
 
     @property
     def take(self) -> str:
@@ -74,12 +76,16 @@ def prepare(scene, scope: str, settings, address: str, token: str = "") -> Score
         raise ValueError("this scene is already being scored: wait for it or press Cancel")
     if settings.place_stems and not settings.stems:
         raise ValueError("no stems chosen: tick at least one stem, or place only the mix")
+    refusal = online_refusal(address, getattr(bpy.app, "online_access", True))
+    if refusal:
+        raise ValueError(refusal)
     segment, not_read = timeline.collect_segment(scene, scope)
     out_dir, warning = timeline.output_dir()
     request = JobRequest(address=address, clips=segment.clips, options=job_options(settings),
                          duration_s=segment.duration_s, out_dir=out_dir,
                          name=take_name(scene.name, segment.first_frame), token=token)
-    job = ScoreJob(scene.name, segment, JobRunner(request), settings.place_stems, settings.keep_takes)
+    job = ScoreJob(scene.name, segment, JobRunner(request), settings.place_stems, settings.keep_takes,
+                   as_meta=settings.take_as_meta)
     if warning:
         job.report("WARNING", f"Scorecut: {warning}")
     for note in not_read:
@@ -114,8 +120,10 @@ def finish(job: ScoreJob, state: JobState) -> None:
             job.report("ERROR", f"Scorecut: the scene {job.scene_name!r} is gone; the music is in {state.result.folder}")
             return
         try:
-            job.placed = timeline.place_take(scene, job.segment, job.take, state.result.stems, state.result.mix,
-                                             job.place_stems, job.keep_takes)
+            # The take is the folder it landed in (<name>-2 beside an earlier take of the same frames).
+            job.placed = timeline.place_take(scene, job.segment, Path(state.result.folder).name, state.result.stems,
+                                             state.result.mix,
+                                             job.place_stems, job.keep_takes, job.as_meta)
         except (ValueError, RuntimeError) as e:  # no free channels; a WAV Blender cannot open
             job.report("ERROR", f"Scorecut: {e}; the music is in {state.result.folder}")
             return
@@ -181,13 +189,17 @@ def redraw() -> None:
         return
     for window in wm.windows:
         for area in window.screen.areas:
-            if area.type in {"SEQUENCE_EDITOR", "STATUSBAR"}:
+            if area.type == "SEQUENCE_EDITOR":
                 area.tag_redraw()
+        # The status bar is a window-level area, not one of screen.areas: Python cannot tag it, but
+        # setting the workspace's status text (None: the normal bar) redraws it.
+        with bpy.context.temp_override(window=window):
+            window.workspace.status_text_set_internal(None)
 
 
 # -- server status, for the panel ------------------------------------------------------------
 def refresh_status(address: str, token: str = "") -> StatusProbe:
-    probe = StatusProbe(address, token).start()
+    probe = StatusProbe(address, token).start(online_refusal(address, getattr(bpy.app, "online_access", True)))
     _STATUS[:] = [probe]
 
     def poll() -> float | None:

@@ -20,6 +20,9 @@ def _draw_status(layout, address: str) -> None:
         box.label(text="Asking the server...")
     elif status is None:
         box.label(text="Status unknown: press refresh")
+    elif not status.reachable and status.error.startswith("Blender's online access is off"):
+        box.label(text="Blocked: Blender's online access is off", icon="ERROR")
+        box.label(text="Allow it in Preferences > System > Network, or use a server on this computer")
     elif not status.reachable:
         box.label(text="Not reachable", icon="ERROR")
         box.label(text="Start it with: scorecut serve")
@@ -64,6 +67,7 @@ class SEQUENCER_PT_scorecut(bpy.types.Panel):
         sub.prop(settings, "stems")
         col.prop(settings, "duck_dialogue")
         col.prop(settings, "keep_takes")
+        col.prop(settings, "take_as_meta")
 
         job = jobs.active_job(scene.name)
         last = jobs.last_job(scene.name)

@@ -9,12 +9,22 @@ import os
 import threading
 from dataclasses import dataclass
 
-from .client_api import DEFAULT_ADDRESS, ENV_SERVER, ScorecutClient, ScorecutClientError
+from .client_api import DEFAULT_ADDRESS, ENV_SERVER, ScorecutClient, ScorecutClientError, is_loopback
+
+OFFLINE = ("Blender's online access is off (Preferences > System > Network > Allow Online Access), so "
+           "Scorecut talks only to a server on this computer; allow online access to use {address}, or run "
+           "`scorecut serve` here and use 127.0.0.1")
 
 
 def resolve_address(preference: str) -> str:
     """The server address: $SCORECUT_SERVER, else the add-on preference, else the default."""
     return os.environ.get(ENV_SERVER, "").strip() or (preference or "").strip() or DEFAULT_ADDRESS
+
+
+def online_refusal(address: str, online_access: bool) -> str:
+    """Why `address` may not be used while Blender's online access is off ("" when it may):
+    a server on this computer is always allowed, any other only with online access."""
+    return "" if online_access or is_loopback(address) else OFFLINE.format(address=address)
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,11 @@ class StatusProbe:
         self.result: ServerStatus | None = None
         self._thread = threading.Thread(target=self._run, args=(token,), name="scorecut-status", daemon=True)
 
-    def start(self) -> "StatusProbe":
+    def start(self, refusal: str = "") -> "StatusProbe":
+        """Ask on the thread; with a `refusal` (see online_refusal) the answer is that, unasked."""
+        if refusal:
+            self.result = ServerStatus(self.address, False, error=refusal)
+            return self
         self._thread.start()
         return self
 

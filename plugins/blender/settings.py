@@ -44,6 +44,9 @@ class ScorecutSettings(bpy.types.PropertyGroup):
     duck_dialogue: bpy.props.BoolProperty(
         name="Duck Under Dialogue", default=False,
         description="Lower the music where the movies' own sound has speech")
+    take_as_meta: bpy.props.BoolProperty(
+        name="Take as Meta Strip", default=False,
+        description="Group the take's strips into one meta strip: mute, swap and move it as one")
     keep_takes: bpy.props.BoolProperty(
         name="Keep Takes", default=False,
         description="Keep earlier takes of the same frames (muted); off replaces the last take")

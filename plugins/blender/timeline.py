@@ -1,4 +1,4 @@
-"""Blender's side of a take: read movie strips into `StripInfo`s, and place a finished take.
+"""Blender's side of a take: read movie strips into `StripInfo`s (placing a take: take_strips).
 
 Only this module and the UI modules touch bpy data; they run on the main thread only.
 """
@@ -10,12 +10,9 @@ from pathlib import Path
 
 import bpy
 
-from .compat import channel_muted, editor_of, name_channel, top_strips
-from .placement import Occupant, choose_channels, stems_to_place, takes_over
+from .compat import channel_muted, editor_of, top_strips
 from .strips_to_request import NothingToScore, Segment, StripInfo, build_segment, content_rate, scene_fps
-
-TAKE_KEY = "scorecut_take"  # ID property on placed sound strips: which take they belong to
-STEM_KEY = "scorecut_stem"
+from .take_strips import STEM_KEY, TAKE_KEY, place_take  # noqa: F401 - placing lives there; callers use these names
 OUTPUT_FOLDER = "scorecut"  # //scorecut/<take>/ beside the .blend
 
 
@@ -112,43 +109,3 @@ def output_dir() -> tuple[Path, str]:
     folder = Path(tempfile.gettempdir()) / "scorecut-blender"
     return folder, (f"the .blend file is not saved, so the music went to a temporary folder ({folder}); "
                     "save the file before scoring to keep the music beside it")
-
-
-def _blend_path(path: Path) -> str:
-    """Relative to the .blend (//scorecut/...) when it is saved, so the project can move."""
-    return bpy.path.relpath(str(path)) if bpy.data.filepath else str(path)
-
-
-def place_take(scene, segment: Segment, take: str, stems: dict[str, Path], mix: Path,
-               place_stems: bool, keep_takes: bool) -> list[str]:
-    """Put a finished take on the timeline; returns the names of the sound strips made.
-
-    The take playing over the same frames is removed, or muted when `keep_takes` (so only the
-    newest plays); takes kept earlier (muted) stay as they are. Each stem gets its own new channel above the picture, named after the stem.
-    """
-    editor = editor_of(scene, create=True)
-    strips = top_strips(editor)
-    first, end = segment.first_frame, segment.end_frame
-    occupants = [Occupant(s.channel, s.frame_final_start, s.frame_final_end, str(s.get(TAKE_KEY, "")), s.mute)
-                 for s in strips]
-    earlier = takes_over(occupants, first, end)
-    if not keep_takes:
-        occupants = [o for o in occupants if o.take not in earlier]
-    files = stems_to_place(stems, mix, place_stems)
-    channels = choose_channels(occupants, first, end, len(files))  # raises before anything changes
-    for strip in [s for s in strips if s.get(TAKE_KEY, "") in earlier]:
-        if keep_takes:
-            strip.mute = True
-        else:
-            strips.remove(strip)
-    names = []
-    for (stem, wav), channel in zip(files, channels):
-        strip = strips.new_sound(name=f"Scorecut {stem}", filepath=_blend_path(wav), channel=channel,
-                                 frame_start=first)
-        if strip.frame_final_duration > segment.frames:
-            strip.frame_final_duration = segment.frames  # sample rounding must not run past the segment
-        strip[TAKE_KEY] = take
-        strip[STEM_KEY] = stem
-        name_channel(editor, channel, stem)
-        names.append(strip.name)
-    return names

@@ -69,11 +69,13 @@ def main(args: dict) -> dict:
     before = sound_count(scene)
     settings.seed = args["seed"] + 1
     job = jobs.prepare(scene, "RANGE", settings, address, token)
+    folders = set(os.listdir(job.runner.request.out_dir))
     jobs.start(job)
     facts["cancel_accepted"] = jobs.cancel(scene.name)
     facts["cancelled"] = drive(jobs, job)
     facts["cancelled"]["strips_added"] = sound_count(scene) - before
-    facts["cancelled"]["take_exists"] = (job.runner.request.out_dir / job.take).exists()
+    # The take's folder name is chosen when it lands (<name>-2 beside an earlier take): no new folder.
+    facts["cancelled"]["take_exists"] = set(os.listdir(job.runner.request.out_dir)) != folders
 
     # The server refuses the request: its message reaches the user.
     settings.seed = args["seed"]

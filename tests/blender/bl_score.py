@@ -68,15 +68,18 @@ def main(args: dict) -> dict:
     }
     bpy.ops.sound.mixdown(filepath=args["mixdown"], container="WAV", codec="PCM", format="S16", mixrate=48000)
 
+    settings.seed = 4  # another take: another request, so its own folder (<name>-2)
     bpy.ops.sequencer.scorecut_score(scope="SELECTED")  # replaces the take over these frames
     facts["replaced"] = sound_strips(scene, timeline.TAKE_KEY)
     settings.keep_takes = True
+    settings.seed = 5
     bpy.ops.sequencer.scorecut_score(scope="SELECTED")  # keeps it, muted, and adds one above
     facts["kept"] = sound_strips(scene, timeline.TAKE_KEY)
     bpy.ops.wm.save_mainfile()
     bpy.ops.wm.open_mainfile(filepath=args["blend"])
     facts["reopened"] = sound_strips(bpy.context.scene, timeline.TAKE_KEY)
     bpy.context.scene.scorecut.keep_takes = False
+    bpy.context.scene.scorecut.seed = 6
     bpy.ops.sequencer.scorecut_score(scope="SELECTED")  # replaces the playing take, not the kept one
     facts["replaced_after_keep"] = sound_strips(bpy.context.scene, timeline.TAKE_KEY)
     return facts
