@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
-"""Build the Scorecut Blender extension: one zip per platform, the platform in the file name.
+"""Build the Scorecut Blender extension: one zip per platform and Blender Python, both in the name.
 
-    python packaging/build_blender_extension.py --out DIR [--platform linux-x64 ...] [--cache DIR]
+    python packaging/build_blender_extension.py --out DIR [--platform linux-x64 ...] [--python 3.11 ...]
+                                                [--cache DIR]
 
 Each zip holds the add-on (plugins/blender), its own copy of the client library and the wire
 contract (under the add-on's private `vendor` package, imports rewritten, so nothing clashes with
-what Blender's Python has installed), and grpcio + protobuf wheels for the platform for both
-Pythons Blender ships: 3.11 (Blender 4.2-5.0) and 3.13 (5.1+). Blender installs the wheel that
-matches the running Python. Wheels are downloaded once with pip into the cache folder.
+what Blender's Python has installed), and the grpcio + protobuf wheels of one platform for one of
+the Pythons Blender ships: `-py311` for Python 3.11 (Blender 4.2-5.0), `-py313` for 3.13 (5.1+).
+
+Why not both Pythons in one zip: Blender 4.2 picks an extension's wheels by platform only ("TODO:
+Match Python & ABI tags" in its bl_extension_ops.py) and keeps one wheel per distribution, the one
+whose file name sorts last when versions tie, so from a zip with grpcio cp311 and cp313 it would
+unpack the cp313 one into Python 3.11. With one Python per zip there is nothing to choose. Wheels
+are downloaded once with pip into the cache folder.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ CONTRACT = REPO / "proto" / "scorecut" / "v1"
 # typing-extensions ~= 4.12 (pure Python), which Blender's Python does not have.
 REQUIREMENTS = ("grpcio==1.85.3", "protobuf==7.36.2", "typing_extensions==4.16.0")
 PYTHON_VERSIONS = ("3.11", "3.13")  # Blender 4.2-5.0, Blender 5.1+
+# The oldest Blender each zip may install into: a Python 3.13 zip never into a 3.11 Blender.
+BLENDER_MIN = {"3.11": "4.2.0", "3.13": "5.1.0"}
 # Blender platform -> pip platform tags (pip widens them to the older compatible tags itself).
 PLATFORM_TAGS = {
     "linux-x64": ("manylinux_2_17_x86_64", "manylinux2014_x86_64"),
@@ -70,12 +78,12 @@ def _wheel_fits(filename: str, requirement: str, python: str, platform: str) -> 
     return py_tag == _python_tag(python) or py_tag.startswith("py3")
 
 
-def wheels_for(platform: str, cache: Path) -> list[Path]:
-    """grpcio and protobuf wheels of `platform` for every Python in PYTHON_VERSIONS (downloads only what is missing)."""
+def wheels_for(platform: str, cache: Path, pythons: tuple[str, ...] = PYTHON_VERSIONS) -> list[Path]:
+    """grpcio and protobuf wheels of `platform` for each of `pythons` (downloads only what is missing)."""
     folder = cache / platform
     folder.mkdir(parents=True, exist_ok=True)
     found: list[Path] = []
-    for python in PYTHON_VERSIONS:
+    for python in pythons:
         for requirement in REQUIREMENTS:
             have = [p for p in sorted(folder.glob("*.whl")) if _wheel_fits(p.name, requirement, python, platform)]
             if not have:
@@ -95,9 +103,10 @@ def wheels_for(platform: str, cache: Path) -> list[Path]:
     return sorted(set(found))
 
 
-def manifest_for(platform: str, wheels: list[Path]) -> str:
-    """The source manifest with this zip's `platforms` and `wheels`, as top-level keys."""
+def manifest_for(platform: str, wheels: list[Path], python: str = "3.11") -> str:
+    """The source manifest with this zip's `platforms`, `wheels` and oldest Blender, as top-level keys."""
     text = (ADDON / "blender_manifest.toml").read_text()
+    text = re.sub(r'^blender_version_min\s*=.*$', f'blender_version_min = "{BLENDER_MIN[python]}"', text, flags=re.M)
     extra = (f'platforms = ["{platform}"]\n'
              "wheels = [\n" + "".join(f'  "./wheels/{w.name}",\n' for w in wheels) + "]\n\n")
     first_table = re.search(r"^\[", text, re.M)  # keys after a [table] header would belong to it
@@ -145,14 +154,18 @@ def addon_version() -> str:
     return match.group(1)
 
 
-def build(platform: str, out_dir: Path, cache: Path) -> Path:
-    wheels = wheels_for(platform, cache)
+def zip_name(platform: str, python: str) -> str:
+    return f"scorecut-{addon_version()}-{platform.replace('-', '_')}-py{python.replace('.', '')}.zip"
+
+
+def build(platform: str, out_dir: Path, cache: Path, python: str = "3.11") -> Path:
+    wheels = wheels_for(platform, cache, (python,))
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"scorecut-{addon_version()}-{platform.replace('-', '_')}.zip"
+    target = out_dir / zip_name(platform, python)
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=out_dir)
     os.close(fd)
     with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("blender_manifest.toml", manifest_for(platform, wheels))
+        zf.writestr("blender_manifest.toml", manifest_for(platform, wheels, python))
         for path in sorted(ADDON.glob("*.py")):
             zf.write(path, path.name)
         for name, text in vendored_client().items():
@@ -169,11 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="folder for the zips")
     parser.add_argument("--platform", action="append", choices=sorted(PLATFORM_TAGS),
                         help="build only this platform (repeatable); default: all")
+    parser.add_argument("--python", action="append", choices=PYTHON_VERSIONS,
+                        help="build only for this Blender Python (repeatable); default: all")
     parser.add_argument("--cache", type=Path, default=default_cache(),
                         help="where downloaded wheels are kept between builds (default: %(default)s)")
     args = parser.parse_args(argv)
     for platform in args.platform or sorted(PLATFORM_TAGS):
-        print(build(platform, args.out, args.cache))
+        for python in args.python or PYTHON_VERSIONS:
+            print(build(platform, args.out, args.cache, python))
     return 0
 
 

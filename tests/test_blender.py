@@ -80,7 +80,7 @@ def bpy_python() -> str:
 @pytest.fixture(scope="session")
 def extension_zip(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("blender-extension")
-    done = subprocess.run([sys.executable, str(BUILD), "--out", str(out), "--platform", "linux-x64"],
+    done = subprocess.run([sys.executable, str(BUILD), "--out", str(out), "--platform", "linux-x64", "--python", "3.11"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     (zip_path,) = out.glob("*.zip")
@@ -114,27 +114,66 @@ def first_onset_s(samples: np.ndarray, rate: int, db: float = -60.0) -> float:
     return float(np.argmax(level > level.max() * 10 ** (db / 20)) / rate)
 
 
-def test_built_zips_one_per_platform_with_wheels_for_both_pythons(tmp_path):
+BLENDER_PLATFORM = {"linux-x64": "linux_x86_64", "macos-arm64": "macosx_11_0_arm64", "macos-x64": "macosx_10_9_x86_64",
+                    "windows-x64": "win_amd64"}
+
+
+def blender_42_wheels(wheels: list[str], platform: str) -> list[str]:
+    """The wheels Blender 4.2 unpacks from an extension: its bl_extension_ops filter checks only the
+    platform tag ("TODO: Match Python & ABI tags"), then one wheel per distribution is kept, the
+    highest version, and on a tie the file name that sorts last."""
+    current = BLENDER_PLATFORM[platform]
+    fits = []
+    for wheel in wheels:
+        tag = wheel[:-4].split("-")[-1]
+        arch = current.rpartition("_")[2] if current.startswith("macosx_") else current.partition("_")[2]
+        if (tag in {"any", current} or (current.startswith("macosx_") and tag.startswith("macosx_")
+                                        and (tag.endswith("_" + arch) or tag.endswith("_universal2")))
+                or (current.startswith("linux_") and tag.startswith("manylinux") and tag.endswith("_" + arch))):
+            fits.append(wheel)
+    best: dict[str, str] = {}
+    for wheel in fits:
+        name, version = wheel.split("/")[-1].split("-")[:2]
+        key = (tuple(int(x) for x in version.split(".")[:3]), wheel.split("/")[-1])
+        if name not in best or key > best[name][0]:
+            best[name] = (key, wheel)
+    return sorted(w for _, w in best.values())
+
+
+def test_built_zips_one_per_platform_and_python_pick_their_own_wheels(tmp_path):
     out = tmp_path / "dist"
     done = subprocess.run([sys.executable, str(BUILD), "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     zips = sorted(p.name for p in out.glob("*.zip"))
-    assert zips == [f"scorecut-0.1.0-{p}.zip" for p in ("linux_x64", "macos_arm64", "macos_x64", "windows_x64")]
+    assert zips == sorted(f"scorecut-0.1.0-{p}-{py}.zip" for p in ("linux_x64", "macos_arm64", "macos_x64", "windows_x64")
+                          for py in ("py311", "py313"))
+    all_grpc: dict[str, list[str]] = {}
     for zip_name in zips:
         with zipfile.ZipFile(out / zip_name) as zf:
             names = set(zf.namelist())
             manifest = zf.read("blender_manifest.toml").decode()
-        platform = zip_name.removeprefix("scorecut-0.1.0-").removesuffix(".zip").replace("_", "-")
+        platform, py = zip_name.removeprefix("scorecut-0.1.0-").removesuffix(".zip").rsplit("-", 1)
+        platform = platform.replace("_", "-")
         assert f'platforms = ["{platform}"]' in manifest
+        assert f'blender_version_min = "{"4.2.0" if py == "py311" else "5.1.0"}"' in manifest
         wheels = sorted(n for n in names if n.startswith("wheels/"))
         assert all(f'"./{w}"' in manifest for w in wheels)
         grpc = [w for w in wheels if w.startswith("wheels/grpcio-")]
-        assert {w.split("-")[2] for w in grpc} == {"cp311", "cp313"}, grpc
+        assert {w.split("-")[2] for w in grpc} == {f"cp{py[2:]}"}, grpc
+        all_grpc.setdefault(platform, []).extend(wheels)
+        # What Blender 4.2 (platform filter only) unpacks from this zip: this Python's grpcio.
+        picked = blender_42_wheels(wheels, platform)
+        assert [w.split("-")[2] for w in picked if w.startswith("wheels/grpcio-")] == [f"cp{py[2:]}"], picked
         assert any(w.startswith("wheels/protobuf-") for w in wheels)
         assert any(w.startswith("wheels/typing_extensions-") for w in wheels)
         tag = {"linux-x64": "manylinux", "macos-arm64": "macosx", "macos-x64": "macosx", "windows-x64": "win_amd64"}
         assert all(tag[platform] in w or w.endswith("-any.whl") for w in wheels), wheels
         assert {"__init__.py", "vendor/scorecut_client/client.py", "vendor/scorecut_v1/scorecut_pb2_grpc.py"} <= names
+    # Both Pythons' wheels in one zip (the layout before) is what Blender 4.2 gets wrong: cp313 into 3.11.
+    for platform, wheels in all_grpc.items():
+        picked = blender_42_wheels(sorted(set(wheels)), platform)
+        assert [w.split("-")[2] for w in picked if w.startswith("wheels/grpcio-")] == ["cp313"], picked
+
 
 
 def test_linux_zip_installs_enables_and_imports_its_cp311_grpcio(bpy_python, extension_zip, tmp_path, server,
