@@ -77,8 +77,12 @@ def video_files(data_dir: Path) -> list[Path]:
     return sorted(p for p in Path(data_dir).rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
 
 
-def _windows(path: Path, cfg: VmasConfig, codec: Codec, frame_input: FrameInput) -> list[dict]:
-    """One file's training windows; MediaError says why a file gives none."""
+def _windows(path: Path, cfg: VmasConfig, codec: Codec, frame_input: FrameInput | None = None) -> list[dict]:
+    """One file's training windows; MediaError says why a file gives none.
+
+    frame_input: the config's, loaded once by the caller (None: loaded here).
+    """
+    frame_input = frame_input or load_frame_input(cfg.video)
     wav = decode_audio(str(path), codec.sample_rate)
     if len(wav) == 0:
         raise MediaError(f"{path.name}: has no soundtrack; training needs videos with their music")
