@@ -19,9 +19,17 @@ from ..interface import (
     check_cancelled,
     no_progress,
 )
+from .coarse import dense_windows, frames_between, refine_cut, scan_packets
 from .curves import motion_from_mad, pace, visual_beats
-from .cuts import MIN_CONFIDENCE, detect_cuts
-from .decode import Thumbnailer, iter_audio, iter_decoded, iter_video, read_ahead
+from .cuts import MIN_CONFIDENCE, Cut, detect_cuts
+from .decode import (
+    DecodeOptions,
+    Thumbnailer,
+    iter_audio,
+    iter_decoded,
+    iter_video,
+    read_ahead,
+)
 from .features import ClipAccumulator, ClipArrays
 from .probe import probe_media
 from .rhythm import Accent, clip_accents, motion_period
@@ -57,12 +65,14 @@ def _check_clip(clip: Clip, index: int) -> None:
         raise MediaError(f"clip {index + 1} ({name}): its record end must come after its record start")
 
 
-def _decode_clip(clip: Clip, period_src: float, cancel, report) -> ClipArrays:
+def _decode_clip(clip: Clip, period_src: float, cancel, report, table=None) -> ClipArrays:
     acc = ClipAccumulator(period_src)
     span = clip.source_out_s - clip.source_in_s
     thumbnail = Thumbnailer()
+    dense = dense_windows(table) if table is not None else None
     # Decoding on its own thread, scaling and features on this one: the two overlap.
-    for t, frame in read_ahead(iter_decoded(clip.path, clip.source_in_s, clip.source_out_s, cancel=cancel)):
+    for t, frame in read_ahead(iter_decoded(clip.path, clip.source_in_s, clip.source_out_s, cancel=cancel,
+                                            dense=dense)):
         acc.add(t, thumbnail(frame))
         if acc.n_frames % 16 == 0:
             report((t - clip.source_in_s) / span)
@@ -82,9 +92,10 @@ def _decode_clip(clip: Clip, period_src: float, cancel, report) -> ClipArrays:
 def _analyse_clip(clip: Clip, fps: float, cancel, report) -> _ClipResult:
     speed = clip.speed
     period_src = speed / fps  # source seconds per analysis step, so steps are 1/fps of record time
-    a = _decode_clip(clip, period_src, cancel, report)
+    table = scan_packets(clip.path, clip.source_in_s, clip.source_out_s) if DecodeOptions().coarse else None
+    a = _decode_clip(clip, period_src, cancel, report, table)
     check_cancelled(cancel)
-    changes = detect_cuts(a, cancel=cancel)
+    changes = [_exact(c, a, table, clip.path, cancel) for c in detect_cuts(a, cancel=cancel)]
     cuts = [c for c in changes if c.confidence >= MIN_CONFIDENCE]
     rec = _to_record(clip, a.sample_t)
     # Steps across a hard cut or a fade measure the shot change, not motion: bridge them with
@@ -103,9 +114,11 @@ def _analyse_clip(clip: Clip, fps: float, cancel, report) -> _ClipResult:
             left = mad[lo - 1]
             right = mad[hi + 1] if hi + 1 < len(mad) else left
             mad[lo : hi + 1] = np.linspace(left, right, hi - lo + 3)[1:-1]
-    # A sample period longer than 1/fps in record time (low-fps sources) spreads the change.
+    # Change per analysis step: a sample gap longer than 1/fps in record time (low-fps sources)
+    # spreads the change, a shorter one (samples on the reference frames a coarse decode keeps)
+    # holds less of it.
     gaps = np.diff(rec, prepend=rec[0] - 1.0 / fps) * fps if len(rec) else rec
-    mad = mad / np.maximum(gaps, 1.0)
+    mad = mad / np.clip(gaps, 0.5, None)
     rec_cuts = [(float(_to_record(clip, c.time_s)), c.kind, c.strength, c.confidence) for c in cuts]
     unsure = [c for c in changes if c.confidence < MIN_CONFIDENCE]
     accents = [Accent(float(_to_record(clip, x.time_s)), x.strength, x.kind) for x in clip_accents(a, cuts, unsure)]
@@ -117,6 +130,18 @@ def _analyse_clip(clip: Clip, fps: float, cancel, report) -> _ClipResult:
     return _ClipResult(rec, motion_from_mad(mad), a.brightness, a.saturation, a.warmth, rec_cuts, accents,
                        _to_record(clip, a.frame_t), np.sqrt(a.step_energy),
                        _to_record(clip, clip.source_in_s + st) if len(st) else st, sp)
+
+
+def _exact(cut: Cut, a: ClipArrays, table, path: str, cancel) -> Cut:
+    """A hard cut found between two decoded frames with skipped frames between them, placed on
+    its exact frame by decoding that stretch in full (rare: the packet table marks most cuts)."""
+    if cut.kind != "hard" or cut.confidence < MIN_CONFIDENCE:
+        return cut
+    i = int(np.searchsorted(a.frame_t, cut.time_s))
+    if i == 0 or frames_between(table, float(a.frame_t[i - 1]), cut.time_s) == 0:
+        return cut
+    t = refine_cut(path, float(a.frame_t[i - 1]), cut.time_s, cancel)
+    return Cut(t, cut.kind, cut.strength, t, t, cut.confidence)
 
 
 def analyze_segment(segment: Segment, *, progress: ProgressFn = no_progress,

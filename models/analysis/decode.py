@@ -31,6 +31,7 @@ class DecodeOptions:
     prescale_width: int = 192  # first, cheap bilinear step (only when the source is wider than 2x this)
     skip_loop_filter: bool = True  # deblocking only smooths 8x8 block edges: invisible at 64 px
     threads: int = 0  # decoder threads; 0 = FFmpeg's choice (one per core, and one more)
+    coarse: bool = True  # the analysis skips non-reference frames away from possible cuts (coarse.py)
 
 
 def _frame_size(width: int, height: int, target_w: int) -> tuple[int, int]:
@@ -45,10 +46,13 @@ def _stream_start(stream) -> float:
 
 
 def iter_decoded(path: str, in_s: float, out_s: float | None, *, cancel: threading.Event | None = None,
-                 options: DecodeOptions = DecodeOptions()) -> Iterator[tuple[float, av.VideoFrame]]:
+                 options: DecodeOptions = DecodeOptions(),
+                 dense: list[tuple[float, float]] | None = None) -> Iterator[tuple[float, av.VideoFrame]]:
     """Yield (time_s, frame) for each decoded frame with time in [in_s, out_s), in presentation order.
 
     time_s: seconds of media time (first frame = 0). frame: the decoder's full-size picture.
+    dense: None decodes every frame; otherwise only inside these media-time ranges, and reference
+    frames alone elsewhere (the decoder skips the frames nothing is predicted from; see coarse.py).
     """
     from .probe import open_media, picture_stream
 
@@ -79,7 +83,7 @@ def iter_decoded(path: str, in_s: float, out_s: float | None, *, cancel: threadi
                         container.seek(0, stream=stream)
                         seek_to = None
                 overshoot = landed = False
-                for frame in container.decode(stream):
+                for frame in _decode(container, stream, dense, tb, t0):
                     landed = True
                     if n % 8 == 0:
                         check_cancelled(cancel)
@@ -113,6 +117,26 @@ def iter_decoded(path: str, in_s: float, out_s: float | None, *, cancel: threadi
         container.close()
 
 
+def _decode(container, stream, dense: list[tuple[float, float]] | None, tb: float, t0: float):
+    """container.decode(stream), with non-reference frames skipped outside the `dense` ranges.
+
+    The skip is set per packet, before it is sent (frame threads copy it when the packet is
+    submitted), from the packet's own presentation time.
+    """
+    if dense is None:
+        yield from container.decode(stream)
+        return
+    ctx = stream.codec_context
+    starts = np.array([a for a, _ in dense])
+    ends = np.array([b for _, b in dense])
+    for packet in container.demux(stream):
+        if packet.pts is not None:
+            t = packet.pts * tb - t0
+            k = int(np.searchsorted(starts, t, side="right")) - 1
+            ctx.skip_frame = "DEFAULT" if k >= 0 and t <= ends[k] else "NONREF"
+        yield from stream.decode(packet)
+
+
 class Thumbnailer:
     """Full-size frames to small RGB arrays: two swscale steps, each with its cached scaler."""
 
@@ -131,13 +155,14 @@ class Thumbnailer:
 
 
 def iter_video(path: str, in_s: float, out_s: float | None, *, cancel: threading.Event | None = None,
-               options: DecodeOptions = DecodeOptions()) -> Iterator[tuple[float, np.ndarray]]:
+               options: DecodeOptions = DecodeOptions(),
+               dense: list[tuple[float, float]] | None = None) -> Iterator[tuple[float, np.ndarray]]:
     """Yield (time_s, rgb) for each frame with time in [in_s, out_s), in presentation order.
 
     time_s: seconds of media time (first frame = 0). rgb: (h, w, 3) uint8 at options.width.
     """
     thumbnail = Thumbnailer(options)
-    for t, frame in iter_decoded(path, in_s, out_s, cancel=cancel, options=options):
+    for t, frame in iter_decoded(path, in_s, out_s, cancel=cancel, options=options, dense=dense):
         yield t, thumbnail(frame)
 
 

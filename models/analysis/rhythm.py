@@ -45,10 +45,14 @@ def _reversals(a: ClipArrays) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0), np.zeros(0)
     # dot1[j] = D_j . D_(j-1): the turn is at frame j-1. dot2[j] = D_j . D_(j-2): the turn is in
     # step D_(j-1), between frames j-2 and j-1 (a frame on each side of it, the step itself small).
+    # Only where the frames are evenly spaced: a coarse decode keeps some frames and not others,
+    # and steps of unequal length do not cancel even when the motion is steady.
+    gap = np.diff(t)  # (n-1,) gap[m] = t[m+1] - t[m]
+    even = np.abs(gap[1:] - gap[:-1]) <= 0.25 * np.minimum(gap[1:], gap[:-1])  # (n-2,) around frame m+1
     at_frame = t[1:-1]  # frames 1..n-2, from dot1[2..n-1]
-    size_frame = -dot1[2:]
+    size_frame = np.where(even, -dot1[2:], 0.0)
     at_step = 0.5 * (t[1:-2] + t[2:-1])  # between frames j-2 and j-1 for j = 3..n-1
-    size_step = -dot2[3:]
+    size_step = np.where(even[1:] & even[:-1], -dot2[3:], 0.0)
     times = np.concatenate([at_frame, at_step])
     size = np.concatenate([size_frame, size_step])
     order = np.argsort(times, kind="stable")
@@ -64,7 +68,7 @@ def clip_accents(a: ClipArrays, cuts: list[Cut], unsure: list[Cut]) -> list[Acce
         # Scale: the clip's strong steps (its 90th percentile), never below sensor grain.
         scale = max(float(np.percentile(energy[1:], 90)) if len(energy) > 1 else 0.0, 2e-5)
         score = size / scale
-        keep = score >= 0.25
+        keep = score >= 0.4
         cand = sorted(zip(-score[keep], times[keep]))  # strongest first
         chosen: list[tuple[float, float]] = []
         busy = [c.time_s for c in cuts]
