@@ -264,3 +264,24 @@ def test_score_with_musicgen_through_a_server(musicgen_server, media_root, tmp_p
     assert len(notes["window_prompts"]) >= 4
     assert all(w["prompt"].startswith("electronic dance track, tense") for w in notes["window_prompts"])
     assert notes["window_prompts"][0]["start_s"] == 0 and notes["window_prompts"][-1]["end_s"] == pytest.approx(1.6, abs=0.01)
+
+
+def test_rank_audio_tracks_beats_in_the_audio_and_keeps_the_take_on_the_cuts():
+    """The same tracking and ranking compose() runs, on audio whose beats are known: a 120 BPM
+    pulse whose beats fall on the cuts wins over the same pulse a quarter second late."""
+    from scorecut.models.vmas.zero_shot import rank_audio
+
+    rate, duration = 16_000, 6.0
+    t = np.arange(int(rate * duration)) / rate
+
+    def pulse(phase_s: float) -> np.ndarray:
+        since = (t - phase_s) % 0.5  # seconds since the last beat
+        return (np.sin(2 * np.pi * 110 * t) * np.exp(-since / 0.04) * (t >= phase_s)).astype(np.float32)
+
+    cuts = np.array([1.0, 2.5, 4.0, 5.0])
+    late, on = pulse(0.25), pulse(0.0)
+    beats, ranking = rank_audio([late, on], rate, duration, cuts, 0.1)
+    # Every cut met (recall 1) by 4 of 12 beats (precision 1/3): F = 0.5; the late take meets none.
+    assert ranking.chosen == 1 and ranking.scores == (0.0, pytest.approx(0.5)), ranking
+    assert len(beats[1]) == 12 and np.allclose(np.diff(beats[1][1:]), 0.5, atol=0.01)  # it heard the 120 BPM pulse
+    assert all(np.min(np.abs(beats[1] - c)) < 0.03 for c in cuts)

@@ -68,6 +68,17 @@ def rank_candidates(candidate_beats: list[np.ndarray], targets_s: np.ndarray, to
     return Ranking(scores, tuple(len(b) for b in candidate_beats), len(targets_s), int(order[0]))
 
 
+def rank_audio(wavs: list[np.ndarray], sample_rate: int, duration_s: float, targets_s: np.ndarray,
+               tolerance_s: float) -> tuple[list[np.ndarray], Ranking]:
+    """Candidates' mono audio (N,) each -> the beats tracked in each (seconds) and their ranking
+    against the cuts and visual beats. Only the segment's length is heard (the codec pads)."""
+    from .beats import track_music_beats
+
+    n = int(round(duration_s * sample_rate))
+    beats = [track_music_beats(w[:n], sample_rate) for w in wavs]
+    return beats, rank_candidates(beats, targets_s, tolerance_s)
+
+
 def default_options(device: str) -> ZeroShotOptions:
     """Fewer candidates on a CPU, where each costs real time; $SCORECUT_MUSICGEN_CANDIDATES overrides."""
     n = 2 if device.startswith("cpu") else 4
@@ -153,7 +164,6 @@ class MusicGenModel:
 
         `segment` is not read: the prompt and the re-ranking need only the analysis.
         """
-        from .beats import track_music_beats
         from .prompt import write_prompt
         from .serving import at_output_rate, plan_from_beats
 
@@ -168,8 +178,7 @@ class MusicGenModel:
         # One candidate at a time: EnCodec decodes a whole segment at once, and C of them is C times the memory.
         wavs = [codec.decode(codes[i : i + 1])[0, 0].float().cpu().numpy() for i in range(codes.shape[0])]  # (T * hop,) each
         visual = np.union1d(np.asarray(analysis.visual_beats_s, float), np.asarray(analysis.cuts_s, float))
-        beats = [track_music_beats(w[: int(round(duration * codec.sample_rate))], codec.sample_rate) for w in wavs]
-        ranking = rank_candidates(beats, visual, self.options.beat_tolerance_s)
+        beats, ranking = rank_audio(wavs, codec.sample_rate, duration, visual, self.options.beat_tolerance_s)
         best = ranking.chosen
         sr = int(options.sample_rate)
         audio = at_output_rate(wavs[best], codec.sample_rate, sr, round(duration * sr))
