@@ -54,7 +54,9 @@ def test_install_into_target_and_run_the_menu_script(tmp_path):
     done = install("--target", str(target), "--python", sys.executable)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ready:" in done.stdout and "not ready" not in done.stdout
-    assert sorted(p.name for p in target.iterdir()) == ["Scorecut.py", "scorecut_lib.zip"]
+    assert sorted(p.name for p in target.iterdir()) == ["Scorecut Free.lua", "Scorecut.py", "scorecut_lib.zip"]
+    lua = (target / "Scorecut Free.lua").read_text()
+    assert f'python = "{sys.executable}",' in lua and "SCORECUT_AS_LIBRARY" in lua  # jobs run in this Python
     names = set(zipfile.ZipFile(target / "scorecut_lib.zip").namelist())
     for needed in ("scorecut/__init__.py", "scorecut/v1/scorecut_pb2.py", "scorecut/v1/scorecut_pb2_grpc.py",
                    "scorecut/v1/scorecut.proto", "scorecut/plugins/__init__.py",
@@ -74,7 +76,8 @@ def test_install_into_target_and_run_the_menu_script(tmp_path):
     assert seen["status"].startswith("Server not running") and "scorecut serve" in seen["status"]
 
     again = install("--target", str(target), "--python", sys.executable)  # reinstall replaces in place
-    assert again.returncode == 0 and sorted(p.name for p in target.iterdir()) == ["Scorecut.py", "scorecut_lib.zip"]
+    assert again.returncode == 0
+    assert sorted(p.name for p in target.iterdir()) == ["Scorecut Free.lua", "Scorecut.py", "scorecut_lib.zip"]
 
 
 def test_dry_run_writes_nothing(tmp_path):
@@ -129,3 +132,62 @@ def test_outside_resolve_through_davinci_resolve_script(tmp_path):
         env["RESOLVE_SCRIPT_LIB"] = lib
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
         assert out.stdout.startswith(expected), out.stdout + out.stderr
+
+
+def _installer():
+    sys.path.insert(0, str(INSTALLER.parent))
+    try:
+        import install_resolve
+    finally:
+        sys.path.remove(str(INSTALLER.parent))
+    return install_resolve
+
+
+def _fake_python(path: Path) -> Path:
+    """An executable at `path` that is this test's Python (which has grpcio and protobuf)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    path.chmod(0o755)
+    return path
+
+
+def _mac_resolve(root: Path, version: str, bundled: bool) -> Path:
+    app = root / "DaVinci Resolve.app"
+    (app / "Contents").mkdir(parents=True)
+    (app / "Contents" / "Info.plist").write_text(
+        f"<plist><dict><key>CFBundleShortVersionString</key>\n<string>{version}</string></dict></plist>")
+    if bundled:
+        _fake_python(app / "Contents" / "Libraries" / "Python" / "bin" / "python3")
+    return app
+
+
+def test_the_python_resolve_loads_per_os_and_version(tmp_path):
+    installer = _installer()
+    app = _mac_resolve(tmp_path / "mac21", "21.1.0", bundled=True)
+    python, why = installer.find_resolve_python("darwin", app)
+    assert python == str(app / "Contents/Libraries/Python/bin/python3") and "Resolve 21.1.0 ships" in why
+    app = _mac_resolve(tmp_path / "mac21-broken", "21.1.2", bundled=False)
+    python, why = installer.find_resolve_python("darwin", app)
+    assert python is None and "should ship its own Python" in why and "--python" in why
+    app = _mac_resolve(tmp_path / "mac19", "19.1.4", bundled=False)
+    python, why = installer.find_resolve_python("darwin", app)
+    assert "system Python Resolve 19.1.4 loads" in why
+    linux = tmp_path / "opt-resolve"
+    _fake_python(linux / "libs" / "python3.12" / "bin" / "python3")
+    python, _ = installer.find_resolve_python("linux", linux)
+    assert python == str(linux / "libs/python3.12/bin/python3")
+    windows = tmp_path / "win-resolve"
+    _fake_python(windows / "python" / "python.exe")
+    assert installer.find_resolve_python("win32", windows)[0] == str(windows / "python/python.exe")
+
+
+def test_installer_checks_grpc_in_the_python_resolve_ships(tmp_path):
+    linux = tmp_path / "opt-resolve"
+    bundled = _fake_python(linux / "libs" / "python3.12" / "bin" / "python3")
+    done = install("--dry-run", "--target", str(tmp_path / "t"), "--resolve-dir", str(linux))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"checking {bundled}: the Python that Resolve ships in {linux}" in done.stdout
+    assert "ready: " in done.stdout and "has grpcio" in done.stdout
+    app = _mac_resolve(tmp_path / "mac", "21.1.0", bundled=False)
+    done = install("--dry-run", "--target", str(tmp_path / "t"), "--resolve-dir", str(app))
+    assert done.returncode == 1 and "should ship its own Python" in done.stdout, done.stdout
