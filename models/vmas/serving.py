@@ -49,6 +49,7 @@ def load(device: str = "cpu", checkpoint: str = "", model_dir: Path | None = Non
         raise ModelUnavailable(f"the vmas model has no checkpoint at {where}: {FIX}")
     import torch
 
+    from .backbone import BackboneError, check_backbone
     from .checkpoint import CheckpointError, load_checkpoint
     from .codec import CodecUnavailable, load_codec
     from .model import VmasNet
@@ -66,10 +67,11 @@ def load(device: str = "cpu", checkpoint: str = "", model_dir: Path | None = Non
         codec = load_codec(cfg.codec, model_dir, device=device)
     except CodecUnavailable as exc:
         raise ModelUnavailable(f"vmas cannot load its audio codec: {exc}") from None
-    if cfg.video.backbone:  # a TorchScript backbone is loaded from its file: build on the CPU
-        if not Path(cfg.video.backbone).is_file():
-            raise ModelUnavailable(f"this vmas model uses the image backbone {cfg.video.backbone}, which is "
-                                   "not on this machine: copy it to that path")
+    if cfg.video.backbone:  # a CLIP/SigLIP folder outside the checkpoint: here, with the same weights
+        try:
+            check_backbone(cfg.video)
+        except BackboneError as exc:
+            raise ModelUnavailable(f"this vmas model cannot use its image backbone: {exc}") from None
         net = VmasNet(cfg)
         net.load_state_dict(state["model"])
     else:
@@ -109,9 +111,12 @@ class VmasModel:
     def __init__(self, net, codec, checkpoint: str, generate_options=None, compile_step: bool = False):
         import torch
 
+        from .features import load_frame_input
         from .generate import GenerateOptions
 
         self.net, self.codec, self.checkpoint = net, codec, checkpoint
+        # What the video encoder reads per frame, made as for the training shards (features.py)
+        self.frame_input = load_frame_input(net.cfg.video, next(net.parameters()).device)
         self.generate_options = generate_options or GenerateOptions(candidates=2)
         # Only the one-token step is compiled (gpt-fast): static shapes thanks to the static cache.
         self._step = torch.compile(net.lm.forward, mode="reduce-overhead") if compile_step else None
@@ -125,17 +130,15 @@ class VmasModel:
         import torch
 
         from .beats import activation
-        from .data import segment_frames
         from .generate import generate_codes, rerank_candidates
 
         if segment is None:
             raise RequestError("vmas needs the segment's pictures: pass the Segment the analysis was made from")
         cfg = self.net.cfg
         duration = float(analysis.duration_s)
-        frames = segment_frames(segment, cfg.video.fps, cfg.video.frame_size, cancel)  # (N, 3, S, S)
+        video = self.frame_input.segment(segment, cancel)  # (N, 3, S, S) pixels | (N, F) backbone features
         check_cancelled(cancel)
-        chunk = cfg.video.chunk_frames
-        vt = self.net.video.encode_stream(torch.from_numpy(frames[i : i + chunk]) for i in range(0, len(frames), chunk))
+        vt = self.net.video.encode_stream(video.split(cfg.video.chunk_frames))
         fr = cfg.codec.frame_rate
         n_codes = int(np.ceil(duration * fr - 1e-9))
         # Cuts are the strongest visual beats; both drive the beat stream.
