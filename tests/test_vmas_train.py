@@ -17,7 +17,7 @@ from conftest import isolated_env
 from scorecut.models.interface import Cancelled, Clip, ModelUnavailable, RequestError, ScoreOptions, Segment
 from scorecut.models.registry import load_model, model_infos
 from scorecut.models.vmas import serving
-from scorecut.models.vmas.checkpoint import CheckpointError, load_checkpoint, sha256_file
+from scorecut.models.vmas.checkpoint import CheckpointError, load_checkpoint, serving_weights, sha256_file
 from scorecut.models.vmas.config import DEBUG
 from scorecut.models.vmas.train import TrainOptions, train
 from videos import VideoSpec
@@ -113,8 +113,11 @@ def test_save_load_is_exact(cli_run):
     state = load_checkpoint(run / "checkpoint.pt")
     model = serving.load(checkpoint=str(run / "checkpoint.pt"))
     loaded = model.net.state_dict()
-    assert set(loaded) == set(state["model"])
-    for name, tensor in state["model"].items():
+    served = serving_weights(state)  # the moving average of the trained weights
+    assert set(loaded) == set(state["model"]) == set(served)
+    assert set(state["ema"]["weights"]) == {n for n, _ in model.net.named_parameters()}
+    assert any(not torch.equal(state["ema"]["weights"][n], state["model"][n]) for n in state["ema"]["weights"])
+    for name, tensor in served.items():
         assert torch.equal(loaded[name], tensor), name
     again = serving.load(checkpoint=str(run / "checkpoint.pt"))
     g = torch.Generator().manual_seed(0)
@@ -206,7 +209,8 @@ def test_install_then_verify_serves_from_the_model_folder(cli_run, tmp_path):
     installed = load_checkpoint(path)
     assert installed["optimizer"] is None  # the serving copy carries no training state
     trained = load_checkpoint(run / "checkpoint.pt")
-    assert all(torch.equal(installed["model"][k], v) for k, v in trained["model"].items())
+    assert installed["ema"] is None and installed["base"] is None
+    assert all(torch.equal(installed["model"][k], v) for k, v in serving_weights(trained).items())
     report = verify(model_dir=models)
     assert report["installed"] and report["finite"] and report["config"] == "debug"
     assert report["samples"] == DEBUG.codec.sample_rate  # one second of music

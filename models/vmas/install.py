@@ -1,7 +1,8 @@
 """Installing a trained VMAS checkpoint into the model folder, and verifying an installed one.
 
-`install` checks the checkpoint (sha256, format), writes a serving copy without the optimizer
-state to `<model dir>/vmas/checkpoint.pt` (atomically, with its sha256), and copies a local
+`install` checks the checkpoint (sha256, format), writes a serving copy (the moving average of
+the weights, no optimizer state; a fine-tune keeps the name and sha256 of its MusicGen base) to
+`<model dir>/vmas/checkpoint.pt` (atomically, with its sha256), and copies a local
 EnCodec folder to `<model dir>/encodec_32khz` when the model uses one. `verify` loads what is
 installed exactly as the server will and generates one second of music from a still picture.
 """
@@ -13,7 +14,7 @@ import shutil
 import time
 from pathlib import Path
 
-from .checkpoint import load_checkpoint, save_checkpoint, sha256_file
+from .checkpoint import load_checkpoint, save_checkpoint, serving_weights, sha256_file
 
 CODEC_FOLDER = "encodec_32khz"
 
@@ -36,7 +37,10 @@ def install(checkpoint: Path, model_dir: Path, codec_dir: Path | None = None) ->
         shutil.copytree(source, target)
         cfg = dataclasses.replace(cfg, codec=dataclasses.replace(cfg.codec, path=""))  # found in the model folder
     dest = installed_checkpoint(Path(model_dir))
-    return save_checkpoint(dest, cfg, state["model"], state["step"], optimizer=None)
+    # The serving copy: the run's moving average as the weights, no training state; a fine-tune
+    # keeps the record of the MusicGen base it needs.
+    return save_checkpoint(dest, cfg, serving_weights(state), state["step"], optimizer=None, base=state["base"],
+                           finetune=state["finetune"])
 
 
 def verify(model_dir: Path | None = None, checkpoint: str = "", device: str = "cpu") -> dict:

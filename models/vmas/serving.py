@@ -50,7 +50,7 @@ def load(device: str = "cpu", checkpoint: str = "", model_dir: Path | None = Non
     import torch
 
     from .backbone import BackboneError, check_backbone
-    from .checkpoint import CheckpointError, load_checkpoint
+    from .checkpoint import CheckpointError, load_checkpoint, serving_weights
     from .codec import CodecUnavailable, load_codec
     from .model import VmasNet
 
@@ -63,6 +63,14 @@ def load(device: str = "cpu", checkpoint: str = "", model_dir: Path | None = Non
     except CheckpointError as exc:
         raise ModelUnavailable(str(exc)) from None
     cfg = state["config"]
+    if state["base"]:  # a fine-tune of MusicGen: needs its exact base installed (finetune.py, train engineer)
+        from .finetune import load_finetuned
+
+        try:
+            net, codec = load_finetuned(state, model_dir, device, path)
+        except (CheckpointError, ValueError) as exc:  # a missing or other base, a damaged base folder
+            raise ModelUnavailable(str(exc)) from None
+        return VmasModel(net, codec, str(path), compile_step=device.startswith("cuda"))
     try:
         codec = load_codec(cfg.codec, model_dir, device=device)
     except CodecUnavailable as exc:
@@ -73,11 +81,11 @@ def load(device: str = "cpu", checkpoint: str = "", model_dir: Path | None = Non
         except BackboneError as exc:
             raise ModelUnavailable(f"this vmas model cannot use its image backbone: {exc}") from None
         net = VmasNet(cfg)
-        net.load_state_dict(state["model"])
+        net.load_state_dict(serving_weights(state))
     else:
         with torch.device("meta"):  # no random init: the weights come from the checkpoint
             net = VmasNet(cfg)
-        net.load_state_dict(state["model"], assign=True)
+        net.load_state_dict(serving_weights(state), assign=True)  # the run's moving average
     return VmasModel(net.to(device).eval(), codec, str(path), compile_step=device.startswith("cuda"))
 
 

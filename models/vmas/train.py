@@ -49,6 +49,7 @@ class TrainOptions:
     cache_dir: Path | None = None  # decoded-data shards; None = RUN/cache (shareable between runs)
     stop_after: int = 0  # stop (with a checkpoint) after this many steps of this run; 0 = run to `steps`
     init: str = ""  # "" = from scratch; "musicgen" = the installed MusicGen; else a MusicGen folder
+    video_backbone: str = ""  # a local CLIP/SigLIP folder under the video encoder; "" = the config's
     adapters: str = "lora"  # with init: "lora" (low-rank adapters) | "cross" (the whole cross-attention)
     lora_rank: int = 0  # 0 = the size's default (finetune.LORA_RANKS)
     precision: str = "auto"  # "auto" = bf16 autocast on CUDA, fp32 on CPU | "bf16" | "fp32"

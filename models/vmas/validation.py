@@ -73,7 +73,7 @@ def write_samples(net, codec, batch: dict, names: list[str], folder: Path, seed:
     paths = []
     n = batch["codes"].shape[-1]
     for i, name in enumerate(names):
-        vt = net.video(batch["frames"][i : i + 1])
+        vt = net.video(batch[net.video.input_key][i : i + 1])
         codes = generate_codes(net, vt, batch["visual_beat"][i], n, GenerateOptions(seed=seed + i))
         for tag, c in (("generated", codes[:1]), ("original", batch["codes"][i : i + 1])):
             wav = codec.decode(c)[0, 0].float().cpu().numpy()
@@ -102,10 +102,11 @@ def validate(net, batches: list[dict]) -> dict:
 def _token_logits(net, batch: dict):
     """The LM's logits (B, K, L, card) and delayed targets (B, K, L) with every clip's video given."""
     codes = batch["codes"]
-    keep = torch.ones(codes.shape[0], dtype=torch.bool, device=codes.device)
-    vt = net.video(batch["frames"])
-    memory, mask = net.lm.memory(vt.tokens, vt.times_s * net.cfg.codec.frame_rate, keep)
+    b = codes.shape[0]
+    keep = torch.ones(b, dtype=torch.bool, device=codes.device)
+    vt = net.video(batch[net.video.input_key])
+    memory = net.memory(vt.tokens, vt.times_s * net.cfg.codec.frame_rate, b, keep_video=keep)
     inputs, targets = net.lm_inputs(codes)
     beat = net.beat_stream(batch["visual_beat"], inputs.shape[-1], keep)
-    logits, _ = net.lm(inputs, beat, memory, mask)
+    logits, _ = net.lm(inputs, beat, memory)
     return logits, targets
