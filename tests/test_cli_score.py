@@ -111,7 +111,9 @@ def test_a_different_request_never_replaces_an_earlier_take(server, media_root, 
 
     first = score("--seed", "1")
     assert first.stdout.strip() == str(out / "takes") and "holds another take" not in first.stderr
-    assert _recorded(out / "takes") == {"clips": [{"path": str(video), "name": "takes.mp4"}], "options": {"seed": 1}}
+    st = video.stat()
+    assert _recorded(out / "takes") == {"clips": [{"path": str(video), "name": "takes.mp4"}], "options": {"seed": 1},
+                                        "media": [{"size": st.st_size, "modified_ns": st.st_mtime_ns}]}
 
     second = score("--seed", "2", "--style", "lofi")  # a different request: the first take is kept
     assert second.stdout.strip() == str(out / "takes-2")

@@ -232,9 +232,11 @@ def test_upload_once_and_same_result_as_path_reference(server, fresh_server, med
         assert json.loads((result.folder / "score.json").read_text()) == result.score
         assert read_wav(result.mix)[0].shape[0] == result.score["mix"]["samples"]
     # score.json records the request as made here: the same record whether the media went by path or upload.
+    st = video.stat()
     assert first.score["request"] == by_path.score["request"] == {
         "clips": [{"path": str(video), "name": "upload_video.mp4"}],
-        "options": {"seed": 5, "stems": ["drums", "bass"]}}
+        "options": {"seed": 5, "stems": ["drums", "bass"]},
+        "media": [{"size": st.st_size, "modified_ns": st.st_mtime_ns}]}
     assert second.score["request"]["clips"][0] == {"path": str(video), "name": "upload_video.mp4",
                                                    "source_in_s": 1.0, "source_out_s": 3.0,
                                                    "record_end_s": 2.0}

@@ -116,6 +116,18 @@ def request_record(
     duration_s: float | None = None,
 ) -> dict:
     """What identifies a request, as score.json records it under "request": the clips (local paths and
-    ranges), the output duration and the options that were set. The same request gives the same record."""
-    return _fields(build_request(clips, options, duration_s=duration_s))
+    ranges), the output duration, the options that were set, and each media file's size and
+    modification time ("media"), so a file replaced by other content is another request (its take
+    lands beside the earlier one, never over it). The same request gives the same record."""
+    record = _fields(build_request(clips, options, duration_s=duration_s))
+    record["media"] = [_identity(clip.path) for clip in clips]
+    return record
+
+
+def _identity(path: str) -> dict:
+    try:
+        st = os.stat(path)
+    except OSError:  # refused later, with words, when the job is built
+        return {}
+    return {"size": st.st_size, "modified_ns": st.st_mtime_ns}
 
