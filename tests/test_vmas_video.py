@@ -315,3 +315,30 @@ def test_the_debug_config_keeps_the_scratch_cnn_on_pixels(clips, tmp_path):
     assert frames.shape == (16, 3, 32, 32) and frames.dtype == torch.uint8
     with pytest.raises(ValueError, match="needs its width"):
         VmasNet(dataclasses.replace(DEBUG, video=dataclasses.replace(DEBUG.video, backbone="/x")))
+
+
+def test_a_model_on_a_backbone_serves_and_refuses_another_backbone_by_name(clips, tmp_path):
+    import shutil
+
+    from scorecut.models.interface import ModelUnavailable, ScoreOptions
+    from scorecut.models.vmas import serving
+    from scorecut.models.vmas.checkpoint import save_checkpoint
+
+    folder = make_clip(tmp_path / "clip_served", seed=5)
+    cfg = with_video_backbone(DEBUG, folder)
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(tmp_path / "run" / "checkpoint.pt", cfg, VmasNet(cfg), step=1)
+    model = serving.load("cpu", str(ckpt))
+    assert model.frame_input.key == "features"
+    segment = Segment((Clip(str(clips / "clip2.mp4"), 0.0, 2.0, 0.0, 2.0),), 2.0)
+    out = model.compose(segment, analyze_file(str(clips / "clip2.mp4")), ScoreOptions(model="vmas", seed=1,
+                                                                                       sample_rate=16_000))
+    assert out.native_mix.shape == (2, 32_000)
+    shutil.rmtree(folder)
+    make_clip(folder, seed=6)  # another backbone where the model's was
+    with pytest.raises(ModelUnavailable, match="cannot use its image backbone: .* not the one this model was "
+                                               "trained with"):
+        serving.load("cpu", str(ckpt))
+    shutil.rmtree(folder)
+    with pytest.raises(ModelUnavailable, match="no image backbone folder at .*clip_served"):
+        serving.load("cpu", str(ckpt))

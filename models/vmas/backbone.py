@@ -17,6 +17,7 @@ checkpoints name it, so features of another backbone are never mixed in.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -104,11 +105,21 @@ def weight_files(folder: Path) -> list[Path]:
 
 
 def weights_sha256(folder: Path) -> str:
-    """sha256 over the folder's weight files (names and bytes, in name order): its identity."""
+    """sha256 over the folder's weight files (names and bytes, in name order): its identity.
+
+    Remembered per process while the files' sizes and times stay the same (a CLIP-L is 1.7 GB).
+    """
     files = weight_files(folder)
     if not files:
         raise BackboneError(f"{folder} holds no weights (*.safetensors or *.bin): give the folder of a "
                             "CLIP or SigLIP model saved with transformers")
+    stamp = tuple((str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    return _hash_files(stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _hash_files(stamp: tuple[tuple[str, int, int], ...]) -> str:
+    files = [Path(name) for name, _, _ in stamp]
     h = hashlib.sha256()
     for f in files:
         h.update(f.name.encode() + b"\0")
@@ -132,6 +143,22 @@ def _model_type(folder: Path) -> str:
         raise BackboneError(f"{folder} holds a {kind or 'unknown'} model; the video backbone must be CLIP or "
                             f"SigLIP (model_type one of {', '.join(VISION_MODELS)})")
     return kind
+
+
+def check_backbone(video) -> None:
+    """BackboneError unless the backbone a VideoConfig names is at its path, with the same weights."""
+    if not video.backbone:
+        return
+    folder = Path(video.backbone)
+    _model_type(folder)
+    _require_same(folder, weights_sha256(folder), video.backbone_sha256)
+
+
+def _require_same(folder: Path, have: str, want: str) -> None:
+    if want and have != want:
+        raise BackboneError(f"the image backbone at {folder} is not the one this model was trained with "
+                            f"(its weights' sha256 is {have[:12]}…, the model needs {want[:12]}…): put the "
+                            "original backbone there")
 
 
 def read_preprocess(folder: Path) -> Preprocess:
@@ -189,10 +216,7 @@ class ImageBackbone(nn.Module):
         folder = Path(folder).expanduser()
         kind = _model_type(folder)
         self.name, self.sha256 = folder.name, weights_sha256(folder)
-        if expect_sha256 and self.sha256 != expect_sha256:
-            raise BackboneError(f"the image backbone at {folder} is not the one this model was trained with "
-                                f"(its weights' sha256 is {self.sha256[:12]}…, the model needs "
-                                f"{expect_sha256[:12]}…): put the original backbone there")
+        _require_same(folder, self.sha256, expect_sha256)
         self.preprocess = read_preprocess(folder)
         log = transformers.utils.logging
         verbosity, bars = log.get_verbosity(), log.is_progress_bar_enabled()
