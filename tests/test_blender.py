@@ -34,39 +34,38 @@ SCENE_FPS = 25
 
 
 BPY_VERSION = "5.0.1"  # Blender 5.0's Python module: Python 3.11, its own numpy
+BPY_OLD_VERSION = "4.5.15"  # Blender 4.5 (the `sequences` API, the 4.2-era extension installer): also Python 3.11
 
 
 def _has_bpy(python: str) -> bool:
     return Path(python).exists() and subprocess.run([python, "-c", "import bpy"], capture_output=True).returncode == 0
 
 
-def _make_bpy_venv(venv: Path) -> str:
-    """First run: bpy in the repository's own .venv-blender (it pins Python 3.11 and its own numpy)."""
+def _make_bpy_venv(venv: Path, version: str) -> str:
+    """First run: bpy in a repository venv of its own (it pins Python 3.11 and its own numpy)."""
     base = shutil.which("python3.11") or getattr(sys, "_base_executable", sys.executable)
     subprocess.run([base, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
     python = str(venv / "bin" / "python")
-    subprocess.run([python, "-m", "pip", "install", "-q", f"bpy=={BPY_VERSION}"],
+    subprocess.run([python, "-m", "pip", "install", "-q", f"bpy=={version}"],
                    check=True, capture_output=True, timeout=1800)
     return python
 
 
-def _bpy_python() -> str:
-    # SCORECUT_BPY_PYTHON, when set, is the one to use; else the repository's own .venv-blender,
-    # made here on first run.
-    named = os.environ.get("SCORECUT_BPY_PYTHON")
-    python = named or str(REPO / ".venv-blender" / "bin" / "python")
+def _bpy_python(version: str = BPY_VERSION, venv_name: str = ".venv-blender", env: str = "SCORECUT_BPY_PYTHON") -> str:
+    # `env`, when set, names the one to use; else the repository's own venv, made here on first run.
+    named = os.environ.get(env)
+    python = named or str(REPO / venv_name / "bin" / "python")
     if _has_bpy(python):
         return python
     problem = f"no Python with bpy at {python}"
     if not named:
         try:
-            python = _make_bpy_venv(REPO / ".venv-blender")
+            python = _make_bpy_venv(REPO / venv_name, version)
             if _has_bpy(python):
                 return python
         except (OSError, subprocess.SubprocessError) as e:
-            problem = f"could not install bpy=={BPY_VERSION} into .venv-blender: {e}"
-    message = (f"{problem}: set SCORECUT_BPY_PYTHON to a Python 3.11 venv's python with "
-               f"`pip install bpy=={BPY_VERSION}`")
+            problem = f"could not install bpy=={version} into {venv_name}: {e}"
+    message = (f"{problem}: set {env} to a Python 3.11 venv's python with `pip install bpy=={version}`")
     if os.environ.get("SCORECUT_REQUIRE_BLENDER") == "1":
         pytest.fail(message)
     pytest.skip(message)
@@ -75,6 +74,11 @@ def _bpy_python() -> str:
 @pytest.fixture(scope="session")
 def bpy_python() -> str:
     return _bpy_python()
+
+
+@pytest.fixture(scope="session")
+def bpy45_python() -> str:
+    return _bpy_python(BPY_OLD_VERSION, ".venv-blender45", "SCORECUT_BPY45_PYTHON")
 
 
 @pytest.fixture(scope="session")
@@ -176,8 +180,11 @@ def test_built_zips_one_per_platform_and_python_pick_their_own_wheels(tmp_path):
 
 
 
-def test_linux_zip_installs_enables_and_imports_its_cp311_grpcio(bpy_python, extension_zip, tmp_path, server,
+@pytest.mark.parametrize("blender", ["bpy_python", "bpy45_python"])
+def test_linux_zip_installs_enables_and_imports_its_cp311_grpcio(blender, request, extension_zip, tmp_path, server,
                                                                  media_root):
+    """Blender 5.0 and 4.5 (its extension installer, its wheel choice) each unpack the cp311 grpcio."""
+    bpy_python = request.getfixturevalue(blender)
     video = make_video(media_root / "blender-install.mp4", VideoSpec(2.0, fps=25, seed=9))
     facts = run_driver(bpy_python, "bl_install", {"zip": str(extension_zip), "server": server.address,
                                                   "video": str(video)}, tmp_path, "127.0.0.1:1")

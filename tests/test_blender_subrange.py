@@ -8,7 +8,7 @@ import wave
 
 import numpy as np
 import pytest
-from test_blender import bpy_python, extension_zip, run_driver  # noqa: F401 - the shared fixtures
+from test_blender import bpy45_python, bpy_python, extension_zip, run_driver  # noqa: F401 - the shared fixtures
 from videos import VideoSpec, make_video
 
 pytestmark = pytest.mark.blender
@@ -30,8 +30,11 @@ def tone(path, seconds: float) -> str:
     return str(path)
 
 
-def test_sub_range_replaces_only_its_frames(bpy_python, extension_zip, tmp_path, server, media_root):  # noqa: F811
-    video = make_video(media_root / "subrange.mp4", VideoSpec(6.0, cuts_s=(1.7, 3.9), fps=25, seed=21))
+@pytest.mark.parametrize("blender", ["bpy_python", "bpy45_python"])
+def test_sub_range_replaces_only_its_frames(blender, request, extension_zip, tmp_path, server, media_root):  # noqa: F811
+    """In Blender 5.0 and 4.5 (bpy from PyPI), each installing the -py311 zip its own way."""
+    bpy_python = request.getfixturevalue(blender)  # noqa: F811
+    video = make_video(media_root / f"subrange-{blender}.mp4", VideoSpec(6.0, cuts_s=(1.7, 3.9), fps=25, seed=21))
     sub, meta_sub = (51, 101), (111, 131)
     facts = run_driver(bpy_python, "bl_subrange", {
         "zip": str(extension_zip), "video": str(video), "sfx": tone(tmp_path / "door.wav", 0.5),

@@ -38,8 +38,9 @@ def main(args: dict) -> dict:
     jobs = submodule("jobs")
     scene = bpy.context.scene
     editor = scene.sequence_editor_create()
-    editor.strips.new_movie(name="shot", filepath=args["video"], channel=1, frame_start=1)
-    editor.strips["shot"].select = True
+    strips = editor.strips if hasattr(editor, "strips") else editor.sequences  # Blender 5 / 4.2-4.5
+    strips.new_movie(name="shot", filepath=args["video"], channel=1, frame_start=1)
+    strips["shot"].select = True
     job = jobs.start(jobs.prepare(scene, "SELECTED", scene.scorecut, "127.0.0.1:1", ""))
     panel_busy = draw_panel(bpy.types.SEQUENCER_PT_scorecut, bpy.context)
     status_bar = draw_panel(type("StatusBar", (), {"draw": submodule("panels").draw_status_bar}), bpy.context)

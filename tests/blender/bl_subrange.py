@@ -11,14 +11,18 @@ import bpy  # noqa: E402
 from bl_common import install, run, submodule  # noqa: E402
 
 
+def top(editor):
+    return editor.strips if hasattr(editor, "strips") else editor.sequences  # Blender 5 / 4.2-4.5
+
+
 def strips(scene):
     editor = scene.sequence_editor
     out = []
-    for s in editor.strips_all:
+    for s in (editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all):
         out.append({"name": s.name, "type": s.type, "channel": s.channel, "start": s.frame_final_start,
                     "end": s.frame_final_end, "mute": s.mute, "take": s.get("scorecut_take", ""),
                     "stem": s.get("scorecut_stem", ""),
-                    "top": s.name in editor.strips, "file": s.sound.filepath if s.type == "SOUND" else ""})
+                    "top": s.name in top(editor), "file": s.sound.filepath if s.type == "SOUND" else ""})
     return sorted(out, key=lambda d: (d["channel"], d["start"]))
 
 
@@ -37,10 +41,10 @@ def main(args: dict) -> dict:
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = 25, 1.0
     editor = scene.sequence_editor_create()
-    movie = editor.strips.new_movie(name="A", filepath=args["video"], channel=1, frame_start=1)
+    movie = top(editor).new_movie(name="A", filepath=args["video"], channel=1, frame_start=1)
     scene.frame_start, scene.frame_end = 1, movie.frame_final_end - 1
     # The user's own sound effect on channel 3, after the range: where the first stem would go.
-    sfx = editor.strips.new_sound(name="Door", filepath=args["sfx"], channel=3, frame_start=movie.frame_final_end + 5)
+    sfx = top(editor).new_sound(name="Door", filepath=args["sfx"], channel=3, frame_start=movie.frame_final_end + 5)
     editor.channels[1].name = "Picture"
     editor.channels[3].name = "SFX"
     settings = scene.scorecut
