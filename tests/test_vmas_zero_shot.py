@@ -22,9 +22,14 @@ from vmas_musicgen import save_tiny_musicgen
 from wavcheck import read_wav
 
 
+# The tiny model's steps are microseconds of work: one thread each, or a busy CPU spends them
+# waiting on each other (10x slower on the shared 2-core test machine).
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+
+
 def cli(*args: str, home, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "scorecut.cli.main", *args], capture_output=True, text=True,
-                          env=isolated_env(home), timeout=timeout)
+                          env={**isolated_env(home), **ONE_THREAD}, timeout=timeout)
 
 
 def models_folder(home):
@@ -224,6 +229,7 @@ def musicgen_server(tiny_musicgen, tmp_path_factory, media_root):
     assert added.returncode == 0, added.stderr
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SCORECUT_MUSICGEN_CANDIDATES", "3")
+        env.setenv("OMP_NUM_THREADS", ONE_THREAD["OMP_NUM_THREADS"])
         srv = ServerProcess(free_port(), home, media_root, ["--device", "cpu"]).start()
     yield srv
     srv.stop()
