@@ -313,6 +313,10 @@ def test_the_debug_config_keeps_the_scratch_cnn_on_pixels(clips, tmp_path):
     assert net.video.input_key == "frames"
     frames = FrameInput(DEBUG.video).clip(str(clips / "clip0.mp4"))
     assert frames.shape == (16, 3, 32, 32) and frames.dtype == torch.uint8
+    with pytest.raises(ValueError, match="small config's video encoder stands on a pretrained image backbone: "
+                                         "train with --video-backbone DIR"):
+        vdata.build_cache(clips, dataclasses.replace(DEBUG, name="small", video=dataclasses.replace(
+            DEBUG.video, scratch_cnn=False)), load_codec(DEBUG.codec), tmp_path / "cache")
     with pytest.raises(ValueError, match="needs its width"):
         VmasNet(dataclasses.replace(DEBUG, video=dataclasses.replace(DEBUG.video, backbone="/x")))
 

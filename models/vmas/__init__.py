@@ -2,18 +2,22 @@
 
 One job per file:
   config.py         named sizes (debug / small / medium) as frozen dataclasses
-  video_encoder.py  temporal video encoder: per-frame CNN (or a local pretrained backbone),
-                    token merging and shifted windowed attention, linear in frame count
+  backbone.py       the frozen CLIP/SigLIP image encoder from a local folder, its preprocessing
+  features.py       per-frame encoder input (backbone features or debug pixels), one path for
+                    training shards and serving
+  video_encoder.py  temporal video encoder: trained projection of the backbone's features (or a
+                    debug CNN), token merging and shifted windowed attention, linear in frame count
   delay.py          the codebook delay pattern (pure; grids drawn in its docstring)
   music_lm.py       MusicGen's decoder exactly, cross-attending to one [text | video] memory
                     (video gated, closed at the start), static KV cache, top-k / top-p sampling
   pretrained.py     a local MusicGen folder -> that LM with its weights, T5 text conditioning, codec
   text_conditioning.py  T5 + MusicGen's enc_to_dec_proj: prompts -> the memory's text part
   codec.py          codec interface; 32 kHz EnCodec via `transformers` from local files; TinyCodec
-  beats.py          music beats (onset comb tracker), visual beats, activation curves, re-ranking
+  beats.py          music beats (onset comb tracker), the analysis's visual beats, activation
+                    curves, re-ranking
   losses.py         token cross-entropy, InfoNCE with learned temperature, beat-head BCE
   model.py          the whole network and its joint training loss
-  data.py           videos with soundtracks -> cached shards; a segment's frames for serving
+  data.py           videos with soundtracks -> cached shards (features, codes, beats)
   train.py          training loop (bf16 autocast on CUDA, accumulation, checkpoint, resume)
   checkpoint.py     checkpoint files with sha256; corrupt ones refused with a clear message
   generate.py       sliding-window generation with guidance and candidate re-ranking
@@ -27,9 +31,11 @@ Where the paper is silent, the choices are ours:
 - Sizes follow MusicGen (small: 1024 wide, 16 heads, 18 blocks with cross-attention, about
   320M; 4 EnCodec codebooks at 50 Hz, 2048 entries each). Training windows: 10 s (small), 20 s
   (medium).
-- Video: 8 frames per second, letterboxed to a square (112 px for small), a from-scratch CNN by
-  default; temporal layers are shifted windows of 16 tokens after merging 2 frames per token.
-- Visual beats are peaks of frame-to-frame change, cuts included; they reach the LM as an
+- Video: 8 frames per second through a frozen pretrained image encoder (CLIP or SigLIP, at its
+  native resolution with its own preprocessing; pooled features cached in the shards); the
+  `debug` config keeps a small CNN on 32 px letterboxed frames. Temporal layers are shifted
+  windows of 16 tokens after merging 2 frames per token.
+- Visual beats are the server analysis's (motion peaks and cuts), in training as in serving; they reach the LM as an
   activation curve (Gaussian bumps, sigma 30 ms) added to the input at every token step, and the
   video tokens are cross-attended with their times relative to the window.
 - Guidance drops the video (null memory, no beat stream) for 20 % of training clips; scale 3.

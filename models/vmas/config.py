@@ -51,6 +51,7 @@ class VideoConfig:
     backbone: str = ""  # "" = the CNN from scratch; else a local CLIP/SigLIP folder (transformers)
     backbone_sha256: str = ""  # sha256 of the backbone's weights: shards and checkpoints are tied to it
     backbone_width: int = 0  # width of the backbone's pooled feature per frame
+    scratch_cnn: bool = False  # without a backbone, train the CNN from scratch: `debug` only (tests)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ DEBUG = VmasConfig(
     # A tiny fixed codec at 8 kHz, 25 frames/s: a 2 s clip is 50 steps of 2 codebooks.
     codec=CodecConfig(kind="tiny", sample_rate=8_000, frame_rate=25, n_q=2, cardinality=32),
     video=VideoConfig(fps=8.0, frame_size=32, cnn_channels=(8, 16), dim=32, n_layers=1,
-                      n_heads=2, window=8, merge=1, chunk_frames=64),
+                      n_heads=2, window=8, merge=1, chunk_frames=64, scratch_cnn=True),
     lm=LMConfig(dim=64, n_layers=2, n_heads=4, ffn_dim=128, max_steps=128),
     window_s=2.0,
     embed_dim=32,

@@ -133,6 +133,10 @@ def build_cache(data_dir: Path, cfg: VmasConfig, codec: Codec, cache_root: Path,
 
     device: where the image backbone computes features (the first time only).
     """
+    if not (cfg.video.backbone or cfg.video.scratch_cnn):
+        raise ValueError(f"the {cfg.name} config's video encoder stands on a pretrained image backbone: train "
+                         "with --video-backbone DIR (a local CLIP or SigLIP folder); only the debug config "
+                         "trains a CNN from scratch")
     files = video_files(data_dir)
     if not files:
         raise MediaError(f"no videos under {data_dir}: put video files with soundtracks there "
