@@ -132,10 +132,10 @@ def client_is_local(address: str) -> bool:
 
 
 def run(args) -> int:
-    from scorecut.plugins.client import DEFAULT_ADDRESS, ENV_SERVER
+    from scorecut.plugins.client import ENV_SERVER, server_address
 
     explicit = bool(args.server or os.environ.get(ENV_SERVER))
-    address = args.server or os.environ.get(ENV_SERVER) or DEFAULT_ADDRESS
+    address = server_address(args.server)
     checks = [check_python(), *check_torch(), *check_codecs(), *check_folders(), *check_models(),
               check_server(address, explicit, args.token or None)]
     for c in checks:

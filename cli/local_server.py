@@ -8,7 +8,6 @@ next to it makes concurrent `score` commands start one server, not two.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
@@ -20,6 +19,8 @@ from pathlib import Path
 import platformdirs
 
 from scorecut.plugins.client import ScorecutClient, ServerUnavailable, is_loopback, split_address
+from scorecut.plugins.client.locks import file_lock
+from scorecut.v1 import DEFAULT_PORT
 
 APP_NAME = "scorecut"
 START_TIMEOUT_S = 120.0  # a cold start imports torch and the models; slow disks take a while
@@ -78,39 +79,10 @@ def started_server_log(address: str) -> Path | None:
     return log if pid_alive(pid) else None
 
 
-@contextlib.contextmanager
-def file_lock(path: Path):
-    """An exclusive lock across processes, held for the `with` block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as f:
-        if os.name == "nt":
-            import msvcrt
-
-            while True:
-                try:
-                    msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            try:
-                yield
-            finally:
-                f.seek(0)
-                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
 def _spawn(address: str, log_path: Path) -> subprocess.Popen:
     host, port = split_address(address)
     cmd = [sys.executable, "-m", "scorecut.cli.main", "serve", "--host", host or "127.0.0.1",
-           "--port", str(port or 50777)]
+           "--port", str(port or DEFAULT_PORT)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     kwargs: dict = {}
     if os.name == "nt":

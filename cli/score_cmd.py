@@ -18,6 +18,8 @@ import os
 import sys
 from pathlib import Path
 
+from scorecut.v1 import SAMPLE_FORMATS
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 
@@ -40,7 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="video files in timeline order; each may end in #t=IN,OUT (seconds)")
     p.add_argument("--in", dest="in_s", type=_seconds, metavar="S", help="in point of a single video (seconds)")
     p.add_argument("--out", dest="out_s", type=_seconds, metavar="S", help="out point of a single video (seconds)")
-    p.add_argument("--model", choices=("composer", "vmas", "musicgen"), default="", help="music model (default composer)")
+    p.add_argument("--model", default="", help="music model (default composer; `scorecut models list` shows "
+                   "what the server offers)")
     p.add_argument("--checkpoint", default="", metavar="PATH", help="vmas checkpoint (a path on this machine)")
     p.add_argument("--style", default="", help="style preset, e.g. cinematic, lofi, electronic")
     p.add_argument("--mood", default="", help="mood; default: from the picture")
@@ -63,7 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls-ca", default="", metavar="PEM",
                    help="root certificates of a server that serves TLS (its --tls-cert, when self-signed)")
     p.add_argument("--sample-rate", type=int, default=0, metavar="N", help="Hz (default 48000)")
-    p.add_argument("--sample-format", choices=("s24le", "s16le", "f32le"), default="",
+    p.add_argument("--sample-format", choices=tuple(SAMPLE_FORMATS), default="",
                    help="WAV sample format (default s24le: 24-bit PCM)")
     p.add_argument("--loudness", type=float, default=None, metavar="LUFS", help="mix loudness (default -16)")
     p.add_argument("--duck-dialogue", action="store_true", help="duck the music under speech in the clips")

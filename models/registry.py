@@ -2,21 +2,49 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from .interface import ModelInfo, ModelUnavailable, MusicModel, RequestError
 
 DEFAULT_MODEL = "composer"
 MODEL_NAMES = ("composer", "vmas", "musicgen")
+log = logging.getLogger("scorecut.models")
+
+
+def _vmas_info(device: str, model_dir: Path | None) -> ModelInfo:
+    from .vmas import serving
+
+    return serving.info(device=device, model_dir=model_dir)
+
+
+def _musicgen_info(device: str, model_dir: Path | None) -> ModelInfo:
+    from .vmas import zero_shot
+
+    return zero_shot.info(device=device, model_dir=model_dir)
+
+
+def _composer_info(device: str, model_dir: Path | None) -> ModelInfo:
+    from .composer.model import ComposerModel
+
+    return ComposerModel().info()
+
+
+_INFOS = {"composer": _composer_info, "vmas": _vmas_info, "musicgen": _musicgen_info}
 
 
 def model_infos(device: str = "cpu", model_dir: Path | None = None) -> list[ModelInfo]:
-    """Every model with its availability on this device and model folder."""
-    from .composer.model import ComposerModel
-    from .vmas import serving, zero_shot
-
-    return [ComposerModel().info(), serving.info(device=device, model_dir=model_dir),
-            zero_shot.info(device=device, model_dir=model_dir)]
+    """Every model with its availability on this device and model folder. One model that fails to
+    describe itself is listed unavailable (the log says why); it never hides the others."""
+    infos = []
+    for name in MODEL_NAMES:
+        try:
+            infos.append(_INFOS[name](device, model_dir))
+        except Exception as error:  # a broken install of one model
+            log.exception("describing the %s model failed", name)
+            infos.append(ModelInfo(name, False, f"the {name} model failed to load here ({type(error).__name__}); "
+                                                "the server log says why"))
+    return infos
 
 
 def load_model(

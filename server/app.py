@@ -22,7 +22,7 @@ from .policy import TokenInterceptor
 from .servicer import ScorecutServicer
 
 log = logging.getLogger("scorecut.server")
-SERVICE_NAME = "scorecut.v1.Scorecut"
+SERVICE_NAME = wire.SERVICE  # health is reported for the contract's service name
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # upload chunks and stem chunks stay far below this
 
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import platformdirs
 
+from scorecut.v1 import DEFAULT_PORT  # the contract's; clients look there too
+
 APP_NAME = "scorecut"
 DEFAULT_HOST = "127.0.0.1"  # loopback only unless the user asks otherwise (and sets a token)
-DEFAULT_PORT = 50777
 DEFAULT_MAX_DURATION_S = 1800.0  # 30 minutes of output per job
 DEFAULT_MAX_CLIPS = 200
 DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024**3  # 4 GiB: an hour of camera-original H.264 fits

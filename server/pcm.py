@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-SAMPLE_FORMATS = {"s16le": 2, "s24le": 3, "f32le": 4}  # bytes per sample
-DEFAULT_SAMPLE_FORMAT = "s24le"  # 24-bit: what post-production expects
+# The contract's formats (bytes per sample) and default, named here for the server's modules.
+from scorecut.v1 import DEFAULT_SAMPLE_FORMAT, SAMPLE_FORMATS
+
+__all__ = ["CHUNK_BYTES", "DEFAULT_SAMPLE_FORMAT", "SAMPLE_FORMATS", "chunk_frames", "encode"]
 CHUNK_BYTES = 256 * 1024  # per StemChunk: large enough to stream near wire speed, small for memory
 
 

@@ -39,6 +39,15 @@ def _progress(job_id: str, stage: str, fraction: float, message: str = "") -> pb
     return _event(job_id, progress=pb.Progress(stage=stage, fraction=fraction, message=message))
 
 
+def model_message(info: ModelInfo) -> pb.ModelInfo:
+    """A model as GetInfo tells it: availability, and what it accepts (the server checks the same)."""
+    return pb.ModelInfo(name=info.name, available=info.available, unavailable_reason=info.unavailable_reason,
+                        stems=list(info.stems), native_output=info.native_output, description=info.description,
+                        styles=list(info.styles), moods=list(info.moods), meters=list(info.meters),
+                        tempo_min_bpm=info.tempo_range_bpm[0], tempo_max_bpm=info.tempo_range_bpm[1],
+                        sample_rates=list(info.sample_rates), max_duration_s=info.max_duration_s)
+
+
 class ScorecutServicer(pb_grpc.ScorecutServicer):
     def __init__(self, config: ServerConfig, device: str, jobs: JobQueue):
         self.config = config
@@ -69,14 +78,7 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
     def _model_infos(self) -> list[ModelInfo]:
         from scorecut.models.registry import model_infos
 
-        try:
-            return model_infos(device=self.device, model_dir=self.config.model_dir)
-        except Exception:  # noqa: BLE001 — one broken model must not hide the others
-            log.exception("listing the models failed; offering the composer alone")
-            from scorecut.models.composer.model import ComposerModel
-
-            return [ComposerModel().info(),
-                    ModelInfo("vmas", False, "the vmas model failed to load on this server; see its log")]
+        return model_infos(device=self.device, model_dir=self.config.model_dir)
 
     def close(self) -> None:
         self.cache_writer.shutdown(wait=True)  # finish cache writes: no half-written entries
@@ -88,9 +90,7 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
         c = self.config
         return pb.ServerInfo(
             version=__version__, device=self.device,
-            models=[pb.ModelInfo(name=i.name, available=i.available, unavailable_reason=i.unavailable_reason,
-                                 stems=list(i.stems), native_output=i.native_output, description=i.description)
-                    for i in infos.values()],
+            models=[model_message(i) for i in infos.values()],
             limits=pb.Limits(max_duration_s=c.max_duration_s, max_clips=c.max_clips,
                              max_upload_bytes=c.max_upload_bytes, max_queue=c.max_queue),
             styles=list(composer.styles) if composer else [], moods=list(composer.moods) if composer else [],

@@ -12,7 +12,7 @@ import grpc
 
 from scorecut.v1 import scorecut_pb2 as pb
 
-SERVICE = "scorecut.v1.Scorecut"
+SERVICE = pb.DESCRIPTOR.services_by_name["Scorecut"].full_name  # "scorecut.v1.Scorecut", from the contract
 _LEN = 2  # protobuf wire type: length-delimited
 _EVENT_CHUNK_TAG = bytes([(6 << 3) | _LEN])  # ScoreEvent.chunk = 6
 _CHUNK_PCM_TAG = bytes([(5 << 3) | _LEN])  # StemChunk.pcm = 5

@@ -6,7 +6,6 @@ is used when root certificates are given (or `tls=True`, with the system's roots
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import os
 import threading
@@ -141,6 +140,11 @@ class ScorecutClient:
             return self._stub.GetInfo(pb.GetInfoRequest(), timeout=timeout, metadata=self._metadata)
         except grpc.RpcError as e:
             raise self._error(e) from None
+
+    def models(self, timeout: float = 5.0) -> dict[str, pb.ModelInfo]:
+        """The server's models by name, from GetInfo: availability, the stems each gives, its styles,
+        moods, meters, tempo range and sample rates. Front ends offer these, never lists of their own."""
+        return {m.name: m for m in self.info(timeout).models}
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a queued or running job; True when the server knew it."""

@@ -23,7 +23,6 @@ landing in that folder completes it.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import hashlib
@@ -33,9 +32,10 @@ import secrets
 import shutil
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from .locks import file_lock
 
 _HIDDEN_KINDS = ("partial", "old", "landing")  # what a killed run may leave behind
 _RENAME_EXCHANGE = 2  # linux/fs.h
@@ -73,36 +73,11 @@ def make_partial_folder(out_dir: Path, name: str) -> Path:
 
 
 # -- the lock and the naming policy ----------------------------------------------------------------
-@contextlib.contextmanager
 def _names_lock(out_dir: Path):
     """An exclusive lock, across processes, on choosing names in `out_dir` (kept outside it, so
     sweeping or copying out_dir never touches it)."""
     key = hashlib.sha256(os.path.realpath(out_dir).encode("utf-8", "surrogateescape")).hexdigest()[:24]
-    path = Path(tempfile.gettempdir()) / "scorecut-locks" / f"takes-{key}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as f:
-        if os.name == "nt":
-            import msvcrt
-
-            while True:
-                try:
-                    msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            try:
-                yield
-            finally:
-                f.seek(0)
-                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    return file_lock(Path(tempfile.gettempdir()) / "scorecut-locks" / f"takes-{key}.lock")
 
 
 def recorded_request(folder: Path):

@@ -20,11 +20,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from scorecut.v1 import DEFAULT_SAMPLE_FORMAT
+
 from .hashing import sha256_file
 from .landing import check_name, land_take, make_partial_folder
 from .score_document import score_document
 from .types import JobEvent, JobFailed, JobResult
-from .wav import DEFAULT_SAMPLE_FORMAT, StreamingWav
+from .wav import StreamingWav
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_\-]+")  # stem names become file names: no paths from the wire
 

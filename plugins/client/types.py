@@ -1,6 +1,7 @@
 """What callers of the client library hand in and get back: clips, options, events, results, errors.
 
-Pure Python (stdlib only) so the Blender extension and the Resolve script can carry it.
+Pure Python (stdlib and the contract package only) so the Blender extension and the Resolve script
+can carry it.
 """
 
 from __future__ import annotations
@@ -8,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_PORT = 50777  # the one default port of the server and its clients
+from scorecut.v1 import DEFAULT_PORT  # the contract's: the server listens there by default
+
 DEFAULT_ADDRESS = f"127.0.0.1:{DEFAULT_PORT}"
 ENV_SERVER = "SCORECUT_SERVER"
 

@@ -11,9 +11,10 @@ import hashlib
 import struct
 from typing import BinaryIO
 
-# sample_format -> (bytes per sample, WAV format tag)
-SAMPLE_FORMATS = {"s16le": (2, 1), "s24le": (3, 1), "f32le": (4, 3)}
-DEFAULT_SAMPLE_FORMAT = "s24le"
+from scorecut.v1 import SAMPLE_FORMATS as _WIDTHS  # the contract's: bytes per sample
+
+# sample_format -> (bytes per sample, WAV format tag: 1 integer PCM, 3 IEEE float)
+SAMPLE_FORMATS = {name: (width, 3 if name.startswith("f") else 1) for name, width in _WIDTHS.items()}
 
 _WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 # KSDATAFORMAT_SUBTYPE_PCM / _IEEE_FLOAT: the format tag followed by a fixed GUID tail.

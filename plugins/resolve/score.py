@@ -19,13 +19,12 @@ from fractions import Fraction
 from pathlib import Path
 
 from scorecut.plugins.client import (
-    DEFAULT_ADDRESS,
-    ENV_SERVER,
     JobCancelled,
     JobEvent,
     JobOptions,
     JobResult,
     ScorecutClient,
+    server_address,
 )
 
 from .errors import ResolveScoreError
@@ -34,11 +33,6 @@ from .stems_folder import stems_folder
 from .timeline_reader import TimelineSegment, read_segment
 from .version import UNKNOWN, ResolveVersion, resolve_version
 Progress = Callable[[str, float], None]  # (message, fraction 0..1)
-
-
-def server_address(server: str | None = None) -> str:
-    """The address to use: the caller's, else $SCORECUT_SERVER, else the default."""
-    return server or os.environ.get(ENV_SERVER) or DEFAULT_ADDRESS
 
 
 def job_options(options: dict) -> JobOptions:
