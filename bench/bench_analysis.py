@@ -11,6 +11,10 @@ two edits with hard cuts, dissolves of 0.5-2 s and fades (tests/test_analysis_ed
 prints precision and recall (a hard cut matches within one frame, a transition within half its
 length). `--code DIR` imports Scorecut from another checkout (e.g. an older commit made with
 `git worktree add`), to measure before and after in one run.
+
+End to end: `bench/bench_analysis.py --score [--repeats 2]` times `scorecut score` on the same
+file against a server started for the run (fresh cache), as times real time, beside the plain
+decode's.
 """
 
 from __future__ import annotations
@@ -110,18 +114,64 @@ def cut_quality() -> int:
     return 0
 
 
+def end_to_end(path: Path, repeats: int) -> int:
+    """`scorecut score` on the bench file against a running server (fresh cache, so nothing is
+    reused between runs): seconds of video scored per second of wall time, and the same with the
+    plain decode as the baseline beside it."""
+    import socket
+    import subprocess
+    import tempfile
+
+    exe = Path(sys.executable).with_name("scorecut")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        server = subprocess.Popen([str(exe), "serve", "--port", str(port), "--cache-dir", f"{tmp}/cache",
+                                   "--media-root", str(path.parent), "--log-level", "WARNING"])
+        try:
+            deadline = time.monotonic() + 60
+            while True:  # until the server listens (score would start its own otherwise)
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise RuntimeError("the server did not start") from None
+                    time.sleep(0.2)
+            with av.open(str(path)) as c:
+                duration = float(c.duration) / 1e6
+            for r in range(repeats):
+                t0 = time.perf_counter()
+                n = plain_decode(path)
+                d = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                subprocess.run([str(exe), "score", str(path), "--server", f"127.0.0.1:{port}", "--out-dir",
+                                f"{tmp}/out{r}", "--seed", str(r + 1)], check=True, stdout=subprocess.DEVNULL)
+                w = time.perf_counter() - t0
+                print(f"repeat {r + 1}: scorecut score {w:.2f} s = {duration / w:.2f}x real time; "
+                      f"plain decode {d:.2f} s ({n} frames) = {duration / d:.2f}x real time", flush=True)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--cuts", action="store_true", help="measure cut precision and recall instead of speed")
     parser.add_argument("--code", default=None, help="a checkout to import Scorecut from (before/after)")
+    parser.add_argument("--score", action="store_true", help="time `scorecut score` end to end instead")
     args = parser.parse_args()
     if args.code:
         _use_code(args.code)
     if args.cuts:
         return cut_quality()
     path = bench_file(args.seconds)
+    if args.score:
+        return end_to_end(path, args.repeats)
 
     from scorecut.models.analysis import analyze_file
 

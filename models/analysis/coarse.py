@@ -154,11 +154,34 @@ def suspects(table: PacketTable) -> np.ndarray:
     return table.times_s[flagged]
 
 
+def _is_reference(kind: np.ndarray) -> np.ndarray:
+    """(p,) True where the coding type says other frames may be predicted from the frame, False
+    where it says they may not, and True where the codec's kinds do not tell (decoded anyway)."""
+    h264 = (kind >= 10) & (kind < 30)
+    hevc = kind >= 100
+    nal = (kind - 100) // 8
+    return np.where(h264, kind >= 20, np.where(hevc, (nal % 2 == 1) | (nal >= 16), True))
+
+
 def dense_windows(table: PacketTable) -> list[tuple[float, float]]:
-    """Media-time ranges to decode in full (merged, sorted); elsewhere reference frames only."""
+    """Media-time ranges to decode in full (merged, sorted); elsewhere reference frames only.
+
+    A suspect frame's window reaches back to the reference frame before it: a cut that made it
+    large lies after that one, so every frame it may be on is decoded. Where the coding types do
+    not say which frames are references, WINDOW_BEFORE_S and WINDOW_AFTER_S are used instead.
+    """
+    ref = _is_reference(table.kind)
+    known = bool(np.any(table.kind >= 10))
+    ref_index = np.flatnonzero(ref)
+    flagged = np.flatnonzero(np.isin(table.times_s, suspects(table)))
     out: list[tuple[float, float]] = []
-    for t in suspects(table):
-        a, b = float(t) - WINDOW_BEFORE_S, float(t) + WINDOW_AFTER_S
+    for i in flagged:
+        t = float(table.times_s[i])
+        k = int(np.searchsorted(ref_index, i)) - 1  # the reference frame before it
+        if known and k >= 0:
+            a, b = float(table.times_s[ref_index[k]]), t + 1e-4
+        else:
+            a, b = t - WINDOW_BEFORE_S, t + WINDOW_AFTER_S
         if out and a <= out[-1][1]:
             out[-1] = (out[-1][0], max(out[-1][1], b))
         else:

@@ -87,12 +87,19 @@ def hard_cuts(a: ClipArrays, opt: CutOptions) -> list[Cut]:
     if n < 2:
         return []
     d1 = a.d1
+    # Motion and blends change the picture in proportion to the time between two decoded frames,
+    # a cut does not: neighbours are compared at the rate they change, times this step's length
+    # (a coarse decode keeps some frames and not others; so does a variable frame rate).
+    gap = np.diff(a.frame_t, prepend=a.frame_t[0])  # (f,) seconds since the previous decoded frame
+    step = float(np.min(gap[gap > 1e-6])) if np.any(gap > 1e-6) else 1.0
+    span = np.maximum(gap / step, 1.0)  # (f,) source frames this step spans (about)
+    rate = d1 / span  # (f,)
     w = _frames_per(a.frame_t, opt.neighbourhood_s)
-    local = median_filter(d1, size=2 * w + 1, mode="nearest")  # (f,)
-    before = np.concatenate([[0.0], d1[:-1]])  # (f,) the previous frame's distance
-    after = np.concatenate([d1[1:], [0.0]])
-    pad = np.pad(d1, 2)
-    near = np.max(np.stack([pad[0:-4], pad[1:-3], pad[3:-1], pad[4:]]), axis=0)  # (f,) within 2 frames
+    local = median_filter(rate, size=2 * w + 1, mode="nearest") * span  # (f,)
+    before = np.concatenate([[0.0], rate[:-1]]) * span  # (f,) the previous step's change, scaled
+    after = np.concatenate([rate[1:], [0.0]]) * span
+    pad = np.pad(rate, 2)
+    near = np.max(np.stack([pad[0:-4], pad[1:-3], pad[3:-1], pad[4:]]), axis=0) * span  # (f,) within 2 steps
     clear = (d1 >= opt.hard_min) & (d1 >= opt.hard_ratio * local + 0.02)
     subtle = ((d1 >= opt.subtle_min) & (d1 >= opt.subtle_ratio * local + 0.02)
               & (np.maximum(before, after) < 0.25 * d1))
