@@ -84,8 +84,9 @@ def cut_quality() -> int:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     import editorial_clips as clips
-    from scorecut.models.analysis import analyze_file
     from test_analysis_cuts import SUITE, _match, _truth
+
+    from scorecut.models.analysis import analyze_file
 
     cases = dict(SUITE)
     for fps in (25, 30):
