@@ -98,7 +98,7 @@ def scan_packets(path: str, in_s: float, out_s: float | None) -> PacketTable | N
 
     try:
         container = open_media(path)
-    except Exception:  # noqa: BLE001 — the decode reports unusable media in its own words
+    except Exception:  # the decode reports unusable media in its own words
         return None
     try:
         stream = picture_stream(container)
@@ -125,7 +125,7 @@ def scan_packets(path: str, in_s: float, out_s: float | None) -> PacketTable | N
             kind = (_h264_kind(data, length_size) if name == "h264" else
                     _hevc_kind(data, length_size) if name == "hevc" else int(packet.is_keyframe))
             rows.append((t, packet.size, packet.is_keyframe, kind))
-    except Exception:  # noqa: BLE001 — a damaged index: decode everything instead
+    except Exception:  # a damaged index: decode everything instead
         return None
     finally:
         container.close()

@@ -258,7 +258,7 @@ def read_ahead(frames: Iterator, depth: int = 6) -> Iterator:
                     break
             else:
                 put((True, _END))
-        except BaseException as error:  # noqa: BLE001 — handed to the consumer, raised there
+        except BaseException as error:  # handed to the consumer, raised there
             put((False, error))
         finally:
             close = getattr(frames, "close", None)

@@ -97,7 +97,7 @@ class Prefetcher:
                 if self._stop.is_set():
                     return
                 self._put((d, make(d), None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+        except BaseException as exc:  # handed to the consumer, which raises it
             self._put((None, None, exc))
             return
         self._put((None, None, None))

@@ -168,7 +168,7 @@ class _Tensors:
         self._where = {}
         self._handles = [safe_open(str(f), framework="pt") for f in files]
         for h in self._handles:
-            for k in h.keys():  # noqa: SIM118 - a safetensors handle is not a dict
+            for k in h.keys():  # a safetensors handle is not a dict
                 self._where[k] = h
 
     def names(self) -> set[str]:
@@ -278,7 +278,7 @@ def _load_text(info: MusicGenInfo, tensors: _Tensors, device, dtype) -> TextCond
         proj = torch.nn.Identity()
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(info.folder), local_files_only=True)
-    except Exception as exc:  # noqa: BLE001 - transformers raises many kinds here; say which and why
+    except Exception as exc:  # transformers raises many kinds here; say which and why
         raise _fail(info.folder, f"its tokenizer does not load ({exc})") from None
     return TextConditioner(encoder.to(device), proj.to(device), tokenizer, dtype)
 

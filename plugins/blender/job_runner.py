@@ -102,7 +102,7 @@ class JobRunner:
             self._set(JobState(CANCELLED, message=str(e) or "the job was cancelled"))
         except ScorecutClientError as e:  # the server's refusal, or no server: its message says what to do
             self._set(JobState(FAILED, message=str(e)))
-        except Exception as e:  # noqa: BLE001 - the user gets words, not a dead thread
+        except Exception as e:  # the user gets words, not a dead thread
             self._set(JobState(FAILED, message=f"scoring failed: {type(e).__name__}: {e}"))
         else:
             if self._cancel.is_set():

@@ -106,7 +106,7 @@ class PanelController:
             self.events.put(("cancelled", "Cancelled; nothing was placed."))
         except ScorecutClientError as e:
             self.events.put(("error", str(e)))
-        except Exception as e:  # noqa: BLE001 - the panel must show every failure in words
+        except Exception as e:  # the panel must show every failure in words
             self.events.put(("error", f"scoring failed: {e}"))
         else:
             self.events.put(("scored", job))

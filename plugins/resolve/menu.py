@@ -37,7 +37,7 @@ def main(namespace) -> int:
         return 1
     try:
         run_panel(connect(namespace))
-    except Exception as e:  # noqa: BLE001 - the console shows words, not a traceback
+    except Exception as e:  # the console shows words, not a traceback
         print(f"Scorecut: {e}")
         return 1
     return 0

@@ -105,7 +105,7 @@ def _undo(timeline, media_pool, undo: _Undo) -> None:
     for step in steps:
         try:
             step()
-        except Exception:  # noqa: BLE001 - cleaning up after a failure must not hide it
+        except Exception:  # cleaning up after a failure must not hide it
             pass
 
 

@@ -84,7 +84,7 @@ def run(path: Path, out=sys.stdout) -> int:
     except (JobFileError, ScorecutClientError) as e:
         _line(out, "error", e)
         return 1
-    except Exception as e:  # noqa: BLE001 - the Lua side shows words, not a traceback
+    except Exception as e:  # the Lua side shows words, not a traceback
         _line(out, "error", f"scoring failed: {type(e).__name__}: {e}")
         return 1
     written = {s.get("name"): s for s in result.score.get("stems", [])}
