@@ -57,6 +57,11 @@ class PcmFile:
         self._file.close()
 
 
+def _close_encoded(done: Future) -> None:
+    if done.exception() is None:
+        done.result()[0].close()
+
+
 class ResultBudget:
     """Bytes of result data all streams may hold in memory at once; refuses past it."""
 
@@ -92,14 +97,15 @@ class WireResult:
     _settle_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def close(self) -> None:
-        """Close the stems' files (after any still being encoded)."""
-        try:
-            self.settle()
-        except Exception:  # noqa: BLE001 — a failed encoding was reported to the stream already
-            pass
-        for source in self.pcm.values():
+        """Close the stems' files; one still being encoded is closed when it is done (a cancelled
+        stream does not wait for it, and the cache still gets the whole result)."""
+        with self._settle_lock:
+            sources = list(self.pcm.values())
+        for source in sources:
             if isinstance(source, PcmFile):
                 source.close()
+            elif isinstance(source, Future):
+                source.add_done_callback(_close_encoded)
 
     def settle(self) -> "WireResult":
         """Wait for stems still being encoded; then every pcm value is bytes or a Path and the

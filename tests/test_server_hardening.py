@@ -351,3 +351,60 @@ def test_uploads_are_kept_under_a_quota_least_recently_used_first(tmp_path):
     third = upload(3)  # 3000 bytes > 2500: the least recently used (the second) goes
     assert store.find(second) is None
     assert store.find(first) is not None and store.find(third) is not None
+
+
+# Cancel within a second at every stage of a long job.
+
+LONG_JOB_S = 240.0  # seconds of music: each stage lasts long enough to be caught in the middle
+
+
+def _cancel_at(s, clip_msg, stage: str, seed: int, into_s: float) -> tuple[float, str]:
+    """Run a long job, cancel it `into_s` after it reports `stage`; (seconds until the stream ended
+    CANCELLED, the last stage it reported)."""
+    events = s.Score(request(clip_msg, duration_s=LONG_JOB_S, seed=seed), timeout=600)
+    job_id, seen = None, ""
+    for event in events:
+        job_id = job_id or event.job_id
+        if event.WhichOneof("event") == "progress":
+            seen = event.progress.stage
+            if seen.startswith(stage):
+                break
+    else:
+        raise AssertionError(f"the job ended before reaching {stage!r}")
+    time.sleep(into_s)
+    began = time.monotonic()
+    assert s.CancelJob(pb.CancelJobRequest(job_id=job_id), timeout=10).found
+    try:
+        for event in events:  # reading on: a stream being sent must notice too
+            if event.WhichOneof("event") == "progress":
+                seen = event.progress.stage
+    except grpc.RpcError as error:
+        assert error.code() == grpc.StatusCode.CANCELLED, error.details()
+        return time.monotonic() - began, seen
+    raise AssertionError(f"the job finished although cancelled at {stage!r}")
+
+
+def test_cancel_ends_a_long_job_within_a_second_at_every_stage(in_process, long):
+    server = in_process()
+    s, _ = stub(f"127.0.0.1:{server.port}")
+    slow = {}
+    for seed, (stage, into_s) in enumerate((("analysis", 0.0), ("synth", 1.0), ("post", 0.3), ("post", 1.5),
+                                            ("stream", 0.0)), start=100):
+        # A new in point each time: the analysis is not reused from the previous job.
+        took, seen = _cancel_at(s, clip(long, source_in_s=seed / 100.0), stage, seed, into_s)
+        if took >= 1.0:
+            slow[f"{stage}+{into_s}s (last seen {seen})"] = round(took, 2)
+    assert not slow, f"cancel took a second or more at: {slow}"
+
+
+def test_a_file_cut_short_of_its_header_is_called_truncated(server, media_root):
+    """A Matroska file cut at a tenth: its header says 10 s, fewer than 48 packets can be read."""
+    whole = media_root / "hardening-whole.mkv"
+    if not whole.exists():
+        make_video(whole, VideoSpec(duration_s=10.0, size=(128, 72)))
+    cut = media_root / "hardening-cut.mkv"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 10])
+    s, _ = stub(server.address)
+    error = status_of(lambda: s.Score(request(clip(cut)), timeout=60))
+    assert_actionable(error, grpc.StatusCode.INVALID_ARGUMENT, "truncated", "10.00 s")

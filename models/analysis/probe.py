@@ -161,8 +161,15 @@ def probe_media(path: str | os.PathLike) -> MediaInfo:
         elif container.duration is not None and container.duration > 0:
             duration = container.duration / 1_000_000 - max(0.0, t0 - (container.start_time or 0) / 1e6)
         if len(times) < _PROBE_FRAMES and fps > 0:
-            # The whole stream was seen: its length is known exactly.
+            # The whole stream was seen: its length is known exactly, unless the file was cut
+            # short of what its header says (then what is read is a truncated file's first part).
+            said = duration
             duration = max(times) - t0 + 1.0 / fps
+            if said > duration + max(0.5, 0.1 * said):
+                raise MediaError(
+                    f"{_name(p)}: the file says the video lasts {said:.2f} s but it stops at {duration:.2f} s; it "
+                    "is probably truncated (an unfinished copy or export): copy or export it again"
+                )
         if duration <= 0:
             raise MediaError(f"{_name(p)}: the video has zero length; pass a video with pictures")
         if len(times) >= _PROBE_FRAMES:

@@ -39,7 +39,7 @@ def _fit_length(x: np.ndarray, frames: int) -> np.ndarray:
 DC_CHUNK = 1 << 20  # frames filtered per step when working in place
 
 
-def _remove_dc(x: np.ndarray, sample_rate: int, out: np.ndarray | None = None) -> np.ndarray:
+def _remove_dc(x: np.ndarray, sample_rate: int, out: np.ndarray | None = None, cancel=None) -> np.ndarray:
     """Mean removed, then a first-order DC blocker at 5 Hz (offsets and drift live there,
     nothing musical does). Into `out` (which may be `x` itself) chunk by chunk, or a new array."""
     pole = np.exp(-2 * np.pi * DC_CUTOFF_HZ / sample_rate)
@@ -49,17 +49,18 @@ def _remove_dc(x: np.ndarray, sample_rate: int, out: np.ndarray | None = None) -
     mean = x.mean(axis=1, keepdims=True, dtype=np.float64).astype(np.float32)
     zi = np.zeros((x.shape[0], 1), dtype=np.float32)
     for i in range(0, x.shape[1], DC_CHUNK):
+        check_cancelled(cancel)  # a chunk is a fraction of a second; a 30-minute stem is seconds
         out[:, i : i + DC_CHUNK], zi = signal.lfilter(b, a, x[:, i : i + DC_CHUNK] - mean, axis=1, zi=zi)
     return out
 
 
-def _own(x, frames: int, channels: int, sample_rate: int, consume: bool) -> np.ndarray:
+def _own(x, frames: int, channels: int, sample_rate: int, consume: bool, cancel=None) -> np.ndarray:
     """A (channels, frames) float32, DC-free array post-processing may change in place: the
     model's own array when `consume` and it already has that shape, else a new one."""
     x = _fit_length(x, frames)
     if consume and x.shape == (channels, frames) and x.dtype == np.float32 and x.flags.writeable and x.flags.c_contiguous:
-        return _remove_dc(x, sample_rate, out=x)
-    return _remove_dc(np.broadcast_to(x, (channels, frames)), sample_rate)
+        return _remove_dc(x, sample_rate, out=x, cancel=cancel)
+    return _remove_dc(np.broadcast_to(x, (channels, frames)), sample_rate, cancel=cancel)
 
 
 def _sum(parts: dict) -> np.ndarray:
@@ -86,11 +87,12 @@ class _MixView:
         return total
 
 
-def _apply(parts: dict, gain) -> tuple[dict, np.ndarray]:
+def _apply(parts: dict, gain, cancel=None) -> tuple[dict, np.ndarray]:
     """Every stem times the same gain curve, IN PLACE (post-processing's own copies), and their
     sum: the mix is the sum of the stems."""
     gain = np.asarray(gain, dtype=np.float32)
     for x in parts.values():
+        check_cancelled(cancel)
         x *= gain
     return parts, _sum(parts)
 
@@ -159,7 +161,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
         mix = np.zeros((2, frames), dtype=np.float32)
         return FinishedScore(sr, mix, {}, output.plan, float("-inf"), float("-inf"), extra={**extra, "post": "no audio to finish"})
     channels = max(2, *(np.atleast_2d(x).shape[0] for x in parts.values()))  # mono parts become stereo
-    parts = {k: _own(x, frames, channels, sr, consume) for k, x in parts.items()}
+    parts = {k: _own(x, frames, channels, sr, consume, cancel) for k, x in parts.items()}
     check_cancelled(cancel)
 
     # Dialogue: a presence dip in the busy stems, then one duck curve for everything.
@@ -182,6 +184,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
     mix0 = _MixView(parts)  # the stems' sum, read a span at a time: never whole (230 MB saved)
     target = float(options.loudness_lufs)
     estimate = GainLoudness(mix0, sr)
+    check_cancelled(cancel)
     level0 = estimate.lufs(1.0 if gain is None else gain)
     if not np.isfinite(level0) or level0 < SILENCE_LUFS:
         # Near silence: normalising would only raise noise. Keep it as it is, said in the result.
@@ -198,22 +201,25 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
         # The compressor hears the mix after the duck and the static gain; a static gain only
         # moves the level, so it moves the threshold instead (no scaled copy of anything).
         threshold = target + COMP_ABOVE_TARGET_DB - 20.0 * np.log10(static)
-        shaped = compressor_gain(mix0, sr, threshold, pre_gain=gain)
+        shaped = compressor_gain(mix0, sr, threshold, pre_gain=gain, cancel=cancel)
         if gain is not None:
             shaped *= gain
         del gain
         check_cancelled(cancel)
-        peaks = true_peak_per_frame(mix0, shaped)  # limiting scales with the static gain: once
+        peaks = true_peak_per_frame(mix0, shaped, cancel=cancel)  # limiting scales with the static gain: once
         del mix0
         check_cancelled(cancel)
         if not capped:
             static = _search_static(peaks, shaped, static, estimate, target, sr)
+        check_cancelled(cancel)
         # The gain after the compressor is applied in place, never kept whole: on a 10-minute
         # segment that is one 115 MB curve less beside the mix.
-        stems, mix = _apply(parts, _times_after(shaped, peaks, static, sr))
+        stems, mix = _apply(parts, _times_after(shaped, peaks, static, sr), cancel)
         del shaped
+        check_cancelled(cancel)
         # The reported measure is pyloudnorm's; where the fast estimate strayed, correct by it.
         error = target - integrated_loudness(mix, sr)
+        check_cancelled(cancel)
         if abs(error) > 0.5 and not capped:
             old, static = static, static * 10.0 ** (error / 20.0)
             # The stems already carry the old gain: apply the change relative to it.
@@ -228,7 +234,9 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
             loudness = target - error
         # The detector's peaks under the gain applied since them: the meter's guide.
         tp_estimate = _times_after(peaks, peaks, static, sr)
+    check_cancelled(cancel)
     tp = true_peak_dbtp(mix, estimate=tp_estimate)
+    check_cancelled(cancel)
     del tp_estimate
     if tp > TRUE_PEAK_CEILING_DBTP - TRUE_PEAK_SAFETY_DB:  # the gain curve bent a peak: trim it
         trim_db = TRUE_PEAK_CEILING_DBTP - LIMIT_MARGIN_DB / 2 - tp

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ..interface import check_cancelled
 from .levels import block_max
 
 CONTROL_HZ = 200  # compressor gain computed every 5 ms, then interpolated per sample
@@ -23,6 +24,7 @@ def compressor_gain(
     attack_s: float = 0.03,
     release_s: float = 0.25,
     pre_gain: np.ndarray | None = None,
+    cancel=None,
 ) -> np.ndarray:
     """(frames,) float32 gain of a feed-forward RMS compressor (soft knee) on a (ch, frames) mix,
     as it sounds after `pre_gain` (frames,) when given (applied a chunk at a time, never whole).
@@ -35,6 +37,7 @@ def compressor_gain(
     n_hops = -(-frames // hop)
     hop_energy = np.zeros(n_hops)
     for i in range(0, n_hops, CHUNK_HOPS):  # per-hop energy, a chunk at a time (bounded memory)
+        check_cancelled(cancel)
         seg = mix[:, i * hop : (i + CHUNK_HOPS) * hop]
         e = np.einsum("cf,cf->f", seg, seg, dtype=np.float64)
         if pre_gain is not None:

@@ -14,6 +14,8 @@ import numpy as np
 import pyloudnorm
 from scipy import signal
 
+from ..interface import check_cancelled
+
 OVERSAMPLE = 4  # ITU-R BS.1770-4 Annex 2: 4x oversampling for true peak at 48 kHz
 SILENCE_LUFS = -70.0  # BS.1770's absolute gate: below this there is nothing to measure
 BLOCK_S = 0.4  # gating block
@@ -131,7 +133,8 @@ def _interpolator() -> np.ndarray:
     return taps.reshape(-1, OVERSAMPLE).T.astype(np.float32)
 
 
-def true_peak_per_frame(x: np.ndarray, gain: np.ndarray | None = None, chunk: int = 1 << 20) -> np.ndarray:
+def true_peak_per_frame(x: np.ndarray, gain: np.ndarray | None = None, chunk: int = 1 << 19,
+                        cancel=None) -> np.ndarray:
     """(frames,) float32: the largest |value| of `x * gain` over all channels at each frame and at
     the points between it and the next frame, from 4x polyphase interpolation (the limiter's
     detector). Long signals go a chunk at a time (with the filter's context), so `x * gain` is
@@ -142,6 +145,7 @@ def true_peak_per_frame(x: np.ndarray, gain: np.ndarray | None = None, chunk: in
     out = np.empty(frames, dtype=np.float32)
     context = 2 * INTERP_DELAY + 2
     for i in range(0, frames, chunk):
+        check_cancelled(cancel)  # each chunk is a fraction of a second
         i0, i1 = max(0, i - context), min(frames, i + chunk + context)
         seg = x[:, i0:i1] if gain is None else x[:, i0:i1] * gain[i0:i1]
         out[i : min(frames, i + chunk)] = _true_peak_frames(seg)[i - i0 : i - i0 + min(chunk, frames - i)]

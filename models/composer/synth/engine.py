@@ -39,17 +39,18 @@ SERIAL_ABOVE_S = 240.0  # longer segments render one stem at a time: memory over
 TAIL_FADE_S = 0.5  # what still rings at tail_end_s fades over this long, never a step
 
 
-def _stem_effects(stem: str, preset: str, x: np.ndarray, arrangement: Arrangement, sr: int) -> np.ndarray:
+def _stem_effects(stem: str, preset: str, x: np.ndarray, arrangement: Arrangement, sr: int,
+                  check=lambda: None) -> np.ndarray:
     """Per-stem insert effects on a (2, n) stem, before its reverb send."""
     if stem == "bass":
-        x = highpass(x, 30.0, sr)
+        x = highpass(x, 30.0, sr, check=check)
         return np.repeat(x.mean(axis=0, keepdims=True), 2, axis=0)  # bass sits dead centre
     if stem == "harmony":
-        return highpass(x, 110.0, sr)  # leave the low end to the bass
+        return highpass(x, 110.0, sr, check=check)  # leave the low end to the bass
     if stem == "melody":
-        x = highpass(x, 160.0, sr)
+        x = highpass(x, 160.0, sr, check=check)
         if preset in ("lead", "pluck", "bell"):
-            x += tempo_delay(x, arrangement.plan.tempo_bpm, sr)
+            x += tempo_delay(x, arrangement.plan.tempo_bpm, sr, check=check)
         return x
     return x
 
@@ -70,17 +71,20 @@ def render_stem(arrangement: Arrangement, stem: str, sample_rate: int, seed: int
     else:
         div = work_divisor(preset, stem, sample_rate)
         x = render_part(getattr(arrangement, stem), preset, stem, n, sample_rate, rng, check)
-    check()
+    check()  # and between the treatment's steps: each is seconds on a long stem
     work_sr = sample_rate // div
-    x = _stem_effects(stem, preset, x, arrangement, work_sr)
+    x = _stem_effects(stem, preset, x, arrangement, work_sr, check)
+    check()
     send = arrangement.reverb_send.get(stem, DEFAULT_SEND[stem])
-    x += reverb_return(x, float(send), work_sr)
+    x += reverb_return(x, float(send), work_sr, check)
+    check()
     tail_end = arrangement.tail_end_s if arrangement.tail_end_s > 0 else arrangement.duration_s
     tail_end = min(tail_end, arrangement.duration_s)
     m = x.shape[1]
     x *= fade_window(m, int(round(tail_end * work_sr)), int(TAIL_FADE_S * work_sr))[None, :]
     peak = float(np.abs(x).max(initial=0.0))  # at the work rate: within a fraction of a dB
-    x *= np.float32(min(_level_gain(x, STEM_LEVEL_LU[stem], work_sr), STEM_PEAK_MAX / peak if peak > 0 else 1.0))
+    x *= np.float32(min(_level_gain(x, STEM_LEVEL_LU[stem], work_sr, check), STEM_PEAK_MAX / peak if peak > 0 else 1.0))
+    check()
     if div > 1:
         x = upsample(x, div, n)
         # The faded signal is ~0 by then; the upsampler's filter only rings on past it in the
@@ -92,7 +96,7 @@ def render_stem(arrangement: Arrangement, stem: str, sample_rate: int, seed: int
 LEVEL_CHUNK_BLOCKS = 64  # 400 ms blocks filtered per step: 25 s at a time, bounded memory
 
 
-def _level_gain(x: np.ndarray, target: float, sample_rate: int) -> float:
+def _level_gain(x: np.ndarray, target: float, sample_rate: int, check=lambda: None) -> float:
     """Gain taking a (2, n) stem's playing loudness (90th percentile of K-weighted 400 ms blocks,
     in LUFS-like units) to `target`."""
     sos = k_weighting_sos(sample_rate).astype(np.float32)
@@ -105,6 +109,7 @@ def _level_gain(x: np.ndarray, target: float, sample_rate: int) -> float:
         zi = np.zeros((sos.shape[0], 2, 2), dtype=np.float32)  # filter state carried across chunks
         power = np.empty(nb)
         for b0 in range(0, nb, LEVEL_CHUNK_BLOCKS):
+            check()
             b1 = min(nb, b0 + LEVEL_CHUNK_BLOCKS)
             k, zi = signal.sosfilt(sos, x[:, b0 * block : b1 * block], axis=1, zi=zi)
             power[b0:b1] = np.einsum("cbf,cbf->b", k.reshape(2, b1 - b0, block), k.reshape(2, b1 - b0, block)) / block

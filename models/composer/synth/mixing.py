@@ -42,12 +42,30 @@ def filter_sos(kind: str, cutoff_hz: float, sample_rate: int, order: int = 2) ->
     return butter_sos(order, kind, cutoff_hz, sample_rate).astype(np.float32)
 
 
-def highpass(x: np.ndarray, cutoff_hz: float, sample_rate: int, order: int = 2) -> np.ndarray:
-    return signal.sosfilt(filter_sos("highpass", cutoff_hz, sample_rate, order), x, axis=-1).astype(np.float32, copy=False)
+FILTER_CHUNK = 1 << 20  # frames filtered per step (the state carries over: the same result as at once)
 
 
-def lowpass(x: np.ndarray, cutoff_hz: float, sample_rate: int, order: int = 2) -> np.ndarray:
-    return signal.sosfilt(filter_sos("lowpass", cutoff_hz, sample_rate, order), x, axis=-1).astype(np.float32, copy=False)
+def _filtered(sos: np.ndarray, x: np.ndarray, check) -> np.ndarray:
+    """sosfilt along the last axis a chunk at a time, calling `check` (which raises when the job
+    is cancelled) between chunks: a long stem's filter is seconds of work."""
+    n = x.shape[-1]
+    if n <= FILTER_CHUNK:
+        return signal.sosfilt(sos, x, axis=-1).astype(np.float32, copy=False)
+    out = np.empty(x.shape, dtype=np.float32)
+    zi = np.zeros((sos.shape[0], *x.shape[:-1], 2), dtype=np.result_type(sos, x))  # as sosfilt computes it whole
+    for i in range(0, n, FILTER_CHUNK):
+        check()
+        y, zi = signal.sosfilt(sos, x[..., i : i + FILTER_CHUNK], axis=-1, zi=zi)
+        out[..., i : i + FILTER_CHUNK] = y
+    return out
+
+
+def highpass(x: np.ndarray, cutoff_hz: float, sample_rate: int, order: int = 2, check=lambda: None) -> np.ndarray:
+    return _filtered(filter_sos("highpass", cutoff_hz, sample_rate, order), x, check)
+
+
+def lowpass(x: np.ndarray, cutoff_hz: float, sample_rate: int, order: int = 2, check=lambda: None) -> np.ndarray:
+    return _filtered(filter_sos("lowpass", cutoff_hz, sample_rate, order), x, check)
 
 
 REVERB_DECAY_S = 2.2  # RT60 of the room: a medium hall, long enough to glue, short enough to stay clear
@@ -99,7 +117,7 @@ def _ir_blocks(sample_rate: int) -> tuple[int, int, np.ndarray]:
     return nfft, nfft - ir.shape[1] + 1, spectrum
 
 
-def reverb_return(stem: np.ndarray, send: float, sample_rate: int) -> np.ndarray:
+def reverb_return(stem: np.ndarray, send: float, sample_rate: int, check=lambda: None) -> np.ndarray:
     """(2, n) float32 wet signal for a (2, n) stem sent at `send` (0..1), cut at n frames.
 
     Overlap-add FFT convolution of the mono send with the stereo room: per block one forward FFT
@@ -113,6 +131,7 @@ def reverb_return(stem: np.ndarray, send: float, sample_rate: int) -> np.ndarray
     n_blocks = -(-n // hop)
     out = np.zeros((2, n_blocks * hop + nfft), dtype=np.float32)
     for b0 in range(0, n_blocks, OLA_BLOCKS_PER_CHUNK):
+        check()  # `check` raises when the job is cancelled: a long stem's room is seconds of work
         b1 = min(n_blocks, b0 + OLA_BLOCKS_PER_CHUNK)
         seg = np.zeros((b1 - b0) * hop, dtype=np.float32)
         part = mono[b0 * hop : b1 * hop]
@@ -125,14 +144,15 @@ def reverb_return(stem: np.ndarray, send: float, sample_rate: int) -> np.ndarray
     return out[:, :n]
 
 
-def tempo_delay(stem: np.ndarray, tempo_bpm: float, sample_rate: int, mix: float = 0.22) -> np.ndarray:
+def tempo_delay(stem: np.ndarray, tempo_bpm: float, sample_rate: int, mix: float = 0.22,
+                check=lambda: None) -> np.ndarray:
     """Ping-pong echoes (dotted 8th left, quarter right), each darker and quieter: (2, n) float32.
 
     Added to the dry stem by the caller. A handful of taps, so no feedback loop to run.
     """
     beat = 60.0 / max(tempo_bpm, 30.0)
     n = stem.shape[1]
-    mono = lowpass(0.5 * (stem[0] + stem[1]), 3500.0, sample_rate)
+    mono = lowpass(0.5 * (stem[0] + stem[1]), 3500.0, sample_rate, check=check)
     out = np.zeros_like(stem)
     taps = [(0.75 * beat, 0, 1.0), (1.0 * beat, 1, 0.8), (1.75 * beat, 0, 0.5), (2.0 * beat, 1, 0.4)]
     for delay_s, ch, g in taps:
