@@ -86,3 +86,18 @@ def test_a_cut_the_packet_sizes_miss_is_placed_by_decoding_its_stretch(long_gop,
     for c in CUTS:
         first_new = math.ceil(c * 30 - 1e-9) / 30
         assert np.min(np.abs(hard - first_new)) < 0.5 / 30, (c, hard)
+
+
+def test_many_missed_cuts_fall_back_to_one_full_decode(long_gop, monkeypatch):
+    """Past MAX_REFINES cuts to place again, the clip is decoded once in full instead."""
+    _, path = long_gop
+    monkeypatch.setattr(analyze_module, "dense_windows", lambda table: [])
+    monkeypatch.setattr(analyze_module, "MAX_REFINES", 2)
+    refined = []
+    original = analyze_module.refine_cut
+    monkeypatch.setattr(analyze_module, "refine_cut", lambda *a, **k: refined.append(a) or original(*a, **k))
+    a = analyze_file(path)
+    assert refined == []  # no stretch decoded again: the whole clip was
+    hard = a.cuts_s[[k == "hard" for k in a.cut_kinds]]
+    for c in CUTS:
+        assert np.min(np.abs(hard - math.ceil(c * 30 - 1e-9) / 30)) < 0.5 / 30

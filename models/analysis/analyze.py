@@ -37,6 +37,9 @@ from .speech import SpeechAccumulator
 from .types import VideoAnalysis
 
 
+MAX_REFINES = 12  # cuts per clip placed by decoding their stretch again; beyond, one full decode
+
+
 @dataclass
 class _ClipResult:
     sample_rec: np.ndarray  # (s,) record seconds of the analysis samples
@@ -95,7 +98,14 @@ def _analyse_clip(clip: Clip, fps: float, cancel, report) -> _ClipResult:
     table = scan_packets(clip.path, clip.source_in_s, clip.source_out_s) if DecodeOptions().coarse else None
     a = _decode_clip(clip, period_src, cancel, report, table)
     check_cancelled(cancel)
-    changes = [_exact(c, a, table, clip.path, cancel) for c in detect_cuts(a, cancel=cancel)]
+    changes = detect_cuts(a, cancel=cancel)
+    if sum(_needs_refining(c, a, table) for c in changes) > MAX_REFINES:
+        # The packet sizes missed many cuts (each would be decoded again from its keyframe):
+        # one full decode of the clip costs less.
+        table = None
+        a = _decode_clip(clip, period_src, cancel, lambda f: None, None)
+        changes = detect_cuts(a, cancel=cancel)
+    changes = [_exact(c, a, table, clip.path, cancel) if _needs_refining(c, a, table) else c for c in changes]
     cuts = [c for c in changes if c.confidence >= MIN_CONFIDENCE]
     rec = _to_record(clip, a.sample_t)
     # Steps across a hard cut or a fade measure the shot change, not motion: bridge them with
@@ -132,14 +142,18 @@ def _analyse_clip(clip: Clip, fps: float, cancel, report) -> _ClipResult:
                        _to_record(clip, clip.source_in_s + st) if len(st) else st, sp)
 
 
+def _needs_refining(cut: Cut, a: ClipArrays, table) -> bool:
+    """A sure hard cut with frames the coarse decode skipped between it and the frame before."""
+    if table is None or cut.kind != "hard" or cut.confidence < MIN_CONFIDENCE:
+        return False
+    i = int(np.searchsorted(a.frame_t, cut.time_s))
+    return i > 0 and frames_between(table, float(a.frame_t[i - 1]), cut.time_s) > 0
+
+
 def _exact(cut: Cut, a: ClipArrays, table, path: str, cancel) -> Cut:
     """A hard cut found between two decoded frames with skipped frames between them, placed on
     its exact frame by decoding that stretch in full (rare: the packet table marks most cuts)."""
-    if cut.kind != "hard" or cut.confidence < MIN_CONFIDENCE:
-        return cut
     i = int(np.searchsorted(a.frame_t, cut.time_s))
-    if i == 0 or frames_between(table, float(a.frame_t[i - 1]), cut.time_s) == 0:
-        return cut
     t = refine_cut(path, float(a.frame_t[i - 1]), cut.time_s, cancel)
     return Cut(t, cut.kind, cut.strength, t, t, cut.confidence)
 
