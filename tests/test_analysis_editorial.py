@@ -18,13 +18,14 @@ from pathlib import Path
 import editorial_clips as clips
 import numpy as np
 import pytest
+from videos import Transition, VideoSpec, make_video
+
 from scorecut.models.analysis import analyze_file
 from scorecut.models.composer.model import ComposerModel
 from scorecut.models.composer.plan import make_plan
 from scorecut.models.composer.styles import STYLES
 from scorecut.models.interface import ScoreOptions
 from scorecut.models.post import finish
-from videos import Transition, VideoSpec, make_video
 
 NO_CUT_CLIPS = ("fast_zoom", "whip_pan", "flashes", "subject_close_to_lens", "handheld_walk")
 

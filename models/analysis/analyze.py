@@ -36,7 +36,6 @@ from .rhythm import Accent, clip_accents, motion_period
 from .speech import SpeechAccumulator
 from .types import VideoAnalysis
 
-
 MAX_REFINES = 12  # cuts per clip placed by decoding their stretch again; beyond, one full decode
 
 
