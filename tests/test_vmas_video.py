@@ -327,6 +327,7 @@ def test_a_model_on_a_backbone_serves_and_refuses_another_backbone_by_name(clips
     from scorecut.models.interface import ModelUnavailable, ScoreOptions
     from scorecut.models.vmas import serving
     from scorecut.models.vmas.checkpoint import save_checkpoint
+    from scorecut.models.vmas.install import verify
 
     folder = make_clip(tmp_path / "clip_served", seed=5)
     cfg = with_video_backbone(DEBUG, folder)
@@ -338,6 +339,7 @@ def test_a_model_on_a_backbone_serves_and_refuses_another_backbone_by_name(clips
     out = model.compose(segment, analyze_file(str(clips / "clip2.mp4")), ScoreOptions(model="vmas", seed=1,
                                                                                        sample_rate=16_000))
     assert out.native_mix.shape == (2, 32_000)
+    assert verify(checkpoint=str(ckpt))["finite"]  # `scorecut models verify` on it
     shutil.rmtree(folder)
     make_clip(folder, seed=6)  # another backbone where the model's was
     with pytest.raises(ModelUnavailable, match="cannot use its image backbone: .* not the one this model was "

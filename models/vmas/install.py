@@ -57,11 +57,10 @@ def verify(model_dir: Path | None = None, checkpoint: str = "", device: str = "c
     path = Path(model.checkpoint)
     cfg = model.net.cfg
     seconds = 1.0
-    frames = torch.full((1, int(seconds * cfg.video.fps), 3, cfg.video.frame_size, cfg.video.frame_size), 128,
-                        dtype=torch.uint8)
+    video = model.frame_input.blank(int(seconds * cfg.video.fps))[None]  # (1, N, ...) black, through the served path
     n = int(seconds * cfg.codec.frame_rate)
     with torch.no_grad():
-        vt = model.net.video(frames.to(next(model.net.parameters()).device))
+        vt = model.net.video(video.to(next(model.net.parameters()).device))
         beat = torch.from_numpy(activation([0.5], n, cfg.codec.frame_rate, cfg.beat_sigma_s))
         codes = generate_codes(model.net, vt, beat, n, GenerateOptions(seed=0))
     wav = model.codec.decode(codes)[0, 0].cpu().numpy()
