@@ -109,15 +109,17 @@ def base_record(name: str, sha256: str) -> dict:
     return {"kind": "musicgen", "name": name, "sha256": sha256}
 
 
-def require_base(state: dict, have_sha256: str | None, where: Path | None, checkpoint: Path | str) -> None:
-    """Refuse a fine-tune whose base is missing (have_sha256 None) or different, naming both."""
+def require_base(state: dict, have: dict | None, where: Path | None, checkpoint: Path | str) -> None:
+    """Refuse a fine-tune whose base is missing (have None) or different (have: base_record of the
+    installed one), naming both."""
     base = state.get("base")
     if not base:
         return
     need = f"the MusicGen base {base['name']!r} (sha256 {base['sha256'][:12]}…)"
-    if have_sha256 is None:
+    if have is None:
         raise BaseMismatch(f"{checkpoint} fine-tunes {need}, which is not installed (looked in {where}): "
                            f"{BASE_FIX}")
-    if have_sha256 != base["sha256"]:
-        raise BaseMismatch(f"{checkpoint} fine-tunes {need}, but {where} holds a different MusicGen "
-                           f"(sha256 {have_sha256[:12]}…): {BASE_FIX}, or train again on the installed one")
+    if have["sha256"] != base["sha256"]:
+        raise BaseMismatch(f"{checkpoint} fine-tunes {need}, but {where} holds a different MusicGen, "
+                           f"{have['name']!r} (sha256 {have['sha256'][:12]}…): {BASE_FIX}, or train again on "
+                           "the installed one")

@@ -189,13 +189,15 @@ def merge_adapters(module: torch.nn.Module) -> None:
 
 def load_finetuned(state: dict, model_dir: Path | None, device: str, checkpoint: Path | str):
     """(net, codec) of a fine-tune, on the installed base; BaseMismatch names a missing or other base."""
-    from .checkpoint import require_base, serving_weights
+    from .checkpoint import base_record, require_base, serving_weights
     from .model import VmasNet
     from .musicgen_install import installed_folder
-    from .pretrained import load_musicgen, weights_sha256
+    from .pretrained import load_musicgen, read_musicgen_info, weights_sha256
 
     folder = installed_folder(model_dir)
-    have = weights_sha256(folder) if folder is not None and (folder / "config.json").is_file() else None
+    have = None
+    if folder is not None and (folder / "config.json").is_file():
+        have = base_record(read_musicgen_info(folder).name, weights_sha256(folder))
     require_base(state, have, folder, checkpoint)
     base = load_musicgen(folder, device="cpu")
     cfg = state["config"]

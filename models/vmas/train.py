@@ -239,9 +239,10 @@ def _validate(net, ema, codec, reader, val_idx, batch_size, device, amp, out, st
     refs = [WindowRef(i) for i in val_idx]
     chunks = [refs[i : i + batch_size] for i in range(0, len(refs), batch_size)]
     batches = [collate([reader.read(r, (1, 1)) for r in c], device) for c in chunks]
-    with ema.applied(), amp:
-        metrics = validate(net, batches)
-        if opts.samples > 0:
+    with ema.applied():
+        with amp:
+            metrics = validate(net, batches)
+        if opts.samples > 0:  # decoded as served: float32, static KV cache
             firsts, seen = [], set()  # one window per held-out video
             for i in val_idx:
                 if reader.sources[i] not in seen and len(firsts) < opts.samples:
