@@ -316,3 +316,78 @@ def test_models_add_and_verify_cli_install_vmas_for_the_server(cli_run, tmp_path
     after = models("list", "--local")
     assert "available" in after.stdout.split("vmas", 1)[1].splitlines()[0]
     assert "unavailable" not in after.stdout.split("vmas", 1)[1].splitlines()[0]
+
+
+def test_epochs_draw_every_window_once_and_no_video_twice_in_a_batch():
+    from scorecut.models.vmas.sampler import EpochSampler, split_by_source
+
+    sources = [f"v{i % 7}.mp4" for i in range(40)]  # 7 videos, 5-6 windows each, interleaved as in shards
+    train_idx, held = split_by_source(sources, 0.2)
+    assert held and not {sources[i] for i in held} & {sources[i] for i in train_idx}  # whole videos held out
+    assert sorted(train_idx + held) == list(range(40))
+    s = EpochSampler(train_idx, sources, batch=4, seed=3)
+    seen, draw = [], 0
+    while len(seen) + 4 <= len(train_idx) - 4:  # well inside the first epoch
+        batch = s.draw(draw)
+        assert len(batch) == 4 and len({sources[i] for i in batch}) == 4  # no video twice
+        seen += batch
+        draw += 1
+    assert len(seen) == len(set(seen))  # without replacement
+    again = EpochSampler(train_idx, sources, batch=4, seed=3)
+    assert [again.draw(n) for n in (5, 0, 2)] == [s.draw(5), s.draw(0), s.draw(2)]  # a pure function of the draw
+    assert EpochSampler(train_idx, sources, batch=9, seed=0).batch == len({sources[i] for i in train_idx})
+
+
+def test_a_window_read_late_continues_into_the_same_videos_next_window(data_dir, tmp_path):
+    from scorecut.models.vmas.codec import load_codec
+    from scorecut.models.vmas.data import WindowDataset, build_cache
+    from scorecut.models.vmas.loader import WindowReader
+    from scorecut.models.vmas.sampler import WindowRef, grain
+
+    reader = WindowReader(WindowDataset(build_cache(data_dir, DEBUG, load_codec(DEBUG.codec), tmp_path / "c",
+                                                    log=lambda m: None)), DEBUG.window_s)
+    g = grain(*reader.rates())
+    assert g == (8, 25)  # 1 s: 8 frames at 8 fps, 25 codec frames at 25 Hz
+    first = reader.has_next.index(True)
+    assert reader.sources[first + 1] == reader.sources[first] and not reader.has_next[first + 1]
+    a, b = reader.window(first), reader.window(first + 1)
+    late = reader.read(WindowRef(first, 1), g)
+    video_key = next(k for k in late if k not in ("codes", "music_beat", "visual_beat"))
+    assert torch.equal(late["codes"], torch.cat([a["codes"], b["codes"]], 1)[:, 25:75])
+    assert torch.equal(late[video_key], torch.cat([a[video_key], b[video_key]])[8:24])
+    assert torch.equal(late["music_beat"], torch.cat([a["music_beat"], b["music_beat"]])[25:75])
+    assert torch.equal(reader.read(WindowRef(first, 0), g)["codes"], a["codes"])
+
+
+def test_weight_decay_falls_on_matrices_only():
+    from scorecut.models.vmas.model import VmasNet
+    from scorecut.models.vmas.optim import decay_split, make_optimizer
+
+    net = VmasNet(DEBUG)
+    decayed, plain = decay_split(net)
+    assert "logit_scale" in plain
+    assert any("embed_tokens" in n for n in plain) and not any("embed_tokens" in n or "emb." in n for n in decayed)
+    assert not any(n.endswith(".bias") for n in decayed)
+    assert not any("norm" in n or ".ln" in n for n in decayed)  # LayerNorm / GroupNorm gains
+    assert all(n.endswith(".weight") for n in decayed) and "lm.layers.0.fc1.weight" in decayed
+    assert set(decayed) | set(plain) == {n for n, _ in net.named_parameters()}
+    groups = make_optimizer(net, 1e-3, 0.1).param_groups
+    assert [g["weight_decay"] for g in groups] == [0.1, 0.0]
+
+
+def test_the_prefetcher_keeps_order_and_raises_the_loaders_error():
+    from scorecut.models.vmas.loader import Prefetcher
+
+    with Prefetcher(range(5), lambda d: {"x": torch.tensor([d])}) as p:
+        assert [d for d, _ in p] == list(range(5))
+
+    def broken(d):
+        if d == 2:
+            raise ValueError("edit2.mp4: its sound cannot be decoded")
+        return {"x": torch.tensor([d])}
+
+    got = []
+    with pytest.raises(ValueError, match="edit2.mp4"), Prefetcher(range(5), broken) as p:
+        for d, _ in p:
+            got.append(d)
+    assert got == [0, 1]
