@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from conftest import free_port
 from resolve_ui_fake import Bmd, Fusion
 from test_resolve import edit, media  # noqa: F401 - the shared videos fixture
 
+from scorecut.plugins.resolve import ResolveScoreError
 from scorecut.plugins.resolve.connect import Host, from_namespace
 from scorecut.plugins.resolve.panel import open_panel, run_panel
 
@@ -138,3 +141,12 @@ def test_a_late_answer_from_an_earlier_check_does_not_overwrite_the_latest(serve
     assert items["ServerStatus"].Text.startswith("Server not running")
     controller.on_check()  # a new check of the same field still shows its own answer
     pump(dispatcher, window, lambda i: i["ServerStatus"].Text.startswith("Server not running"))
+
+
+def test_free_resolve_without_ui_manager_is_sent_to_the_lua_script(media):  # noqa: F811
+    fake, _, _ = edit(media, "24", version=(20, 2, 0))
+    fusion = Fusion()
+    fusion.UIManager = None  # free Resolve 19.1+: fusion.UIManager is None
+    host = from_namespace({"resolve": fake.resolve, "fusion": fusion, "bmd": Bmd()})
+    with pytest.raises(ResolveScoreError, match="Scorecut Free"):
+        run_panel(host, f"127.0.0.1:{free_port()}")

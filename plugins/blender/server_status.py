@@ -49,8 +49,9 @@ class ServerStatus:
     error: str = ""  # when not reachable: what to do
 
 
-def fetch_status(address: str, token: str = "", timeout: float = 3.0) -> ServerStatus:
-    """Ask the server at `address` for its info (blocks up to `timeout` seconds)."""
+def fetch_status(address: str, token: str = "", timeout: float = 15.0) -> ServerStatus:
+    """Ask the server at `address` for its info (blocks up to `timeout` seconds: a server just started
+    may take seconds to list its models; callers ask on a thread)."""
     try:
         with ScorecutClient(address, token=token or None) as client:
             info = client.info(timeout=timeout)

@@ -19,6 +19,7 @@ SCOPE_CHOICES = (("In/Out range", "inout"), ("Clip under the playhead", "current
 STEM_BOXES = (("Drums", "drums"), ("Bass", "bass"), ("Harmony", "harmony"), ("Melody", "melody"))
 AUTO_STYLE = "(automatic)"
 AUTO_MOOD = "(from the picture)"
+STATUS_TIMEOUT_S = 15.0  # a server just started may take seconds to list its models; the check runs on a thread
 
 
 class PanelController:
@@ -127,7 +128,7 @@ class PanelController:
     def _check(self, address: str, number: int) -> None:
         try:
             with ScorecutClient(address) as client:
-                info = client.info(timeout=3.0)
+                info = client.info(timeout=STATUS_TIMEOUT_S)
         except ScorecutClientError as e:
             self.events.put(("status", (f"Server not running: {e}", None, number)))
             return

@@ -7,6 +7,7 @@ tick so worker-thread results reach the widgets on the UI thread.
 from __future__ import annotations
 
 from .connect import Host
+from .errors import ResolveScoreError
 from .controller import AUTO_MOOD, AUTO_STYLE, SCOPE_CHOICES, STEM_BOXES, PanelController
 
 WINDOW_ID = "ScorecutWindow"
@@ -43,9 +44,16 @@ def build_window(ui, dispatcher, server: str, stems_folder: str = ""):
     )
 
 
+FREE_EDITION = ("this Resolve builds no panels for scripts (free DaVinci Resolve 19.1 and later has no "
+                "UIManager): use Workspace > Scripts > Scorecut Free instead (installed beside this script by "
+                "packaging/install_resolve.py); it scores the In/Out range and shows progress in Workspace > Console")
+
+
 def open_panel(host: Host, server: str | None = None):
     """Build the window and wire its handlers; returns (window, controller, dispatcher, timer)."""
-    ui = host.fusion.UIManager
+    ui = getattr(host.fusion, "UIManager", None) if host.fusion is not None else None
+    if ui is None or host.bmd is None:
+        raise ResolveScoreError(FREE_EDITION)
     dispatcher = host.bmd.UIDispatcher(ui)
     controller = PanelController(host.resolve, None, server)
     window = build_window(ui, dispatcher, controller.server, controller.default_folder())
