@@ -39,7 +39,7 @@ def folder(tmp_path_factory) -> Path:
 def test_camera_and_subject_motion_are_not_cuts(folder, name):
     path = getattr(clips, name)(folder / f"{name}.mp4")
     a = analyze_file(path)
-    assert len(a.cuts_s) == 0, (name, list(zip(a.cuts_s, a.cut_kinds, a.cut_confidence)))
+    assert len(a.cuts_s) == 0, (name, list(zip(a.cuts_s, a.cut_kinds, a.cut_confidence, strict=True)))
     assert len(a.cut_confidence) == 0
     assert np.all((a.accent_strength > 0) & (a.accent_strength <= 1))
     if name == "flashes":  # the flashes are accents, at their frames
@@ -63,7 +63,7 @@ def test_cuts_dissolves_and_fades_on_their_frames(folder, fps):
         fps=fps, size=clips.SIZE, motion=2.0, gop=60, x264_preset="medium", seed=31)
     a = analyze_file(make_video(folder / f"edit{fps}.mp4", spec))
     frame = 1.0 / fps
-    assert len(a.cuts_s) == len(spec.shot_changes_s), list(zip(a.cuts_s, a.cut_kinds))
+    assert len(a.cuts_s) == len(spec.shot_changes_s), list(zip(a.cuts_s, a.cut_kinds, strict=True))
     assert np.all(a.cut_confidence >= 0.5) and len(a.cut_confidence) == len(a.cuts_s)
     for c in spec.cuts_s:  # the first frame of the new shot, exactly
         j = int(np.argmin(np.abs(a.cuts_s - c)))
@@ -138,7 +138,7 @@ def test_variable_frame_rate_cuts_and_accents_use_timestamps(folder):
                      size=clips.SIZE, flashes_s=(), seed=9)
     a = analyze_file(make_video(folder / "vfr.mp4", spec))
     assert len(a.cuts_s) == 2
-    for c, found in zip(cuts, a.cuts_s):
+    for c, found in zip(cuts, a.cuts_s, strict=True):
         first_new = float(times[np.searchsorted(times, c - 1e-9)])
         assert abs(found - first_new) < 1.5e-3, (c, found, first_new)  # millisecond timestamps
         index_time = np.searchsorted(times, c - 1e-9) / (len(times) / times[-1])  # what frame index would say

@@ -41,7 +41,8 @@ def visual_beats(times: np.ndarray, motion: np.ndarray, cuts_s: np.ndarray, cut_
         if peaks:
             top = max(p for _, p in peaks)
             peaks = [(t, min(1.0, 0.2 + 0.6 * p / top)) for t, p in peaks]
-    events = [(float(t), float(s), 1) for t, s in zip(cuts_s, cut_strength)] + [(t, s, 0) for t, s in peaks]
+    events = [(float(t), float(s), 1) for t, s in zip(cuts_s, cut_strength, strict=True)]
+    events += [(t, s, 0) for t, s in peaks]
     events.sort(key=lambda e: (-e[2], -e[1]))  # cuts first, then strongest
     chosen: list[tuple[float, float, int]] = []
     for e in events:

@@ -108,6 +108,6 @@ def plot_alignment(analysis: VideoAnalysis, path: str | os.PathLike, plan: Music
 
 
 def _draw_cuts(ax, a: VideoAnalysis, ymax: float = 1.0) -> None:
-    for t, kind, s in zip(a.cuts_s, a.cut_kinds, a.cut_strength):
+    for t, kind, s in zip(a.cuts_s, a.cut_kinds, a.cut_strength, strict=True):
         colour, style, _ = _CUT_STYLE.get(kind, _CUT_STYLE["hard"])
         ax.axvline(float(t), ymax=ymax, color=colour, linestyle=style, linewidth=0.8 + 1.2 * float(s), alpha=0.85)

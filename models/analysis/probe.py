@@ -45,7 +45,7 @@ def open_media(path: str | os.PathLike):
     try:
         return av.open(str(p))
     except PermissionError:
-        raise MediaError(f"{_name(p)}: cannot read the file (permission denied); check its permissions")
+        raise MediaError(f"{_name(p)}: cannot read the file (permission denied); check its permissions") from None
     except (av.FFmpegError, UnicodeDecodeError, OSError) as exc:
         if _looks_like_media(p):
             raise MediaError(
@@ -150,7 +150,7 @@ def probe_media(path: str | os.PathLike) -> MediaInfo:
         if len(times) >= _PROBE_FRAMES:
             horizon = min(times[-8:])
             settled = [t for t in settled if t <= horizon]
-        diffs = sorted(b - a for a, b in zip(settled, settled[1:]) if b > a)
+        diffs = sorted(b - a for a, b in zip(settled, settled[1:], strict=False) if b > a)
         if fps <= 0 and diffs:
             fps = 1.0 / diffs[len(diffs) // 2]
         vfr = bool(diffs) and (diffs[-1] - diffs[0]) > _VFR_TOLERANCE * diffs[len(diffs) // 2] + tb

@@ -69,7 +69,7 @@ def clip_accents(a: ClipArrays, cuts: list[Cut], unsure: list[Cut]) -> list[Acce
         scale = max(float(np.percentile(energy[1:], 90)) if len(energy) > 1 else 0.0, 2e-5)
         score = size / scale
         keep = score >= 0.4
-        cand = sorted(zip(-score[keep], times[keep]))  # strongest first
+        cand = sorted(zip(-score[keep], times[keep], strict=True))  # strongest first
         chosen: list[tuple[float, float]] = []
         busy = [c.time_s for c in cuts]
         for neg, when in cand:
@@ -101,7 +101,7 @@ def motion_period(frame_times: list[np.ndarray], energies: list[np.ndarray],
     per frame step. Cut frames are left out (a cut is not motion), each clip on its own grid.
     """
     grids, values = [], []
-    for t, e in zip(frame_times, energies):
+    for t, e in zip(frame_times, energies, strict=True):
         if len(t) < 8:
             continue
         g = np.arange(t[0], t[-1], 1.0 / PERIOD_RATE)  # (g,)

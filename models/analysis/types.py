@@ -50,7 +50,8 @@ class VideoAnalysis:
             "cut_confidence": [round(float(c), 3) for c in self.cut_confidence],
             "cut_strength": [round(float(c), 3) for c in self.cut_strength],
             "visual_accents": [{"time_s": round(float(t), 6), "strength": round(float(s), 3), "kind": k}
-                               for t, s, k in zip(self.accents_s, self.accent_strength, self.accent_kinds)],
+                               for t, s, k in zip(self.accents_s, self.accent_strength, self.accent_kinds,
+                                                  strict=True)],
             "motion_period_s": round(float(self.motion_period_s), 4),
             "motion_period_confidence": round(float(self.motion_period_confidence), 3),
             "visual_beats_s": [round(float(t), 6) for t in self.visual_beats_s],

@@ -163,7 +163,7 @@ def _build_bars(starts: list[int], cut_beats: dict[int, float], end_beat: int, n
         bars.append(Bar(b, n))
         b += n
     bounds = restarts + [n_beats - 1]
-    for r0, r1 in zip(bounds[:-1], bounds[1:]):
+    for r0, r1 in zip(bounds[:-1], bounds[1:], strict=True):
         b = r0
         for n in _bars_for(r1 - r0, bpb):
             bars.append(Bar(b, n))
@@ -195,7 +195,8 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
     choice = choose_tempo(analysis, style, mood, lo, hi)
     preferred = choice.preferred_bpm
     cuts = np.asarray(analysis.cuts_s, float)
-    strength = np.asarray(analysis.cut_strength, float) if len(analysis.cut_strength) == len(cuts) else np.ones(len(cuts))
+    strength = (np.asarray(analysis.cut_strength, float) if len(analysis.cut_strength) == len(cuts)
+                else np.ones(len(cuts)))
     # Regular visual accents join the cuts as hits of the lowest weight (indices past the cuts).
     hits = np.concatenate([cuts, choice.accents_s])
     hit_strength = np.concatenate([strength, np.zeros(len(choice.accents_s))])
@@ -206,7 +207,8 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
             grid = half
     beats = grid.beats_s
 
-    cut_beats = {int(b): float(strength[c]) for b, c in zip(grid.anchor_beats, grid.anchor_cuts) if c < len(cuts)}
+    cut_beats = {int(b): float(strength[c]) for b, c in zip(grid.anchor_beats, grid.anchor_cuts, strict=True)
+                 if c < len(cuts)}
     off_grid = []
     for c, t in enumerate(cuts):
         if 0.05 < t < duration - 0.05 and float(np.min(np.abs(beats - t))) > 0.03:
@@ -242,7 +244,7 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
     bars = _build_bars(starts, cut_beats, end_beat, len(beats), bpb, style.free_meter)
     bar_of_beat = {bar.start_beat: i for i, bar in enumerate(bars)}
     section_bars = [(bar_of_beat[s0], bar_of_beat[s1] if s1 in bar_of_beat else len(bars))
-                    for s0, s1 in zip(starts, starts[1:] + [len(beats) - 1])]
+                    for s0, s1 in zip(starts, starts[1:] + [len(beats) - 1], strict=True)]
 
     # Long sections without cuts become phrases of PHRASE_BARS bars.
     phrases: list[tuple[int, int, bool]] = []
@@ -273,7 +275,8 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
     arc = np.where(np.arange(len(raw)) >= max(1, len(raw) // 3), 0.15, 0.0)
     levels = _intensities(list(np.clip(0.6 * np.clip(raw_arr, 0, 1) + 0.4 * rel + arc, 0, 1)), style, mood)
 
-    key_rng = np.random.default_rng(np.random.SeedSequence([int(options.seed) & 0xFFFFFFFF, 0x4B3, *map(ord, style.name)]))
+    key_rng = np.random.default_rng(
+        np.random.SeedSequence([int(options.seed) & 0xFFFFFFFF, 0x4B3, *map(ord, style.name)]))
     tonic, mode, mood_name = choose_key(analysis, style, mood, key_rng)
     # Labels: the busier sections are the "B" (chorus-like) parts; when energy is flat, parts
     # alternate in pairs (A A B B) so the harmony and the melody still move on.
@@ -281,7 +284,7 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
     body = levels[1:-1] if len(levels) > 2 else levels
     low = min(body) if body else 0
     flat = max(body, default=0) == low
-    for i, ((b0, b1, on_cut), lvl) in enumerate(zip(phrases, levels)):
+    for i, ((b0, b1, on_cut), lvl) in enumerate(zip(phrases, levels, strict=True)):
         if i == len(phrases) - 1 and len(phrases) > 1:
             label = "outro"
             lvl = max(0, min(lvl, levels[i - 1]))

@@ -85,7 +85,8 @@ def choose_tempo(analysis, style: Style, mood: Mood | None, lo: float, hi: float
     shifted = float(np.clip(lean + 0.9 * (activity - 0.35), 0.05, 0.95))
     preferred = lo + (hi - lo) * shifted
     how = "calm" if activity < 0.25 else "busy" if activity > 0.5 else "moderate"
-    reason = (f"no regular motion to follow; a {how} picture (motion energy {motion:.2f}, {n_cuts} cuts in {duration:.1f} s) "
+    reason = (f"no regular motion to follow; a {how} picture (motion energy {motion:.2f}, "
+              f"{n_cuts} cuts in {duration:.1f} s) "
               f"leans the tempo to about {preferred:.0f} BPM within the {style.name} range {lo:g}-{hi:g} BPM")
     if n_cuts:
         reason += "; the grid then bends it so cuts land on beats"
