@@ -58,7 +58,7 @@ def _summary(a, path: str) -> None:
     print(f"{path}: {a.duration_s:.3f} s, curves at {a.analysis_fps:g} per second")
     print(f"cuts: {len(a.cuts_s)}")
     sure = a.cut_confidence if len(a.cut_confidence) == len(a.cuts_s) else [1.0] * len(a.cuts_s)
-    for t, kind, s, c in zip(a.cuts_s, a.cut_kinds, a.cut_strength, sure):
+    for t, kind, s, c in zip(a.cuts_s, a.cut_kinds, a.cut_strength, sure, strict=True):
         print(f"  {t:9.3f} s  {kind:<9} strength {s:.2f}  confidence {c:.2f}")
     print(f"visual beats: {len(a.visual_beats_s)}")
     kinds = {k: a.accent_kinds.count(k) for k in dict.fromkeys(a.accent_kinds)}

@@ -56,7 +56,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "clips, ranges or options), this one goes to <name>-2, <name>-3, ... (the first "
                         "free; the command says where); one holding the same request is replaced (the "
                         "music is the same). With --name, that folder is replaced (the command says so)")
-    p.add_argument("--preview", action="store_true", help="also write preview.mp4: the video with the mix, its picture copied, not re-encoded "
+    p.add_argument("--preview", action="store_true",
+                   help="also write preview.mp4: the video with the mix, its picture copied, not re-encoded "
                         "(a single video; a trimmed one starts at the keyframe before the in point)")
     p.add_argument("--plot", action="store_true", help="also write alignment.png: cuts, motion, beats, sections")
     p.add_argument("--server", default="", metavar="ADDR",
@@ -181,8 +182,14 @@ def _stopped_during_job(address: str, server_log) -> str:
 
 
 def run(args) -> int:
-    from scorecut.plugins.client import (JobCancelled, JobFailed, ScorecutClient, ServerUnavailable, is_loopback,
-                                         server_address)
+    from scorecut.plugins.client import (
+        JobCancelled,
+        JobFailed,
+        ScorecutClient,
+        ServerUnavailable,
+        is_loopback,
+        server_address,
+    )
     from scorecut.plugins.client.landing import check_name
 
     from .local_server import ensure_local_server, started_server_log

@@ -13,7 +13,8 @@ from pathlib import Path
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("folder", metavar="DIR", help="the folder to watch; results go to DIR/scored/")
     p.add_argument("--once", action="store_true", help="score what is there now, then exit")
-    p.add_argument("--server", default=None, help="model server host:port (default $SCORECUT_SERVER or 127.0.0.1 on the default port)")
+    p.add_argument("--server", default=None,
+                   help="model server host:port (default $SCORECUT_SERVER or 127.0.0.1 on the default port)")
     p.add_argument("--token", default=os.environ.get("SCORECUT_TOKEN"), help="bearer token for a remote server")
     p.add_argument("--polling", action="store_true", help="poll instead of filesystem events (network shares)")
     p.add_argument("--stable-seconds", type=float, default=2.0, metavar="S",
@@ -23,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from scorecut.plugins.client import server_address
-    from scorecut.plugins.watchfolder import WatchSettings, Watcher
+    from scorecut.plugins.watchfolder import Watcher, WatchSettings
     from scorecut.plugins.watchfolder.options import OptionsError
 
     folder = Path(args.folder).expanduser()

@@ -8,8 +8,9 @@ only writes music. Audio arrays are float32, shape (channels, frames), at `sampl
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 

@@ -80,7 +80,8 @@ class ScorecutServer:
         wire.add_service(self.servicer, self.grpc)  # the generated registration, with fast chunks
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         if config.tls:
-            creds = grpc.ssl_server_credentials([(Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes())])
+            key_pair = (Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes())
+            creds = grpc.ssl_server_credentials([key_pair])
             self.port = self.grpc.add_secure_port(config.address, creds)
         else:
             self.port = self.grpc.add_insecure_port(config.address)

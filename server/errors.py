@@ -88,7 +88,7 @@ def rpc_errors(method):
             try:
                 yield from method(self, request, context)
                 return
-            except Exception as error:  # noqa: BLE001 — every failure becomes a status
+            except Exception as error:  # every failure becomes a status
                 code, message = status_of(error)
             context.abort(code, bounded(message))
 
@@ -98,7 +98,7 @@ def rpc_errors(method):
     def unary(self, request, context):
         try:
             return method(self, request, context)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             code, message = status_of(error)
         context.abort(code, bounded(message))
 

@@ -24,7 +24,8 @@ def encode(audio: np.ndarray, sample_format: str) -> bytes:
     if sample_format not in ("s16le", "s24le"):
         raise ValueError(f"unknown sample format {sample_format!r}")
     full = 32768.0 if sample_format == "s16le" else 8388608.0
-    scaled = np.multiply(np.asarray(audio, np.float32).T, np.float32(full), dtype=np.float32, order="C")  # (frames, channels)
+    # (frames, channels)
+    scaled = np.multiply(np.asarray(audio, np.float32).T, np.float32(full), dtype=np.float32, order="C")
     np.clip(scaled, -full, full - 1, out=scaled)
     np.rint(scaled, out=scaled)
     if sample_format == "s16le":

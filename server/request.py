@@ -19,8 +19,16 @@ from pathlib import Path
 import grpc
 
 from scorecut import __version__
-from scorecut.models.interface import (DEFAULT_LOUDNESS_LUFS, DEFAULT_SAMPLE_RATE, Clip, MediaError,
-                                       ModelInfo, RequestError, ScoreOptions, Segment)
+from scorecut.models.interface import (
+    DEFAULT_LOUDNESS_LUFS,
+    DEFAULT_SAMPLE_RATE,
+    Clip,
+    MediaError,
+    ModelInfo,
+    RequestError,
+    ScoreOptions,
+    Segment,
+)
 
 from .config import ServerConfig
 from .errors import RpcFailure, invalid, shown
@@ -215,7 +223,7 @@ def build_job_spec(request, peer: str, config: ServerConfig, infos: dict[str, Mo
         raise invalid(str(error)) from None
     segment = Segment(tuple(clips), float(duration))
     ranges = [[sha, round(c.source_in_s, 6), round(c.source_out_s, 6), round(c.record_start_s, 6),
-               round(c.record_end_s, 6)] for sha, c in zip(shas, clips)]
+               round(c.record_end_s, 6)] for sha, c in zip(shas, clips, strict=True)]
     analysis_key = _key({"version": __version__, "clips": ranges, "duration_s": round(duration, 6)})
     opts = asdict(replace(options, checkpoint=""))
     result_key = _key({"analysis": analysis_key, "options": opts, "sample_format": fmt,

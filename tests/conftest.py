@@ -76,7 +76,7 @@ class ServerProcess:
     def log_path(self) -> Path:
         return self.home / "server.log"
 
-    def start(self) -> "ServerProcess":
+    def start(self) -> ServerProcess:
         cmd = [sys.executable, "-m", "scorecut.cli.main", "serve", "--host", "127.0.0.1",
                "--port", str(self.port), "--media-root", str(self.media_root), *self.args]
         log = open(self.log_path, "ab")

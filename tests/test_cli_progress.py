@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from scorecut.plugins.client import JobEvent
 from scorecut.cli.progress import ProgressDisplay
+from scorecut.plugins.client import JobEvent
 
 
 class FakeTerminal(io.StringIO):

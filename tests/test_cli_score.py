@@ -15,7 +15,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-
 from conftest import free_port, isolated_env
 from videos import VideoSpec, make_video
 from wavcheck import error_db, read_wav, sha256_file
@@ -160,7 +159,7 @@ def test_parallel_runs_of_different_requests_each_keep_their_take(server, media_
     procs = [subprocess.Popen([*cmd, "--seed", str(100 + i)], env=isolated_env(tmp_path / "home"),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]
     outputs = [p.communicate(timeout=300) for p in procs]
-    for p, (_, stderr) in zip(procs, outputs):
+    for p, (_, stderr) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, stderr
     folders = sorted(stdout.strip() for stdout, _ in outputs)
     assert folders == sorted(str(out / n) for n in ("parallel", "parallel-2", "parallel-3", "parallel-4"))
@@ -198,9 +197,11 @@ def test_usage_errors_exit_2_without_traceback(server, video12, tmp_path):
         (["score", f"{video12}#t=5,2", "--server", server.address], "ends before it starts"),
         (["score", f"{video12}#t=1,2", "--in", "1", "--server", server.address], "not both"),
         (["score", str(video12), "--seed=-1", "--server", server.address], "give a seed from 0 to"),
-        (["score", str(video12), "--in", "-1", "--server", server.address], "seconds from the start of the video, 0 or more"),
+        (["score", str(video12), "--in", "-1", "--server", server.address],
+         "seconds from the start of the video, 0 or more"),
         (["score", str(video12), "--in", "abc", "--server", server.address], "is not a time"),
-        (["score", str(video12), "--seed", "99999999999999999999", "--server", server.address], "out of range"),
+        (["score", str(video12), "--seed", "99999999999999999999", "--server", server.address],
+         "out of range"),
         (["score", str(video12.parent) + "/", "--server", server.address], "is a folder; give the video files"),
         (["score", str(video12), "--checkpoint", str(video12), "--server", server.address],
          "--checkpoint applies to --model vmas"),
@@ -294,10 +295,11 @@ def test_score_starts_a_detached_server_once_and_reuses_it(tmp_path):
     try:
         # Two at once: the lockfile lets only one of them start a server.
         cmd = [sys.executable, "-m", "scorecut.cli.main", "score", str(video), "--server", address]
-        procs = [subprocess.Popen([*cmd, "--out-dir", str(tmp_path / f"out{i}"), "--seed", str(i)], env=isolated_env(home),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+        procs = [subprocess.Popen([*cmd, "--out-dir", str(tmp_path / f"out{i}"), "--seed", str(i)],
+                                  env=isolated_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for i in range(2)]
         outputs = [p.communicate(timeout=300) for p in procs]
-        for p, (stdout, stderr) in zip(procs, outputs):
+        for p, (_, stderr) in zip(procs, outputs, strict=True):
             assert p.returncode == 0, stderr
         starts = sum(stderr.count("starting a local Scorecut server") for _, stderr in outputs)
         assert starts == 1, [stderr for _, stderr in outputs]

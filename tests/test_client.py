@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import struct
 import subprocess
 import sys
-import shutil
 import tempfile
 import threading
 import wave
 from pathlib import Path
 
 import pytest
+from conftest import free_port
+from videos import VideoSpec, make_video
+from wavcheck import read_wav, sha256_file
 
 from scorecut.plugins.client import (
     ClipSpec,
@@ -28,9 +31,6 @@ from scorecut.plugins.client import (
     parse_media_fragment,
 )
 from scorecut.plugins.client.wav import StreamingWav, wav_header
-from videos import VideoSpec, make_video
-from wavcheck import read_wav, sha256_file
-from conftest import free_port
 
 
 # -- import purity ----------------------------------------------------------------------------
@@ -89,7 +89,8 @@ def test_streaming_wav_is_read_by_stdlib_wave(tmp_path, fmt, width, channels):
         wav.write(frames // 2, pcm[half:])
         wav.finish()
     with wave.open(str(path)) as w:
-        assert (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()) == (channels, width, 44_100, frames)
+        shape = (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes())
+        assert shape == (channels, width, 44_100, frames)
         assert w.readframes(frames) == pcm
     assert path.stat().st_size % 2 == 0
 

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import free_port, isolated_env, wait_serving
 from open_counter.sitecustomize import fingerprint
 from videos import VideoSpec, make_video

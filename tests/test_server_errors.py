@@ -6,9 +6,7 @@ import hashlib
 
 import grpc
 import pytest
-
-from test_server_support import (assert_actionable, assert_serving, clip, request, status_of, stub,
-                                 video)
+from test_server_support import assert_actionable, assert_serving, clip, request, status_of, stub, video
 
 from scorecut.v1 import scorecut_pb2 as pb
 
@@ -265,12 +263,11 @@ def test_internal_message_names_the_servers_log_file(tmp_path):
 
 def test_path_references_from_other_machines_are_refused(media_root, good, tmp_path):
     """The policy itself, with the peer strings gRPC gives for remote callers (no traffic sent)."""
+    from scorecut.models.composer.model import ComposerModel
     from scorecut.server.config import ServerConfig
     from scorecut.server.errors import RpcFailure
     from scorecut.server.media import FileHasher, UploadStore
     from scorecut.server.request import MediaProber, build_job_spec
-
-    from scorecut.models.composer.model import ComposerModel
 
     config = ServerConfig(media_roots=(media_root,), cache_dir=tmp_path / "cache")
     uploads = UploadStore(config.uploads, config.max_upload_bytes)

@@ -14,9 +14,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-
-from test_server_support import (assert_actionable, assert_serving, clip, collect, request, score, status_of,
-                                 stub, video)
+from test_server_support import assert_actionable, assert_serving, clip, collect, request, score, status_of, stub, video
 
 from scorecut.models.interface import STEMS
 from scorecut.plugins.client.score_document import score_document
@@ -91,7 +89,7 @@ def test_score_streams_a_complete_result(server, short):
     stages = [(i, e.progress.stage) for i, e in enumerate(result.events) if kinds[i] == "progress"]
     synth_at = next(i for i, stage in stages if stage.startswith("synth"))
     assert kinds.index("analysis") < synth_at  # the cuts arrive while the music is being written
-    fractions = [e.progress.fraction for e, kind in zip(result.events, kinds) if kind == "progress"]
+    fractions = [e.progress.fraction for e, kind in zip(result.events, kinds, strict=True) if kind == "progress"]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
 
 
@@ -199,7 +197,7 @@ def test_eight_concurrent_clients_each_get_their_own_result(fresh_server, short)
     def one(seed: int) -> None:
         try:
             results[seed] = score(srv.address, request(clip(short), seed=seed), timeout=600)
-        except BaseException as error:  # noqa: BLE001 — reported below
+        except BaseException as error:  # reported below
             errors.append(error)
 
     threads = [threading.Thread(target=one, args=(seed,)) for seed in range(101, 109)]

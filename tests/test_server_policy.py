@@ -9,13 +9,12 @@ import time
 import grpc
 import numpy as np
 import pytest
-
 from conftest import free_port, isolated_env
+from test_server_support import assert_actionable, assert_serving, status_of, stub
+
 from scorecut.server import pcm
 from scorecut.server.config import ServerConfig, is_loopback_host
 from scorecut.server.policy import is_loopback_peer, token_matches, under_roots
-from test_server_support import assert_actionable, assert_serving, status_of, stub
-
 from scorecut.v1 import scorecut_pb2 as pb
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from videos import VideoSpec, make_video
 
 from scorecut.v1 import scorecut_pb2 as pb
 from scorecut.v1 import scorecut_pb2_grpc as pb_grpc
-from videos import VideoSpec, make_video
 
 _video_lock = threading.Lock()
 

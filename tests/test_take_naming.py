@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import isolated_env
 from videos import VideoSpec, make_video
 

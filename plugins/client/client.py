@@ -22,6 +22,7 @@ from .output import BeforeLand, JobWriter
 from .request import build_request, request_record
 from .types import (
     DEFAULT_ADDRESS,
+    DEFAULT_OPTIONS,
     START_HINT,
     ClipSpec,
     JobCancelled,
@@ -99,7 +100,7 @@ class ScorecutClient:
         self._health = self._channel.unary_unary(_HEALTH_CHECK)  # bytes in, bytes out
 
     # -- connection ---------------------------------------------------------------------------
-    def __enter__(self) -> "ScorecutClient":
+    def __enter__(self) -> ScorecutClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -186,7 +187,7 @@ class ScorecutClient:
     def score(
         self,
         clips: Sequence[ClipSpec],
-        options: JobOptions = JobOptions(),
+        options: JobOptions = DEFAULT_OPTIONS,
         *,
         duration_s: float | None = None,
         out_dir: str | os.PathLike,

@@ -107,7 +107,8 @@ class JobWriter:
         if wav is None:
             file = open(self.temp / f"{stem}.wav", "wb")
             try:
-                wav = StreamingWav(file, chunk.channels, chunk.sample_rate, chunk.sample_format or DEFAULT_SAMPLE_FORMAT)
+                wav = StreamingWav(file, chunk.channels, chunk.sample_rate,
+                                   chunk.sample_format or DEFAULT_SAMPLE_FORMAT)
             except ValueError as e:
                 file.close()
                 raise JobFailed("DATA_LOSS", f"the server sent audio this client cannot write: {e}") from None
@@ -133,7 +134,8 @@ class JobWriter:
             raise JobFailed("DATA_LOSS", "the server's manifest has no mix; score again")
         missing = set(infos) ^ set(self._wavs)
         if missing:
-            raise JobFailed("DATA_LOSS", f"stems missing from the stream or the manifest: {sorted(missing)}; score again")
+            raise JobFailed("DATA_LOSS",
+                            f"stems missing from the stream or the manifest: {sorted(missing)}; score again")
         entries = {}
         for name, info in infos.items():
             wav = self._wavs[name]

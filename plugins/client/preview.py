@@ -86,7 +86,8 @@ def make_preview(video: str | os.PathLike, mix_wav: str | os.PathLike, out_path:
                 try:
                     vout = out.add_stream_from_template(vin)
                 except (ValueError, av.error.FFmpegError) as e:
-                    raise PreviewUnsupported(f"the {vin.codec_context.name} video cannot be copied into mp4: {e}")
+                    raise PreviewUnsupported(f"the {vin.codec_context.name} video cannot be copied into mp4: {e}") \
+                        from None
                 aout = out.add_stream("aac", rate=rate)
                 aout.layout = layout
                 aout.bit_rate = AAC_BITRATE

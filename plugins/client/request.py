@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from scorecut.v1 import scorecut_pb2 as pb
 
-from .types import ClipSpec, InvalidRequest, JobOptions
+from .types import DEFAULT_OPTIONS, ClipSpec, InvalidRequest, JobOptions
 
 SEED_MAX = 2**64 - 1  # ScoreOptions.seed is a uint64
 
@@ -77,7 +77,7 @@ def build_clip(spec: ClipSpec, media_id: str | None, previous_end_s: float | Non
 
 def build_request(
     clips: Sequence[ClipSpec],
-    options: JobOptions = JobOptions(),
+    options: JobOptions = DEFAULT_OPTIONS,
     *,
     duration_s: float | None = None,
     media_ids: Mapping[str, str] | None = None,
@@ -111,7 +111,7 @@ def _fields(message) -> dict:
 
 def request_record(
     clips: Sequence[ClipSpec],
-    options: JobOptions = JobOptions(),
+    options: JobOptions = DEFAULT_OPTIONS,
     *,
     duration_s: float | None = None,
 ) -> dict:

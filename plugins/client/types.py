@@ -56,6 +56,9 @@ class JobOptions:
     checkpoint: str = ""  # vmas: a checkpoint path on the server (loopback peers only)
 
 
+DEFAULT_OPTIONS = JobOptions()  # every field the server's default
+
+
 @dataclass(frozen=True)
 class JobEvent:
     """What progress callbacks receive, one per server event."""

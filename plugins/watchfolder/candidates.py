@@ -19,7 +19,8 @@ VIDEO_SUFFIXES = frozenset({
     ".mpg", ".mpeg", ".wmv", ".flv", ".ogv", ".3gp", ".dv",
 })
 # Names that download managers, editors and copy tools use while a file is still being written.
-TEMPORARY_SUFFIXES = frozenset({".part", ".tmp", ".temp", ".crdownload", ".download", ".partial", ".filepart", ".!qb", ".opdownload"})
+TEMPORARY_SUFFIXES = frozenset({".part", ".tmp", ".temp", ".crdownload", ".download", ".partial", ".filepart",
+                                ".!qb", ".opdownload"})
 
 
 def is_hidden_or_temporary(name: str) -> bool:

@@ -53,7 +53,8 @@ def _coerce(values: dict, source: Path) -> dict:
     try:
         if "stems" in out:
             stems = out["stems"]
-            out["stems"] = tuple(s.strip() for s in (stems.split(",") if isinstance(stems, str) else stems) if s.strip())
+            names = stems.split(",") if isinstance(stems, str) else stems
+            out["stems"] = tuple(s.strip() for s in names if s.strip())
         if out.get("seed") is not None:
             out["seed"] = int(out["seed"])
         for key in ("in_s", "out_s"):

@@ -371,7 +371,7 @@ class _FolderLock:
             pass
         except BlockingIOError:
             self._file.close()
-            raise OptionsError(f"another watcher is already running on {path.parent.parent}; stop it first")
+            raise OptionsError(f"another watcher is already running on {path.parent.parent}; stop it first") from None
 
     def release(self) -> None:
         self._file.close()
