@@ -12,6 +12,7 @@ Several GPUs: `torchrun --nproc-per-node N -m scorecut.cli.main train ...`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -93,5 +94,6 @@ def run(args: argparse.Namespace) -> int:
     except (ScorecutError, CheckpointError, CodecUnavailable, ValueError, FileNotFoundError) as exc:
         print(f"scorecut train: {exc}", file=sys.stderr)
         return 1
-    print(path)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one line for the whole run
+        print(path)
     return 0

@@ -391,3 +391,21 @@ def test_the_prefetcher_keeps_order_and_raises_the_loaders_error():
         for d, _ in p:
             got.append(d)
     assert got == [0, 1]
+
+
+def test_torchrun_trains_data_parallel_with_one_writer(data_dir, tmp_path):
+    import shutil
+
+    torchrun = shutil.which("torchrun", path=str(__import__("pathlib").Path(sys.executable).parent))
+    assert torchrun, "torchrun comes with torch"
+    run = tmp_path / "ddp"
+    cmd = [torchrun, "--nproc-per-node", "2", "-m", "scorecut.cli.main", "train", "--config", "debug", "--data",
+           str(data_dir), "--steps", "3", "--out", str(run), "--batch-size", "1", "--device", "cpu",
+           "--samples", "0"]
+    proc = subprocess.run(cmd, env=isolated_env(tmp_path), capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [str(run / "checkpoint.pt")]  # rank 0 alone answers
+    assert proc.stderr.count("step 3/3") == 1  # and logs
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3] and "val_loss" in rows[-1]
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == 3  # the ranks ended in step (checked by train)

@@ -81,3 +81,17 @@ def teardown(world: World) -> None:
 
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+@torch.no_grad()
+def check_in_sync(params: list[torch.Tensor], world: World, device: str) -> None:
+    """RuntimeError when the ranks' trained weights differ (gradients were not averaged alike)."""
+    if world.size == 1:
+        return
+    import torch.distributed as dist
+
+    mine = torch.stack([p.detach().double().sum() for p in params]).to(device)  # (P,) one number per tensor
+    every = [torch.empty_like(mine) for _ in range(world.size)]
+    dist.all_gather(every, mine)
+    if any(not torch.equal(every[0], other) for other in every[1:]):
+        raise RuntimeError("the training processes' weights drifted apart: DDP did not keep them in step")

@@ -24,7 +24,7 @@ import torch
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import VmasConfig
-from .distributed import barrier, mean_across, setup, teardown, world_from_env, wrap
+from .distributed import barrier, check_in_sync, mean_across, setup, teardown, world_from_env, wrap
 from .ema import Ema
 from .loader import Prefetcher, WindowReader, collate
 from .optim import lr_at, make_optimizer
@@ -211,6 +211,7 @@ def train(cfg: VmasConfig, data_dir: Path, opts: TrainOptions, log=print) -> Pat
                 save(step)
     if start >= opts.steps and not ckpt_path.is_file():
         save(start)
+    check_in_sync([p for p in net.parameters() if p.requires_grad], world, device)
     barrier(world)
     teardown(world)
     return ckpt_path
