@@ -12,16 +12,16 @@ import threading
 import numpy as np
 import pytest
 import torch
-
 from conftest import isolated_env
+from videos import VideoSpec
+from vmas_media import make_music_video, make_scored_video
+
 from scorecut.models.interface import Cancelled, Clip, ModelUnavailable, RequestError, ScoreOptions, Segment
 from scorecut.models.registry import load_model, model_infos
 from scorecut.models.vmas import serving
 from scorecut.models.vmas.checkpoint import CheckpointError, load_checkpoint, serving_weights, sha256_file
 from scorecut.models.vmas.config import DEBUG
 from scorecut.models.vmas.train import TrainOptions, train
-from videos import VideoSpec
-from vmas_media import make_music_video, make_scored_video
 
 
 @pytest.fixture(scope="module")
