@@ -12,10 +12,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from videos import VideoSpec, make_audio_only, make_video
 
 from scorecut.models.analysis import analyze_file, probe_media
 from scorecut.models.interface import MediaError
-from videos import VideoSpec, make_video
 
 SMALL = (160, 90)
 
@@ -25,18 +25,7 @@ def _first_frame_at_or_after(t: float, fps: float) -> float:
 
 
 def _audio_only(path: Path) -> Path:
-    container = av.open(str(path), "w")
-    stream = container.add_stream("aac", rate=48_000)
-    stream.layout = "mono"
-    for k in range(0, 48_000, 1024):
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        frame.sample_rate, frame.pts = 48_000, k
-        for packet in stream.encode(frame):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
-    return path
+    return make_audio_only(path)
 
 
 # --- refused, with the reason and the fix ---------------------------------------------------

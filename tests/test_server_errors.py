@@ -7,6 +7,7 @@ import hashlib
 import grpc
 import pytest
 from test_server_support import assert_actionable, assert_serving, clip, request, status_of, stub, video
+from videos import make_audio_only
 
 from scorecut.v1 import scorecut_pb2 as pb
 
@@ -21,9 +22,6 @@ def good(media_root):
 @pytest.fixture(scope="module")
 def bad_files(media_root, good):
     """Broken media of every kind, made from real files."""
-    import av
-    import numpy as np
-
     folder = media_root / "server-bad"
     folder.mkdir(exist_ok=True)
     text = folder / "notes.mp4"
@@ -32,16 +30,7 @@ def bad_files(media_root, good):
     data = good.read_bytes()
     truncated.write_bytes(data[: len(data) // 3])  # moov (the index) is at the end: now lost
     audio_only = folder / "voice.m4a"
-    with av.open(str(audio_only), "w") as out:
-        stream = out.add_stream("aac", rate=48_000)
-        stream.layout = "mono"
-        for k in range(0, 48_000, 1024):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 48_000, k
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    make_audio_only(audio_only)
     return {"text": text, "truncated": truncated, "audio_only": audio_only}
 
 

@@ -131,8 +131,7 @@ def make_video(path: str | Path, spec: VideoSpec) -> Path:
                           "preset": spec.x264_preset, "crf": "20"}
     audio_stream = None
     if spec.audio:
-        audio_stream = container.add_stream("aac", rate=48_000)
-        audio_stream.layout = "mono"
+        audio_stream = add_aac_stream(container)
 
     transitions = sorted(spec.transitions, key=lambda x: x.time_s)
     for i in range(n_frames):
@@ -164,16 +163,38 @@ def make_video(path: str | Path, spec: VideoSpec) -> Path:
         container.mux(packet)
 
     if audio_stream is not None:
-        samples = _audio(spec)
-        hop = 1024
-        for k in range(0, len(samples), hop):
-            chunk = samples[k : k + hop][None, :]
-            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="mono")
-            af.sample_rate = 48_000
-            af.pts = k
-            for packet in audio_stream.encode(af):
-                container.mux(packet)
-        for packet in audio_stream.encode():
-            container.mux(packet)
+        mux_aac(container, audio_stream, _audio(spec))
     container.close()
     return path
+
+
+AAC_FRAME = 1024  # samples per AAC frame
+
+
+def add_aac_stream(container, rate: int = 48_000):
+    """A mono AAC stream in `container` (add every stream before muxing any packet)."""
+    stream = container.add_stream("aac", rate=rate)
+    stream.layout = "mono"
+    return stream
+
+
+def mux_aac(container, stream, samples: np.ndarray) -> None:
+    """Encode mono float samples, shape (n,), at the stream's rate into `stream` and mux them,
+    then flush the encoder: the one AAC-writing loop of the tests."""
+    samples = np.asarray(samples, np.float32)
+    rate = stream.rate
+    for k in range(0, len(samples), AAC_FRAME):
+        chunk = np.ascontiguousarray(samples[None, k : k + AAC_FRAME])  # (1, <=1024)
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = rate, k
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+
+
+def make_audio_only(path: str | Path, duration_s: float = 1.0, rate: int = 48_000) -> Path:
+    """An AAC file with no picture (silence): media a video tool must refuse."""
+    with av.open(str(path), "w") as container:
+        mux_aac(container, add_aac_stream(container, rate), np.zeros(int(duration_s * rate), np.float32))
+    return Path(path)

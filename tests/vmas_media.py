@@ -8,6 +8,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from videos import add_aac_stream, mux_aac
 
 AUDIO_RATE = 48_000
 
@@ -46,9 +47,7 @@ def make_music_video(path: str | Path, duration_s: float = 2.0, bpm: float = 120
     stream = container.add_stream("libx264", rate=fps)
     stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
     stream.options = {"preset": "ultrafast", "crf": "18"}
-    a = container.add_stream("aac", rate=AUDIO_RATE) if audio else None  # every stream before muxing
-    if a is not None:
-        a.layout = "mono"
+    a = add_aac_stream(container, AUDIO_RATE) if audio else None  # every stream before muxing
     for i in range(int(round(duration_s * fps))):
         t = i / fps
         since = t - beats[beats <= t + 1e-9].max() if (beats <= t + 1e-9).any() else 9.0
@@ -61,15 +60,7 @@ def make_music_video(path: str | Path, duration_s: float = 2.0, bpm: float = 120
     for packet in stream.encode():
         container.mux(packet)
     if a is not None:
-        samples = soundtrack(duration_s, bpm, seed, phase_s)
-        for k in range(0, len(samples), 1024):
-            chunk = np.ascontiguousarray(samples[None, k : k + 1024])
-            af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-            af.sample_rate, af.pts = AUDIO_RATE, k
-            for packet in a.encode(af):
-                container.mux(packet)
-        for packet in a.encode():
-            container.mux(packet)
+        mux_aac(container, a, soundtrack(duration_s, bpm, seed, phase_s))
     container.close()
     return path
 
@@ -77,11 +68,12 @@ def make_music_video(path: str | Path, duration_s: float = 2.0, bpm: float = 120
 def make_scored_video(path: str | Path, spec, seed: int = 0, style: str = "cinematic") -> Path:
     """A tests/videos.py video whose soundtrack is the composer's score of it (music that follows
     its cuts), muxed beside the copied video stream: a made music video for training."""
+    from videos import make_video
+
     from scorecut.models.analysis import analyze_segment
     from scorecut.models.composer.model import ComposerModel
     from scorecut.models.interface import Clip, ScoreOptions, Segment
     from scorecut.models.post import finish
-    from videos import make_video
 
     path = Path(path)
     silent = make_video(path.with_name(path.stem + ".picture.mp4"), spec)
@@ -93,19 +85,12 @@ def make_scored_video(path: str | Path, spec, seed: int = 0, style: str = "cinem
     with av.open(str(silent)) as src, av.open(str(path), "w") as dst:
         v_in = src.streams.video[0]
         v_out = dst.add_stream_from_template(v_in)
-        a = dst.add_stream("aac", rate=AUDIO_RATE)
-        a.layout = "mono"
+        a = add_aac_stream(dst, AUDIO_RATE)
         for packet in src.demux(v_in):
             if packet.dts is None:
                 continue
             packet.stream = v_out
             dst.mux(packet)
-        for k in range(0, len(mono), 1024):
-            af = av.AudioFrame.from_ndarray(mono[None, k : k + 1024], format="fltp", layout="mono")
-            af.sample_rate, af.pts = AUDIO_RATE, k
-            for packet in a.encode(af):
-                dst.mux(packet)
-        for packet in a.encode():
-            dst.mux(packet)
+        mux_aac(dst, a, mono)
     silent.unlink()
     return path
