@@ -38,7 +38,9 @@ def rpc_threads(max_streams: int, max_queue: int) -> int:
 
 
 class IdleStream(RpcFailure):
-    """The watchdog ended this stream: its client neither sent nor read for too long."""
+    """The watchdog ended this stream: its client neither sent nor read for too long. The call is
+    already cancelled, so the client sees CANCELLED; this only unwinds the handler (and the log
+    says why)."""
 
     def __init__(self, idle_s: float):
         super().__init__(grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -159,6 +161,9 @@ class StreamLimits(grpc.ServerInterceptor):
                     except StopIteration:
                         watched.go()  # a stream cut by the watchdog must not read as a whole upload
                         return
+                    except grpc.RpcError:
+                        watched.go()  # raises IdleStream when the watchdog cut it
+                        raise
                     watched.go()
                     yield request
 

@@ -101,6 +101,7 @@ def _health_and_info_times(address: str, seconds: float) -> list[float]:
 def test_more_stalled_uploads_than_threads_leave_health_and_info_answering(fresh_server):
     srv = fresh_server()
     s, _ = stub(srv.address)
+    assert s.GetInfo(pb.GetInfoRequest(), timeout=60).version  # the model list is built once, first
     release = threading.Event()
     calls = [_stalled_upload(s, release) for _ in range(48)]  # more than the server has RPC threads
     try:
@@ -145,8 +146,9 @@ def test_an_idle_upload_is_ended_by_the_server(in_process):
     call = _stalled_upload(s, release)
     try:
         began = time.monotonic()
-        with pytest.raises(grpc.RpcError):
+        with pytest.raises(grpc.RpcError) as ended:
             call.result(timeout=10)
+        assert ended.value.code() == grpc.StatusCode.CANCELLED  # the server cancelled the call
         assert time.monotonic() - began < 4.0
         deadline = time.monotonic() + 3
         while server.limits.active and time.monotonic() < deadline:
