@@ -44,8 +44,8 @@ def letterbox(rgb: np.ndarray, size: int) -> np.ndarray:
 
 
 def iter_sampled(path: str, fps: float, convert: Callable[[av.VideoFrame], np.ndarray], in_s: float = 0.0,
-                 out_s: float | None = None, n_frames: int | None = None,
-                 cancel: threading.Event | None = None) -> Iterator[np.ndarray]:
+                 out_s: float | None = None, n_frames: int | None = None, cancel: threading.Event | None = None,
+                 decode: DecodeOptions = DecodeOptions()) -> Iterator[np.ndarray]:
     """Yield convert(frame on screen at in_s + i / fps) for i = 0, 1, ...
 
     N is n_frames when given, else ceil((out_s - in_s) * fps), else up to the last frame. Only the
@@ -62,7 +62,7 @@ def iter_sampled(path: str, fps: float, convert: Callable[[av.VideoFrame], np.nd
             last_img = convert(last)
         return last_img
 
-    for t, frame in iter_decoded(path, in_s, out_s, cancel=cancel):
+    for t, frame in iter_decoded(path, in_s, out_s, cancel=cancel, options=decode):
         if last is None:  # samples before the first frame show the first frame
             last, last_t = frame, t
         while (want is None or n < want) and in_s + n / fps < t - 1e-6:
@@ -123,7 +123,9 @@ class FrameInput:
             frames = iter_sampled(path, fps, lambda f: letterbox(thumbnail(f), size), in_s, out_s, n_frames, cancel)
             return torch.from_numpy(np.stack(list(frames)))  # (N, 3, S, S) uint8
         native = NativeSize(self.backbone.preprocess.decode_short_edge)
-        return self._features(iter_sampled(path, fps, native, in_s, out_s, n_frames, cancel), cancel)
+        # At the backbone's resolution the deblocking filter's work is visible: keep it on.
+        frames = iter_sampled(path, fps, native, in_s, out_s, n_frames, cancel, DecodeOptions(skip_loop_filter=False))
+        return self._features(frames, cancel)
 
     def _features(self, frames: Iterator[np.ndarray], cancel) -> torch.Tensor:
         """Frames (h, w, 3) uint8 -> (N, F) FEATURE_DTYPE, through the backbone in chunks."""
