@@ -49,6 +49,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ema-decay", type=float, default=0.999, metavar="D")
     p.add_argument("--no-window-offsets", action="store_true",
                    help="read windows only at multiples of the window length")
+    p.add_argument("--remove-vocals", action="store_true",
+                   help="train on the soundtracks without their vocals/dialogue (needs Demucs installed)")
+    p.add_argument("--separator-model", default="htdemucs", metavar="NAME", help="the Demucs model for --remove-vocals")
+    p.add_argument("--separator-repo", default="", metavar="DIR", help="a local folder of Demucs weights")
     p.add_argument("--stop-after", type=int, default=0, metavar="N",
                    help="stop with a checkpoint after N steps of this run (resume later with --resume)")
     p.add_argument("--codec", default="", metavar="PATH",
@@ -62,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from scorecut.models.vmas.checkpoint import CheckpointError
     from scorecut.models.vmas.codec import CodecUnavailable
     from scorecut.models.vmas.config import get_config
+    from scorecut.models.vmas.separation import SeparatorUnavailable
     from scorecut.models.vmas.train import TrainOptions, train
     from scorecut.server.config import default_model_dir
 
@@ -88,10 +93,13 @@ def run(args: argparse.Namespace) -> int:
                         default_model_dir(), init=args.init, video_backbone=args.video_backbone,
                         adapters=args.adapters, lora_rank=args.lora_rank, precision=args.precision,
                         holdout=args.holdout, validate_every=args.validate_every, samples=args.samples,
-                        ema_decay=args.ema_decay, window_offsets=not args.no_window_offsets)
+                        ema_decay=args.ema_decay, window_offsets=not args.no_window_offsets,
+                        remove_vocals=args.remove_vocals, separator_model=args.separator_model,
+                        separator_repo=args.separator_repo)
     try:
         path = train(cfg, args.data, opts, log=lambda msg: print(msg, file=sys.stderr))
-    except (ScorecutError, CheckpointError, CodecUnavailable, ValueError, FileNotFoundError) as exc:
+    except (ScorecutError, CheckpointError, CodecUnavailable, SeparatorUnavailable, ValueError,
+            FileNotFoundError) as exc:
         print(f"scorecut train: {exc}", file=sys.stderr)
         return 1
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one line for the whole run

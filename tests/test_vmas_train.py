@@ -409,3 +409,13 @@ def test_torchrun_trains_data_parallel_with_one_writer(data_dir, tmp_path):
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3] and "val_loss" in rows[-1]
     assert load_checkpoint(run / "checkpoint.pt")["step"] == 3  # the ranks ended in step (checked by train)
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("demucs") is not None, reason="a separator is installed")
+def test_remove_vocals_without_a_separator_says_what_to_install(data_dir, tmp_path):
+    cmd = [sys.executable, "-m", "scorecut.cli.main", "train", "--config", "debug", "--data", str(data_dir),
+           "--steps", "1", "--out", str(tmp_path / "r"), "--remove-vocals"]
+    proc = subprocess.run(cmd, env=isolated_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "--remove-vocals needs a source separator" in proc.stderr and "pip install demucs" in proc.stderr
+    assert not (tmp_path / "r" / "cache").exists()  # refused before decoding anything

@@ -59,6 +59,9 @@ class TrainOptions:
     ema_decay: float = 0.999
     window_offsets: bool = True  # start windows at random grains, not only at multiples of the window
     prefetch: int = 2  # batches prepared ahead on a thread
+    remove_vocals: bool = False  # soundtracks without their vocals stem (separation.py; Demucs installed)
+    separator_model: str = "htdemucs"
+    separator_repo: str = ""  # a local folder of the separator's weights
 
 
 def resolve_device(device: str) -> str:
@@ -110,16 +113,24 @@ def train(cfg: VmasConfig, data_dir: Path, opts: TrainOptions, log=print) -> Pat
     amp = autocast_for(device, opts.precision)
     state = load_checkpoint(ckpt_path) if opts.resume else None
 
+    separation = None
+    if opts.remove_vocals:  # checked before anything heavy is loaded
+        from .separation import SeparationOptions, VocalsRemoved, load_vocal_remover
+
+        separation = SeparationOptions(opts.separator_model, opts.separator_repo)
+        remove = load_vocal_remover(separation, device)
     setup_ = finetune.prepare(cfg, opts, device, say)  # config, codec, network, base record
     cfg, net, codec = setup_.cfg, setup_.net, setup_.codec
+    data_codec = VocalsRemoved(codec, remove) if separation else codec
     if state is not None:
         _check_resume(state, setup_, ckpt_path)
 
+    cache_root = Path(opts.cache_dir or out / "cache") / (separation.cache_tag() if separation else "")
     if world.main:
-        reader = WindowReader(_dataset(data_dir, cfg, codec, opts, out, say), cfg.window_s)
+        reader = WindowReader(_dataset(data_dir, cfg, data_codec, cache_root, say), cfg.window_s)
     barrier(world)  # rank 0 decoded the data; the others read its cache
     if not world.main:
-        reader = WindowReader(_dataset(data_dir, cfg, codec, opts, out, say), cfg.window_s)
+        reader = WindowReader(_dataset(data_dir, cfg, data_codec, cache_root, say), cfg.window_s)
     train_idx, val_idx = split_by_source(reader.sources, opts.holdout)
     batch_size, accum = opts.batch_size or cfg.batch_size, opts.grad_accum or cfg.grad_accum
     sampler = EpochSampler(train_idx, reader.sources, batch_size * world.size, opts.seed)
@@ -217,10 +228,10 @@ def train(cfg: VmasConfig, data_dir: Path, opts: TrainOptions, log=print) -> Pat
     return ckpt_path
 
 
-def _dataset(data_dir, cfg, codec, opts, out, say):
+def _dataset(data_dir, cfg, codec, cache_root: Path, say):
     from .data import WindowDataset, build_cache
 
-    return WindowDataset(build_cache(Path(data_dir), cfg, codec, opts.cache_dir or out / "cache", log=say))
+    return WindowDataset(build_cache(Path(data_dir), cfg, codec, cache_root, log=say))
 
 
 def _check_resume(state: dict, setup_, path: Path) -> None:
