@@ -25,7 +25,6 @@ from .cuts import MIN_CONFIDENCE, Cut, detect_cuts
 from .decode import (
     DecodeOptions,
     Thumbnailer,
-    iter_audio,
     iter_decoded,
     iter_video,
     read_ahead,
@@ -33,7 +32,7 @@ from .decode import (
 from .features import ClipAccumulator, ClipArrays
 from .probe import probe_media
 from .rhythm import Accent, clip_accents, motion_period
-from .speech import SpeechAccumulator
+from .speech import BackgroundSpeech
 from .types import VideoAnalysis
 
 MAX_REFINES = 12  # cuts per clip placed by decoding their stretch again; beyond, one full decode
@@ -94,8 +93,13 @@ def _decode_clip(clip: Clip, period_src: float, cancel, report, table=None) -> C
 def _analyse_clip(clip: Clip, fps: float, cancel, report) -> _ClipResult:
     speed = clip.speed
     period_src = speed / fps  # source seconds per analysis step, so steps are 1/fps of record time
-    table = scan_packets(clip.path, clip.source_in_s, clip.source_out_s) if DecodeOptions().coarse else None
-    a = _decode_clip(clip, period_src, cancel, report, table)
+    speech = BackgroundSpeech(clip.path, clip.source_in_s, clip.source_out_s, cancel)
+    try:
+        table = scan_packets(clip.path, clip.source_in_s, clip.source_out_s) if DecodeOptions().coarse else None
+        a = _decode_clip(clip, period_src, cancel, report, table)
+    except BaseException:
+        speech.stop()
+        raise
     check_cancelled(cancel)
     changes = detect_cuts(a, cancel=cancel)
     if sum(_needs_refining(c, a, table) for c in changes) > MAX_REFINES:
@@ -132,10 +136,8 @@ def _analyse_clip(clip: Clip, fps: float, cancel, report) -> _ClipResult:
     unsure = [c for c in changes if c.confidence < MIN_CONFIDENCE]
     accents = [Accent(float(_to_record(clip, x.time_s)), x.strength, x.kind) for x in clip_accents(a, cuts, unsure)]
 
-    speech = SpeechAccumulator()
-    for chunk in iter_audio(clip.path, clip.source_in_s, clip.source_out_s, cancel=cancel):
-        speech.add(chunk)
-    st, sp = speech.finish()
+    st, sp = speech.result()
+    check_cancelled(cancel)
     return _ClipResult(rec, motion_from_mad(mad), a.brightness, a.saturation, a.warmth, rec_cuts, accents,
                        _to_record(clip, a.frame_t), np.sqrt(a.step_energy),
                        _to_record(clip, clip.source_in_s + st) if len(st) else st, sp)

@@ -8,6 +8,8 @@ Audio arrives in chunks (16 kHz mono) so a long clip never sits in memory whole.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
@@ -99,3 +101,43 @@ def _smooth(x: np.ndarray, n: int) -> np.ndarray:
         return x
     kernel = np.ones(n) / n
     return np.convolve(np.pad(x, (n // 2, n - 1 - n // 2), mode="edge"), kernel, mode="valid")
+
+
+class BackgroundSpeech:
+    """A clip's speech curve, measured on its own thread while the pictures decode.
+
+    The audio decode and the detector are light but serial; beside the picture's decode they
+    fill a core the decoder leaves idle. `result()` waits and returns (times_s, probability) or
+    raises what the thread raised; `stop()` ends it early (the caller failed or was cancelled).
+    """
+
+    def __init__(self, path: str, in_s: float, out_s: float, cancel: threading.Event | None):
+        from .decode import iter_audio
+
+        self._stop = threading.Event()
+        self._outcome: tuple[bool, object] | None = None
+
+        def run() -> None:
+            try:
+                acc = SpeechAccumulator()
+                for chunk in iter_audio(path, in_s, out_s, cancel=self._stop):
+                    if cancel is not None and cancel.is_set():
+                        self._stop.set()
+                    acc.add(chunk)
+                self._outcome = (True, acc.finish())
+            except BaseException as error:  # noqa: BLE001 — handed to the caller by result()
+                self._outcome = (False, error)
+
+        self._thread = threading.Thread(target=run, name="scorecut-speech", daemon=True)
+        self._thread.start()
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        self._thread.join()
+        ok, value = self._outcome
+        if not ok:
+            raise value
+        return value
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
