@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from resolve_fake import FakeResolve
 from test_resolve import edit, media  # noqa: F401 - the shared media fixture
-from videos import VideoSpec, make_video
 
 from scorecut.plugins.resolve import ResolveScoreError, prepare, read_segment, score_timeline
 from scorecut.plugins.resolve.placement import place_stems
 from scorecut.plugins.resolve.stems_folder import on_camera_card, stems_folder
 from scorecut.plugins.resolve.version import ResolveVersion
+from tests.helpers.videos import VideoSpec, make_video
 
 
 def api_timeline(fake):
@@ -125,7 +125,8 @@ def test_before_19_1_in_out_says_what_is_needed(media):
 def test_before_19_1_end_frame_is_inclusive(server, media, tmp_path):
     fake, timeline, lay = edit(media, "24", version=(19, 0, 2))
     items = score_timeline(fake.resolve, "timeline", server.address, out_dir=tmp_path, stems="melody")
-    assert [(i.GetStart(), i.GetEnd()) for i in items] == [(timeline.start, timeline.start + lay["a_len"] + lay["b_len"])]
+    whole = (timeline.start, timeline.start + lay["a_len"] + lay["b_len"])
+    assert [(i.GetStart(), i.GetEnd()) for i in items] == [whole]
     assert ("Resolve", "GetVersion") in fake.calls
 
 
@@ -166,8 +167,8 @@ def test_clip_at_another_rate_keeps_its_own(media, tmp_path):
     fake = FakeResolve()
     project = fake.create_project()
     timeline = fake.create_timeline(project, "T", "23.976")
-    clip = fake.import_file(project, make_video(tmp_path / "five_nine.mp4", VideoSpec(3.0, fps=Fraction(60000, 1001), seed=4)),
-                            start_tc="12:00:00;00")
+    video = make_video(tmp_path / "five_nine.mp4", VideoSpec(3.0, fps=Fraction(60000, 1001), seed=4))
+    clip = fake.import_file(project, video, start_tc="12:00:00;00")
     fake.put(timeline, clip, track=1, at=0, frames=48, source_in_frames=90)  # 90 frames at 59.94 = 1.5015 s
     [spec] = read_segment(api_timeline(fake), "timeline").clips
     assert spec.source_in_s == pytest.approx(90 * 1001 / 60000)
