@@ -27,9 +27,13 @@ from pathlib import Path
 
 import av
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.videos lives in the repo
-
-from tests.videos import Transition, VideoSpec, make_video
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the test helpers that make the videos live in tests/
+try:
+    from tests.helpers.videos import Transition, VideoSpec, make_video
+except ImportError:  # the older layout: helpers beside the tests
+    sys.path.insert(0, str(ROOT / "tests"))
+    from videos import Transition, VideoSpec, make_video
 
 
 def bench_file(seconds: float, preset: str = "medium") -> Path:
@@ -80,11 +84,20 @@ def _use_code(folder: str) -> None:
 
 def cut_quality() -> int:
     """Precision and recall of the cut detector over the test set (see the module docstring)."""
+    import importlib
     import tempfile
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    import editorial_clips as clips
-    from test_analysis_cuts import SUITE, _match, _truth
+    def first(*names):
+        for name in names:
+            try:
+                return importlib.import_module(name)
+            except ImportError:
+                continue
+        raise ImportError(f"none of {names} can be imported")
+
+    clips = first("tests.helpers.editorial_clips", "tests.editorial_clips", "editorial_clips")
+    suite = first("tests.test_analysis_cuts", "test_analysis_cuts")
+    SUITE, _match, _truth = suite.SUITE, suite._match, suite._truth
 
     from scorecut.models.analysis import analyze_file
 
