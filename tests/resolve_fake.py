@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+
 from resolve_api import DOCUMENTED, IMPLEMENTED, SINCE, Api, _ids, _Impl  # noqa: F401 - re-exported for tests
 from resolve_fake_pool import WAV_FPS, MediaPoolImpl, MediaPoolItemImpl, _wav_info  # noqa: F401
 from resolve_fake_timeline import TimelineImpl, TimelineItemImpl  # noqa: F401

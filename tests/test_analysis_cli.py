@@ -9,7 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from videos import Transition, VideoSpec, make_video
+
+from tests.helpers.videos import Transition, VideoSpec, make_video
 
 CUTS = (1.3, 3.1)
 

@@ -11,12 +11,12 @@ import math
 
 import numpy as np
 import pytest
-from videos import Transition, VideoSpec, make_video
 
 from scorecut.models.analysis import analyze as analyze_module
 from scorecut.models.analysis import analyze_file
 from scorecut.models.analysis.coarse import dense_windows, scan_packets, suspects
 from scorecut.models.analysis.decode import DecodeOptions, iter_decoded
+from tests.helpers.videos import Transition, VideoSpec, make_video
 
 CUTS = (1.37, 2.9, 4.05, 6.61, 9.3)
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from scorecut.models.analysis import analyze_file
-from videos import Transition, VideoSpec, make_video
+from tests.helpers.videos import Transition, VideoSpec, make_video
 
 SMALL = (160, 90)
 

@@ -9,7 +9,7 @@ import pytest
 
 from scorecut.models.analysis.decode import AUDIO_RATE, iter_audio, iter_video
 from scorecut.models.interface import MediaError
-from videos import VideoSpec, make_video
+from tests.helpers.videos import VideoSpec, make_video
 
 
 @pytest.fixture(scope="module")

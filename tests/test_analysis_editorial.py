@@ -18,7 +18,6 @@ from pathlib import Path
 import editorial_clips as clips
 import numpy as np
 import pytest
-from videos import Transition, VideoSpec, make_video
 
 from scorecut.models.analysis import analyze_file
 from scorecut.models.composer.model import ComposerModel
@@ -26,6 +25,7 @@ from scorecut.models.composer.plan import make_plan
 from scorecut.models.composer.styles import STYLES
 from scorecut.models.interface import ScoreOptions
 from scorecut.models.post import finish
+from tests.helpers.videos import Transition, VideoSpec, make_video
 
 NO_CUT_CLIPS = ("fast_zoom", "whip_pan", "flashes", "subject_close_to_lens", "handheld_walk")
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from videos import VideoSpec, make_audio_only, make_video
 
 from scorecut.models.analysis import analyze_file, probe_media
 from scorecut.models.interface import MediaError
+from tests.helpers.videos import VideoSpec, make_audio_only, make_video
 
 SMALL = (160, 90)
 

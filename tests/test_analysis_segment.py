@@ -13,7 +13,7 @@ import pytest
 from scorecut.models.analysis import analyze_file, analyze_segment
 from scorecut.models.analysis.plot import plot_alignment
 from scorecut.models.interface import Cancelled, Clip, MediaError, MusicalPlan, Section, Segment
-from videos import Transition, VideoSpec, make_video
+from tests.helpers.videos import Transition, VideoSpec, make_video
 
 SMALL = (160, 90)
 

@@ -21,9 +21,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import REPO, free_port, isolated_env
 from scipy.io import wavfile
-from videos import VideoSpec, make_video
+
+from tests.helpers.servers import REPO, free_port, isolated_env
+from tests.helpers.videos import VideoSpec, make_video
 
 pytestmark = pytest.mark.blender
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import free_port, isolated_env
+from tests.helpers.servers import free_port, isolated_env
 
 
 def run_cli(*args: str, home: Path) -> subprocess.CompletedProcess:

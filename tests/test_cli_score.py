@@ -15,9 +15,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import free_port, isolated_env
-from videos import VideoSpec, make_video
-from wavcheck import error_db, read_wav, sha256_file
+
+from tests.helpers.servers import free_port, isolated_env
+from tests.helpers.videos import VideoSpec, make_video
+from tests.helpers.wavcheck import error_db, read_wav, sha256_file
 
 SCORE_FIELDS = ("version", "model", "seed", "style", "mood", "duration_s", "sample_rate", "tempo_bpm", "meter",
                 "key", "beats_s", "downbeats_s", "cuts_s", "sections", "loudness_lufs", "mix", "stems")

@@ -15,9 +15,6 @@ import wave
 from pathlib import Path
 
 import pytest
-from conftest import free_port
-from videos import VideoSpec, make_video
-from wavcheck import read_wav, sha256_file
 
 from scorecut.plugins.client import (
     ClipSpec,
@@ -31,6 +28,9 @@ from scorecut.plugins.client import (
     parse_media_fragment,
 )
 from scorecut.plugins.client.wav import StreamingWav, wav_header
+from tests.helpers.servers import free_port
+from tests.helpers.videos import VideoSpec, make_video
+from tests.helpers.wavcheck import read_wav, sha256_file
 
 
 # -- import purity ----------------------------------------------------------------------------
@@ -348,7 +348,7 @@ def test_write_job_refuses_stem_names_that_are_paths(tmp_path):
 def test_tls_with_root_certificates(media_root, tmp_path):
     import time
 
-    from conftest import isolated_env
+    from tests.helpers.servers import isolated_env
 
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",

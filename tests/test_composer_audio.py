@@ -86,10 +86,9 @@ class Run:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[tuple[str, int], Run]:
-    from videos import VideoSpec, make_video
-
     from scorecut.models.composer.model import ComposerModel
     from scorecut.models.pipeline import score_segment
+    from tests.helpers.videos import VideoSpec, make_video
 
     path = make_video(tmp_path_factory.mktemp("composer") / "edit.mp4",
                       VideoSpec(duration_s=CLIP_S, cuts_s=CUTS_S, fps=FPS, motion=2.0, seed=4))
@@ -271,11 +270,10 @@ def test_fast_edit_most_cuts_on_heard_beats(tmp_path):
     accent instead (the brief allows it); slow grooves plan on eighths (half-time). Measured:
     88 % of cuts on heard beats over the six styles (lo-fi and ambient 100 %, electronic 62 %);
     the bar here is 80 %, and every style must still be heard at its planned tempo and key."""
-    from videos import VideoSpec, make_video
-
     from scorecut.models.analysis import analyze_file
     from scorecut.models.composer.model import ComposerModel
     from scorecut.models.pipeline import score_segment
+    from tests.helpers.videos import VideoSpec, make_video
 
     path = make_video(tmp_path / "fast.mp4", VideoSpec(duration_s=20.0, cuts_s=FAST_CUTS_S, fps=FPS, motion=3.0, seed=9))
     analysis = analyze_file(path)

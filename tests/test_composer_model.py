@@ -6,12 +6,12 @@ import threading
 
 import numpy as np
 import pytest
+from test_composer_plan import analysis
 
 from scorecut.models.composer.model import ComposerModel
 from scorecut.models.interface import STEMS, Cancelled, RequestError, ScoreOptions
 from scorecut.models.post import finish
 from scorecut.models.registry import load_model, model_infos
-from test_composer_plan import analysis
 
 
 def test_info_lists_styles_and_moods_and_is_the_default():

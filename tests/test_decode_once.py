@@ -14,11 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import free_port, isolated_env, wait_serving
-from open_counter.sitecustomize import fingerprint
-from videos import VideoSpec, make_video
 
-COUNTER = Path(__file__).parent / "open_counter"
+from tests.helpers.open_counter.sitecustomize import fingerprint
+from tests.helpers.servers import free_port, isolated_env, wait_serving
+from tests.helpers.videos import VideoSpec, make_video
+
+COUNTER = Path(__file__).parent / "helpers" / "open_counter"
 PICTURE_DECODE = "iter_decoded"  # models/analysis/decode.py: opens a file to decode its pictures
 
 

@@ -7,12 +7,12 @@ from dataclasses import replace
 
 import grpc
 import pytest
-from test_server_support import assert_actionable, clip, request, status_of, stub, video
 
 from scorecut.models.composer.model import ComposerModel
 from scorecut.models.interface import STEMS, ModelInfo, RequestError, ScoreOptions
 from scorecut.plugins.client import ScorecutClient
 from scorecut.v1 import scorecut_pb2 as pb
+from tests.helpers.server_calls import assert_actionable, clip, request, status_of, stub, video
 
 NARROW = ModelInfo("narrow", True, stems=("drums",), styles=("lofi",), moods=("calm",), meters=("4/4",),
                    tempo_range_bpm=(60.0, 120.0), sample_rates=(44_100, 48_000), max_duration_s=30.0)

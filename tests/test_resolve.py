@@ -8,14 +8,14 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import free_port
 from resolve_fake import DOCUMENTED, IMPLEMENTED, FakeResolve
-from videos import VideoSpec, make_video
 
 from scorecut.plugins.client import ServerUnavailable
 from scorecut.plugins.resolve import ResolveScoreError, prepare, read_segment, score_timeline
 from scorecut.plugins.resolve.connect import from_namespace
 from scorecut.plugins.resolve.placement import place_stems
+from tests.helpers.servers import free_port
+from tests.helpers.videos import VideoSpec, make_video
 
 STEMS = ("drums", "bass", "harmony", "melody")
 RATES = ["24", "25", "29.97", "23.976"]

@@ -9,7 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from conftest import REPO, free_port
+from tests.helpers.servers import REPO, free_port
 
 INSTALLER = REPO / "packaging" / "install_resolve.py"
 TESTS = Path(__file__).resolve().parent

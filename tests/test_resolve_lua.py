@@ -18,8 +18,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import REPO
-from videos import VideoSpec, make_video
+
+from tests.helpers.servers import REPO
+from tests.helpers.videos import VideoSpec, make_video
 
 LUAJIT = shutil.which("luajit")
 CASE_RUNNER = REPO / "tests" / "resolve_lua" / "run_case.lua"

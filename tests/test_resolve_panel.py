@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from conftest import free_port
 from resolve_ui_fake import Bmd, Fusion
 from test_resolve import edit, media  # noqa: F401 - the shared videos fixture
 
 from scorecut.plugins.resolve import ResolveScoreError
 from scorecut.plugins.resolve.connect import Host, from_namespace
 from scorecut.plugins.resolve.panel import open_panel, run_panel
+from tests.helpers.servers import free_port
 
 
 def pump(dispatcher, window, until, timeout_s: float = 90.0) -> list[str]:

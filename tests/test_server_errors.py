@@ -6,10 +6,10 @@ import hashlib
 
 import grpc
 import pytest
-from test_server_support import assert_actionable, assert_serving, clip, request, status_of, stub, video
-from videos import make_audio_only
 
 from scorecut.v1 import scorecut_pb2 as pb
+from tests.helpers.server_calls import assert_actionable, assert_serving, clip, request, status_of, stub, video
+from tests.helpers.videos import make_audio_only
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
@@ -206,7 +206,7 @@ def test_unexpected_failures_become_internal_without_traceback(caplog):
 
         HasMedia = UploadMedia = CancelJob = GetInfo
 
-    from conftest import free_port
+    from tests.helpers.servers import free_port
 
     port = free_port()
     grpc_server = grpc.server(futures.ThreadPoolExecutor(4))

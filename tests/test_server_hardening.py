@@ -18,10 +18,10 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from test_server_support import assert_actionable, clip, collect, request, status_of, stub, video
-from videos import VideoSpec, make_video
 
 from scorecut.v1 import scorecut_pb2 as pb
+from tests.helpers.server_calls import assert_actionable, clip, collect, request, status_of, stub, video
+from tests.helpers.videos import VideoSpec, make_video
 
 
 @pytest.fixture(scope="module")
@@ -208,9 +208,8 @@ def test_a_short_token_is_refused_at_start(tmp_path):
     import subprocess
     import sys
 
-    from conftest import isolated_env
-
     from scorecut.server.config import ServerConfig
+    from tests.helpers.servers import isolated_env
 
     assert any("at least 16" in p for p in ServerConfig(token="s3cret").problems())
     assert not ServerConfig(token="x" * 16).problems()

@@ -14,11 +14,21 @@ from pathlib import Path
 
 import grpc
 import pytest
-from test_server_support import assert_actionable, assert_serving, clip, collect, request, score, status_of, stub, video
 
 from scorecut.models.interface import STEMS
 from scorecut.plugins.client.score_document import score_document
 from scorecut.v1 import scorecut_pb2 as pb
+from tests.helpers.server_calls import (
+    assert_actionable,
+    assert_serving,
+    clip,
+    collect,
+    request,
+    score,
+    status_of,
+    stub,
+    video,
+)
 
 BYTES = {"s16le": 2, "s24le": 3, "f32le": 4}
 

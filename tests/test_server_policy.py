@@ -9,13 +9,13 @@ import time
 import grpc
 import numpy as np
 import pytest
-from conftest import free_port, isolated_env
-from test_server_support import assert_actionable, assert_serving, status_of, stub
 
 from scorecut.server import pcm
 from scorecut.server.config import ServerConfig, is_loopback_host
 from scorecut.server.policy import is_loopback_peer, token_matches, under_roots
 from scorecut.v1 import scorecut_pb2 as pb
+from tests.helpers.server_calls import assert_actionable, assert_serving, status_of, stub
+from tests.helpers.servers import free_port, isolated_env
 
 
 @pytest.mark.parametrize("peer", ["ipv4:127.0.0.1:5555", "ipv4:127.3.2.1:80", "ipv6:[::1]:5555", "ipv6:%5B::1%5D:42014",
@@ -129,10 +129,10 @@ def test_tls_with_token(tmp_path, media_root):
     """--tls-cert/--tls-key serve TLS: a TLS client with the token gets through, plaintext does not."""
     import shutil
 
-    from conftest import ServerProcess
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     from scorecut.v1 import scorecut_pb2_grpc as pb_grpc
+    from tests.helpers.servers import ServerProcess
 
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make a test certificate")

@@ -17,11 +17,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import isolated_env
-from videos import VideoSpec, make_video
 
 from scorecut.plugins.client import landing
 from scorecut.plugins.client.landing import land_take, make_partial_folder, sweep
+from tests.helpers.servers import isolated_env
+from tests.helpers.videos import VideoSpec, make_video
 
 SEEDS = {"A": 11, "B": 12, "C": 13}
 # (request, where its take lands relative to the base name): the one naming policy in order.

@@ -18,7 +18,6 @@ import wave
 import numpy as np
 import pytest
 import torch
-from conftest import ServerProcess, free_port, isolated_env
 from vmas_media import make_music_video
 from vmas_musicgen import save_tiny_musicgen
 
@@ -28,6 +27,7 @@ from scorecut.models.vmas.checkpoint import load_checkpoint
 from scorecut.models.vmas.config import DEBUG
 from scorecut.models.vmas.pretrained import load_musicgen, weights_sha256
 from scorecut.models.vmas.train import TrainOptions, train
+from tests.helpers.servers import ServerProcess, free_port, isolated_env
 
 STEPS = 30
 BPMS = (90, 105, 120, 135, 150, 165)

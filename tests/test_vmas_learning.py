@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from vmas_media import beat_times, make_music_video
 
 from scorecut.models.analysis import analyze_file
 from scorecut.models.vmas.beats import activation, beat_agreement, visual_beat_times
@@ -20,7 +21,6 @@ from scorecut.models.vmas.config import DEBUG
 from scorecut.models.vmas.data import WindowDataset, _windows, build_cache, sample_frames
 from scorecut.models.vmas.generate import GenerateOptions, candidate_beats, generate_codes, rerank_candidates
 from scorecut.models.vmas.model import VmasNet
-from vmas_media import beat_times, make_music_video
 
 BPMS = (90, 105, 120, 135, 150, 165)
 STEPS = 300

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 import torch
+
 from scorecut.models.vmas.config import DEBUG
 from scorecut.models.vmas.delay import apply_delay, delay_valid_mask, revert_delay
 from scorecut.models.vmas.music_lm import Memory, MusicLM, sample_logits

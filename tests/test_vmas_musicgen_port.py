@@ -17,6 +17,9 @@ import torch
 pytest.importorskip("transformers", reason="the MusicGen port is checked against transformers")
 
 from safetensors.torch import load_file, save_file
+from transformers import MusicgenForConditionalGeneration
+from vmas_musicgen import HOP, save_tiny_musicgen
+
 from scorecut.models.interface import Cancelled
 from scorecut.models.vmas.codec import load_codec
 from scorecut.models.vmas.config import DEBUG
@@ -35,8 +38,6 @@ from scorecut.models.vmas.pretrained import (
     weights_sha256,
 )
 from scorecut.models.vmas.video_encoder import VideoTokens
-from transformers import MusicgenForConditionalGeneration
-from vmas_musicgen import HOP, save_tiny_musicgen
 
 PROMPTS = ["calm piano", "upbeat electronic drums with warm bass and bright strings"]  # padded: lengths differ
 

@@ -9,6 +9,8 @@ import types
 import numpy as np
 import pytest
 import torch
+from vmas_media import beat_times, soundtrack
+
 from scorecut.models.interface import Clip, Segment
 from scorecut.models.vmas.beats import (
     activation,
@@ -29,8 +31,7 @@ from scorecut.models.vmas.config import (
 from scorecut.models.vmas.data import sample_frames, segment_frames
 from scorecut.models.vmas.losses import beat_bce, info_nce, token_ce
 from scorecut.models.vmas.video_encoder import VideoEncoder
-from videos import VideoSpec, make_video
-from vmas_media import beat_times, soundtrack
+from tests.helpers.videos import VideoSpec, make_video
 
 
 def test_configs_round_trip_and_names():

@@ -12,8 +12,6 @@ import threading
 import numpy as np
 import pytest
 import torch
-from conftest import isolated_env
-from videos import VideoSpec
 from vmas_media import make_music_video, make_scored_video
 
 from scorecut.models.interface import Cancelled, Clip, ModelUnavailable, RequestError, ScoreOptions, Segment
@@ -22,6 +20,8 @@ from scorecut.models.vmas import serving
 from scorecut.models.vmas.checkpoint import CheckpointError, load_checkpoint, serving_weights, sha256_file
 from scorecut.models.vmas.config import DEBUG
 from scorecut.models.vmas.train import TrainOptions, train
+from tests.helpers.servers import isolated_env
+from tests.helpers.videos import VideoSpec
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import av
 import numpy as np
 import pytest
 import torch
+from vmas_media import make_music_video
 
 from scorecut.models.analysis import analyze_file
 from scorecut.models.interface import Clip, MediaError, Segment
@@ -25,7 +26,6 @@ from scorecut.models.vmas.codec import load_codec
 from scorecut.models.vmas.config import DEBUG
 from scorecut.models.vmas.features import FrameInput, NativeSize, iter_sampled, load_frame_input
 from scorecut.models.vmas.model import VmasNet
-from vmas_media import make_music_video
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()

@@ -11,16 +11,15 @@ import wave
 
 import numpy as np
 import pytest
+from vmas_musicgen import save_tiny_musicgen
 
-from conftest import ServerProcess, free_port, isolated_env
 from scorecut.models.analysis import analyze_segment
 from scorecut.models.interface import Clip, RequestError, ScoreOptions, Segment
 from scorecut.models.vmas.prompt import ENERGY_WORDS, MusicPrompt, SectionPrompt, write_prompt
 from scorecut.models.vmas.zero_shot import rank_candidates
-from videos import VideoSpec, make_video
-from vmas_musicgen import save_tiny_musicgen
-from wavcheck import read_wav
-
+from tests.helpers.servers import ServerProcess, free_port, isolated_env
+from tests.helpers.videos import VideoSpec, make_video
+from tests.helpers.wavcheck import read_wav
 
 # The tiny model's steps are microseconds of work: one thread each, or a busy CPU spends them
 # waiting on each other (10x slower on the shared 2-core test machine).
@@ -207,7 +206,7 @@ def test_getinfo_lists_musicgen_unavailable_with_the_fix_and_refuses_requests(se
     import grpc
 
     from scorecut.v1 import scorecut_pb2 as pb
-    from test_server_support import assert_actionable, clip, request, status_of, stub, video
+    from tests.helpers.server_calls import assert_actionable, clip, request, status_of, stub, video
 
     s, _ = stub(server.address)
     models = {m.name: m for m in s.GetInfo(pb.GetInfoRequest(), timeout=30).models}
@@ -237,7 +236,6 @@ def musicgen_server(tiny_musicgen, tmp_path_factory, media_root):
 
 def test_score_with_musicgen_through_a_server(musicgen_server, media_root, tmp_path):
     import pyloudnorm
-
     from test_composer_audio import _true_peak_dbtp
 
     spec = VideoSpec(2.6, cuts_s=(0.9, 1.7), size=(96, 64), motion=3.0, seed=4)

@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import isolated_env
-from videos import VideoSpec, make_video
-from wavcheck import read_wav
 
 from scorecut.plugins.watchfolder.candidates import StabilityTracker, is_candidate_name
 from scorecut.plugins.watchfolder.options import OptionsError, options_for
+from tests.helpers.servers import isolated_env
+from tests.helpers.videos import VideoSpec, make_video
+from tests.helpers.wavcheck import read_wav
 
 MODES = ["events", "polling"]
 STEMS = ("drums", "bass", "harmony", "melody")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import av
 import numpy as np
-from videos import add_aac_stream, mux_aac
+
+from tests.helpers.videos import add_aac_stream, mux_aac
 
 AUDIO_RATE = 48_000
 
@@ -68,12 +69,11 @@ def make_music_video(path: str | Path, duration_s: float = 2.0, bpm: float = 120
 def make_scored_video(path: str | Path, spec, seed: int = 0, style: str = "cinematic") -> Path:
     """A tests/videos.py video whose soundtrack is the composer's score of it (music that follows
     its cuts), muxed beside the copied video stream: a made music video for training."""
-    from videos import make_video
-
     from scorecut.models.analysis import analyze_segment
     from scorecut.models.composer.model import ComposerModel
     from scorecut.models.interface import Clip, ScoreOptions, Segment
     from scorecut.models.post import finish
+    from tests.helpers.videos import make_video
 
     path = Path(path)
     silent = make_video(path.with_name(path.stem + ".picture.mp4"), spec)

@@ -1,0 +1,1 @@
+"""Scorecut's tests; shared helpers live in tests.helpers, fixtures in conftest.py."""
