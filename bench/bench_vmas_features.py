@@ -46,7 +46,8 @@ def make_tower(folder: Path, shape: dict) -> Path:
     torch.manual_seed(0)
     CLIPVisionModel(CLIPVisionConfig(**shape)).save_pretrained(folder)
     side = shape["image_size"]
-    CLIPImageProcessorPil(size={"shortest_edge": side}, crop_size={"height": side, "width": side}).save_pretrained(folder)
+    processor = CLIPImageProcessorPil(size={"shortest_edge": side}, crop_size={"height": side, "width": side})
+    processor.save_pretrained(folder)
     return folder
 
 

@@ -94,6 +94,7 @@ def _windows(path: Path, cfg: VmasConfig, codec: Codec, frame_input: FrameInput 
     music_beats = track_music_beats(wav, codec.sample_rate)
     visual_beats = visual_beat_times(analyze_file(str(path)))
     t_win, f_win = cfg.window_frames, round(cfg.window_s * cfg.video.fps)
+    fr = codec.frame_rate
     out = []
     for w in range(min(codes.shape[1] // t_win, len(video) // f_win)):
         start_s = w * cfg.window_s
@@ -101,8 +102,8 @@ def _windows(path: Path, cfg: VmasConfig, codec: Codec, frame_input: FrameInput 
             "source": path.name, "start_s": start_s,
             frame_input.key: video[w * f_win : (w + 1) * f_win].clone(),  # (F, 3, S, S) uint8 | (F, width)
             "codes": codes[:, w * t_win : (w + 1) * t_win].to(torch.int16),  # (K, T)
-            "music_beat": torch.from_numpy(activation(music_beats - start_s, t_win, codec.frame_rate, cfg.beat_sigma_s)),
-            "visual_beat": torch.from_numpy(activation(visual_beats - start_s, t_win, codec.frame_rate, cfg.beat_sigma_s)),
+            "music_beat": torch.from_numpy(activation(music_beats - start_s, t_win, fr, cfg.beat_sigma_s)),
+            "visual_beat": torch.from_numpy(activation(visual_beats - start_s, t_win, fr, cfg.beat_sigma_s)),
         })
     return out
 

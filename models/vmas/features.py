@@ -45,7 +45,7 @@ def letterbox(rgb: np.ndarray, size: int) -> np.ndarray:
 
 def iter_sampled(path: str, fps: float, convert: Callable[[av.VideoFrame], np.ndarray], in_s: float = 0.0,
                  out_s: float | None = None, n_frames: int | None = None, cancel: threading.Event | None = None,
-                 decode: DecodeOptions = DecodeOptions()) -> Iterator[np.ndarray]:
+                 decode: DecodeOptions | None = None) -> Iterator[np.ndarray]:
     """Yield convert(frame on screen at in_s + i / fps) for i = 0, 1, ...
 
     N is n_frames when given, else ceil((out_s - in_s) * fps), else up to the last frame. Only the
@@ -62,7 +62,7 @@ def iter_sampled(path: str, fps: float, convert: Callable[[av.VideoFrame], np.nd
             last_img = convert(last)
         return last_img
 
-    for t, frame in iter_decoded(path, in_s, out_s, cancel=cancel, options=decode):
+    for t, frame in iter_decoded(path, in_s, out_s, cancel=cancel, options=decode or DecodeOptions()):
         if last is None:  # samples before the first frame show the first frame
             last, last_t = frame, t
         while (want is None or n < want) and in_s + n / fps < t - 1e-6:
