@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test helpers: tests.helpers
 
-from conftest import free_port, isolated_env  # noqa: E402
+from tests.helpers.servers import free_port, isolated_env  # noqa: E402
 
 BARE = """
 import sys, time

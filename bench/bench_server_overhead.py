@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test helpers: tests.helpers
 
-from conftest import ServerProcess, free_port  # noqa: E402
-from videos import VideoSpec, make_video  # noqa: E402
+from tests.helpers.servers import ServerProcess, free_port  # noqa: E402
+from tests.helpers.videos import VideoSpec, make_video  # noqa: E402
 
 
 def through_server(address: str, path: Path, source_in_s: float, seed: int) -> float:

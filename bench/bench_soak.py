@@ -27,10 +27,10 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test helpers: tests.helpers
 
-from conftest import ServerProcess, free_port  # noqa: E402
-from videos import VideoSpec, make_video  # noqa: E402
+from tests.helpers.servers import ServerProcess, free_port  # noqa: E402
+from tests.helpers.videos import VideoSpec, make_video  # noqa: E402
 
 KINDS = ("fresh", "repeat", "cancel", "hang_up", "slow_reader", "bad_nul", "bad_relative", "bad_missing",
          "bad_outside", "bad_style", "bad_record_start", "bad_tiny", "bad_truncated", "upload", "bad_upload")

@@ -22,13 +22,12 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from conftest import ServerProcess, free_port, isolated_env  # noqa: E402
-from videos import VideoSpec, make_video  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test helpers: tests.helpers
 
 from scorecut.plugins.client import ScorecutClient  # noqa: E402
-from scorecut.plugins.watchfolder import WatchSettings, Watcher  # noqa: E402
+from scorecut.plugins.watchfolder import Watcher, WatchSettings  # noqa: E402
+from tests.helpers.servers import ServerProcess, free_port, isolated_env  # noqa: E402
+from tests.helpers.videos import VideoSpec, make_video  # noqa: E402
 
 
 class _TimedClient:
