@@ -12,9 +12,9 @@ prints precision and recall (a hard cut matches within one frame, a transition w
 length). `--code DIR` imports Scorecut from another checkout (e.g. an older commit made with
 `git worktree add`), to measure before and after in one run.
 
-End to end: `bench/bench_analysis.py --score [--repeats 2]` times `scorecut score` on the same
-file against a server started for the run (fresh cache), as times real time, beside the plain
-decode's.
+End to end: `bench/bench_analysis.py --score [--repeats 2] [--code DIR]` times `scorecut score`
+on the same file against a server started for the run (fresh cache), as times real time, beside
+the plain decode's.
 """
 
 from __future__ import annotations
@@ -70,13 +70,16 @@ def plain_decode(path: Path) -> int:
 
 
 def _use_code(folder: str) -> None:
-    """Import scorecut from another checkout: its proto/scorecut as the package, models/ inside."""
+    """Import scorecut from another checkout (as pyproject maps it: proto/scorecut is the package,
+    cli, models, plugins and server its subpackages), copied to a temporary folder."""
     import shutil
     import tempfile
 
     root = Path(tempfile.mkdtemp(prefix="scorecut_code_"))
     shutil.copytree(Path(folder) / "proto" / "scorecut", root / "scorecut")
-    shutil.copytree(Path(folder) / "models", root / "scorecut" / "models")
+    for part in ("cli", "models", "plugins", "server"):
+        if (Path(folder) / part).is_dir():
+            shutil.copytree(Path(folder) / part, root / "scorecut" / part)
     sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in getattr(f, "__module__", "")
                         and "editable" not in repr(f)]
     sys.path.insert(0, str(root))
@@ -128,7 +131,7 @@ def cut_quality() -> int:
     return 0
 
 
-def end_to_end(path: Path, repeats: int) -> int:
+def end_to_end(path: Path, repeats: int, code: str | None) -> int:
     """`scorecut score` on the bench file against a running server (fresh cache, so nothing is
     reused between runs): seconds of video scored per second of wall time, and the same with the
     plain decode as the baseline beside it."""
@@ -136,12 +139,13 @@ def end_to_end(path: Path, repeats: int) -> int:
     import subprocess
     import tempfile
 
-    exe = Path(sys.executable).with_name("scorecut")
+    # The scorecut command, from this checkout or from --code's.
+    exe = [sys.executable, str(Path(__file__).resolve()), *(["--code", code] if code else []), "--cli"]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with tempfile.TemporaryDirectory() as tmp:
-        server = subprocess.Popen([str(exe), "serve", "--port", str(port), "--cache-dir", f"{tmp}/cache",
+        server = subprocess.Popen([*exe, "serve", "--port", str(port), "--cache-dir", f"{tmp}/cache",
                                    "--media-root", str(path.parent), "--log-level", "WARNING"])
         try:
             deadline = time.monotonic() + 60
@@ -160,7 +164,7 @@ def end_to_end(path: Path, repeats: int) -> int:
                 n = plain_decode(path)
                 d = time.perf_counter() - t0
                 t0 = time.perf_counter()
-                subprocess.run([str(exe), "score", str(path), "--server", f"127.0.0.1:{port}", "--out-dir",
+                subprocess.run([*exe, "score", str(path), "--server", f"127.0.0.1:{port}", "--out-dir",
                                 f"{tmp}/out{r}", "--seed", str(r + 1)], check=True, stdout=subprocess.DEVNULL)
                 w = time.perf_counter() - t0
                 print(f"repeat {r + 1}: scorecut score {w:.2f} s = {duration / w:.2f}x real time; "
@@ -178,14 +182,19 @@ def main() -> int:
     parser.add_argument("--cuts", action="store_true", help="measure cut precision and recall instead of speed")
     parser.add_argument("--code", default=None, help="a checkout to import Scorecut from (before/after)")
     parser.add_argument("--score", action="store_true", help="time `scorecut score` end to end instead")
+    parser.add_argument("--cli", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)  # run the scorecut command
     args = parser.parse_args()
     if args.code:
         _use_code(args.code)
+    if args.cli is not None:
+        from scorecut.cli.main import main as scorecut_main
+
+        return scorecut_main(args.cli)
     if args.cuts:
         return cut_quality()
     path = bench_file(args.seconds)
     if args.score:
-        return end_to_end(path, args.repeats)
+        return end_to_end(path, args.repeats, args.code)
 
     from scorecut.models.analysis import analyze_file
 
