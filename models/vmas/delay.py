@@ -41,8 +41,3 @@ def delay_valid_mask(k: int, t: int, device: torch.device | str = "cpu") -> torc
     steps = torch.arange(t + k - 1, device=device)[None, :]  # (1, L)
     q = torch.arange(k, device=device)[:, None]  # (K, 1)
     return (steps >= q) & (steps < q + t)
-
-
-def frame_of_step(step: int, q: int) -> int:
-    """The codec frame that codebook `q` holds at delayed step `step` (negative: none yet)."""
-    return step - q
