@@ -44,6 +44,8 @@ def read_job(path: Path) -> dict:
     missing = [k for k in ("out_dir", "name", "duration_s", "clips") if k not in job]
     if missing:
         raise JobFileError(f"the job file {path} lacks {', '.join(missing)}; write it again from Resolve")
+    if not job["clips"]:
+        raise JobFileError(f"the job file {path} has no clips; put the In/Out marks over video and score again")
     return job
 
 
@@ -54,7 +56,11 @@ def clips_of(job: dict) -> tuple[ClipSpec, ...]:
 
 
 def options_of(job: dict) -> JobOptions:
-    given = {k: v for k, v in (job.get("options") or {}).items() if k in OPTION_KEYS and v not in ("", None)}
+    options = job.get("options") or {}
+    unknown = sorted(set(options) - set(OPTION_KEYS))
+    if unknown:
+        raise JobFileError(f"unknown option(s) {', '.join(unknown)} in the job file; known: {', '.join(OPTION_KEYS)}")
+    given = {k: v for k, v in options.items() if v not in ("", None)}
     if isinstance(given.get("stems"), dict):  # an empty Lua table is written as {}
         given.pop("stems")
     return job_options(given)
