@@ -175,3 +175,19 @@ def test_score_json_says_why_the_tempo_was_chosen(bounce):
     extras = json.loads(score_json(finished))  # the model's fields the client adds to score.json
     assert "regular motion every 0.60 s" in extras["tempo_reason"]
     assert output.plan.tempo_bpm == pytest.approx(100.0, abs=1.5)
+
+
+def test_score_json_from_a_real_server_carries_tempo_reason(server, media_root, tmp_path):
+    """`scorecut score` against a real server: score.json says why the tempo is what it is."""
+    from tests.helpers.servers import isolated_env
+
+    path, _ = clips.bouncing_ball(media_root / "bounce for score.mp4", period_s=0.6)
+    out = tmp_path / "scored"
+    run = subprocess.run([sys.executable, "-m", "scorecut.cli.main", "score", str(path), "--server", server.address,
+                          "--out-dir", str(out), "--seed", "2", "--stems", "drums"],
+                         capture_output=True, text=True, timeout=300, check=False,
+                         env=isolated_env(tmp_path / "home"))
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(next(out.glob("*/score.json")).read_text())
+    assert "regular motion every 0.60 s" in doc["tempo_reason"], doc.get("tempo_reason")
+    assert doc["tempo_bpm"] == pytest.approx(100.0, abs=1.5)
