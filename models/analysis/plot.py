@@ -54,10 +54,14 @@ def plot_alignment(analysis: VideoAnalysis, path: str | os.PathLike, plan: Music
         y = np.interp(a.visual_beats_s, a.times_s, a.motion) if len(a.times_s) else np.zeros(len(a.visual_beats_s))
         ax.scatter(a.visual_beats_s, np.clip(y, 0, 1) + 0.04, s=20 + 50 * a.visual_beat_strength, marker="v",
                    color="#e377c2", edgecolor="#7f3f6f", zorder=5, label="visual beat")
+    if len(a.accents_s):  # impacts, flashes and unsure changes: what the music may hit besides cuts
+        ax.scatter(a.accents_s, np.full(len(a.accents_s), 1.07), s=14 + 40 * a.accent_strength, marker="*",
+                   color="#ff7f0e", edgecolor="#8c4500", zorder=5, label="visual accent")
     ax.set_ylim(0, 1.12)
     ax.set_ylabel("motion / pace (0-1)")
+    period = f", motion repeats every {a.motion_period_s:.2f} s" if a.motion_period_s > 0 else ""
     ax.set_title(f"What the picture does: {len(a.cuts_s)} cuts, {len(a.visual_beats_s)} visual beats, "
-                 f"{dur:.1f} s")
+                 f"{len(a.accents_s)} accents{period}, {dur:.1f} s")
     handles, labels = ax.get_legend_handles_labels()
     kinds = sorted(set(a.cut_kinds), key=list(_CUT_STYLE).index)
     handles += [Line2D([], [], color=_CUT_STYLE[k][0], linestyle=_CUT_STYLE[k][1], linewidth=1.6) for k in kinds]
