@@ -58,12 +58,13 @@ def lua(value) -> str:
     return "{" + ", ".join(f"[{json.dumps(k)}] = {lua(v)}" for k, v in value.items()) + "}"
 
 
-def run_case(luajit: str, tmp_path: Path, fake: dict, server: str, **config) -> dict:
+def run_case(luajit: str, tmp_path: Path, fake: dict, server: str, again: dict | None = None, **config) -> dict:
     tmp_path.mkdir(parents=True, exist_ok=True)
     case = tmp_path / "case.lua"
     settings = {"python": sys.executable, "server": server, "scope": "inout", "stems": ["drums", "bass"],
                 "stems_folder": str(tmp_path / "stems"), "seed": 4, **config}
-    case.write_text(f"return {lua({'fake': fake, 'config': settings})}\n")
+    second = {**settings, **again} if again is not None else None
+    case.write_text(f"return {lua({'fake': fake, 'config': settings, 'again': second})}\n")
     out = tmp_path / "out.json"
     done = subprocess.run([luajit, str(CASE_RUNNER), str(REPO), str(case), str(out)], capture_output=True, text=True,
                           timeout=300, env={**os.environ, "HOME": str(tmp_path / "home")})
@@ -139,3 +140,19 @@ def test_lua_a_failed_placement_takes_everything_back(luajit, shots, server, tmp
     facts = run_case(luajit, tmp_path, clean(edit), server.address)
     assert not facts["ok"] and "Resolve placed 1 of 2 stems; nothing was added" in facts["error"]
     assert [t["name"] for t in facts["tracks"]] == ["Audio 1"] and facts["bins"] == []
+
+
+def test_lua_a_new_take_replaces_the_last_takes_tracks(luajit, shots, server, tmp_path):
+    edit = camera_edit(shots, "25")
+    facts = run_case(luajit, tmp_path, clean(edit), server.address, scope="timeline", again={"seed": 9, "scope": "inout"})
+    assert facts["ok"], facts["error"]
+    mark_in, mark_out = edit["marks"]
+    assert [t["name"] for t in facts["tracks"]] == ["Audio 1", "drums", "bass"]
+    for track in facts["tracks"][1:]:
+        [item] = track["items"]  # the first take's item gave way to the second's
+        assert (item["start"], item["stop"]) == (facts["start"] + mark_in, facts["start"] + mark_out + 1)
+        assert item["linked"] == 2 and item["color"] == "Orange"
+    assert len(facts["bins"][0]["takes"]) == 2  # both takes stay in the media pool
+    facts = run_case(luajit, tmp_path / "keep", clean(edit), server.address, scope="timeline",
+                     again={"seed": 9, "replace_last": False})
+    assert [t["name"] for t in facts["tracks"]] == ["Audio 1", "drums", "bass", "drums", "bass"]

@@ -93,6 +93,7 @@ end
 
 local MediaPoolItem, new_media_item = class("MediaPoolItem")
 function MediaPoolItem:GetName() return self.name end
+function MediaPoolItem:GetUniqueId() return "mpi-" .. self._id end
 function MediaPoolItem:GetClipProperty(key)
   local fps = self.fps
   local props = { ["File Path"] = self.path, ["Clip Name"] = self.name, ["Start TC"] = self.start_tc,

@@ -1,7 +1,8 @@
 --[[
 Runs plugins/resolve/lua/Scorecut.lua against the Lua fake of Resolve, for tests/test_resolve_lua.py:
     luajit run_case.lua REPO CASE.lua OUT.json
-CASE.lua returns {fake = <Fake.new spec>, config = <Scorecut.CONFIG>}; OUT.json gets what a user
+CASE.lua returns {fake = <Fake.new spec>, config = <Scorecut.CONFIG>, again = <a second run's CONFIG or nil>};
+OUT.json gets what a user
 would see: the console lines, the error (if any), the audio tracks and their items.
 ]]
 
@@ -15,6 +16,9 @@ local case = dofile(case_path)
 local fake = Fake.new(case.fake)
 local console = {}
 local placed, message = Scorecut.run(fake.resolve, case.config, function(text) console[#console + 1] = text end)
+if case.again and placed then -- a second take, e.g. to replace the first one's tracks
+  placed, message = Scorecut.run(fake.resolve, case.again, function(text) console[#console + 1] = text end)
+end
 
 local tracks = {}
 for i, t in ipairs(fake.timeline.tracks.audio) do

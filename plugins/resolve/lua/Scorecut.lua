@@ -29,6 +29,7 @@ Scorecut.CONFIG = {
   scope = "inout",          -- "inout", "current" or "timeline"
   stems = { "drums", "bass", "harmony", "melody" },
   stems_folder = "",        -- "" = beside the project's renders, else ~/Movies or ~/Videos
+  replace_last = true,      -- a new take goes on the last take's tracks instead of adding more
   seed = nil,
 }
 -- CONFIG END
@@ -385,11 +386,55 @@ local function undo_all(timeline, pool, undo)
   for i = #undo.tracks, 1, -1 do pcall(function() timeline:DeleteTrack("audio", undo.tracks[i]) end) end
   if #undo.clips > 0 then pcall(function() pool:DeleteClips(undo.clips) end) end
   if #undo.bins > 0 then pcall(function() pool:DeleteFolders(undo.bins) end) end
+  for _, info in ipairs(undo.removed) do pcall(function() pool:AppendToTimeline({ info }) end) end
 end
 
-function Scorecut.place(project, timeline, segment, result, v)
+-- {stem = {track, items}} of the newest take (a bin under Scorecut/) that still has stems here.
+local function last_take(root, timeline)
+  local bins = list(root:GetSubFolderList())
+  for b = #bins, 1, -1 do
+    local stems = {}
+    for _, clip in ipairs(list(bins[b]:GetClipList())) do
+      stems[clip:GetUniqueId()] = tostring(clip:GetClipProperty("File Path")):match("([^/\\]+)%.[^.]+$")
+    end
+    local found, any = {}, false
+    for track = 1, tonumber(timeline:GetTrackCount("audio")) or 0 do
+      for _, item in ipairs(list(timeline:GetItemListInTrack("audio", track))) do
+        local media = item:GetMediaPoolItem()
+        local stem = media and stems[media:GetUniqueId()]
+        if stem then
+          found[stem] = found[stem] or { track = track, items = {} }
+          table.insert(found[stem].items, item)
+          any = true
+        end
+      end
+    end
+    if any then return found end
+  end
+  return {}
+end
+
+-- Remove the last take's items over [first, last) from its track; how to put them back goes to undo.
+local function clear_range(timeline, entry, first, last, rate, v, undo)
+  local doomed = {}
+  for _, item in ipairs(entry.items) do
+    local a, b = tonumber(item:GetStart()), tonumber(item:GetEnd())
+    if a < last and first < b then
+      local media = item:GetMediaPoolItem()
+      local start = tonumber(item:GetSourceStartFrame()) or 0
+      local stop = start + (b - a) / fps(rate) * (tonumber(media:GetClipProperty("FPS")) or WAV_FPS)
+      if not at_least(v, 19, 1) then stop = stop - 1 end
+      undo.removed[#undo.removed + 1] = { mediaPoolItem = media, startFrame = start, endFrame = stop,
+                                          trackIndex = entry.track, recordFrame = a, mediaType = 2 }
+      doomed[#doomed + 1] = item
+    end
+  end
+  if #doomed > 0 then timeline:DeleteClips(doomed, false) end
+end
+
+function Scorecut.place(project, timeline, segment, result, v, replace_last)
   local pool = project:GetMediaPool()
-  local undo = { items = {}, tracks = {}, clips = {}, bins = {} }
+  local undo = { items = {}, tracks = {}, clips = {}, bins = {}, removed = {} }
   local ok, err = pcall(function()
     local root
     for _, folder in ipairs(list(pool:GetRootFolder():GetSubFolderList())) do
@@ -399,6 +444,7 @@ function Scorecut.place(project, timeline, segment, result, v)
       root = pool:AddSubFolder(pool:GetRootFolder(), ROOT_BIN)
       undo.bins[#undo.bins + 1] = root
     end
+    local last = replace_last and last_take(root, timeline) or {}
     local take_bin = pool:AddSubFolder(root, safe(result.folder:match("([^/\\]+)$") or "take"))
     if not take_bin then fail("Resolve did not create the media pool bin; close any open dialog and try again") end
     undo.bins[#undo.bins + 1] = take_bin
@@ -418,10 +464,16 @@ function Scorecut.place(project, timeline, segment, result, v)
       local clip = by_path[s.path]
       if clip == nil then fail("Resolve did not import " .. s.path .. "; check that the file is readable") end
       local clip_fps = tonumber(clip:GetClipProperty("FPS")) or WAV_FPS
-      if not timeline:AddTrack("audio", "stereo") then fail("Resolve did not add an audio track; unlock the timeline") end
-      local track = tonumber(timeline:GetTrackCount("audio"))
-      undo.tracks[#undo.tracks + 1] = track
-      timeline:SetTrackName("audio", track, s.name)
+      local track
+      if last[s.name] then -- the last take's track for this stem: its items over the range give way
+        track = last[s.name].track
+        clear_range(timeline, last[s.name], segment.first, segment.last, segment.rate, v, undo)
+      else
+        if not timeline:AddTrack("audio", "stereo") then fail("Resolve did not add an audio track; unlock the timeline") end
+        track = tonumber(timeline:GetTrackCount("audio"))
+        undo.tracks[#undo.tracks + 1] = track
+        timeline:SetTrackName("audio", track, s.name)
+      end
       -- Never past the WAV's end nor the segment's; exclusive from 19.1, the last frame before.
       local stop = math.min(s.samples / s.rate, segment_s) * clip_fps
       if not at_least(v, 19, 1) then stop = stop - 1 end
@@ -473,7 +525,7 @@ function Scorecut.run(resolve, config, say)
     say(string.format("scoring %s on %s (%d clips); the stems go to %s", segment.describe, segment.name,
       #segment.clips, out_dir))
     local result = Scorecut.run_job(segment, config, out_dir, say)
-    local items = Scorecut.place(project, timeline, segment, result, v)
+    local items = Scorecut.place(project, timeline, segment, result, v, config.replace_last ~= false)
     say(string.format("done: %d stems at %s, linked; the WAVs are in %s", #items,
       Scorecut.frames_to_tc(segment.first, segment.rate, segment.drop), result.folder))
     return items
