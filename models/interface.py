@@ -92,6 +92,17 @@ class Segment:
         return tuple(sorted(t for t in edges if 1e-3 < t < self.duration_s - 1e-3))
 
 
+HIT_KINDS = ("hit", "stop", "section")  # a downbeat with an accent; a break to the next downbeat; a new section
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A moment the music must hit, as the editor directs it."""
+
+    time_s: float  # seconds from the segment start
+    kind: str = "hit"  # one of HIT_KINDS
+
+
 @dataclass(frozen=True)
 class ScoreOptions:
     """What the user asked for. Defaults are the product's defaults."""
@@ -108,6 +119,11 @@ class ScoreOptions:
     duck_dialogue: bool = False  # duck the music under speech found in the clips' audio
     meter: str = "4/4"  # "4/4", "3/4" or "6/8"
     checkpoint: str = ""  # vmas: a checkpoint path; "" = the installed one
+    hits: tuple[Hit, ...] = ()  # moments the music must hit (directing; models/directing.py checks them)
+    reroll: tuple[float, float] | None = None  # (start_s, end_s): new music inside, the same take outside
+    reroll_seed: int = 0  # the seed of the music inside `reroll`
+    loop: bool = False  # whole bars equal to the segment, no intro or ending, a seamless join
+    tail_s: float = 0.0  # the music rings this long past the segment's end (the output is longer by it)
 
 
 @dataclass(frozen=True)

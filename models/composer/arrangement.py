@@ -96,6 +96,25 @@ def write_harmony(plan: Plan, chords: list[Chord], voicings, level) -> list[Note
     return notes
 
 
+def _directed(notes, plan: Plan):
+    """Notes (or drum hits) as the editor's directions allow: none starts inside a stop's break,
+    and a note sounding into one is cut where it begins; a loop keeps what starts inside it (what
+    starts at its end is its own beginning)."""
+    out = []
+    for n in notes:
+        t = n.start_s if isinstance(n, Note) else n.time_s
+        if plan.loop and t >= plan.duration_s - 1e-6:
+            continue
+        if any(b0 - 1e-6 <= t < b1 - 1e-6 for b0, b1 in plan.breaks_s):
+            continue
+        if isinstance(n, Note):
+            cut = min((b0 for b0, _ in plan.breaks_s if t < b0 < t + n.duration_s), default=None)
+            if cut is not None:
+                n = Note(n.start_s, round(max(cut - t, 0.02), 6), n.pitch, n.velocity)
+        out.append(n)
+    return out
+
+
 def arrange(plan: Plan, analysis, seed: int) -> Arrangement:
     chords = chord_timeline(plan, _stream(seed, "harmony"))
     voicings = voice(chords, centre=60 + int(_stream(seed, "voicing").integers(-2, 4)))
@@ -131,10 +150,10 @@ def arrange(plan: Plan, analysis, seed: int) -> Arrangement:
     return Arrangement(
         duration_s=plan.duration_s,
         plan=plan.musical_plan(),
-        drums=tuple(drums),
-        bass=tuple(sorted(bass, key=lambda n: n.start_s)),
-        harmony=tuple(sorted(harmony, key=lambda n: (n.start_s, n.pitch))),
-        melody=tuple(melody),
+        drums=tuple(_directed(drums, plan)),
+        bass=tuple(sorted(_directed(bass, plan), key=lambda n: n.start_s)),
+        harmony=tuple(sorted(_directed(harmony, plan), key=lambda n: (n.start_s, n.pitch))),
+        melody=tuple(_directed(melody, plan)),
         instruments=dict(style.instruments),
         swing=style.swing,
         reverb_send=dict(style.reverb),

@@ -201,6 +201,19 @@ def write_drums(plan: Plan, rng: np.random.Generator, visual_beats=()) -> list[D
             accents.append(DrumHit(round(float(grid[k]), 6), "tom_high" if style.groove == "cinematic" else "rim",
                                    round(0.2 + 0.25 * strength, 4)))
 
+    # The editor's hits: every `hit` and `section` gets the full accent (kick and crash, an impact
+    # in cinematic) on its frame, whatever the section's energy; the downbeat after a `stop`
+    # brings the music back the same way.
+    big = "impact" if style.groove == "cinematic" else "crash"
+    for b, kind in plan.hit_beats:
+        if kind != "stop" and b <= plan.end_beat:
+            add(float(plan.beats_s[b]), "kick", 1.0, exact=True)
+            add(float(plan.beats_s[b]), big, 0.95, exact=True)
+    for _, t in plan.breaks_s:
+        if t < plan.duration_s:
+            add(t, "kick", 0.95, exact=True)
+            add(t, "crash", 0.75, exact=True)
+
     # The ending: one last hit on the final tonic.
     t_end = float(plan.beats_s[plan.end_beat])
     add(t_end, "kick", 0.9, exact=True)

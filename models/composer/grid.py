@@ -181,3 +181,24 @@ def reach(grid: Grid, cuts_s: np.ndarray, strength: np.ndarray, tol_s: float = 0
         elif len(eighths) and np.min(np.abs(eighths - t)) <= tol_s:
             total += 0.8 * (0.5 + s)
     return total
+
+
+def pin(beats_s: np.ndarray, times_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Beats bent so every time in `times_s` (sorted seconds) falls exactly on a beat of its own.
+
+    The grid's search reaches a heavily weighted time within SLACK_S, or misses it when no tempo
+    in range can; either way the nearest free beat is moved onto it and the beats between two
+    pinned ones take the difference in even steps (the beats before the first and after the last
+    move with them). Returns the bent beats (n,) and the pinned beat indices (len(times_s),).
+    """
+    beats = np.asarray(beats_s, np.float64)
+    index: list[int] = []
+    for t in times_s:
+        b = int(np.argmin(np.abs(beats - t)))
+        index.append(max(b, index[-1] + 1) if index else b)  # one beat per time, in order
+    if not index:
+        return beats.copy(), np.zeros(0, int)
+    shift = np.asarray(times_s, np.float64) - beats[index]  # (h,) seconds each pinned beat moves
+    bent = beats + np.interp(np.arange(len(beats)), index, shift)
+    bent[index] = times_s  # exactly, whatever the interpolation's rounding
+    return bent, np.asarray(index, int)

@@ -9,12 +9,22 @@ requested stems in the finished score. So the mix equals the sum of the four ste
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from .. import directing
 from ..interface import (
-    STEMS, ModelInfo, ModelOutput, ProgressFn, ScoreOptions, Segment, check_cancelled, no_progress,
+    STEMS,
+    ModelInfo,
+    ModelOutput,
+    ProgressFn,
+    ScoreOptions,
+    Segment,
+    check_cancelled,
+    no_progress,
 )
 from .arrangement import arrange
+from .directions import LOOP_RING_S, fold_loop, silence_breaks
 from .plan import make_plan
 from .styles import MOODS, STYLES
 
@@ -52,13 +62,22 @@ class ComposerModel:
         plan = make_plan(analysis, options)
         check_cancelled(cancel)
         progress("arrange", 0.1)
-        arrangement = arrange(plan, analysis, options.seed)
+        # A re-roll keeps the plan (tempo, beats, key, sections) and writes new parts on it.
+        seed = options.seed if options.reroll is None else options.reroll_seed
+        arrangement = arrange(plan, analysis, seed)
         check_cancelled(cancel)
         progress("synthesize", 0.2)
         from .synth import render  # the DSP half; heavy, imported when first used
 
-        stems = render(arrangement, options.sample_rate, options.seed, stems=STEMS, cancel=cancel)
+        frames = int(round(plan.duration_s * options.sample_rate))
+        if plan.loop:  # rendered on past the end, then folded: the join is seamless
+            longer = plan.duration_s + LOOP_RING_S
+            arrangement = replace(arrangement, duration_s=longer, tail_end_s=longer)
+        stems = render(arrangement, options.sample_rate, seed, stems=STEMS, cancel=cancel)
+        if plan.loop:
+            stems = fold_loop(stems, frames)
+        silence_breaks(stems, plan.breaks_s, options.sample_rate)
         check_cancelled(cancel)
         progress("synthesize", 1.0)
-        return ModelOutput(sample_rate=options.sample_rate, stems=stems, plan=arrangement.plan,
-                           extra={"tempo_reason": plan.tempo_reason})
+        extra = {"tempo_reason": plan.tempo_reason, **directing.report(options, arrangement.plan)}
+        return ModelOutput(sample_rate=options.sample_rate, stems=stems, plan=arrangement.plan, extra=extra)

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import directing
 from ..interface import MusicalPlan, RequestError, ScoreOptions, Section
-from .grid import Grid, build_eighth_grid, build_grid, reach
+from .grid import Grid, build_eighth_grid, build_grid, pin, reach
 from .styles import MAJOR_FAMILY, Mood, Style, meter_beats, mood_by_name, style_by_name
 from .tempo import choose_tempo
 
@@ -18,6 +19,8 @@ PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MAJOR_CUT = 0.6  # cut strength from which a cut is "major": it may open a section on a downbeat
 MIN_SECTION_BARS = 2  # a section shorter than this reads as a hiccup, not a change
 PHRASE_BARS = 8  # long stretches without major cuts are split into phrases of this many bars
+HIT_STRENGTH = 20.0  # a hit's weight in the grid's search: it outranks any number of cuts near it
+STOP_BREAK_S = 0.6  # a stop's break lasts at least one beat, two when beats are shorter than this
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ class Plan:
     off_grid_cuts: tuple[tuple[float, float], ...]  # (time_s, strength) cuts no beat reaches
     end_beat: int  # the beat where the final tonic lands
     tempo_reason: str = ""  # why this tempo, in words (score.json `tempo_reason`)
+    hit_beats: tuple[tuple[int, str], ...] = ()  # (beat index, kind) of the editor's hits, in time order
+    breaks_s: tuple[tuple[float, float], ...] = ()  # (start, end) seconds a stop leaves silent
+    loop: bool = False  # bars fill the segment exactly; the last leads into the first
 
     def beat_time(self, beat: float) -> float:
         """Time of a fractional beat index, following the tempo map."""
@@ -140,20 +146,22 @@ def _intensities(raw: list[float], style: Style, mood: Mood | None) -> list[int]
 
 
 def _build_bars(starts: list[int], cut_beats: dict[int, float], end_beat: int, n_beats: int, bpb: int,
-                free_meter: bool) -> list[Bar]:
+                free_meter: bool, pinned: frozenset[int] = frozenset()) -> list[Bar]:
     """Bars over beat indices 0..n_beats-1. They restart at every section start and at major cuts
     (a shortened bar before, as film scores do) so those cuts fall on downbeats. A groove
     tolerates an odd bar only now and then (two bars apart at least); free-time styles
     (cinematic, ambient) may restart at any major cut a bar apart. Before the first restart bars
-    count backwards from it: the piece may open with a pickup."""
+    count backwards from it: the piece may open with a pickup. `pinned` beats (the editor's hits)
+    always open a bar, as section starts do."""
     gap = bpb if free_meter else MIN_SECTION_BARS * bpb
+    forced = set(starts[1:]) | {b for b in pinned if 0 < b}
     restarts: list[int] = []
-    for b in sorted(set(starts[1:]) | {b for b, s in cut_beats.items() if s >= MAJOR_CUT and bpb <= b < end_beat}):
-        if b in starts[1:]:
-            while restarts and restarts[-1] not in starts and b - restarts[-1] < 2:
-                restarts.pop()  # a section start wins over a minor restart just before it
+    for b in sorted(forced | {b for b, s in cut_beats.items() if s >= MAJOR_CUT and bpb <= b < end_beat}):
+        if b in forced:
+            while restarts and restarts[-1] not in forced and b - restarts[-1] < 2:
+                restarts.pop()  # a section start or a hit wins over a minor restart just before it
             restarts.append(b)
-        elif b - (restarts[-1] if restarts else 0) >= gap and min(abs(b - x) for x in starts) >= 2:
+        elif b - (restarts[-1] if restarts else 0) >= gap and min(abs(b - x) for x in [*starts, *forced]) >= 2:
             restarts.append(b)
     restarts = sorted(r for r in restarts if r <= end_beat)
     bars: list[Bar] = []
@@ -185,6 +193,8 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
     duration = float(analysis.duration_s)
     if not duration > 0:
         raise RequestError("the segment has no duration; give it clips with a positive length")
+    directing.check(options, duration)
+    duration += float(options.tail_s)  # the music's length: the segment and its ring-out
 
     lo, hi = style.tempo_bpm
     if options.tempo_min_bpm or options.tempo_max_bpm:
@@ -197,60 +207,84 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
     cuts = np.asarray(analysis.cuts_s, float)
     strength = (np.asarray(analysis.cut_strength, float) if len(analysis.cut_strength) == len(cuts)
                 else np.ones(len(cuts)))
-    # Regular visual accents join the cuts as hits of the lowest weight (indices past the cuts).
-    hits = np.concatenate([cuts, choice.accents_s])
-    hit_strength = np.concatenate([strength, np.zeros(len(choice.accents_s))])
-    grid: Grid = build_grid(duration, hits, hit_strength, choice.range_bpm, preferred, rng, bpb, MAJOR_CUT)
-    if style.eighth_grid and len(hits):
-        half = build_eighth_grid(duration, hits, hit_strength, choice.range_bpm, preferred, rng, bpb, MAJOR_CUT)
-        if reach(half, hits, hit_strength) > reach(grid, hits, hit_strength) + 0.25:
-            grid = half
-    beats = grid.beats_s
+    if options.loop:
+        beats, bars, end_beat = _loop_layout(duration, lo, hi, preferred, bpb)
+        section_bars, starts_on_cut, cut_beats, off_grid = [(0, end_beat // bpb)], set(), {}, []
+        hit_beats, breaks = {}, ()
+    else:
+        # Regular visual accents join the cuts as hits of the lowest weight, the editor's hits as the
+        # heaviest (indices past the cuts).
+        directed = sorted(options.hits, key=lambda h: h.time_s)
+        hit_times = np.asarray([h.time_s for h in directed], np.float64)
+        hits = np.concatenate([cuts, choice.accents_s, hit_times])
+        hit_strength = np.concatenate([strength, np.zeros(len(choice.accents_s)),
+                                       np.full(len(hit_times), HIT_STRENGTH)])
+        grid: Grid = build_grid(duration, hits, hit_strength, choice.range_bpm, preferred, rng, bpb, MAJOR_CUT)
+        if style.eighth_grid and len(hits):
+            half = build_eighth_grid(duration, hits, hit_strength, choice.range_bpm, preferred, rng, bpb, MAJOR_CUT)
+            if reach(half, hits, hit_strength) > reach(grid, hits, hit_strength) + 0.25:
+                grid = half
+        beats, hit_index = pin(grid.beats_s, hit_times)
+        hit_beats = {int(b): h.kind for b, h in zip(hit_index, directed, strict=True)}
 
-    cut_beats = {int(b): float(strength[c]) for b, c in zip(grid.anchor_beats, grid.anchor_cuts, strict=True)
-                 if c < len(cuts)}
-    off_grid = []
-    for c, t in enumerate(cuts):
-        if 0.05 < t < duration - 0.05 and float(np.min(np.abs(beats - t))) > 0.03:
-            off_grid.append((float(t), float(strength[c])))
+        cut_beats = {int(b): float(strength[c]) for b, c in zip(grid.anchor_beats, grid.anchor_cuts, strict=True)
+                     if c < len(cuts)}
+        off_grid = []
+        for c, t in enumerate(cuts):
+            if 0.05 < t < duration - 0.05 and float(np.min(np.abs(beats - t))) > 0.03:
+                off_grid.append((float(t), float(strength[c])))
 
-    # Where the music ends: the final tonic lands on the last beat that leaves it room to ring and
-    # its tail to decay inside the clip; the groove carries through every cut before it.
-    in_clip = np.flatnonzero(beats < duration)
-    ring_min = float(np.clip(0.08 * duration, 1.0, 2.0))  # short clips end on a button, long ones ring
-    end_candidates = in_clip[beats[in_clip] <= duration - ring_min]
-    end_beat = int(end_candidates[-1]) if len(end_candidates) else int(in_clip[0]) if len(in_clip) else 0
-    late_cut = np.any((cuts >= beats[end_beat] - 0.035) & (cuts < beats[min(end_beat + 1, len(beats) - 1)]))
-    if late_cut and end_beat + 1 < len(beats) and beats[end_beat + 1] <= duration - 1.0:
-        # A cut on the final hit (or in its ring) would come after the groove's last word; the
-        # groove carries through the cut and the ending lands one beat later, ringing shorter.
-        end_beat += 1
+        # Where the music ends: the final tonic lands on the last beat that leaves it room to ring and
+        # its tail to decay inside the clip; the groove carries through every cut before it.
+        in_clip = np.flatnonzero(beats < duration)
+        ring_min = float(np.clip(0.08 * duration, 1.0, 2.0))  # short clips end on a button, long ones ring
+        end_candidates = in_clip[beats[in_clip] <= duration - ring_min]
+        end_beat = int(end_candidates[-1]) if len(end_candidates) else int(in_clip[0]) if len(in_clip) else 0
+        late_cut = np.any((cuts >= beats[end_beat] - 0.035) & (cuts < beats[min(end_beat + 1, len(beats) - 1)]))
+        if late_cut and end_beat + 1 < len(beats) and beats[end_beat + 1] <= duration - 1.0:
+            # A cut on the final hit (or in its ring) would come after the groove's last word; the
+            # groove carries through the cut and the ending lands one beat later, ringing shorter.
+            end_beat += 1
+        # The editor's hits come before the ending: it lands on the last of them at the latest.
+        period = float(np.median(np.diff(beats))) if len(beats) > 1 else 0.5
+        stop_beats = 2 if period < STOP_BREAK_S else 1
+        reentries = {b: min([b + stop_beats, *(c for c in hit_beats if c > b)])
+                     for b, k in hit_beats.items() if k == "stop"}
+        last_needed = max([*(b for b, k in hit_beats.items() if k != "stop"),
+                           *(r for r in reentries.values() if beats[r] < duration - 0.3)], default=-1)
+        end_beat = min(max(end_beat, last_needed), len(beats) - 2)
+        breaks = tuple((float(beats[b]), float(beats[r]) if r <= end_beat else duration)
+                       for b, r in sorted(reentries.items()))
+        pinned = frozenset(hit_beats) | frozenset(r for r in reentries.values() if r <= end_beat)
+        section_hits = sorted(b for b, k in hit_beats.items() if k == "section" and 0 < b < end_beat)
 
-    # Section starts: major cuts on beats, at least MIN_SECTION_BARS apart, before the ending,
-    # which opens its own bar so the final tonic falls on a downbeat.
-    starts = [0]
-    min_gap = MIN_SECTION_BARS * bpb
-    for b in sorted(cut_beats):
-        since = b - starts[-1]
-        # Grooves change section off the bar line (a shortened bar) only after a full phrase.
-        aligned = style.free_meter or since % bpb == 0 or since >= 2 * min_gap
-        if cut_beats[b] >= MAJOR_CUT and since >= min_gap and aligned and end_beat - b >= bpb:
-            starts.append(b)
-    if end_beat - starts[-1] < bpb and len(starts) > 1:
-        starts.pop()
-    if end_beat > 0:
-        starts.append(end_beat)
-    starts_on_cut = {b for b in starts if b in cut_beats}
-    bars = _build_bars(starts, cut_beats, end_beat, len(beats), bpb, style.free_meter)
-    bar_of_beat = {bar.start_beat: i for i, bar in enumerate(bars)}
-    section_bars = [(bar_of_beat[s0], bar_of_beat[s1] if s1 in bar_of_beat else len(bars))
-                    for s0, s1 in zip(starts, starts[1:] + [len(beats) - 1], strict=True)]
+        # Section starts: major cuts on beats, at least MIN_SECTION_BARS apart, before the ending,
+        # which opens its own bar so the final tonic falls on a downbeat.
+        starts = [0]
+        min_gap = MIN_SECTION_BARS * bpb
+        for b in sorted(cut_beats):
+            since = b - starts[-1]
+            # Grooves change section off the bar line (a shortened bar) only after a full phrase.
+            aligned = style.free_meter or since % bpb == 0 or since >= 2 * min_gap
+            near_hit = any(abs(b - h) < bpb for h in section_hits)  # a hit outranks a cut
+            if cut_beats[b] >= MAJOR_CUT and since >= min_gap and aligned and end_beat - b >= bpb and not near_hit:
+                starts.append(b)
+        if end_beat - starts[-1] < bpb and len(starts) > 1:
+            starts.pop()
+        starts = sorted(set(starts) | set(section_hits))
+        if end_beat > 0 and end_beat not in starts:
+            starts.append(end_beat)
+        starts_on_cut = {b for b in starts if b in cut_beats or b in section_hits}
+        bars = _build_bars(starts, cut_beats, end_beat, len(beats), bpb, style.free_meter, pinned)
+        bar_of_beat = {bar.start_beat: i for i, bar in enumerate(bars)}
+        section_bars = [(bar_of_beat[s0], bar_of_beat[s1] if s1 in bar_of_beat else len(bars))
+                        for s0, s1 in zip(starts, starts[1:] + [len(beats) - 1], strict=True)]
 
     # Long sections without cuts become phrases of PHRASE_BARS bars.
     phrases: list[tuple[int, int, bool]] = []
     for si, (b0, b1) in enumerate(section_bars):
         on_cut = bars[b0].start_beat in starts_on_cut
-        last = si == len(section_bars) - 1
+        last = si == len(section_bars) - 1 and not options.loop  # a loop's last phrase leads into its first
         if last:
             phrases.append((b0, b1, on_cut))
             continue
@@ -285,10 +319,10 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
     low = min(body) if body else 0
     flat = max(body, default=0) == low
     for i, ((b0, b1, on_cut), lvl) in enumerate(zip(phrases, levels, strict=True)):
-        if i == len(phrases) - 1 and len(phrases) > 1:
+        if i == len(phrases) - 1 and len(phrases) > 1 and not options.loop:  # a loop has no intro or ending
             label = "outro"
             lvl = max(0, min(lvl, levels[i - 1]))
-        elif i == 0 and len(phrases) > 2:
+        elif i == 0 and len(phrases) > 2 and not options.loop:
             label = "intro"
         elif flat:
             label = "B" if (i // 2) % 2 == 1 else "A"
@@ -302,8 +336,27 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
         style=style, mood=mood, mood_name=mood_name, duration_s=duration, meter=meter, beats_per_bar=bpb,
         subdivisions=subdiv, tempo_bpm=tempo, beats_s=beats, bars=tuple(bars), sections=tuple(sections),
         tonic_pc=tonic, mode=mode, cut_beats=cut_beats, off_grid_cuts=tuple(off_grid), end_beat=end_beat,
-        tempo_reason=choice.reason,
+        tempo_reason=choice.reason, hit_beats=tuple(sorted(hit_beats.items())), breaks_s=breaks, loop=options.loop,
     )
+
+
+def _loop_layout(duration: float, lo: float, hi: float, preferred: float, bpb: int) -> tuple[np.ndarray, tuple, int]:
+    """A loop's beats, bars and beat count: whole bars exactly the segment long, at the tempo in
+    [lo, hi] nearest `preferred` (the nearest outside it when no whole number of bars fits)."""
+    bar_bpm = 60.0 * bpb / duration  # tempo of one bar per segment
+    counts = np.arange(1, int(hi / bar_bpm) + 2)  # bars per loop
+    bpm = counts * bar_bpm
+    inside = (bpm >= lo) & (bpm <= hi)
+    cost = np.where(inside, np.abs(bpm - preferred), 1e6 + np.minimum(np.abs(bpm - lo), np.abs(bpm - hi)))
+    n_bars = int(counts[int(np.argmin(cost))])
+    if not inside[int(np.argmin(cost))] and not lo / 1.25 <= bpm[n_bars - 1] <= hi * 1.25:
+        raise RequestError(f"a {duration:.2f} s loop holds no whole number of bars near the style's tempo "
+                           f"({lo:g}-{hi:g} BPM); make the segment a few bars long or choose another tempo range")
+    n_beats = n_bars * bpb
+    period = duration / n_beats
+    beats = period * np.arange(n_beats + 9)  # a few past the end, for note lengths
+    bars = tuple(Bar(i * bpb, bpb) for i in range((len(beats) - 1) // bpb))
+    return beats, bars, n_beats
 
 
 def is_major(mode: str) -> bool:

@@ -50,7 +50,9 @@ def _remove_dc(x: np.ndarray, sample_rate: int, out: np.ndarray | None = None, c
     zi = np.zeros((x.shape[0], 1), dtype=np.float32)
     for i in range(0, x.shape[1], DC_CHUNK):
         check_cancelled(cancel)  # a chunk is a fraction of a second; a 30-minute stem is seconds
+        silent = ~np.any(x[:, i : i + DC_CHUNK], axis=0)  # digital silence (a stop's break) stays silence
         out[:, i : i + DC_CHUNK], zi = signal.lfilter(b, a, x[:, i : i + DC_CHUNK] - mean, axis=1, zi=zi)
+        out[:, i : i + DC_CHUNK][:, silent] = 0.0
     return out
 
 
@@ -97,10 +99,13 @@ def _apply(parts: dict, gain, cancel=None) -> tuple[dict, np.ndarray]:
     return parts, _sum(parts)
 
 
-def _fade(x: np.ndarray, sample_rate: int) -> np.ndarray:
+def _fade(x: np.ndarray, sample_rate: int, ends: bool = True) -> np.ndarray:
     """x (..., frames) faded in place: 0 at the first and at the last sample, raised-cosine
-    ramps between (only the ends are touched)."""
+    ramps between (only the ends are touched). `ends=False` (a loop: its end leads into its
+    start) leaves it as it is."""
     frames = x.shape[-1]
+    if not ends:
+        return x
     n_in = min(max(1, int(FADE_IN_S * sample_rate)), frames // 4 or 1)
     n_out = min(max(1, int(FADE_OUT_S * sample_rate)), frames // 4 or 1)
     x[..., :n_in] *= (0.5 - 0.5 * np.cos(np.pi * np.arange(n_in) / n_in)).astype(np.float32)
@@ -115,12 +120,12 @@ def _limited(peaks: np.ndarray, static: float, sr: int, into: np.ndarray | None 
     return limiter_gain(peaks, ceiling / static, sr, into=into)  # peaks * static * g <= ceiling
 
 
-def _times_after(x: np.ndarray, peaks: np.ndarray, static: float, sr: int) -> np.ndarray:
+def _times_after(x: np.ndarray, peaks: np.ndarray, static: float, sr: int, ends: bool = True) -> np.ndarray:
     """x (frames,) times all the gain after the compressor (the limiter's, the static gain, the
     fades), in place, a chunk at a time: that curve is never whole. `x` may be `peaks`."""
     _limited(peaks, static, sr, into=x)
     x *= np.float32(static)
-    return _fade(x, sr)
+    return _fade(x, sr, ends)
 
 
 def _search_static(peaks, shaped, static: float, estimate: GainLoudness, target: float, sr: int) -> float:
@@ -151,7 +156,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
     gave that the options ask for; the mix is the sum of every stem the model gave.
     """
     sr = int(output.sample_rate)
-    frames = int(round(float(analysis.duration_s) * sr))
+    frames = int(round((float(analysis.duration_s) + float(options.tail_s)) * sr))  # a ring-out lengthens it
     extra: dict = dict(output.extra)  # the model's own notes for score.json travel with the result
     if output.native_mix is not None:
         parts = {"mix": output.native_mix}
@@ -190,7 +195,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
         # Near silence: normalising would only raise noise. Keep it as it is, said in the result.
         extra["loudness_note"] = "the music is near silent; its loudness was left as it is"
         del mix0
-        fades = _fade(np.ones(frames, dtype=np.float32) if gain is None else gain, sr)
+        fades = _fade(np.ones(frames, dtype=np.float32) if gain is None else gain, sr, not options.loop)
         stems, mix = _apply(parts, fades)
         loudness, tp_estimate = None, None
     else:
@@ -214,7 +219,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
         check_cancelled(cancel)
         # The gain after the compressor is applied in place, never kept whole: on a 10-minute
         # segment that is one 115 MB curve less beside the mix.
-        stems, mix = _apply(parts, _times_after(shaped, peaks, static, sr), cancel)
+        stems, mix = _apply(parts, _times_after(shaped, peaks, static, sr, not options.loop), cancel)
         del shaped
         check_cancelled(cancel)
         # The reported measure is pyloudnorm's; where the fast estimate strayed, correct by it.
@@ -223,8 +228,8 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
         if abs(error) > 0.5 and not capped:
             old, static = static, static * 10.0 ** (error / 20.0)
             # The stems already carry the old gain: apply the change relative to it.
-            change = _times_after(np.ones(frames, dtype=np.float32), peaks, static, sr)
-            before = _times_after(np.ones(frames, dtype=np.float32), peaks, old, sr)
+            change = _times_after(np.ones(frames, dtype=np.float32), peaks, static, sr, not options.loop)
+            before = _times_after(np.ones(frames, dtype=np.float32), peaks, old, sr, not options.loop)
             np.divide(change, before, out=change, where=before > 0)
             del before
             stems, mix = _apply(stems, change)
@@ -233,7 +238,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
         else:
             loudness = target - error
         # The detector's peaks under the gain applied since them: the meter's guide.
-        tp_estimate = _times_after(peaks, peaks, static, sr)
+        tp_estimate = _times_after(peaks, peaks, static, sr, not options.loop)
     check_cancelled(cancel)
     tp = true_peak_dbtp(mix, estimate=tp_estimate)
     check_cancelled(cancel)

@@ -1,0 +1,102 @@
+"""Directing the music (hit points, ring-out tails, loops, re-rolls), judged on the finished audio.
+
+A real PyAV clip with cuts at irregular times goes through the real pipeline (analysis ->
+composer -> post). What was promised is checked by tools that know nothing of the plan:
+librosa's onset detector for hits, levels and spectral flux measured on the samples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scorecut.models.interface import Clip, Hit, RequestError, ScoreOptions, Segment
+
+CLIP_S = 8.0
+SR = 48_000
+CUTS_S = (1.93, 4.41, 6.27)  # an editor's irregular cuts
+HITS = (Hit(3.3), Hit(5.0, "stop"), Hit(6.9, "section"))
+ONSET_WINDOW_S = 0.035  # an onset detector's frames are ~12 ms at hop 256; it may place an attack a frame or two late
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """(segment, analysis) of a made clip, analysed once for every test here."""
+    from scorecut.models.analysis import analyze_segment
+    from tests.helpers.videos import VideoSpec, make_video
+
+    path = make_video(tmp_path_factory.mktemp("directing") / "edit.mp4",
+                      VideoSpec(duration_s=CLIP_S, cuts_s=CUTS_S, fps=25, motion=2.0, seed=7))
+    segment = Segment((Clip(str(path), 0.0, CLIP_S, 0.0, CLIP_S, "edit"),), CLIP_S)
+    return segment, analyze_segment(segment)
+
+
+def score(clip, **options):
+    from scorecut.models.composer.model import ComposerModel
+    from scorecut.models.pipeline import score_segment
+
+    segment, analysis = clip
+    return score_segment(segment, ScoreOptions(**options), ComposerModel(), analysis=analysis)[1]
+
+
+def mono(x: np.ndarray) -> np.ndarray:
+    return x.mean(axis=0).astype(np.float64)
+
+
+def rms_db(x: np.ndarray) -> float:
+    return 10.0 * np.log10(float(np.mean(x ** 2)) + 1e-20)
+
+
+def onsets_s(mix: np.ndarray) -> np.ndarray:
+    """Onset times librosa hears in the mix (its own detector, at 22.05 kHz)."""
+    import librosa
+    from scipy.signal import resample_poly
+
+    y = resample_poly(mono(mix), 147, 320).astype(np.float32)
+    return np.asarray(librosa.onset.onset_detect(y=y, sr=22050, hop_length=256, units="time", backtrack=False))
+
+
+@pytest.mark.parametrize("style", ["cinematic", "electronic"])
+def test_hits_land_on_downbeats_are_heard_stop_and_section(clip, style):
+    finished = score(clip, style=style, seed=2, hits=HITS)
+    plan = finished.plan
+    downbeats = np.asarray(plan.downbeats_s)
+    heard = onsets_s(finished.mix)
+    body = rms_db(mono(finished.mix))
+    for h in HITS:
+        if h.kind in ("hit", "stop"):
+            assert np.min(np.abs(downbeats - h.time_s)) <= 0.010, (h, downbeats)
+        if h.kind == "hit":
+            # An attack begins on the frame: the detector's peak lies just after it, never before.
+            near = heard[(heard >= h.time_s - 0.012) & (heard <= h.time_s + ONSET_WINDOW_S)]
+            assert len(near), (h, heard)
+        if h.kind == "stop":
+            beats = np.asarray(plan.beats_s)
+            beat = float(np.min(np.diff(beats)))
+            a = int(round((h.time_s + 0.01) * SR))
+            b = int(round((h.time_s + beat) * SR))
+            assert rms_db(mono(finished.mix[:, a:b])) < body - 40.0
+            # ... and the music comes back on the next downbeat.
+            back = float(downbeats[downbeats > h.time_s + 0.01][0])
+            assert rms_db(mono(finished.mix[:, int(back * SR):int((back + 0.25) * SR)])) > body - 20.0
+        if h.kind == "section":
+            assert any(abs(s.start_s - h.time_s) <= 0.010 for s in plan.sections), plan.sections
+    rows = {r["time_s"]: r for r in finished.extra["hits"]}
+    assert all(rows[h.time_s]["met"] and rows[h.time_s]["kind"] == h.kind for h in HITS)
+
+
+def test_a_hit_outranks_a_cut_beside_it(clip):
+    """A hit 0.2 s after a cut: the hit gets the downbeat (the cut does not pull it off)."""
+    finished = score(clip, seed=5, hits=(Hit(CUTS_S[1] + 0.2),))
+    assert np.min(np.abs(np.asarray(finished.plan.downbeats_s) - (CUTS_S[1] + 0.2))) <= 0.010
+
+
+def test_bad_hits_are_request_errors(clip):
+    with pytest.raises(RequestError, match="outside the segment"):
+        score(clip, hits=(Hit(CLIP_S + 1),))
+    with pytest.raises(RequestError, match="apart"):
+        score(clip, hits=(Hit(2.0), Hit(2.2)))
+    with pytest.raises(RequestError, match="unknown kind"):
+        from scorecut.models.directing import parse_hit
+
+        parse_hit("3:boom")
