@@ -86,7 +86,7 @@ def render_stem(arrangement: Arrangement, stem: str, sample_rate: int, seed: int
     x *= np.float32(min(_level_gain(x, STEM_LEVEL_LU[stem], work_sr, check), STEM_PEAK_MAX / peak if peak > 0 else 1.0))
     check()
     if div > 1:
-        x = upsample(x, div, n)
+        x = upsample(x, div, n, check)
         # The faded signal is ~0 by then; the upsampler's filter only rings on past it in the
         # last bits of float precision. Silence is exact from tail_end on.
         x[:, int(round(tail_end * sample_rate)) :] = 0.0

@@ -286,11 +286,33 @@ def render_part(notes, preset: str, stem: str, n: int, sample_rate: int, rng, ca
     return out
 
 
-def upsample(x: np.ndarray, div: int, n: int) -> np.ndarray:
-    """(2, m) at the work rate -> (2, n) float32 at div times the rate."""
-    if div > 1:
-        x = signal.resample_poly(x, div, 1, axis=1, window=_upsampler(div))  # float32 in, float32 out
-    return np.ascontiguousarray(x[:, :n], dtype=np.float32)
+UPSAMPLE_CHUNK = 1 << 18  # work-rate frames upsampled per step (about 10 s at 24 kHz)
+
+
+def upsample(x: np.ndarray, div: int, n: int, check=lambda: None) -> np.ndarray:
+    """(2, m) at the work rate -> (2, n) float32 at div times the rate.
+
+    A long stem goes a chunk at a time, each with the filter's reach of context either side, so
+    the result is the one-call result exactly; `check` (which raises when the job is cancelled)
+    runs between chunks: upsampling a long stem in one call is seconds nobody could interrupt."""
+    if div <= 1:
+        return np.ascontiguousarray(x[:, :n], dtype=np.float32)
+    window = _upsampler(div)
+    m = x.shape[1]
+    if m <= UPSAMPLE_CHUNK:
+        return np.ascontiguousarray(signal.resample_poly(x, div, 1, axis=1, window=window)[:, :n], dtype=np.float32)
+    reach = len(window) // div + 2  # input frames either side that an output frame depends on
+    out = np.empty((x.shape[0], min(n, m * div)), dtype=np.float32)
+    for a in range(0, m, UPSAMPLE_CHUNK):
+        if a * div >= out.shape[1]:
+            break
+        check()
+        b = min(m, a + UPSAMPLE_CHUNK)
+        a0, b0 = max(0, a - reach), min(m, b + reach)
+        y = signal.resample_poly(x[:, a0:b0], div, 1, axis=1, window=window)  # float32 in, float32 out
+        take = min(b * div, out.shape[1]) - a * div
+        out[:, a * div : a * div + take] = y[:, (a - a0) * div : (a - a0) * div + take]
+    return out
 
 
 @lru_cache(maxsize=8)

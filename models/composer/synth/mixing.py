@@ -42,7 +42,7 @@ def filter_sos(kind: str, cutoff_hz: float, sample_rate: int, order: int = 2) ->
     return butter_sos(order, kind, cutoff_hz, sample_rate).astype(np.float32)
 
 
-FILTER_CHUNK = 1 << 20  # frames filtered per step (the state carries over: the same result as at once)
+FILTER_CHUNK = 1 << 19  # frames filtered per step (the state carries over: the same result as at once)
 
 
 def _filtered(sos: np.ndarray, x: np.ndarray, check) -> np.ndarray:
