@@ -100,12 +100,7 @@ class VmasNet(nn.Module):
         ce = token_ce(logits, targets, delay_valid_mask(k, t, codes.device))
         # Step s+1 has read codebook 0 of frame s: the earliest step that can know frame s's beat.
         n = min(t, inputs.shape[-1] - 1)
-        # The beat head is read with the condition dropped (beat_activation, re-ranking), so it
-        # learns only on the rows that had it dropped: beats heard in the music, not copied from
-        # the visual-beat stream.
-        rows = ~keep if keep_text is None else ~keep & ~keep_text  # (B,)
-        beat_loss = (beat_bce(self.lm.beat_logits(hidden[rows, 1 : 1 + n]), batch["music_beat"][rows, :n])
-                     if bool(rows.any()) else hidden.new_zeros(()))
+        beat_loss = beat_bce(self.lm.beat_logits(hidden[:, 1 : 1 + n]), batch["music_beat"][:, :n])
         nce = info_nce(self.video_embed(vt.pooled), self.music_embed(codes), self.logit_scale)
         total = ce + cfg.contrastive_weight * nce + cfg.beat_weight * beat_loss
         return {"loss": total, "ce": ce, "contrastive": nce, "beat": beat_loss}
