@@ -81,15 +81,18 @@ def collate(windows: list[dict], device: str | torch.device = "cpu") -> dict:
 class Prefetcher:
     """Builds batches on a thread, `depth` ahead: iterate to get (draw, batch) in order.
 
-    make(draw) -> batch. An exception on the thread is raised again in the consumer.
+    make(draw) -> batch. An exception on the thread is raised again in the consumer. depth 0 builds
+    each batch when it is asked for, on the caller's thread (the baseline the bench compares with).
     """
 
     def __init__(self, draws: Iterable[int], make: Callable[[int], dict], depth: int = 2):
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
+        self._inline = ((d, make(d)) for d in draws) if depth <= 0 else None  # depth 0: no thread (a baseline)
         self._thread = threading.Thread(target=self._run, args=(list(draws), make), daemon=True,
                                         name="scorecut-train-prefetch")
-        self._thread.start()
+        if self._inline is None:
+            self._thread.start()
 
     def _run(self, draws: list[int], make) -> None:
         try:
@@ -111,6 +114,9 @@ class Prefetcher:
                 continue
 
     def __iter__(self):
+        if self._inline is not None:
+            yield from self._inline
+            return
         while True:
             draw, batch, exc = self._queue.get()
             if exc is not None:
@@ -121,7 +127,8 @@ class Prefetcher:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
 
     def __enter__(self):
         return self

@@ -58,7 +58,7 @@ class TrainOptions:
     samples: int = 2  # audio samples written per validation (RUN/samples/step-N/)
     ema_decay: float = 0.999
     window_offsets: bool = True  # start windows at random grains, not only at multiples of the window
-    prefetch: int = 2  # batches prepared ahead on a thread
+    prefetch: int = 2  # batches prepared ahead on a thread; 0 = each when needed, no thread
     remove_vocals: bool = False  # soundtracks without their vocals stem (separation.py; Demucs installed)
     separator_model: str = "htdemucs"
     separator_repo: str = ""  # a local folder of the separator's weights
