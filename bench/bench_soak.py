@@ -169,7 +169,7 @@ def main() -> int:
             for name, part in (("half", plan[: len(plan) // 2]), ("end", plan[len(plan) // 2 :])):
                 offset = 0 if name == "half" else len(plan) // 2
                 with ThreadPoolExecutor(args.clients) as pool:
-                    list(pool.map(lambda item: soak.run(item[0] + offset, item[1]), enumerate(part)))
+                    list(pool.map(soak.run, range(offset, offset + len(part)), part))
                 time.sleep(1.0)
                 alive = server.proc.poll() is None
                 if not alive:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 from urllib.parse import unquote
 
 import grpc

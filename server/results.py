@@ -20,10 +20,10 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import grpc
 
@@ -107,7 +107,7 @@ class WireResult:
             elif isinstance(source, Future):
                 source.add_done_callback(_close_encoded)
 
-    def settle(self) -> "WireResult":
+    def settle(self) -> WireResult:
         """Wait for stems still being encoded; then every pcm value is bytes or a Path and the
         manifest carries every sha256. Safe to call from several threads."""
         with self._settle_lock:
@@ -119,7 +119,7 @@ class WireResult:
                     self.pcm[info.name], info.sha256 = done[info.name]
         return self
 
-    def stems(self) -> list[tuple[str, int, int, str, "bytes | PcmFile | Future"]]:
+    def stems(self) -> list[tuple[str, int, int, str, bytes | PcmFile | Future]]:
         """(name, channels, sample_rate, sample_format, pcm source) per stem, in stream order."""
         with self._settle_lock:
             return [(i.name, i.channels, i.sample_rate, i.sample_format, self.pcm[i.name]) for i in self.manifest.stems]
@@ -207,7 +207,7 @@ def stream_events(job_id: str, result: WireResult, with_analysis: bool = True) -
     yield result.manifest_event(job_id)
 
 
-def _chunks(source: "bytes | PcmFile", size: int) -> Iterator[tuple[int, bytes | memoryview]]:
+def _chunks(source: bytes | PcmFile, size: int) -> Iterator[tuple[int, bytes | memoryview]]:
     """(offset, data) for each `size`-byte slice of the PCM, read from its file one at a time
     (never mapped or read whole: a slow reader must not hold a whole stem in memory)."""
     if isinstance(source, PcmFile):

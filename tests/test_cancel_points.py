@@ -40,3 +40,19 @@ def test_a_cancelled_job_stops_inside_a_long_filter_and_upsampling():
         mixing.highpass(x, 110.0, 48_000, check=lambda: check_cancelled(cancel))
     with pytest.raises(Cancelled):
         instruments.upsample(x, 2, 2 * x.shape[1], check=lambda: check_cancelled(cancel))
+
+
+def test_a_whole_mix_measurement_does_not_hold_a_cancelled_job():
+    """Loudness and true peak are measured over the whole mix in one call: the job stops at a
+    cancel without waiting for the measurement to end."""
+    import time
+
+    from scorecut.models.post import _measured
+
+    cancel = threading.Event()
+    threading.Timer(0.2, cancel.set).start()
+    began = time.monotonic()
+    with pytest.raises(Cancelled):
+        _measured(time.sleep, 3.0, cancel=cancel)  # stands in for a measurement of a long mix
+    assert time.monotonic() - began < 0.6
+    assert _measured(max, 2, 5, cancel=threading.Event()) == 5

@@ -271,7 +271,8 @@ def test_slow_readers_of_a_long_result_do_not_grow_the_server(fresh_server, shor
     sampler.join()
     assert not errors and counted == [total] * 3
     growth = peak[0] - before
-    assert growth < 40e6, f"the server grew {growth / 1e6:.0f} MB sending a {total / 1e6:.0f} MB result to 3 slow readers"
+    assert growth < 40e6, (f"the server grew {growth / 1e6:.0f} MB sending a {total / 1e6:.0f} MB result "
+                           "to 3 slow readers")
 
 
 def test_results_past_the_memory_budget_are_refused_not_swollen(in_process, short):

@@ -6,6 +6,8 @@ applied identically to every stem, so the stems always sum to the mix.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from scipy import signal
 
@@ -54,6 +56,33 @@ def _remove_dc(x: np.ndarray, sample_rate: int, out: np.ndarray | None = None, c
         out[:, i : i + DC_CHUNK], zi = signal.lfilter(b, a, x[:, i : i + DC_CHUNK] - mean, axis=1, zi=zi)
         out[:, i : i + DC_CHUNK][:, silent] = 0.0
     return out
+
+
+CANCEL_POLL_S = 0.1  # how often a measurement that cannot be cut into chunks looks for a cancel
+
+
+def _measured(measure, *args, cancel=None, **kwargs):
+    """`measure(*args, **kwargs)` (a whole-signal measurement: pyloudnorm's loudness, the true
+    peak), returning at once when `cancel` is set: it runs on its own thread, which is left to
+    finish in the background (a second or so on a long mix) while the job stops now."""
+    if cancel is None:
+        return measure(*args, **kwargs)
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = measure(*args, **kwargs)
+        except BaseException as error:  # noqa: BLE001 — re-raised on the job's thread
+            box["error"] = error
+
+    thread = threading.Thread(target=run, name="post-measure", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(CANCEL_POLL_S)
+        check_cancelled(cancel)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def _own(x, frames: int, channels: int, sample_rate: int, consume: bool, cancel=None) -> np.ndarray:
@@ -223,7 +252,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
         del shaped
         check_cancelled(cancel)
         # The reported measure is pyloudnorm's; where the fast estimate strayed, correct by it.
-        error = target - integrated_loudness(mix, sr)
+        error = target - _measured(integrated_loudness, mix, sr, cancel=cancel)
         check_cancelled(cancel)
         if abs(error) > 0.5 and not capped:
             old, static = static, static * 10.0 ** (error / 20.0)
@@ -240,7 +269,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
         # The detector's peaks under the gain applied since them: the meter's guide.
         tp_estimate = _times_after(peaks, peaks, static, sr, not options.loop)
     check_cancelled(cancel)
-    tp = true_peak_dbtp(mix, estimate=tp_estimate)
+    tp = _measured(true_peak_dbtp, mix, estimate=tp_estimate, cancel=cancel)
     check_cancelled(cancel)
     del tp_estimate
     if tp > TRUE_PEAK_CEILING_DBTP - TRUE_PEAK_SAFETY_DB:  # the gain curve bent a peak: trim it
@@ -255,7 +284,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
         mix=mix,
         stems=kept,
         plan=output.plan,
-        loudness_lufs=integrated_loudness(mix, sr) if loudness is None else loudness,  # measured after
+        loudness_lufs=_measured(integrated_loudness, mix, sr, cancel=cancel) if loudness is None else loudness,
         true_peak_dbtp=tp,
         extra=extra,
     )
