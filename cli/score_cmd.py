@@ -72,6 +72,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loudness", type=float, default=None, metavar="LUFS", help="mix loudness (default -16)")
     p.add_argument("--duck-dialogue", action="store_true", help="duck the music under speech in the clips")
     p.add_argument("--meter", default="", metavar="M", help="4/4 (default), 3/4 or 6/8")
+    p.add_argument("--hit", action="append", default=[], metavar="T[:KIND]",
+                   help="a moment the music must hit, seconds from the segment start; KIND hit (a downbeat with "
+                        "an accent, the default), stop (a break to the next downbeat) or section; repeatable")
+    p.add_argument("--reroll", default="", metavar="START,END",
+                   help="new music between START and END seconds, the same take outside (give --reroll-seed)")
+    p.add_argument("--reroll-seed", type=int, default=None, metavar="N", help="the seed of the re-rolled music")
+    p.add_argument("--loop", action="store_true", help="a seamless loop: whole bars, no intro or ending")
+    p.add_argument("--tail", type=float, default=0.0, metavar="S",
+                   help="the music rings S seconds past the segment's end (the stems are longer by S)")
     p.add_argument("--duration", type=float, default=None, metavar="S",
                    help="output length in seconds (default: the end of the last clip)")
 
@@ -137,10 +146,16 @@ def _options(args):
         if not os.path.isfile(checkpoint):
             raise ValueError(f"no such checkpoint file: {checkpoint}; check the path (a checkpoint is "
                              "RUN/checkpoint.pt from `scorecut train`)")
+    from scorecut.plugins.client.hits import parse_hit, parse_reroll
+
+    if args.reroll and args.reroll_seed is None:
+        raise ValueError("--reroll needs --reroll-seed N: the seed of the new music inside the range")
     return JobOptions(model=args.model, style=args.style, mood=args.mood, seed=args.seed, stems=stems,
                       sample_rate=args.sample_rate, sample_format=args.sample_format,
                       loudness_lufs=args.loudness, duck_dialogue=args.duck_dialogue, meter=args.meter,
-                      checkpoint=checkpoint)
+                      checkpoint=checkpoint, hits=tuple(parse_hit(h) for h in args.hit),
+                      reroll=parse_reroll(args.reroll) if args.reroll else None,
+                      reroll_seed=int(args.reroll_seed or 0), loop=args.loop, tail_s=args.tail)
 
 
 def _extras(args, clips):

@@ -1,42 +1,18 @@
 """The editor's directions (hit points, re-roll, loop, ring-out tail): checked once, for every model.
 
-Front ends parse them (`parse_hit`, `parse_reroll`); the server and the models call `check` so a
-bad direction gets one clear message whichever way it came.
+Front ends read them (plugins.client.hits); the server and the models call `check` so a bad
+direction gets one clear message whichever way it came.
 """
 
 from __future__ import annotations
 
-from .interface import HIT_KINDS, Hit, RequestError, ScoreOptions
+from .interface import HIT_KINDS, RequestError, ScoreOptions
 
 HIT_MIN_GAP_S = 0.5  # two hits closer than this cannot both land on downbeats at a playable tempo
 HIT_EDGE_S = 0.05  # a hit must lie this far inside the segment
 MAX_TAIL_S = 30.0  # a ring-out longer than this is no longer a tail
 REROLL_MIN_S = 0.5  # a shorter range holds no beat to re-write
 REROLL_HANDLE_S = 0.5  # the re-roll may differ this far outside its range (crossfades on beat boundaries)
-
-
-def parse_hit(text: str) -> Hit:
-    """'12.5', '12.5:stop' or '12.5:section' -> Hit; raises RequestError saying the form."""
-    time_text, _, kind = str(text).strip().partition(":")
-    kind = kind.strip().lower() or "hit"
-    try:
-        time_s = float(time_text)
-    except ValueError:
-        raise RequestError(f"hit point {text!r} is not a time; write seconds from the segment start, "
-                           "optionally with a kind: 12.5, 12.5:stop or 12.5:section") from None
-    if kind not in HIT_KINDS:
-        raise RequestError(f"hit point {text!r} has an unknown kind {kind!r}; use one of: {', '.join(HIT_KINDS)}")
-    return Hit(time_s, kind)
-
-
-def parse_reroll(text: str) -> tuple[float, float]:
-    """'START,END' (seconds from the segment start) -> (start_s, end_s)."""
-    parts = str(text).replace(":", ",").split(",")
-    try:
-        start, end = (float(p) for p in parts)
-    except ValueError:
-        raise RequestError(f"re-roll range {text!r} is not START,END in seconds (for example 4,8.5)") from None
-    return start, end
 
 
 def check(options: ScoreOptions, duration_s: float) -> None:

@@ -16,6 +16,7 @@ from .analysis.types import VideoAnalysis
 from .events import AnalysisReady, EventFn, Progress, Started, ignore_events
 from .interface import FinishedScore, MusicModel, ProgressFn, ScoreOptions, Segment
 from .post import finish
+from .reroll import score_rerolled
 
 # Share of the whole job each stage takes, for one progress fraction over the job.
 STAGE_SPAN = {"analysis": (0.0, 0.3), "compose": (0.3, 0.9), "post": (0.9, 1.0)}
@@ -92,12 +93,15 @@ def score_segment(
         if analyses is not None and analysis_key:
             analyses.put(analysis_key, analysis)
     on_event(AnalysisReady(analysis))
-    output = model.compose(segment, analysis, options, progress=progress.stage("compose"), cancel=cancel)
-    progress.report("post", STAGE_SPAN["post"][0])
-    # The model's arrays are not used again: post-processing works in them (saves a copy of
-    # every stem, ~0.9 GB on a 10-minute segment).
-    finished = finish(output, analysis, options, consume=True, cancel=cancel)
-    del output
+    if options.reroll is not None:  # the take, and new music spliced into it (models/reroll.py)
+        finished = score_rerolled(model, segment, analysis, options, progress.stage("compose"), cancel)
+    else:
+        output = model.compose(segment, analysis, options, progress=progress.stage("compose"), cancel=cancel)
+        progress.report("post", STAGE_SPAN["post"][0])
+        # The model's arrays are not used again: post-processing works in them (saves a copy of
+        # every stem, ~0.9 GB on a 10-minute segment).
+        finished = finish(output, analysis, options, consume=True, cancel=cancel)
+        del output
     finished.model = model.name
     finished.seed = options.seed
     progress.report("post", 1.0)

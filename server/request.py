@@ -19,10 +19,12 @@ from pathlib import Path
 import grpc
 
 from scorecut import __version__
+from scorecut.models import directing
 from scorecut.models.interface import (
     DEFAULT_LOUDNESS_LUFS,
     DEFAULT_SAMPLE_RATE,
     Clip,
+    Hit,
     MediaError,
     ModelInfo,
     RequestError,
@@ -176,7 +178,10 @@ def _options(request, peer: str, config: ServerConfig, infos: dict[str, ModelInf
                            tempo_min_bpm=o.tempo_min_bpm or None, tempo_max_bpm=o.tempo_max_bpm or None,
                            seed=int(o.seed) if o.HasField("seed") else 0, stems=stems,
                            sample_rate=o.sample_rate or DEFAULT_SAMPLE_RATE, loudness_lufs=float(loudness),
-                           duck_dialogue=o.duck_dialogue, meter=o.meter or DEFAULT_METER, checkpoint=checkpoint)
+                           duck_dialogue=o.duck_dialogue, meter=o.meter or DEFAULT_METER, checkpoint=checkpoint,
+                           hits=tuple(Hit(float(h.time_s), h.kind or "hit") for h in o.hits),
+                           reroll=(float(o.reroll_start_s), float(o.reroll_end_s)) if o.reroll_end_s else None,
+                           reroll_seed=int(o.reroll_seed), loop=o.loop, tail_s=float(o.tail_s))
     try:
         info.check(options)  # what the model accepts: the model says (ModelInfo), nobody else
     except RequestError as error:
@@ -219,6 +224,7 @@ def build_job_spec(request, peer: str, config: ServerConfig, infos: dict[str, Mo
                       "larger --max-duration")
     try:
         infos[options.model].check(options, duration)  # the model's own longest segment
+        directing.check(options, duration)  # hits inside the segment, re-roll range, tail
     except RequestError as error:
         raise invalid(str(error)) from None
     segment = Segment(tuple(clips), float(duration))

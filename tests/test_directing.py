@@ -96,7 +96,75 @@ def test_bad_hits_are_request_errors(clip):
         score(clip, hits=(Hit(CLIP_S + 1),))
     with pytest.raises(RequestError, match="apart"):
         score(clip, hits=(Hit(2.0), Hit(2.2)))
-    with pytest.raises(RequestError, match="unknown kind"):
-        from scorecut.models.directing import parse_hit
+    from scorecut.plugins.client.hits import DirectionError, parse_hit
 
+    assert parse_hit(" 3.5:STOP") == (3.5, "stop") and parse_hit("2") == (2.0, "hit")
+    with pytest.raises(DirectionError, match="unknown kind"):
         parse_hit("3:boom")
+
+
+def test_tail_rings_out_to_an_exact_length(clip):
+    tail = 2.0
+    finished = score(clip, seed=3, tail_s=tail, stems=("drums", "harmony"))
+    frames = int(round((CLIP_S + tail) * SR))
+    assert finished.mix.shape == (2, frames)
+    assert all(x.shape == (2, frames) for x in finished.stems.values())
+    body = rms_db(mono(finished.mix[:, : int(CLIP_S * SR)]))
+    last = rms_db(mono(finished.mix[:, -int(0.25 * SR):]))
+    assert last <= body - 30.0, (last, body)
+    # A natural ending: it still sounds past the picture's last frame (not padding), then decays.
+    ring = rms_db(mono(finished.mix[:, int(CLIP_S * SR): int((CLIP_S + 0.5) * SR)]))
+    assert ring > body - 30.0, (ring, body)
+    assert finished.extra["tail_s"] == tail
+
+
+def _flux(x: np.ndarray, n_fft: int = 2048, hop: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """(frame centres in samples, spectral flux per frame): the summed rise of STFT magnitudes."""
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop] * np.hanning(n_fft)
+    mag = np.abs(np.fft.rfft(frames, axis=1))
+    flux = np.maximum(mag[1:] - mag[:-1], 0.0).sum(axis=1)
+    return np.arange(1, len(mag)) * hop + n_fft // 2, flux
+
+
+@pytest.mark.parametrize("style", ["electronic", "cinematic"])
+def test_loop_is_whole_bars_and_joins_without_a_click(clip, style):
+    finished = score(clip, style=style, seed=4, loop=True)
+    plan = finished.plan
+    frames = int(round(CLIP_S * SR))
+    assert finished.mix.shape == (2, frames)
+    beats = np.asarray(plan.beats_s)
+    bpb = 3 if plan.meter in ("3/4", "6/8") else 4
+    period = CLIP_S / len(beats)
+    assert len(beats) % bpb == 0 and np.allclose(np.diff(beats), period, atol=1e-5)
+    assert plan.downbeats_s[0] == beats[0] < period / 4  # bar one starts at the top (a hair after the join)
+    assert not any(s.label in ("intro", "outro") for s in plan.sections)
+    x = mono(finished.mix)
+    twice = np.concatenate([x, x])
+    steps = np.abs(np.diff(x))
+    assert abs(twice[frames] - twice[frames - 1]) <= np.percentile(steps, 95)
+    centres, flux = _flux(twice)
+    join = np.abs(centres - frames) < 1024  # the frames whose window holds the join
+    rest = (centres > 2048) & (centres < frames - 2048)
+    assert flux[join].max() <= np.percentile(flux[rest], 95), (flux[join].max(), np.percentile(flux[rest], 95))
+    # No fade at either end: the first and last 50 ms play at the level of their neighbourhood.
+    edge = int(0.05 * SR)
+    for a, b in ((0, edge), (frames - edge, frames)):
+        near = rms_db(x[max(a - 4 * edge, 0): a] if a else x[b: b + 4 * edge])
+        assert rms_db(x[a:b]) > near - 12.0
+
+
+def test_reroll_changes_only_the_range(clip):
+    base = score(clip, seed=1, stems=("drums", "melody"))
+    again = score(clip, seed=1, stems=("drums", "melody"), reroll=(3.0, 5.0), reroll_seed=9)
+    assert again.plan == base.plan  # the same plan: tempo, beats, key, sections
+    outside = np.r_[0: int(2.5 * SR), int(5.5 * SR): base.mix.shape[1]]
+    for name in ("mix", "drums", "melody"):
+        a = base.mix if name == "mix" else base.stems[name]
+        b = again.mix if name == "mix" else again.stems[name]
+        assert np.array_equal(a[:, outside], b[:, outside]), name
+    inside = slice(int(3.0 * SR), int(5.0 * SR))
+    diff = rms_db(mono(again.mix[:, inside] - base.mix[:, inside]))
+    assert diff > rms_db(mono(base.mix[:, inside])) - 10.0  # new music, not a nuance
+    into, back = again.extra["reroll"]["seams_s"]
+    beats = np.asarray(base.plan.beats_s)
+    assert np.min(np.abs(beats - into)) < 1e-6 and np.min(np.abs(beats - back)) < 1e-6

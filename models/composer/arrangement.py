@@ -16,7 +16,6 @@ from .melody import write_melody
 from .plan import Plan
 
 SPEECH_REST = 0.5  # speech probability above which the lead rests (room for dialogue)
-END_RING_S = 0.6  # the final notes release this long before the end so the tail fits
 
 
 def _stream(seed: int, part: str) -> np.random.Generator:
@@ -52,13 +51,14 @@ def write_harmony(plan: Plan, chords: list[Chord], voicings, level) -> list[Note
         b0, b1 = ch.start_beat, ch.end_beat
         if b0 >= plan.end_beat:
             t0 = bt(b0)
-            dur = max(plan.duration_s - t0 - END_RING_S, 0.25)
+            dur = max(plan.duration_s - t0 - plan.release_s, 0.25)
             for k, p in enumerate(v):  # rolled a little, as a player lands a final chord
                 notes.append(Note(round(t0 + 0.012 * k, 6), round(dur - 0.012 * k, 6), int(p), 0.62))
             break
         lvl = level(int(b0))
         n = int(round(b1 - b0))
-        if b0 == chords[0].start_beat and bt(b0) > 0.02:  # sound from the first frame, not the first beat
+        # Sound from the first frame, not the first beat (in a loop, its own end rings there).
+        if b0 == chords[0].start_beat and bt(b0) > 0.02 and not plan.loop:
             first = Chord(ch.symbol, ch.root_pc, ch.intervals, b0, b1)
             notes.extend(Note(0.0, round(bt(b0), 6), int(p), 0.45) for p in v)
             ch = first

@@ -43,7 +43,7 @@ def write_bass(plan: Plan, chords: list[Chord], section_level, rng: np.random.Ge
         b0, b1 = ch.start_beat, ch.end_beat
         if b0 >= plan.end_beat:  # the final tonic, held to the end of the ring
             root = bass_root(ch.root_pc)
-            notes.append(Note(bt(b0), max(plan.duration_s - bt(b0) - 0.6, 0.2), root, 0.85))
+            notes.append(Note(bt(b0), max(plan.duration_s - bt(b0) - plan.release_s, 0.2), root, 0.85))
             break
         level = section_level(int(b0))
         if level < 1:

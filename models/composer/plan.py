@@ -20,6 +20,7 @@ MAJOR_CUT = 0.6  # cut strength from which a cut is "major": it may open a secti
 MIN_SECTION_BARS = 2  # a section shorter than this reads as a hiccup, not a change
 PHRASE_BARS = 8  # long stretches without major cuts are split into phrases of this many bars
 HIT_STRENGTH = 20.0  # a hit's weight in the grid's search: it outranks any number of cuts near it
+RING_OUT_RELEASE = 0.7  # with a ring-out tail the final chord lets go this fraction of the tail before the end
 STOP_BREAK_S = 0.6  # a stop's break lasts at least one beat, two when beats are shorter than this
 
 
@@ -60,6 +61,7 @@ class Plan:
     hit_beats: tuple[tuple[int, str], ...] = ()  # (beat index, kind) of the editor's hits, in time order
     breaks_s: tuple[tuple[float, float], ...] = ()  # (start, end) seconds a stop leaves silent
     loop: bool = False  # bars fill the segment exactly; the last leads into the first
+    release_s: float = 0.6  # the final notes release this long before the end, so their ring fits
 
     def beat_time(self, beat: float) -> float:
         """Time of a fractional beat index, following the tempo map."""
@@ -208,7 +210,7 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
     strength = (np.asarray(analysis.cut_strength, float) if len(analysis.cut_strength) == len(cuts)
                 else np.ones(len(cuts)))
     if options.loop:
-        beats, bars, end_beat = _loop_layout(duration, lo, hi, preferred, bpb)
+        beats, bars, end_beat = _loop_layout(duration, lo, hi, preferred, bpb, subdiv)
         section_bars, starts_on_cut, cut_beats, off_grid = [(0, end_beat // bpb)], set(), {}, []
         hit_beats, breaks = {}, ()
     else:
@@ -238,6 +240,7 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
         # its tail to decay inside the clip; the groove carries through every cut before it.
         in_clip = np.flatnonzero(beats < duration)
         ring_min = float(np.clip(0.08 * duration, 1.0, 2.0))  # short clips end on a button, long ones ring
+        ring_min = max(ring_min, float(options.tail_s))  # a ring-out: the ending lands inside the picture
         end_candidates = in_clip[beats[in_clip] <= duration - ring_min]
         end_beat = int(end_candidates[-1]) if len(end_candidates) else int(in_clip[0]) if len(in_clip) else 0
         late_cut = np.any((cuts >= beats[end_beat] - 0.035) & (cuts < beats[min(end_beat + 1, len(beats) - 1)]))
@@ -337,10 +340,12 @@ def make_plan(analysis, options: ScoreOptions) -> Plan:
         subdivisions=subdiv, tempo_bpm=tempo, beats_s=beats, bars=tuple(bars), sections=tuple(sections),
         tonic_pc=tonic, mode=mode, cut_beats=cut_beats, off_grid_cuts=tuple(off_grid), end_beat=end_beat,
         tempo_reason=choice.reason, hit_beats=tuple(sorted(hit_beats.items())), breaks_s=breaks, loop=options.loop,
+        release_s=max(0.6, RING_OUT_RELEASE * float(options.tail_s)),
     )
 
 
-def _loop_layout(duration: float, lo: float, hi: float, preferred: float, bpb: int) -> tuple[np.ndarray, tuple, int]:
+def _loop_layout(duration: float, lo: float, hi: float, preferred: float, bpb: int,
+                 subdiv: int) -> tuple[np.ndarray, tuple, int]:
     """A loop's beats, bars and beat count: whole bars exactly the segment long, at the tempo in
     [lo, hi] nearest `preferred` (the nearest outside it when no whole number of bars fits)."""
     bar_bpm = 60.0 * bpb / duration  # tempo of one bar per segment
@@ -354,7 +359,11 @@ def _loop_layout(duration: float, lo: float, hi: float, preferred: float, bpb: i
                            f"({lo:g}-{hi:g} BPM); make the segment a few bars long or choose another tempo range")
     n_beats = n_bars * bpb
     period = duration / n_beats
-    beats = period * np.arange(n_beats + 9)  # a few past the end, for note lengths
+    # The file starts half a subdivision before the first downbeat: the join then falls between
+    # two attacks, where the music only sustains, never on one (an attack split by the join
+    # reads as a click).
+    phase = period / (2 * (3 if bpb == 3 and subdiv == 3 else 4))
+    beats = phase + period * np.arange(n_beats + 9)  # a few past the end, for note lengths
     bars = tuple(Bar(i * bpb, bpb) for i in range((len(beats) - 1) // bpb))
     return beats, bars, n_beats
 

@@ -47,7 +47,13 @@ def build_options(options: JobOptions) -> pb.ScoreOptions:
         meter=options.meter,
         checkpoint=options.checkpoint,
         sample_format=options.sample_format,
+        hits=[pb.HitPoint(time_s=float(t), kind=kind) for t, kind in options.hits],
+        loop=bool(options.loop),
+        tail_s=float(options.tail_s or 0),
     )
+    if options.reroll is not None:
+        msg.reroll_start_s, msg.reroll_end_s = (float(t) for t in options.reroll)
+        msg.reroll_seed = int(options.reroll_seed)
     seed = check_seed(options.seed)
     if seed is not None:
         msg.seed = seed

@@ -54,6 +54,11 @@ class JobOptions:
     tempo_min_bpm: float = 0  # 0 = the style's range
     tempo_max_bpm: float = 0
     checkpoint: str = ""  # vmas: a checkpoint path on the server (loopback peers only)
+    hits: tuple[tuple[float, str], ...] = ()  # (seconds from the segment start, "hit"|"stop"|"section")
+    reroll: tuple[float, float] | None = None  # (start_s, end_s): new music inside, the same take outside
+    reroll_seed: int = 0  # the seed of the music inside `reroll`
+    loop: bool = False  # whole bars equal to the segment, seamless join
+    tail_s: float = 0.0  # ring-out past the segment's end, seconds
 
 
 DEFAULT_OPTIONS = JobOptions()  # every field the server's default

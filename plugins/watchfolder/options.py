@@ -30,10 +30,13 @@ class FileOptions:
     preview: bool = False  # also write preview.mp4 (the video with the mix)
     plot: bool = False  # also write alignment.png
     move_done: bool = False  # move the original to DIR/done/ once scored
+    hits: tuple[tuple[float, str], ...] = ()  # hits = [3.5, "5:stop", "7:section"]: (seconds, kind)
+    loop: bool = False  # a seamless loop: whole bars, no intro or ending
+    tail_s: float = 0.0  # ring-out past the end, seconds (toml key "tail")
 
 
-_TOML_KEYS = {"in": "in_s", "out": "out_s"}
-_KNOWN = sorted({*(f.name for f in fields(FileOptions)), "in", "out"} - {"in_s", "out_s"})
+_TOML_KEYS = {"in": "in_s", "out": "out_s", "tail": "tail_s"}
+_KNOWN = sorted({*(f.name for f in fields(FileOptions)), *_TOML_KEYS} - set(_TOML_KEYS.values()))
 
 
 def _read(path: Path) -> dict:
@@ -57,10 +60,16 @@ def _coerce(values: dict, source: Path) -> dict:
             out["stems"] = tuple(s.strip() for s in names if s.strip())
         if out.get("seed") is not None:
             out["seed"] = int(out["seed"])
-        for key in ("in_s", "out_s"):
+        if "hits" in out:
+            from scorecut.plugins.client.hits import parse_hit
+
+            if not isinstance(out["hits"], list):
+                raise TypeError('hits must be a list, e.g. hits = [3.5, "5:stop", "7:section"]')
+            out["hits"] = tuple(parse_hit(str(h)) for h in out["hits"])
+        for key in ("in_s", "out_s", "tail_s"):
             if out.get(key) is not None:
                 out[key] = float(out[key])
-        for key in ("preview", "plot", "move_done"):
+        for key in ("preview", "plot", "move_done", "loop"):
             if key in out and not isinstance(out[key], bool):
                 raise TypeError(f"{key} must be true or false")
         for key in ("style", "mood", "model"):

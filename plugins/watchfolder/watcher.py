@@ -340,7 +340,7 @@ class Watcher:
 
 def _job_options(options: FileOptions) -> JobOptions:
     return JobOptions(model=options.model, style=options.style, mood=options.mood, seed=options.seed,
-                      stems=options.stems)
+                      stems=options.stems, hits=options.hits, loop=options.loop, tail_s=options.tail_s)
 
 
 class _ProgressLog:

@@ -89,7 +89,7 @@ class Clip(_message.Message):
     def __init__(self, path: _Optional[str] = ..., media_id: _Optional[str] = ..., source_in_s: _Optional[float] = ..., source_out_s: _Optional[float] = ..., record_start_s: _Optional[float] = ..., record_end_s: _Optional[float] = ..., name: _Optional[str] = ...) -> None: ...
 
 class ScoreOptions(_message.Message):
-    __slots__ = ("model", "style", "mood", "tempo_min_bpm", "tempo_max_bpm", "seed", "stems", "sample_rate", "loudness_lufs", "duck_dialogue", "meter", "checkpoint", "sample_format")
+    __slots__ = ("model", "style", "mood", "tempo_min_bpm", "tempo_max_bpm", "seed", "stems", "sample_rate", "loudness_lufs", "duck_dialogue", "meter", "checkpoint", "sample_format", "hits", "reroll_start_s", "reroll_end_s", "reroll_seed", "loop", "tail_s")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     STYLE_FIELD_NUMBER: _ClassVar[int]
     MOOD_FIELD_NUMBER: _ClassVar[int]
@@ -103,6 +103,12 @@ class ScoreOptions(_message.Message):
     METER_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    REROLL_START_S_FIELD_NUMBER: _ClassVar[int]
+    REROLL_END_S_FIELD_NUMBER: _ClassVar[int]
+    REROLL_SEED_FIELD_NUMBER: _ClassVar[int]
+    LOOP_FIELD_NUMBER: _ClassVar[int]
+    TAIL_S_FIELD_NUMBER: _ClassVar[int]
     model: str
     style: str
     mood: str
@@ -116,7 +122,21 @@ class ScoreOptions(_message.Message):
     meter: str
     checkpoint: str
     sample_format: str
-    def __init__(self, model: _Optional[str] = ..., style: _Optional[str] = ..., mood: _Optional[str] = ..., tempo_min_bpm: _Optional[float] = ..., tempo_max_bpm: _Optional[float] = ..., seed: _Optional[int] = ..., stems: _Optional[_Iterable[str]] = ..., sample_rate: _Optional[int] = ..., loudness_lufs: _Optional[float] = ..., duck_dialogue: _Optional[bool] = ..., meter: _Optional[str] = ..., checkpoint: _Optional[str] = ..., sample_format: _Optional[str] = ...) -> None: ...
+    hits: _containers.RepeatedCompositeFieldContainer[HitPoint]
+    reroll_start_s: float
+    reroll_end_s: float
+    reroll_seed: int
+    loop: bool
+    tail_s: float
+    def __init__(self, model: _Optional[str] = ..., style: _Optional[str] = ..., mood: _Optional[str] = ..., tempo_min_bpm: _Optional[float] = ..., tempo_max_bpm: _Optional[float] = ..., seed: _Optional[int] = ..., stems: _Optional[_Iterable[str]] = ..., sample_rate: _Optional[int] = ..., loudness_lufs: _Optional[float] = ..., duck_dialogue: _Optional[bool] = ..., meter: _Optional[str] = ..., checkpoint: _Optional[str] = ..., sample_format: _Optional[str] = ..., hits: _Optional[_Iterable[_Union[HitPoint, _Mapping]]] = ..., reroll_start_s: _Optional[float] = ..., reroll_end_s: _Optional[float] = ..., reroll_seed: _Optional[int] = ..., loop: _Optional[bool] = ..., tail_s: _Optional[float] = ...) -> None: ...
+
+class HitPoint(_message.Message):
+    __slots__ = ("time_s", "kind")
+    TIME_S_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    time_s: float
+    kind: str
+    def __init__(self, time_s: _Optional[float] = ..., kind: _Optional[str] = ...) -> None: ...
 
 class ScoreRequest(_message.Message):
     __slots__ = ("clips", "duration_s", "options")
