@@ -21,18 +21,20 @@ import shutil
 import stat
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import grpc
+
+from scorecut.v1 import sha256_stream
 
 from .errors import RpcFailure, invalid, shown
 from .files import disk_full, is_disk_full, write_all
 from .policy import inside_roots, is_loopback_peer, under_roots
+from .stat_cache import StatKeyedCache
 
 log = logging.getLogger("scorecut.server")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_READ_BYTES = 1 << 20  # 1 MiB reads when hashing
 
 
 class FileHasher:
@@ -43,23 +45,11 @@ class FileHasher:
     real path, which a swapped symlink could point elsewhere meanwhile."""
 
     def __init__(self):
-        self._known: dict[tuple[int, int, int, int], str] = {}
-        self._lock = threading.Lock()
+        self._known: StatKeyedCache[str] = StatKeyedCache()
 
     def sha256(self, path: Path) -> str:
         with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-            with self._lock:
-                if key in self._known:
-                    return self._known[key]
-            digest = hashlib.sha256()
-            while block := f.read(_READ_BYTES):
-                digest.update(block)
-        value = digest.hexdigest()
-        with self._lock:
-            self._known[key] = value
-        return value
+            return self._known.get(os.fstat(f.fileno()), lambda: sha256_stream(f))
 
 
 class OpenedFiles:
@@ -106,7 +96,7 @@ class OpenedFiles:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
 
-    def __enter__(self) -> "OpenedFiles":
+    def __enter__(self) -> OpenedFiles:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -12,7 +12,6 @@ import hashlib
 import json
 import math
 import os
-import threading
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from .errors import RpcFailure, invalid, shown
 from .media import FileHasher, OpenedFiles, UploadStore, check_path_text, resolve_reference
 from .pcm import DEFAULT_SAMPLE_FORMAT, SAMPLE_FORMATS
 from .policy import is_loopback_peer, under_roots
+from .stat_cache import StatKeyedCache
 
 DEFAULT_STYLE = ScoreOptions.style
 DEFAULT_METER = ScoreOptions.meter
@@ -58,21 +58,13 @@ class MediaProber:
     """probe_media, remembered per (path, size, mtime): requests often repeat the same files."""
 
     def __init__(self):
-        self._known: dict[tuple[int, int, int, int], object] = {}
-        self._lock = threading.Lock()
+        self._known: StatKeyedCache = StatKeyedCache()
 
     def probe(self, path: Path):
         from scorecut.models.analysis.probe import probe_media
 
-        st = os.stat(path)  # the file itself (a link to an open descriptor leads to it)
-        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-        with self._lock:
-            if key in self._known:
-                return self._known[key]
-        info = probe_media(str(path))
-        with self._lock:
-            self._known[key] = info
-        return info
+        # The file itself (a link to an open descriptor leads to it).
+        return self._known.get(os.stat(path), lambda: probe_media(str(path)))
 
 
 def _finite(value: float, what: str) -> float:

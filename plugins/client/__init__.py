@@ -5,9 +5,10 @@ Resolve script can carry it. See ClientAPI in the docs: build clips and options,
 `ScorecutClient.score`, get the job's folder (mix.wav, <stem>.wav, score.json) back.
 """
 
+from scorecut.v1 import sha256_file  # the contract's media hash, for front ends that name content
+
 from .client import ScorecutClient, is_loopback, split_address
 from .fragments import parse_media_fragment, parse_time_range
-from .hashing import sha256_file
 from .landing import Landing, land_take, sweep
 from .output import Draft, JobWriter, write_job
 from .request import build_request

@@ -16,8 +16,8 @@ import grpc
 
 from scorecut.v1 import scorecut_pb2 as pb
 from scorecut.v1 import scorecut_pb2_grpc as pb_grpc
+from scorecut.v1 import sha256_file
 
-from .hashing import sha256_file
 from .output import BeforeLand, JobWriter
 from .request import build_request, request_record
 from .types import (

@@ -20,9 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scorecut.v1 import DEFAULT_SAMPLE_FORMAT
+from scorecut.v1 import DEFAULT_SAMPLE_FORMAT, sha256_file
 
-from .hashing import sha256_file
 from .landing import check_name, land_take, make_partial_folder
 from .score_document import score_document
 from .types import JobEvent, JobFailed, JobResult
