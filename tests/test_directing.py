@@ -168,3 +168,32 @@ def test_reroll_changes_only_the_range(clip):
     into, back = again.extra["reroll"]["seams_s"]
     beats = np.asarray(base.plan.beats_s)
     assert np.min(np.abs(beats - into)) < 1e-6 and np.min(np.abs(beats - back)) < 1e-6
+
+
+def test_cli_directs_through_the_server(server, media_root, tmp_path):
+    """scorecut score --hit ... --tail ... against a real server: score.json says what was asked
+    and done, and the WAVs are the segment plus the tail long."""
+    import json
+
+    from tests.helpers.videos import VideoSpec, make_video
+    from tests.helpers.wavcheck import read_wav
+    from tests.test_cli_score import run_cli
+
+    video = make_video(media_root / "directed.mp4", VideoSpec(duration_s=6.0, cuts_s=(2.2,), fps=25, seed=3))
+    out = tmp_path / "out"
+    run = run_cli("score", str(video), "--server", server.address, "--out-dir", str(out), "--seed", "2",
+                  "--hit", "3.1", "--hit", "4.4:stop", "--tail", "1.5", "--stems", "drums", home=tmp_path / "home")
+    assert run.returncode == 0, run.stderr
+    folder = out / "directed"
+    score = json.loads((folder / "score.json").read_text())
+    assert [(h["time_s"], h["kind"], h["met"]) for h in score["hits"]] == [(3.1, "hit", True), (4.4, "stop", True)]
+    assert score["tail_s"] == 1.5
+    for name in ("mix.wav", "drums.wav"):
+        audio, rate = read_wav(folder / name)[:2]
+        assert audio.shape[0] == int(round(7.5 * rate)), name  # (frames, channels)
+    bad = run_cli("score", str(video), "--server", server.address, "--out-dir", str(out), "--hit", "3:boom",
+                  home=tmp_path / "home")
+    assert bad.returncode != 0 and "unknown kind 'boom'" in bad.stderr and "Traceback" not in bad.stderr
+    far = run_cli("score", str(video), "--server", server.address, "--out-dir", str(out), "--hit", "9",
+                  home=tmp_path / "home")
+    assert far.returncode != 0 and "outside the segment" in far.stderr and "Traceback" not in far.stderr
