@@ -23,6 +23,9 @@ DEFAULT_SAMPLE_RATE = 48_000  # Hz: video post-production's rate
 SAMPLE_RATES = (22_050, 24_000, 32_000, 44_100, 48_000, 88_200, 96_000)  # Hz a model may be asked for
 METERS = ("4/4", "3/4", "6/8")
 TEMPO_RANGE_BPM = (30.0, 300.0)  # widest tempo range a request may ask for; 0 = the style's own
+# File name endings (lower case) taken as video by the watch folder and the training data.
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi", ".mxf", ".mts", ".m2ts", ".ts", ".mpg", ".mpeg",
+                  ".wmv", ".flv", ".ogv", ".3gp", ".dv")
 DEFAULT_LOUDNESS_LUFS = -16.0  # integrated, BS.1770; online-video delivery norm
 TRUE_PEAK_CEILING_DBTP = -1.0
 

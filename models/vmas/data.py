@@ -24,13 +24,12 @@ import torch
 
 from ..analysis import analyze_file
 from ..analysis.probe import _short, open_media
-from ..interface import MediaError, Segment
+from ..interface import VIDEO_SUFFIXES, MediaError, Segment
 from .beats import activation, track_music_beats, visual_beat_times
 from .codec import Codec
 from .config import VideoConfig, VmasConfig
 from .features import FrameInput, load_frame_input, sample_frames  # noqa: F401 - sample_frames: data's API
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
 SHARD_WINDOWS = 256  # windows per shard file
 CACHE_VERSION = 6  # bump when what a window holds or how it is made changes (6: backbone features)
 

@@ -14,10 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-VIDEO_SUFFIXES = frozenset({
-    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mxf", ".mts", ".m2ts", ".ts",
-    ".mpg", ".mpeg", ".wmv", ".flv", ".ogv", ".3gp", ".dv",
-})
+from scorecut.models.interface import VIDEO_SUFFIXES
+
 # Names that download managers, editors and copy tools use while a file is still being written.
 TEMPORARY_SUFFIXES = frozenset({".part", ".tmp", ".temp", ".crdownload", ".download", ".partial", ".filepart",
                                 ".!qb", ".opdownload"})
