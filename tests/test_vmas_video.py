@@ -348,3 +348,28 @@ def test_a_model_on_a_backbone_serves_and_refuses_another_backbone_by_name(clips
     shutil.rmtree(folder)
     with pytest.raises(ModelUnavailable, match="no image backbone folder at .*clip_served"):
         serving.load("cpu", str(ckpt))
+
+
+def test_scorecut_train_with_a_video_backbone_trains_on_its_cached_features_and_serves(clips, clip_dir, tmp_path):
+    import subprocess
+    import sys
+
+    from scorecut.models.vmas import serving
+    from scorecut.models.vmas.checkpoint import load_checkpoint
+
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "scorecut.cli.main", "train", "--config", "debug", "--video-backbone", str(clip_dir),
+           "--data", str(clips), "--steps", "2", "--out", str(run), "--device", "cpu", "--holdout", "0",
+           "--model-dir", str(tmp_path / "models")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    state = load_checkpoint(run / "checkpoint.pt")
+    video = state["config"].video
+    assert video.backbone_sha256 == with_video_backbone(DEBUG, clip_dir).video.backbone_sha256
+    # the trained projection of the backbone's 32-wide features is in the checkpoint; the frozen tower is not
+    assert state["model"]["video.backbone.proj.weight"].shape == (DEBUG.video.dim, 32)
+    assert not any("patch_embedding" in k for k in state["model"])
+    shards = [json.loads(p.read_text()) for p in run.rglob("index.json")]
+    assert shards and all(s["input"] == "features" and s["backbone"]["name"] == clip_dir.name for s in shards)
+    model = serving.load("cpu", str(run / "checkpoint.pt"))
+    assert model.frame_input.backbone is not None and model.frame_input.backbone.sha256 == video.backbone_sha256
