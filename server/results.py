@@ -22,13 +22,14 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 
 from scorecut import __version__
-from scorecut.models.interface import MIX, STEMS, FinishedScore
+from scorecut.models.interface import MIX, STEMS, FinishedScore, check_cancelled
 from scorecut.v1 import scorecut_pb2 as pb
 
 from . import pcm, wire
@@ -38,6 +39,7 @@ from .files import disk_full, is_disk_full, write_all
 log = logging.getLogger("scorecut.server")
 _ENCODERS = ThreadPoolExecutor(max(2, min(5, os.cpu_count() or 2)), thread_name_prefix="scorecut-encode")
 ENCODE_BLOCK_S = 2  # seconds of a stem encoded at a time: a few MB per stem, whatever the length
+CANCEL_POLL_S = 0.1  # how often a stream waiting for a stem's encoding looks for a cancel
 STREAM_WINDOW_BYTES = 2 * pcm.CHUNK_BYTES + 64 * 1024  # a stream's PCM read + its event, in memory at once
 
 
@@ -190,21 +192,35 @@ def encode_result(analysis, finished: FinishedScore, stems_wanted: tuple[str, ..
     return WireResult(analysis_message(analysis), plan_message(finished.plan), manifest, pending, folder)
 
 
-def stream_events(job_id: str, result: WireResult, with_analysis: bool = True) -> Iterator[pb.ScoreEvent | bytes]:
-    """analysis (unless sent earlier), plan, each stem's chunks in manifest order, the manifest."""
+def stream_events(job_id: str, result: WireResult, with_analysis: bool = True,
+                  cancel: threading.Event | None = None) -> Iterator[pb.ScoreEvent | bytes]:
+    """analysis (unless sent earlier), plan, each stem's chunks in manifest order, the manifest.
+
+    `cancel` set (CancelJob) ends the stream with Cancelled, also while a stem is still encoding."""
     if with_analysis:
         yield pb.ScoreEvent(job_id=job_id, analysis=result.analysis)
     yield pb.ScoreEvent(job_id=job_id, plan=result.plan)
     prefix = wire.job_prefix(job_id)
     for name, channels, rate, fmt, source in result.stems():
         if isinstance(source, Future):
-            source = source.result()[0]  # this stem's encoding; later ones go on meanwhile
+            source = _encoded(source, cancel)  # this stem's encoding; later ones go on meanwhile
         frame_bytes = channels * pcm.SAMPLE_FORMATS[fmt]
         step = pcm.chunk_frames(channels, fmt) * frame_bytes
         for offset, data in _chunks(source, step):
+            check_cancelled(cancel)
             # Pre-encoded wire bytes; the chunk read and its event are all this stream holds.
             yield wire.chunk_event(prefix, name, channels, rate, offset // frame_bytes, fmt, data)
     yield result.manifest_event(job_id)
+
+
+def _encoded(pending: Future, cancel: threading.Event | None) -> PcmFile:
+    """The stem's file once encoded, waited for a moment at a time so a cancel is not held up."""
+    while True:
+        check_cancelled(cancel)
+        try:
+            return pending.result(timeout=CANCEL_POLL_S)[0]
+        except FutureTimeout:
+            continue
 
 
 def _chunks(source: bytes | PcmFile, size: int) -> Iterator[tuple[int, bytes | memoryview]]:
