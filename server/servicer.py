@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from scorecut import __version__
 from scorecut.models.events import AnalysisReady, Progress, Started
-from scorecut.models.interface import Cancelled, ModelInfo
+from scorecut.models.interface import ModelInfo
 from scorecut.v1 import scorecut_pb2 as pb
 from scorecut.v1 import scorecut_pb2_grpc as pb_grpc
 
@@ -153,9 +153,9 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
             event = None  # the model's float stems go once encoded: the result is in files now
             stored = self.cache_writer.submit(self._store, spec.result_key, result)  # while streaming
             with closing(result), self.budget.hold():
-                for out in stream_events(job.id, result, with_analysis=False):  # analysis went out already
-                    if job.cancel.is_set():  # CancelJob while the result is sent: stop sending
-                        raise Cancelled("the job was cancelled")
+                sent = stream_events(job.id, result, with_analysis=False,  # analysis went out already
+                                     cancel=job.cancel)  # CancelJob while the result is sent stops it
+                for out in sent:
                     if isinstance(out, pb.ScoreEvent) and out.HasField("manifest"):
                         stored.result()  # a client holding the manifest can count on the cache entry
                     yield out
