@@ -75,3 +75,10 @@ def report(options: ScoreOptions, plan) -> dict:
     if options.tail_s:
         out["tail_s"] = float(options.tail_s)
     return out
+
+
+def hits_met(beats_s, hits, tolerance_s: float) -> int:
+    """How many of the editor's hits (Hit, kind hit/section/stop) a beat lies within `tolerance_s`
+    of: how models that cannot place their beats (VMAS, MusicGen) rank their candidates first."""
+    beats = [float(b) for b in beats_s]
+    return sum(1 for h in hits if beats and min(abs(b - h.time_s) for b in beats) <= tolerance_s)

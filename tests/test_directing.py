@@ -197,3 +197,25 @@ def test_cli_directs_through_the_server(server, media_root, tmp_path):
     far = run_cli("score", str(video), "--server", server.address, "--out-dir", str(out), "--hit", "9",
                   home=tmp_path / "home")
     assert far.returncode != 0 and "outside the segment" in far.stderr and "Traceback" not in far.stderr
+
+
+def test_generated_candidates_are_ranked_by_hits_met_first():
+    """MusicGen's ranking on audio whose beats are known: the take whose beats fall on the
+    editor's hits wins over one that meets the cuts better; score.json's rerank says so."""
+    from scorecut.models.vmas.zero_shot import rank_audio
+
+    rate, duration = 16_000, 6.0
+    t = np.arange(int(rate * duration)) / rate
+
+    def pulse(phase_s: float) -> np.ndarray:
+        since = (t - phase_s) % 0.5  # a 120 BPM pulse
+        return (np.sin(2 * np.pi * 110 * t) * np.exp(-since / 0.04) * (t >= phase_s)).astype(np.float32)
+
+    cuts = np.array([1.0, 2.5, 4.0, 5.0])  # on the beats of pulse(0)
+    hits = (Hit(1.25), Hit(3.75, "stop"))  # on the beats of pulse(0.25) only
+    on_cuts, on_hits = pulse(0.0), pulse(0.25)
+    _, plain = rank_audio([on_hits, on_cuts], rate, duration, cuts, 0.1)
+    assert plain.chosen == 1  # without hits the cuts decide
+    _, directed = rank_audio([on_hits, on_cuts], rate, duration, cuts, 0.1, hits)
+    assert directed.chosen == 0 and directed.hits_met == (2, 0), directed
+    assert [c["hits_met"] for c in directed.to_json()["candidates"]] == [2, 0]

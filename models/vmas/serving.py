@@ -16,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import directing
 from ..interface import (
     ModelInfo, ModelOutput, ModelUnavailable, MusicalPlan, ProgressFn,
     RequestError, ScoreOptions, Section, Segment, check_cancelled, no_progress,
 )
 
 CHECKPOINT_NAME = "checkpoint.pt"
+HIT_TOLERANCE_S = 0.1  # a generated beat this close to an editor's hit meets it (the re-ranking's tolerance)
 FIX = ("train one with `scorecut train --config small --data DIR --steps N --out RUN`, then install it "
        "with `scorecut models add vmas RUN/checkpoint.pt` or pass `--checkpoint RUN/checkpoint.pt`")
 DESCRIPTION = "VMAS: neural video-to-music (temporal video encoder + music transformer); mix only."
@@ -156,12 +158,16 @@ class VmasModel:
         codes = generate_codes(self.net, vt, beat, n_codes, opts, progress=progress, cancel=cancel,
                                step_fn=self._step)
         codes, beats = rerank_candidates(self.net, codes, visual)
+        if options.hits:  # the editor's hits first: the candidate whose beats meet most of them (stable)
+            met = [directing.hits_met(b, options.hits, HIT_TOLERANCE_S) for b in beats]
+            order = sorted(range(len(beats)), key=lambda i: -met[i])
+            codes, beats = codes[order], [beats[i] for i in order]
         wav = self.codec.decode(codes[:1])[0, 0].cpu().numpy()  # (n_codes * hop,)
         sr = int(options.sample_rate)
         audio = at_output_rate(wav, self.codec.sample_rate, sr, round(duration * sr))
         mix = np.stack([audio, audio])  # (2, n): the codec is mono
-        return ModelOutput(sample_rate=sr, stems={}, plan=plan_from_beats(beats[0], audio, sr, duration, options),
-                           native_mix=mix)
+        plan = plan_from_beats(beats[0], audio, sr, duration, options)
+        return ModelOutput(sample_rate=sr, stems={}, plan=plan, native_mix=mix, extra=directing.report(options, plan))
 
 
 def at_output_rate(wav: np.ndarray, codec_rate: int, sample_rate: int, frames: int) -> np.ndarray:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import directing
 from ..interface import (
     ModelInfo, ModelOutput, ModelUnavailable, ProgressFn, ScoreOptions, Section, Segment,
     check_cancelled, no_progress,
@@ -51,32 +52,39 @@ class Ranking:
     scores: tuple[float, ...]  # per candidate, in generation order: F-measure 0..1 against the targets
     beats: tuple[int, ...]  # per candidate: beats tracked in its audio
     targets: int  # cuts and visual beats the beats were scored against
-    chosen: int  # index of the kept candidate (the best score; the first on ties)
+    chosen: int  # index of the kept candidate (most hits met, then the best score; the first on ties)
+    hits_met: tuple[int, ...] = ()  # per candidate: the editor's hits a beat meets (within the tolerance)
 
     def to_json(self) -> dict:
-        return {"candidates": [{"index": i, "beat_score": round(s, 4), "beats": b}
-                               for i, (s, b) in enumerate(zip(self.scores, self.beats))],
+        met = self.hits_met or (0,) * len(self.scores)
+        return {"candidates": [{"index": i, "beat_score": round(s, 4), "beats": b, "hits_met": m}
+                               for i, (s, b, m) in enumerate(zip(self.scores, self.beats, met, strict=True))],
                 "chosen": self.chosen, "targets": self.targets}
 
 
-def rank_candidates(candidate_beats: list[np.ndarray], targets_s: np.ndarray, tolerance_s: float) -> Ranking:
-    """Score each candidate's beats (seconds) against the cuts and visual beats; the best is chosen."""
-    from .beats import beat_agreement, rerank
+def rank_candidates(candidate_beats: list[np.ndarray], targets_s: np.ndarray, tolerance_s: float,
+                    hits=()) -> Ranking:
+    """Score each candidate's beats (seconds) against the cuts and visual beats; the one meeting
+    most of the editor's `hits` (models.interface.Hit) is chosen, the best score among those."""
+    from ..directing import hits_met
+    from .beats import beat_agreement
 
     scores = tuple(float(beat_agreement(b, targets_s, tolerance_s)) for b in candidate_beats)
-    order = rerank(candidate_beats, targets_s, tolerance_s)
-    return Ranking(scores, tuple(len(b) for b in candidate_beats), len(targets_s), int(order[0]))
+    met = tuple(hits_met(b, hits, tolerance_s) for b in candidate_beats)
+    chosen = max(range(len(scores)), key=lambda i: (met[i], scores[i], -i))  # the first on ties
+    return Ranking(scores, tuple(len(b) for b in candidate_beats), len(targets_s), chosen, met)
 
 
 def rank_audio(wavs: list[np.ndarray], sample_rate: int, duration_s: float, targets_s: np.ndarray,
-               tolerance_s: float) -> tuple[list[np.ndarray], Ranking]:
+               tolerance_s: float, hits=()) -> tuple[list[np.ndarray], Ranking]:
     """Candidates' mono audio (N,) each -> the beats tracked in each (seconds) and their ranking
-    against the cuts and visual beats. Only the segment's length is heard (the codec pads)."""
+    against the cuts and visual beats, the editor's hits first. Only the segment's length is heard
+    (the codec pads)."""
     from .beats import track_music_beats
 
     n = int(round(duration_s * sample_rate))
     beats = [track_music_beats(w[:n], sample_rate) for w in wavs]
-    return beats, rank_candidates(beats, targets_s, tolerance_s)
+    return beats, rank_candidates(beats, targets_s, tolerance_s, hits)
 
 
 def default_options(device: str) -> ZeroShotOptions:
@@ -178,7 +186,8 @@ class MusicGenModel:
         # One candidate at a time: EnCodec decodes a whole segment at once, and C of them is C times the memory.
         wavs = [codec.decode(codes[i : i + 1])[0, 0].float().cpu().numpy() for i in range(codes.shape[0])]  # (T * hop,) each
         visual = np.union1d(np.asarray(analysis.visual_beats_s, float), np.asarray(analysis.cuts_s, float))
-        beats, ranking = rank_audio(wavs, codec.sample_rate, duration, visual, self.options.beat_tolerance_s)
+        beats, ranking = rank_audio(wavs, codec.sample_rate, duration, visual, self.options.beat_tolerance_s,
+                                    options.hits)
         best = ranking.chosen
         sr = int(options.sample_rate)
         audio = at_output_rate(wavs[best], codec.sample_rate, sr, round(duration * sr))
@@ -187,7 +196,7 @@ class MusicGenModel:
         plan = plan_from_beats(beats[best], audio, sr, duration, replace(options, mood=prompt.mood), sections)
         extra = {NAME: {"prompt": prompt.text, "window_prompts": windows,
                         "base_sha256": self.base.base_sha256, "licence": self.licence,
-                        "rerank": ranking.to_json()}}
+                        "rerank": ranking.to_json()}, **directing.report(options, plan)}
         return ModelOutput(sample_rate=sr, stems={}, plan=plan, native_mix=np.stack([audio, audio]), extra=extra)
 
     def generate(self, prompt, n_frames: int, seed: int, candidates: int = 1, progress: ProgressFn = no_progress,
