@@ -42,6 +42,27 @@ def setup_logging(log_dir: Path, level: str = "INFO") -> Path:
     return path
 
 
+OPEN_FILES_WANTED = 65536  # a call holds its media open (up to --max-clips files) while it lasts
+
+
+def raise_open_file_limit() -> int:
+    """Lift this process's soft limit on open files toward its hard limit (often 1024 by default:
+    32 streams of 200-clip requests would need more); returns the limit in force."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return -1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard, OPEN_FILES_WANTED)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            log.warning("could not raise the open-file limit from %d; many long calls at once may be refused", soft)
+    return soft
+
+
 def resolve_device(device: str) -> str:
     """"auto" -> "cuda:0" when a CUDA device is usable, else "cpu"."""
     if device == "cpu":
@@ -117,6 +138,7 @@ def serve(config: ServerConfig, log_level: str = "INFO") -> int:
             print(f"scorecut serve: {p}", file=sys.stderr)
         return 2
     log_path = setup_logging(config.log_dir, log_level)
+    raise_open_file_limit()
     device = resolve_device(config.device)
     try:
         server = ScorecutServer(config, device)

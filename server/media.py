@@ -251,6 +251,10 @@ def _open_checked(path: Path, roots: tuple[Path, ...], label: str) -> int:
         if error.errno in (errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTDIR, errno.EINVAL):
             raise invalid(f"{shown(label)} cannot be opened ({os.strerror(error.errno)}); send the path "
                           "of a video file") from None
+        if error.errno in (errno.EMFILE, errno.ENFILE):
+            raise RpcFailure(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                             "the server has too many files open (other calls hold their media); try again "
+                             "when one finishes") from None
         raise
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):

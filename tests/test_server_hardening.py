@@ -410,3 +410,20 @@ def test_a_file_cut_short_of_its_header_is_called_truncated(server, media_root):
     s, _ = stub(server.address)
     error = status_of(lambda: s.Score(request(clip(cut)), timeout=60))
     assert_actionable(error, grpc.StatusCode.INVALID_ARGUMENT, "truncated", "10.00 s")
+
+
+def test_the_server_lifts_its_open_file_limit(tmp_path):
+    """Calls hold their media open: a server started with a soft limit of 256 raises it."""
+    import subprocess
+    import sys
+
+    code = ("import resource\n"
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
+            "from scorecut.server.app import raise_open_file_limit\n"
+            "print(raise_open_file_limit(), resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    reported, soft = map(int, out.stdout.split())
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    assert soft == reported and soft >= (4096 if hard == resource.RLIM_INFINITY else min(hard, 4096)) > 256
