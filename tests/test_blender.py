@@ -356,3 +356,17 @@ def test_timer_and_worker_paths_finish_cancel_refuse_and_unreachable(bpy_python,
                for level, message in shown["reports"]), shown["reports"]
     assert "'shot' is muted" in facts["not_read"]["muted"]
     assert "meta strip 'Group' is not read" in facts["not_read"]["meta"]
+
+
+def test_timeline_markers_named_hit_stop_section_become_hit_points(bpy_python, extension_zip, tmp_path, server,
+                                                                   media_root):
+    video = make_video(media_root / "blender-markers.mp4", VideoSpec(8.0, cuts_s=(2.5,), fps=25, seed=6))
+    markers = [["hit drop", 36], ["Stop here", 71], ["section B", 111], ["note to self", 50], ["hit too early", 5],
+               ["hit past the range", 170]]
+    facts = run_driver(bpy_python, "bl_markers", {"zip": str(extension_zip), "video": str(video), "seed": 11,
+                                                  "markers": markers}, tmp_path, server.address)
+    # Frames 36, 71, 111 of a range starting at frame 11, at 25 fps.
+    assert facts["hits"] == [[1.0, "hit"], [2.4, "stop"], [4.0, "section"]]
+    assert facts["final"] == "finished", facts["message"]
+    assert [(h["time_s"], h["kind"], h["met"]) for h in facts["score"]["hits"]] == [
+        (1.0, "hit", True), (2.4, "stop", True), (4.0, "section", True)]

@@ -24,3 +24,4 @@ DEFAULT_ADDRESS = _client.DEFAULT_ADDRESS
 ENV_SERVER = _client.ENV_SERVER
 build_request = _client.build_request
 is_loopback = _client.is_loopback
+marker_hits = _client.marker_hits

@@ -7,6 +7,7 @@ called directly: timers never fire in the bpy module, where tests run.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 import bpy
 
 from . import timeline
-from .client_api import JobOptions
+from .client_api import JobOptions, marker_hits
 from .job_runner import CANCELLED, FAILED, FINISHED, JobRequest, JobRunner, JobState
 from .placement import take_name
 from .server_status import StatusProbe, online_refusal
@@ -70,6 +71,14 @@ def job_options(settings) -> JobOptions:
                       seed=int(settings.seed), stems=stems, duck_dialogue=bool(settings.duck_dialogue))
 
 
+def marker_directions(scene, segment: Segment) -> tuple[tuple[float, str], ...]:
+    """Hit points from the scene's timeline markers named hit..., stop... or section... inside the
+    scored frames, in seconds from the segment's first frame."""
+    fps = segment.scene_fps
+    markers = [(m.frame / fps, m.name) for m in scene.timeline_markers]
+    return marker_hits(markers, segment.first_frame / fps, segment.end_frame / fps)
+
+
 def prepare(scene, scope: str, settings, address: str, token: str = "") -> ScoreJob:
     """A job for `scope` of `scene`, not started. Raises NothingToScore / ValueError with words."""
     if scene.name in _ACTIVE:
@@ -81,7 +90,8 @@ def prepare(scene, scope: str, settings, address: str, token: str = "") -> Score
         raise ValueError(refusal)
     segment, not_read = timeline.collect_segment(scene, scope)
     out_dir, warning = timeline.output_dir()
-    request = JobRequest(address=address, clips=segment.clips, options=job_options(settings),
+    options = dataclasses.replace(job_options(settings), hits=marker_directions(scene, segment))
+    request = JobRequest(address=address, clips=segment.clips, options=options,
                          duration_s=segment.duration_s, out_dir=out_dir,
                          name=take_name(scene.name, segment.first_frame), token=token)
     job = ScoreJob(scene.name, segment, JobRunner(request), settings.place_stems, settings.keep_takes,
