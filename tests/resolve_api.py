@@ -85,7 +85,7 @@ IMPLEMENTED: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
     "MediaPoolItem": "GetClipProperty GetUniqueId",
     "Timeline": """GetName GetSetting GetStartFrame GetEndFrame GetTrackCount GetItemListInTrack
         GetIsTrackEnabled GetMarkInOut GetCurrentTimecode AddTrack DeleteTrack SetTrackName DeleteClips
-        GetUniqueId SetClipsLinked""",
+        GetUniqueId SetClipsLinked GetMarkers""",
     "TimelineItem": """GetName GetStart GetEnd GetLeftOffset GetSourceStartFrame GetSourceEndFrame
         GetSourceStartTime GetSourceEndTime GetMediaPoolItem GetClipEnabled GetUniqueId SetClipColor""",
 }.items()}

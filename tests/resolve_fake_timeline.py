@@ -94,6 +94,8 @@ class TimelineImpl(_Impl):
     tracks: dict = field(default_factory=lambda: {"video": [Track("Video 1")], "audio": [Track("Audio 1", "stereo")]})
     marks: tuple[int, int] | None = None  # (in, out) relative to the start, out inclusive
     playhead: int = 0  # relative to the start
+    # frameId (frames from the timeline's start, as GetMarkers keys them) -> {color, duration, note, name, customData}
+    markers: dict = field(default_factory=dict)
     puts: int = 0  # items FakeResolve.put has made here
     uid: str = field(default_factory=lambda: f"timeline-{next(_ids)}")
 
@@ -140,6 +142,9 @@ class TimelineImpl(_Impl):
             return {}
         mark_in, mark_out = self.marks
         return {"video": {"in": mark_in, "out": mark_out}, "audio": {"in": mark_in, "out": mark_out}}
+
+    def GetMarkers(self) -> dict:
+        return {frame: dict(info) for frame, info in self.markers.items()}
 
     def GetCurrentTimecode(self) -> str:
         return _frames_tc(self.start + self.playhead, self.fps, self.drop_frame)

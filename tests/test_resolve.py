@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import wave
 from fractions import Fraction
@@ -346,3 +347,20 @@ def test_unknown_option_and_scope(media, tmp_path):
     fake, _, _ = edit(media, "24")
     _fails(fake, "unknown option.*tempo", "inout", None, out_dir=tmp_path, tempo=120)
     _fails(fake, "unknown scope 'selection'", "selection", None, out_dir=tmp_path)
+
+
+def test_markers_named_hit_stop_section_and_of_the_chosen_colour_become_hit_points(server, media, tmp_path):
+    fake, timeline, lay = edit(media, "25")  # In at frame 12, Out at 75 inclusive: 2.56 s scored
+    timeline.markers = {32: {"color": "Blue", "duration": 1, "note": "", "name": "Hit the door", "customData": ""},
+                        52: {"color": "Red", "duration": 1, "note": "", "name": "boom", "customData": ""},
+                        66: {"color": "Green", "duration": 1, "note": "", "name": "Section two", "customData": ""},
+                        40: {"color": "Blue", "duration": 1, "note": "", "name": "check grade", "customData": ""},
+                        5: {"color": "Blue", "duration": 1, "note": "", "name": "hit before In", "customData": ""}}
+    job = prepare(fake.resolve, "inout", server.address, out_dir=tmp_path, seed=2, hit_marker_color="Red")
+    assert job.options.hits == ((0.8, "hit"), (1.6, "hit"), (2.16, "section"))
+    plain = prepare(fake.resolve, "inout", server.address, out_dir=tmp_path, seed=2)
+    assert plain.options.hits == ((0.8, "hit"), (2.16, "section"))  # a red "boom" is no hit without the colour
+    score_timeline(fake.resolve, "inout", server.address, out_dir=tmp_path, seed=2, hit_marker_color="Red")
+    (score,) = [json.loads(p.read_text()) for p in tmp_path.rglob("score.json")]
+    assert [(h["time_s"], h["kind"], h["met"]) for h in score["hits"]] == [
+        (0.8, "hit", True), (1.6, "hit", True), (2.16, "section", True)]

@@ -24,14 +24,17 @@ from scorecut.plugins.client import (
     JobOptions,
     JobResult,
     ScorecutClient,
+    marker_hits,
     server_address,
 )
+from scorecut.plugins.client.hits import marker_kind
 
 from .errors import ResolveScoreError
 from .placement import place_stems
 from .stems_folder import stems_folder
 from .timeline_reader import TimelineSegment, read_segment
 from .version import UNKNOWN, ResolveVersion, resolve_version
+
 Progress = Callable[[str, float], None]  # (message, fraction 0..1)
 
 
@@ -143,16 +146,33 @@ def prepare(resolve, scope: str = "inout", server: str | None = None, *, out_dir
             token: str | None = None, timeout: float | None = None, replace_last: bool = False,
             **options) -> ResolveJob:
     """Read the timeline and make the job; raises ResolveScoreError for what the user must fix."""
+    hit_color = str(options.pop("hit_marker_color", "") or "")  # markers of this colour are hits too
     opts = job_options(options)
     project, timeline = current_timeline(resolve)
     version = resolve_version(resolve)
     segment = read_segment(timeline, scope, version)
+    if not opts.hits:  # hits given in words win over the timeline's markers
+        opts = dataclasses.replace(opts, hits=marker_directions(timeline, segment, hit_color))
     folder = stems_folder(project, out_dir)
     # The take's base name; the client library's land_take lands it there, or at <name>-2, ... when
     # another request's take holds it: stems an earlier job imported are never replaced by others.
     name = f"{_safe(segment.timeline_name)}_{segment.describe().replace(':', '-').replace(';', '-')}"
     return ResolveJob(project, timeline, segment, opts, server_address(server), folder, name, token, timeout,
                       version=version, replace_last=replace_last)
+
+
+def marker_directions(timeline, segment: TimelineSegment, hit_color: str = "") -> tuple[tuple[float, str], ...]:
+    """Hit points from the timeline's markers inside the segment: those named hit..., stop... or
+    section..., and any of `hit_color` (a plain hit unless its name says otherwise), in seconds
+    from the segment's start. GetMarkers keys markers by frames from the timeline's start."""
+    start = timeline.GetStartFrame()
+    named = []
+    for frame, info in (timeline.GetMarkers() or {}).items():
+        name = str(info.get("name", ""))
+        if hit_color and info.get("color") == hit_color and marker_kind(name) is None:
+            name = "hit"
+        named.append((float(Fraction(start) + Fraction(frame)) / float(segment.fps), name))
+    return marker_hits(named, float(segment.start / segment.fps), float(segment.end / segment.fps))
 
 
 def score_timeline(resolve, scope: str = "inout", server: str | None = None, *, progress: Progress | None = None,
@@ -166,7 +186,9 @@ def score_timeline(resolve, scope: str = "inout", server: str | None = None, *, 
     options: JobOptions fields (model, style, mood, seed, stems, ...). out_dir: where the WAVs go
     (default: "Scorecut Stems" beside the project's renders, else in ~/Movies or ~/Videos; never
     inside a camera card's folders). replace_last: the new take goes on the last take's tracks,
-    replacing its stems over the range, instead of on new tracks.
+    replacing its stems over the range, instead of on new tracks. Timeline markers named hit...,
+    stop... or section... inside the range are hit points, and so are markers of the colour
+    `hit_marker_color="..."` when given (unless `hits` are given).
     """
     started = time.monotonic()
     job = prepare(resolve, scope, server, out_dir=out_dir, token=token, timeout=timeout, replace_last=replace_last,
