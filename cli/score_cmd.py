@@ -71,6 +71,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="WAV sample format (default s24le: 24-bit PCM)")
     p.add_argument("--loudness", type=float, default=None, metavar="LUFS", help="mix loudness (default -16)")
     p.add_argument("--duck-dialogue", action="store_true", help="duck the music under speech in the clips")
+    p.add_argument("--duck-amount", type=float, default=0, metavar="LU",
+                   help="with --duck-dialogue: the music's loudest moment under a line this many LU below "
+                        "that line's loudness (default 10)")
+    p.add_argument("--duck-fade", type=float, default=0, metavar="S",
+                   help="with --duck-dialogue: seconds the music takes to come back after a line (default 0.4)")
     p.add_argument("--meter", default="", metavar="M", help="4/4 (default), 3/4 or 6/8")
     p.add_argument("--hit", action="append", default=[], metavar="T[:KIND]",
                    help="a moment the music must hit, seconds from the segment start; KIND hit (a downbeat with "
@@ -148,11 +153,14 @@ def _options(args):
                              "RUN/checkpoint.pt from `scorecut train`)")
     from scorecut.plugins.client.hits import parse_hit, parse_reroll
 
+    if (args.duck_amount or args.duck_fade) and not args.duck_dialogue:
+        raise ValueError("--duck-amount and --duck-fade shape the duck under dialogue; add --duck-dialogue")
     if args.reroll and args.reroll_seed is None:
         raise ValueError("--reroll needs --reroll-seed N: the seed of the new music inside the range")
     return JobOptions(model=args.model, style=args.style, mood=args.mood, seed=args.seed, stems=stems,
                       sample_rate=args.sample_rate, sample_format=args.sample_format,
                       loudness_lufs=args.loudness, duck_dialogue=args.duck_dialogue, meter=args.meter,
+                      duck_amount_lu=args.duck_amount, duck_fade_s=args.duck_fade,
                       checkpoint=checkpoint, hits=tuple(parse_hit(h) for h in args.hit),
                       reroll=parse_reroll(args.reroll) if args.reroll else None,
                       reroll_seed=int(args.reroll_seed or 0), loop=args.loop, tail_s=args.tail)

@@ -120,6 +120,8 @@ class ScoreOptions:
     sample_rate: int = DEFAULT_SAMPLE_RATE
     loudness_lufs: float = DEFAULT_LOUDNESS_LUFS
     duck_dialogue: bool = False  # duck the music under speech found in the clips' audio
+    duck_amount_lu: float = 10.0  # music's loudest 400 ms under a line, this many LU below that line
+    duck_fade_s: float = 0.4  # how long the music takes to come back after a line
     meter: str = "4/4"  # "4/4", "3/4" or "6/8"
     checkpoint: str = ""  # vmas: a checkpoint path; "" = the installed one
     hits: tuple[Hit, ...] = ()  # moments the music must hit (directing; models/directing.py checks them)

@@ -151,6 +151,10 @@ def _options(request, peer: str, config: ServerConfig, infos: dict[str, ModelInf
     if not -60.0 <= loudness <= -1.0:
         raise invalid(f"loudness target {loudness:g} LUFS is out of range; use -60 to -1 (-16 is usual)")
     stems = tuple(o.stems) or tuple(info.stems)
+    if not 0.0 <= o.duck_amount_lu <= 40.0:
+        raise invalid(f"duck amount {o.duck_amount_lu:g} LU is out of range; use 1 to 40 (10 is usual)")
+    if not 0.0 <= o.duck_fade_s <= 5.0:
+        raise invalid(f"duck fade {o.duck_fade_s:g} s is out of range; use 0.05 to 5 (0.4 is usual)")
     checkpoint = o.checkpoint
     if checkpoint:
         if not is_loopback_peer(peer):
@@ -173,7 +177,8 @@ def _options(request, peer: str, config: ServerConfig, infos: dict[str, ModelInf
                            duck_dialogue=o.duck_dialogue, meter=o.meter or DEFAULT_METER, checkpoint=checkpoint,
                            hits=tuple(Hit(float(h.time_s), h.kind or "hit") for h in o.hits),
                            reroll=(float(o.reroll_start_s), float(o.reroll_end_s)) if o.reroll_end_s else None,
-                           reroll_seed=int(o.reroll_seed), loop=o.loop, tail_s=float(o.tail_s))
+                           reroll_seed=int(o.reroll_seed), loop=o.loop, tail_s=float(o.tail_s),
+                           duck_amount_lu=float(o.duck_amount_lu) or 10.0, duck_fade_s=float(o.duck_fade_s) or 0.4)
     try:
         info.check(options)  # what the model accepts: the model says (ModelInfo), nobody else
     except RequestError as error:

@@ -32,7 +32,7 @@ from .decode import (
 from .features import ClipAccumulator, ClipArrays
 from .probe import probe_media
 from .rhythm import Accent, clip_accents, motion_period
-from .speech import BackgroundSpeech
+from .speech import SILENT_LUFS, BackgroundSpeech
 from .types import VideoAnalysis
 
 MAX_REFINES = 12  # cuts per clip placed by decoding their stretch again; beyond, one full decode
@@ -51,6 +51,7 @@ class _ClipResult:
     frame_energy: np.ndarray  # (f,) luma change per frame step (motion at the source's own rate)
     speech_rec: np.ndarray  # (m,) record seconds
     speech: np.ndarray  # (m,)
+    speech_lufs: np.ndarray  # (m,) loudness of the clip's sound there, LUFS
 
 
 def _to_record(clip: Clip, src: np.ndarray | float):
@@ -137,10 +138,11 @@ def _analyse_clip(clip: Clip, fps: float, cancel, report) -> _ClipResult:
     accents = [Accent(float(_to_record(clip, x.time_s)), x.strength, x.kind) for x in clip_accents(a, cuts, unsure)]
 
     st, sp = speech.result()
+    sl = speech.loudness_lufs()
     check_cancelled(cancel)
     return _ClipResult(rec, motion_from_mad(mad), a.brightness, a.saturation, a.warmth, rec_cuts, accents,
                        _to_record(clip, a.frame_t), np.sqrt(a.step_energy),
-                       _to_record(clip, clip.source_in_s + st) if len(st) else st, sp)
+                       _to_record(clip, clip.source_in_s + st) if len(st) else st, sp, sl)
 
 
 def _needs_refining(cut: Cut, a: ClipArrays, table) -> bool:
@@ -226,12 +228,15 @@ def _assemble(segment: Segment, results: list[_ClipResult], fps: float) -> Video
         dt = 1.0 / 25.0
         speech_times = np.arange(int(math.ceil(duration / dt))) * dt
         speech = np.zeros(len(speech_times), np.float32)
+        speech_lufs = np.full(len(speech_times), SILENT_LUFS, np.float32)
         for r in results:  # each clip's curve only inside its own record range
             if len(r.speech_rec):
                 inside = (speech_times >= r.speech_rec[0] - dt) & (speech_times <= r.speech_rec[-1] + dt)
                 speech[inside] = np.interp(speech_times[inside], r.speech_rec, r.speech)
+                speech_lufs[inside] = np.interp(speech_times[inside], r.speech_rec, r.speech_lufs)
     else:
         speech_times, speech = np.zeros(0), np.zeros(0, np.float32)
+        speech_lufs = np.zeros(0, np.float32)
 
     return VideoAnalysis(
         duration_s=duration, analysis_fps=float(fps), times_s=times, motion=motion,
@@ -239,7 +244,7 @@ def _assemble(segment: Segment, results: list[_ClipResult], fps: float) -> Video
         warmth=np.clip(curve("warmth"), -1, 1),
         cuts_s=cuts_s, cut_strength=cut_strength, cut_kinds=tuple(c[1] for c in merged),
         visual_beats_s=beats_s, visual_beat_strength=beat_strength,
-        pace=pace(times, motion, cuts_s, fps), speech_times_s=speech_times, speech=speech,
+        pace=pace(times, motion, cuts_s, fps), speech_times_s=speech_times, speech=speech, speech_lufs=speech_lufs,
         cut_confidence=np.array([c[3] for c in merged], np.float32),
         accents_s=np.array([x.time_s for x in accents], np.float64),
         accent_strength=np.array([x.strength for x in accents], np.float32),

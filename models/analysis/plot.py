@@ -25,8 +25,13 @@ _CUT_STYLE = {  # kind -> (colour, line style, label)
 _INTENSITY_COLOURS = ("#f0f4ff", "#d6e4ff", "#adc8ff", "#7fa6f5", "#4f7fe0")  # intensity 0..4
 
 
-def plot_alignment(analysis: VideoAnalysis, path: str | os.PathLike, plan: MusicalPlan | None = None) -> Path:
-    """Draw the analysis (and `plan`, when given) to `path` (PNG by suffix); returns the path."""
+DUCK_COLOUR = "#c8553d"  # spans where the music was ducked under dialogue
+
+
+def plot_alignment(analysis: VideoAnalysis, path: str | os.PathLike, plan: MusicalPlan | None = None,
+                   ducked_spans_s=()) -> Path:
+    """Draw the analysis (and `plan`, when given) to `path` (PNG by suffix); returns the path.
+    `ducked_spans_s`: [(start_s, end_s)] where the music was ducked under dialogue (score.json)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -79,12 +84,16 @@ def plot_alignment(analysis: VideoAnalysis, path: str | os.PathLike, plan: Music
         bx.vlines(plan.beats_s, 0.0, 0.45, color="#555555", linewidth=0.6)
         bx.vlines(plan.downbeats_s, 0.0, 0.75, color="#111111", linewidth=1.4)
         _draw_cuts(bx, a, ymax=0.6)
+        for start, end in ducked_spans_s:  # a band under the beats: where the music steps back for a voice
+            bx.axvspan(start, end, ymin=0.0, ymax=0.12, color=DUCK_COLOUR, zorder=3, linewidth=0)
         bx.set_ylim(0, 1)
         bx.set_yticks([])
         bx.set_title(f"The music: {plan.tempo_bpm:.1f} BPM {plan.meter}, {plan.key}, {plan.style}", fontsize=10)
         legend = [Line2D([], [], color="#555555", linewidth=0.8, label="beat"),
                   Line2D([], [], color="#111111", linewidth=1.6, label="downbeat")]
         legend += [Patch(color=_INTENSITY_COLOURS[i], label=f"intensity {i}") for i in range(5)]
+        if len(ducked_spans_s):
+            legend.append(Patch(color=DUCK_COLOUR, label="music ducked under dialogue"))
         bx.legend(handles=legend, loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, framealpha=0.9)
     last = axes[rows - 1, 0]
     last.set_xlim(0, dur)

@@ -39,6 +39,8 @@ class VideoAnalysis:
     accent_kinds: tuple[str, ...] = ()  # (a,) "impact" | "flash" | "change"
     motion_period_s: float = 0.0  # period of regular motion (steps, bounces), 0 when there is none
     motion_period_confidence: float = 0.0  # 0..1 how regular that motion is
+    speech_lufs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # (m,) float32
+    # K-weighted loudness (LUFS) of the clips' own sound at speech_times_s: how loud the dialogue is
 
     def to_json(self) -> dict:
         """The `scorecut analyze --json` form: plain lists, times rounded to the microsecond."""

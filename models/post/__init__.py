@@ -12,7 +12,17 @@ import numpy as np
 from scipy import signal
 
 from ..interface import TRUE_PEAK_CEILING_DBTP, FinishedScore, ModelOutput, ScoreOptions, check_cancelled
-from .ducking import DuckSettings, duck_amount, duck_gain, presence_dip, speech_spans
+from .ducking import (
+    depths_under_dialogue,
+    dialogue_loudness,
+    duck_amount,
+    duck_gain_for,
+    ducked_span,
+    over_dialogue,
+    presence_dip,
+    settings_for,
+    speech_spans,
+)
 from .dynamics import compressor_gain, limiter_gain
 from .levels import SILENCE_LUFS, GainLoudness, integrated_loudness, true_peak_dbtp, true_peak_per_frame
 
@@ -200,17 +210,18 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
 
     # Dialogue: a presence dip in the busy stems, then one duck curve for everything.
     gain = None  # the dialogue duck curve (frames,), when there is one
+    spans: list = []  # where someone talks, and how loud (LUFS) each line is
     if options.duck_dialogue:
-        s = DuckSettings()
+        s = settings_for(options)
         spans = speech_spans(analysis.speech_times_s, analysis.speech, frames / sr, s)
         if spans:
             amount = duck_amount(spans, frames, sr, s)
             for name in DIPPED_STEMS:
                 if name in parts:
                     parts[name] = presence_dip(parts[name], amount, sr, s)
-            gain = duck_gain(amount, s)
             del amount
-            extra["ducked_spans_s"] = [[round(a, 3), round(b, 3)] for a, b in spans]
+            dialogue = dialogue_loudness(spans, analysis.speech_times_s, analysis.speech,
+                                         getattr(analysis, "speech_lufs", np.zeros(0)), s)
 
     # Per-frame curves and mix-sized temporaries are released as soon as they are used: on a
     # 10-minute segment each curve is 115 MB and each stereo temporary 230 MB.
@@ -218,6 +229,10 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
     mix0 = _MixView(parts)  # the stems' sum, read a span at a time: never whole (230 MB saved)
     target = float(options.loudness_lufs)
     estimate = GainLoudness(mix0, sr)
+    if spans:  # each line's cut, set against that line's loudness once the music is at its target
+        depths = depths_under_dialogue(spans, dialogue, estimate, float(options.loudness_lufs), MAX_BOOST_DB,
+                                       frames, sr, s)
+        gain = duck_gain_for(spans, depths, frames, sr, s)
     check_cancelled(cancel)
     level0 = estimate.lufs(1.0 if gain is None else gain)
     if not np.isfinite(level0) or level0 < SILENCE_LUFS:
@@ -277,6 +292,19 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
         stems, mix = _apply(stems, np.float32(10.0 ** (trim_db / 20.0)))
         tp += trim_db  # a static gain moves the true peak and the loudness exactly
         loudness = None if loudness is None else loudness + trim_db
+    if spans:  # the last word: no line has music less than amount_lu under it after every gain
+        finished = GainLoudness(mix, sr)
+        over = over_dialogue(finished.power, finished.sub, spans, dialogue, sr, s)
+        if any(o > 0 for o in over):
+            depths = [d + o for d, o in zip(depths, over, strict=True)]
+            stems, mix = _apply(stems, duck_gain_for(spans, over, frames, sr, s))
+            loudness = None
+        down = [ducked_span(span, s) for span in spans]  # where the music is fully down
+        extra["ducked_spans"] = [
+            {"start_s": round(a, 3), "end_s": round(b, 3), "depth_db": round(float(db), 2),
+             "dialogue_lufs": None if d is None else round(d, 2)}
+            for (a, b), db, d in zip(down, depths, dialogue, strict=True)]
+        extra["ducked_spans_s"] = [[round(a, 3), round(b, 3)] for a, b in down]
     wanted = set(options.stems)
     kept = {} if output.native_mix is not None else {k: v for k, v in stems.items() if k in wanted}
     return FinishedScore(

@@ -81,6 +81,7 @@ def write_extras(draft: Draft, clips: Sequence[ClipSpec], *, preview: bool, plot
             from scorecut.models.analysis.plot import plot_alignment
 
             plan = plan_from_message(draft.plan) if draft.plan is not None else None
-            plot_alignment(analysis_from_message(draft.analysis), Path(draft.folder) / PLOT_FILE, plan)
+            plot_alignment(analysis_from_message(draft.analysis), Path(draft.folder) / PLOT_FILE, plan,
+                           ducked_spans_s=[tuple(s) for s in draft.score.get("ducked_spans_s", ())])
         except Exception as e:  # reported; the take stands without it
             warn(f"no {PLOT_FILE}: {e}")

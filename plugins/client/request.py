@@ -44,6 +44,8 @@ def build_options(options: JobOptions) -> pb.ScoreOptions:
         stems=list(options.stems),
         sample_rate=int(options.sample_rate or 0),
         duck_dialogue=bool(options.duck_dialogue),
+        duck_amount_lu=float(options.duck_amount_lu or 0),
+        duck_fade_s=float(options.duck_fade_s or 0),
         meter=options.meter,
         checkpoint=options.checkpoint,
         sample_format=options.sample_format,

@@ -50,6 +50,8 @@ class JobOptions:
     sample_format: str = ""  # "" = "s24le"; "s16le", "f32le"
     loudness_lufs: float | None = None  # integrated LUFS of the mix; None = -16
     duck_dialogue: bool = False
+    duck_amount_lu: float = 0  # music this many LU under each line of dialogue; 0 = 10
+    duck_fade_s: float = 0  # how long the music takes to come back after a line; 0 = 0.4 s
     meter: str = ""  # "" = 4/4; "3/4", "6/8"
     tempo_min_bpm: float = 0  # 0 = the style's range
     tempo_max_bpm: float = 0

@@ -33,6 +33,9 @@ class FileOptions:
     hits: tuple[tuple[float, str], ...] = ()  # hits = [3.5, "5:stop", "7:section"]: (seconds, kind)
     loop: bool = False  # a seamless loop: whole bars, no intro or ending
     tail_s: float = 0.0  # ring-out past the end, seconds (toml key "tail")
+    duck_dialogue: bool = False  # duck the music under speech in the clip's own sound
+    duck_amount: float = 0.0  # LU the music sits under each line (0 = 10)
+    duck_fade: float = 0.0  # seconds the music takes to come back after a line (0 = 0.4)
 
 
 _TOML_KEYS = {"in": "in_s", "out": "out_s", "tail": "tail_s"}
@@ -66,10 +69,10 @@ def _coerce(values: dict, source: Path) -> dict:
             if not isinstance(out["hits"], list):
                 raise TypeError('hits must be a list, e.g. hits = [3.5, "5:stop", "7:section"]')
             out["hits"] = tuple(parse_hit(str(h)) for h in out["hits"])
-        for key in ("in_s", "out_s", "tail_s"):
+        for key in ("in_s", "out_s", "tail_s", "duck_amount", "duck_fade"):
             if out.get(key) is not None:
                 out[key] = float(out[key])
-        for key in ("preview", "plot", "move_done", "loop"):
+        for key in ("preview", "plot", "move_done", "loop", "duck_dialogue"):
             if key in out and not isinstance(out[key], bool):
                 raise TypeError(f"{key} must be true or false")
         for key in ("style", "mood", "model"):
@@ -80,10 +83,15 @@ def _coerce(values: dict, source: Path) -> dict:
     return out
 
 
+def own_options_files(video: Path) -> tuple[Path, Path]:
+    """A video's own options files, weakest first: `ball.scorecut.toml`, then `ball.mp4.scorecut.toml`."""
+    return video.with_name(video.stem + FILE_OPTIONS_SUFFIX), video.with_name(video.name + FILE_OPTIONS_SUFFIX)
+
+
 def options_for(video: Path, folder: Path) -> FileOptions:
-    """The options for `video`: defaults, then the folder's file, then the video's own file."""
+    """The options for `video`: defaults, then the folder's file, then the video's own files."""
     merged: dict = {}
-    for source in (folder / FOLDER_OPTIONS, video.with_name(video.name + FILE_OPTIONS_SUFFIX)):
+    for source in (folder / FOLDER_OPTIONS, *own_options_files(video)):
         if source.is_file():
             merged.update(_coerce(_read(source), source))
     return FileOptions(**merged)

@@ -37,7 +37,7 @@ from scorecut.plugins.client import (
 
 from .candidates import VIDEO_SUFFIXES, StabilityTracker, is_candidate_name, is_hidden_or_temporary
 from .journal import Journal
-from .options import FILE_OPTIONS_SUFFIX, FOLDER_OPTIONS, FileOptions, OptionsError, options_for
+from .options import FILE_OPTIONS_SUFFIX, FOLDER_OPTIONS, FileOptions, OptionsError, options_for, own_options_files
 from .outputs import atomic_write_text, extras_hook
 
 log = logging.getLogger("scorecut.watch")
@@ -213,7 +213,7 @@ class Watcher:
     def _signature(self, path: Path) -> tuple | None:
         """What must stay the same for a handled file to stay handled: it and its options files."""
         sig = []
-        for p in (path, self.folder / FOLDER_OPTIONS, path.with_name(path.name + FILE_OPTIONS_SUFFIX)):
+        for p in (path, self.folder / FOLDER_OPTIONS, *own_options_files(path)):
             try:
                 st = p.stat()
                 sig.append((st.st_size, st.st_mtime_ns))
@@ -340,7 +340,9 @@ class Watcher:
 
 def _job_options(options: FileOptions) -> JobOptions:
     return JobOptions(model=options.model, style=options.style, mood=options.mood, seed=options.seed,
-                      stems=options.stems, hits=options.hits, loop=options.loop, tail_s=options.tail_s)
+                      stems=options.stems, hits=options.hits, loop=options.loop, tail_s=options.tail_s,
+                      duck_dialogue=options.duck_dialogue, duck_amount_lu=options.duck_amount,
+                      duck_fade_s=options.duck_fade)
 
 
 class _ProgressLog:

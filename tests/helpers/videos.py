@@ -80,20 +80,16 @@ def _render_shot_frame(scene: np.ndarray, rng_obj: tuple, t: float, spec: VideoS
 def _audio(spec: VideoSpec, rate: int = 48_000) -> np.ndarray:
     n = int(round(spec.duration_s * rate))
     t = np.arange(n) / rate
-    rng = np.random.default_rng(spec.seed + 7)
     if spec.audio == "tone":
         return (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
     if spec.audio == "speech":
-        # Speech-like: band-limited noise with a 4-5 Hz syllable envelope and a voiced buzz.
+        # Real speech (espeak-ng): the detector is a trained voice-activity model.
+        from .speech import speech
+
         out = np.zeros(n, np.float32)
-        for start, end in spec.speech_spans_s:
+        for k, (start, end) in enumerate(spec.speech_spans_s):
             i0, i1 = int(start * rate), min(n, int(end * rate))
-            tt = t[i0:i1]
-            env = np.clip(np.sin(2 * np.pi * 4.5 * tt) ** 2, 0, 1)
-            f0 = 140 + 20 * np.sin(2 * np.pi * 0.7 * tt)
-            buzz = np.sign(np.sin(2 * np.pi * np.cumsum(f0) / rate)) * 0.3
-            noise = rng.normal(0, 0.1, i1 - i0)
-            out[i0:i1] = (env * (buzz + noise) * 0.5).astype(np.float32)
+            out[i0:i1] = speech((i1 - i0) / rate, rate, seed=spec.seed + k)[: i1 - i0]
         return out
     return np.zeros(n, np.float32)
 

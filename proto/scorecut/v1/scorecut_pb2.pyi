@@ -89,7 +89,7 @@ class Clip(_message.Message):
     def __init__(self, path: _Optional[str] = ..., media_id: _Optional[str] = ..., source_in_s: _Optional[float] = ..., source_out_s: _Optional[float] = ..., record_start_s: _Optional[float] = ..., record_end_s: _Optional[float] = ..., name: _Optional[str] = ...) -> None: ...
 
 class ScoreOptions(_message.Message):
-    __slots__ = ("model", "style", "mood", "tempo_min_bpm", "tempo_max_bpm", "seed", "stems", "sample_rate", "loudness_lufs", "duck_dialogue", "meter", "checkpoint", "sample_format", "hits", "reroll_start_s", "reroll_end_s", "reroll_seed", "loop", "tail_s")
+    __slots__ = ("model", "style", "mood", "tempo_min_bpm", "tempo_max_bpm", "seed", "stems", "sample_rate", "loudness_lufs", "duck_dialogue", "meter", "checkpoint", "sample_format", "hits", "reroll_start_s", "reroll_end_s", "reroll_seed", "loop", "tail_s", "duck_amount_lu", "duck_fade_s")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     STYLE_FIELD_NUMBER: _ClassVar[int]
     MOOD_FIELD_NUMBER: _ClassVar[int]
@@ -109,6 +109,8 @@ class ScoreOptions(_message.Message):
     REROLL_SEED_FIELD_NUMBER: _ClassVar[int]
     LOOP_FIELD_NUMBER: _ClassVar[int]
     TAIL_S_FIELD_NUMBER: _ClassVar[int]
+    DUCK_AMOUNT_LU_FIELD_NUMBER: _ClassVar[int]
+    DUCK_FADE_S_FIELD_NUMBER: _ClassVar[int]
     model: str
     style: str
     mood: str
@@ -128,7 +130,9 @@ class ScoreOptions(_message.Message):
     reroll_seed: int
     loop: bool
     tail_s: float
-    def __init__(self, model: _Optional[str] = ..., style: _Optional[str] = ..., mood: _Optional[str] = ..., tempo_min_bpm: _Optional[float] = ..., tempo_max_bpm: _Optional[float] = ..., seed: _Optional[int] = ..., stems: _Optional[_Iterable[str]] = ..., sample_rate: _Optional[int] = ..., loudness_lufs: _Optional[float] = ..., duck_dialogue: _Optional[bool] = ..., meter: _Optional[str] = ..., checkpoint: _Optional[str] = ..., sample_format: _Optional[str] = ..., hits: _Optional[_Iterable[_Union[HitPoint, _Mapping]]] = ..., reroll_start_s: _Optional[float] = ..., reroll_end_s: _Optional[float] = ..., reroll_seed: _Optional[int] = ..., loop: _Optional[bool] = ..., tail_s: _Optional[float] = ...) -> None: ...
+    duck_amount_lu: float
+    duck_fade_s: float
+    def __init__(self, model: _Optional[str] = ..., style: _Optional[str] = ..., mood: _Optional[str] = ..., tempo_min_bpm: _Optional[float] = ..., tempo_max_bpm: _Optional[float] = ..., seed: _Optional[int] = ..., stems: _Optional[_Iterable[str]] = ..., sample_rate: _Optional[int] = ..., loudness_lufs: _Optional[float] = ..., duck_dialogue: _Optional[bool] = ..., meter: _Optional[str] = ..., checkpoint: _Optional[str] = ..., sample_format: _Optional[str] = ..., hits: _Optional[_Iterable[_Union[HitPoint, _Mapping]]] = ..., reroll_start_s: _Optional[float] = ..., reroll_end_s: _Optional[float] = ..., reroll_seed: _Optional[int] = ..., loop: _Optional[bool] = ..., tail_s: _Optional[float] = ..., duck_amount_lu: _Optional[float] = ..., duck_fade_s: _Optional[float] = ...) -> None: ...
 
 class HitPoint(_message.Message):
     __slots__ = ("time_s", "kind")
