@@ -25,6 +25,7 @@ from ..interface import (
 )
 from .arrangement import arrange
 from .directions import LOOP_RING_S, fold_loop, silence_breaks
+from .midi import MIDI_EXTRA, score_mid_base64
 from .plan import make_plan
 from .styles import MOODS, STYLES
 
@@ -80,4 +81,5 @@ class ComposerModel:
         check_cancelled(cancel)
         progress("synthesize", 1.0)
         extra = {"tempo_reason": plan.tempo_reason, **directing.report(options, arrangement.plan)}
+        extra[MIDI_EXTRA] = score_mid_base64(arrangement, plan.duration_s)  # the client writes score.mid
         return ModelOutput(sample_rate=options.sample_rate, stems=stems, plan=arrangement.plan, extra=extra)

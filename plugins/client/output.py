@@ -12,6 +12,7 @@ temporary folder is removed and nothing is left in `out_dir`.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from .score_document import score_document
 from .types import JobEvent, JobFailed, JobResult
 from .wav import StreamingWav
 
+MIDI_EXTRA = "score_mid_base64"  # models/composer/midi.MIDI_EXTRA: score.mid's bytes in the model's extras
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_\-]+")  # stem names become file names: no paths from the wire
 
 
@@ -151,6 +153,13 @@ class JobWriter:
             entries[name] = {"name": name, "file": path.name, "samples": int(info.frames),
                              "channels": int(wav.channels), "sha256": sha256_file(path)}
         score = score_document(self.analysis, self.plan, manifest)
+        midi = score.pop(MIDI_EXTRA, None)
+        if isinstance(midi, str) and midi:  # the composer's performance, beside the stems
+            try:
+                (self.temp / "score.mid").write_bytes(base64.b64decode(midi, validate=True))
+            except ValueError:
+                raise JobFailed("DATA_LOSS", "the server's score.mid is damaged; score again") from None
+            score["midi"] = {"file": "score.mid", "sha256": sha256_file(self.temp / "score.mid")}
         score["mix"] = entries["mix"]
         score["stems"] = [entries[info.name] for info in manifest.stems if info.name != "mix"]
         if self.request is not None:
