@@ -7,10 +7,10 @@ import queue
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 
 import grpc
-from concurrent.futures import ThreadPoolExecutor
 
 from scorecut import __version__
 from scorecut.models.events import AnalysisReady, Progress, Started
@@ -133,7 +133,7 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
                         where = log_file()
                         raise RpcFailure(grpc.StatusCode.INTERNAL, "the server's model worker stopped"
                                          + (f" (the server log {where} says why)" if where else "")
-                                         + "; restart the server (scorecut serve) and send the job again")
+                                         + "; restart the server (scorecut serve) and send the job again") from None
                     continue
                 if isinstance(event, Started):
                     started = time.monotonic()

@@ -52,7 +52,8 @@ def test_cancel_stops_the_job():
 
 def test_tempo_range_option_is_kept():
     a = analysis(duration=8.0, cuts=(2.1, 5.3))
-    out = ComposerModel().compose(None, a, ScoreOptions(style="corporate", tempo_min_bpm=90, tempo_max_bpm=95, sample_rate=22_050))
+    options = ScoreOptions(style="corporate", tempo_min_bpm=90, tempo_max_bpm=95, sample_rate=22_050)
+    out = ComposerModel().compose(None, a, options)
     assert 90 * 0.94 <= out.plan.tempo_bpm <= 95 * 1.06
     assert all(x.shape == (2, 8 * 22_050) for x in out.stems.values())
 
@@ -73,7 +74,7 @@ def test_all_stems_rendered_and_the_mix_is_the_whole_piece_when_fewer_are_asked(
 @pytest.mark.parametrize("duration,cuts", [(0.2, ()), (1.0, ()), (2.0, (0.0, 1.0)), (5.0, (0.5, 0.7, 0.9, 4.5))])
 @pytest.mark.parametrize("meter", ["4/4", "3/4", "6/8"])
 def test_tiny_and_crowded_segments_still_give_exact_lengths(duration, cuts, meter):
-    out = ComposerModel().compose(None, analysis(duration=duration, cuts=cuts), ScoreOptions(style="acoustic_pop", meter=meter,
-                                                                                       sample_rate=22_050))
+    options = ScoreOptions(style="acoustic_pop", meter=meter, sample_rate=22_050)
+    out = ComposerModel().compose(None, analysis(duration=duration, cuts=cuts), options)
     n = int(round(duration * 22_050))
     assert all(x.shape == (2, n) and np.isfinite(x).all() for x in out.stems.values())
