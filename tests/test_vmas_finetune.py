@@ -214,3 +214,17 @@ def test_train_cli_says_how_to_install_a_missing_base(world, tmp_path):
     bad = _cli("train", "--config", "debug", "--init", str(tmp_path), "--data", str(world["data"]), "--steps", "1",
                "--out", str(tmp_path / "run"), env=env, timeout=120)
     assert bad.returncode == 1 and "not a MusicGen folder" in bad.stderr
+
+
+def test_models_add_vmas_installs_a_fine_tune_that_verifies_on_its_base(run, world, tmp_path):
+    from scorecut.models.vmas.install import install, verify
+
+    models = _models_dir(world["home"])
+    path = install(run["path"], models)
+    installed = load_checkpoint(path)
+    assert installed["optimizer"] is None and installed["ema"] is None
+    assert installed["base"] == load_checkpoint(run["path"])["base"]  # still tied to its MusicGen
+    report = verify(model_dir=models)
+    assert report["installed"] and report["finite"] and report["samples"] == 8000  # 1 s at 8 kHz
+    with pytest.raises(ModelUnavailable, match="not installed"):
+        verify(model_dir=tmp_path, checkpoint=str(path))  # no MusicGen there
