@@ -8,6 +8,8 @@ import os
 import sys
 from dataclasses import dataclass
 
+from scorecut.v1 import DEFAULT_PORT
+
 
 @dataclass(frozen=True)
 class Check:
@@ -20,7 +22,7 @@ class Check:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--server", default="", metavar="ADDR",
-                   help="server to check (default $SCORECUT_SERVER or 127.0.0.1:50777; "
+                   help=f"server to check (default $SCORECUT_SERVER or 127.0.0.1:{DEFAULT_PORT}; "
                         "an address given here must answer)")
     p.add_argument("--token", default=os.environ.get("SCORECUT_TOKEN", ""), metavar="T")
 

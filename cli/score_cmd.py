@@ -1,7 +1,7 @@
 """`scorecut score VIDEO...`: score videos through a server; stems and score.json out.
 
 Several VIDEOs make one timeline segment in order; each may carry a media-fragment range
-(`clip.mp4#t=1.5,4`). Talks to the server at --server (default 127.0.0.1:50777, or
+(`clip.mp4#t=1.5,4`). Talks to the server at --server (default 127.0.0.1 on the default port, or
 $SCORECUT_SERVER); when nothing answers at a loopback address it starts a detached local server
 and reuses it later. Exit codes: 0 ok, 1 job failed, 2 usage or bad input, 3 server unavailable.
 
@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from scorecut.v1 import SAMPLE_FORMATS
+from scorecut.v1 import DEFAULT_PORT, SAMPLE_FORMATS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -61,7 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(a single video; a trimmed one starts at the keyframe before the in point)")
     p.add_argument("--plot", action="store_true", help="also write alignment.png: cuts, motion, beats, sections")
     p.add_argument("--server", default="", metavar="ADDR",
-                   help="server address (default $SCORECUT_SERVER or 127.0.0.1:50777)")
+                   help=f"server address (default $SCORECUT_SERVER or 127.0.0.1:{DEFAULT_PORT})")
     p.add_argument("--token", default=os.environ.get("SCORECUT_TOKEN", ""), metavar="T",
                    help="token for a server that requires one (default $SCORECUT_TOKEN)")
     p.add_argument("--tls-ca", default="", metavar="PEM",
