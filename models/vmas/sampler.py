@@ -100,4 +100,4 @@ def offsets(refs: list[int], n_grains: int, has_next: list[bool], seed: int, dra
     """Random offsets in [0, n_grains) for windows followed by the same video's next; 0 for others."""
     g = torch.Generator().manual_seed(seed * 104_729 + draw)
     picks = torch.randint(max(1, n_grains), (len(refs),), generator=g).tolist()
-    return [WindowRef(i, o if has_next[i] else 0) for i, o in zip(refs, picks)]
+    return [WindowRef(i, o if has_next[i] else 0) for i, o in zip(refs, picks, strict=True)]

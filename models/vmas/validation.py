@@ -48,7 +48,7 @@ def beat_f_measure(net, batch: dict) -> float:
     fr = net.cfg.codec.frame_rate
     heard = net.beat_activation(batch["codes"]).float().cpu().numpy()  # (B, T)
     truth = batch["music_beat"].float().cpu().numpy()  # (B, T)
-    scores = [beat_agreement(beats_of(h, fr), beats_of(t, fr)) for h, t in zip(heard, truth)]
+    scores = [beat_agreement(beats_of(h, fr), beats_of(t, fr)) for h, t in zip(heard, truth, strict=True)]
     return float(np.mean(scores)) if scores else 0.0
 
 
@@ -90,7 +90,7 @@ def validate(net, batches: list[dict]) -> dict:
     for batch in batches:
         ce = codebook_losses(net, batch)
         w = batch["codes"].shape[0]
-        per_q = [w * c for c in ce] if per_q is None else [a + w * c for a, c in zip(per_q, ce)]
+        per_q = [w * c for c in ce] if per_q is None else [a + w * c for a, c in zip(per_q, ce, strict=True)]
         beat_f.append(w * beat_f_measure(net, batch))
         weights.append(w)
     total = sum(weights)
