@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="jobs that may wait behind the running one (default %(default)s)")
     parser.add_argument("--cache-dir", type=Path, help="results and uploads (default: the user cache folder)")
     parser.add_argument("--model-dir", type=Path, help="installed model checkpoints (default: the user data folder)")
+    parser.add_argument("--ray", metavar="ADDRESS", default="",
+                        help="run the jobs on a Ray cluster (Ray Serve replicas): local, auto or the cluster's "
+                             "address; needs pip install 'scorecut[ray]'")
+    parser.add_argument("--replicas", type=int, default=1, metavar="N", help="with --ray: model workers (default 1)")
+    parser.add_argument("--gpus-per-replica", type=float, default=0.0, metavar="G",
+                        help="with --ray: GPUs Ray gives each replica (default 0: CPU)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                         type=str.upper, help="log detail (default %(default)s)")
 
@@ -47,6 +53,11 @@ def config_from_args(args):
 
 
 def run(args) -> int:
+    if args.ray:
+        from scorecut.server.ray_serve import RayOptions, serve_on_ray
+
+        return serve_on_ray(config_from_args(args), RayOptions(args.ray, args.replicas, args.gpus_per_replica),
+                            log_level=args.log_level)
     from scorecut.server.app import serve
 
     return serve(config_from_args(args), log_level=args.log_level)

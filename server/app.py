@@ -83,10 +83,11 @@ def resolve_device(device: str) -> str:
 class ScorecutServer:
     """The running server: gRPC, the health service, the job queue."""
 
-    def __init__(self, config: ServerConfig, device: str):
+    def __init__(self, config: ServerConfig, device: str, jobs=None):
         self.config = config
         self.device = device
-        self.jobs = JobQueue(config.max_queue, device, config.model_dir)
+        # `jobs`: another queue with JobQueue's interface (server/ray_serve.py: Ray Serve replicas)
+        self.jobs = jobs if jobs is not None else JobQueue(config.max_queue, device, config.model_dir)
         self.servicer = ScorecutServicer(config, device, self.jobs)
         self.health = health.HealthServicer()
         self.limits = StreamLimits(stream_limit(config.max_streams, config.max_queue), config.stream_idle_s)
@@ -130,7 +131,7 @@ class ScorecutServer:
         log.info("stopped")
 
 
-def serve(config: ServerConfig, log_level: str = "INFO") -> int:
+def serve(config: ServerConfig, log_level: str = "INFO", jobs=None) -> int:
     """Run until SIGINT/SIGTERM. Returns the process exit status."""
     problems = config.problems()
     if problems:
@@ -141,7 +142,7 @@ def serve(config: ServerConfig, log_level: str = "INFO") -> int:
     raise_open_file_limit()
     device = resolve_device(config.device)
     try:
-        server = ScorecutServer(config, device)
+        server = ScorecutServer(config, device, jobs)
     except RuntimeError:  # grpc: the port could not be bound
         print(f"scorecut serve: cannot listen on {config.address}: the address is in use or not on this "
               "machine; is another server running there? choose another --port or --host", file=sys.stderr)

@@ -1,0 +1,122 @@
+"""Scorecut on Ray: `scorecut serve --ray local --replicas 2` against the single-node server.
+
+One Ray head on loopback (the machine's CPUs: 2) serves the whole module; the single-node server is
+the suite's shared one. Timeouts are generous: a loaded 2-core machine starts Ray in tens of seconds.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+import time
+
+import grpc
+import pytest
+
+pytest.importorskip("ray.serve", reason="Ray Serve is the `ray` extra: pip install 'scorecut[ray]'")
+
+from scorecut.v1 import scorecut_pb2 as pb  # noqa: E402
+from tests.helpers.server_calls import assert_actionable, clip, collect, request, score, status_of, stub, video  # noqa: E402
+from tests.helpers.servers import ServerProcess, free_port, isolated_env, wait_serving  # noqa: E402
+
+RAY_START_S = 300  # a local Ray head, Serve and two replicas importing torch, on a loaded machine
+REPLICA_LINE = re.compile(r"job ([0-9a-f]{32}) running on Ray replica (\S+)")
+
+
+@pytest.fixture(scope="module")
+def ray_server(tmp_path_factory, media_root):
+    home = tmp_path_factory.mktemp("ray-home")
+    srv = ServerProcess(free_port(), home, media_root, ["--ray", "local", "--replicas", "2"])
+    cmd = [sys.executable, "-m", "scorecut.cli.main", "serve", "--host", "127.0.0.1", "--port", str(srv.port),
+           "--media-root", str(media_root), *srv.args]
+    srv.proc = subprocess.Popen(cmd, env=isolated_env(home), stdout=open(srv.log_path, "ab"),
+                                stderr=subprocess.STDOUT)
+    try:
+        wait_serving(srv.address, timeout_s=RAY_START_S, proc=srv.proc)
+        yield srv
+    finally:
+        if srv.proc.poll() is None:
+            srv.proc.terminate()
+            try:
+                srv.proc.wait(timeout=60)  # the local Ray head goes down with it
+            except subprocess.TimeoutExpired:
+                srv.proc.kill()
+                srv.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def short(media_root):
+    return video(media_root, "short-3s.mp4", 3.0, cuts_s=(1.2,))
+
+
+@pytest.fixture(scope="module")
+def long(media_root):
+    return video(media_root, "long-40s.mp4", 40.0, cuts_s=(7.3, 15.1, 22.8, 31.4), fps=12)
+
+
+def replicas_of(log: str) -> dict[str, str]:
+    return dict(REPLICA_LINE.findall(log))
+
+
+def running(events, stage: str = ""):
+    """Read a Score stream until its job runs (and reaches `stage`); returns the job id."""
+    job_id = None
+    for event in events:
+        job_id = job_id or event.job_id
+        if event.WhichOneof("event") == "progress" and event.progress.stage != "queued" \
+                and event.progress.stage.startswith(stage):
+            return job_id
+    raise AssertionError("the stream ended before the job ran")
+
+
+def test_same_request_same_bytes_as_the_single_node_server(server, ray_server, short):
+    req = request(clip(short, source_in_s=0.25, source_out_s=2.75), seed=31, sample_format="s24le")
+    single = score(server.address, req, timeout=300)
+    on_ray = score(ray_server.address, req, timeout=300)
+    assert not on_ray.accepted.cached
+    names = [s.name for s in single.manifest.stems]
+    assert names == [s.name for s in on_ray.manifest.stems] and "mix" in names
+    for name in names:
+        assert on_ray.sha256(name) == single.sha256(name), f"stem {name} differs on Ray"
+    assert on_ray.kinds() == single.kinds()
+
+
+def test_a_burst_of_four_reaches_both_replicas(ray_server, short):
+    results: dict[int, object] = {}
+
+    def one(seed: int) -> None:
+        results[seed] = score(ray_server.address, request(clip(short), seed=seed), timeout=300)
+
+    threads = [threading.Thread(target=one, args=(seed,)) for seed in range(200, 204)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=400)
+    assert sorted(results) == [200, 201, 202, 203]
+    for r in results.values():
+        assert r.kinds()[-1] == "manifest" and not r.accepted.cached
+    ids = {r.job_id for r in results.values()}
+    where = replicas_of(ray_server.log())
+    assert ids <= set(where), "every job names the replica it ran on"
+    assert len({where[i] for i in ids}) == 2, f"one replica took all four: {[where[i] for i in ids]}"
+
+
+def test_cancel_through_the_ingress_frees_the_replica_within_a_second(ray_server, long, short):
+    s, _ = stub(ray_server.address)
+    first = s.Score(request(clip(long), seed=41), timeout=300)
+    second = s.Score(request(clip(long), seed=42), timeout=300)
+    first_id, second_id = running(first, "synth"), running(second, "synth")
+    waiting = s.Score(request(clip(short), seed=43), timeout=300)
+    assert next(waiting).accepted.queue_position == 1  # both replicas are busy
+    time.sleep(0.2)
+    cancelled_at = time.monotonic()
+    assert s.CancelJob(pb.CancelJobRequest(job_id=first_id), timeout=10).found
+    running(waiting)
+    freed_s = time.monotonic() - cancelled_at
+    assert freed_s < 1.0, f"the replica took {freed_s:.2f} s to take the next job after a cancel"
+    assert_actionable(status_of(lambda: first), grpc.StatusCode.CANCELLED, "cancelled")
+    assert s.CancelJob(pb.CancelJobRequest(job_id=second_id), timeout=10).found
+    assert_actionable(status_of(lambda: second), grpc.StatusCode.CANCELLED, "cancelled")
+    assert collect(waiting).events[-1].WhichOneof("event") == "manifest"
