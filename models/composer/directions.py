@@ -43,3 +43,29 @@ def fold_loop(stems: dict[str, np.ndarray], frames: int) -> dict[str, np.ndarray
             y[:, : part.shape[1]] += part
         out[name] = y
     return out
+
+
+BREATH_S = 0.09  # before a hit the music draws breath this long, as trailer cues "suck" before an impact
+BREATH_DB = -14.0  # how far it dips; the hit then lands on near quiet and is heard as a hit, whatever plays
+
+
+def breathe_before(stems: dict[str, np.ndarray], times_s, sample_rate: int) -> None:
+    """Stems dipped IN PLACE over the BREATH_S before each time (a raised-cosine fall, then back
+    to full level exactly at the time): the accent on the hit stands out from what precedes it."""
+    if not len(times_s):
+        return
+    frames = next(iter(stems.values())).shape[1]
+    gain = np.ones(frames, np.float32)
+    floor = np.float32(10.0 ** (BREATH_DB / 20.0))
+    n = int(BREATH_S * sample_rate)
+    fall = max(1, n // 3)
+    shape = np.full(n, floor, np.float32)
+    shape[:fall] = floor + (1.0 - floor) * (0.5 + 0.5 * np.cos(np.pi * np.arange(fall) / fall))
+    for t in times_s:
+        end = int(round(t * sample_rate))
+        start = end - n
+        if start < 0 or end > frames:
+            continue
+        gain[start:end] = np.minimum(gain[start:end], shape)
+    for x in stems.values():
+        x *= gain

@@ -24,7 +24,7 @@ from ..interface import (
     no_progress,
 )
 from .arrangement import arrange
-from .directions import LOOP_RING_S, fold_loop, silence_breaks
+from .directions import LOOP_RING_S, breathe_before, fold_loop, silence_breaks
 from .midi import MIDI_EXTRA, score_mid_base64
 from .plan import make_plan
 from .styles import MOODS, STYLES
@@ -78,6 +78,8 @@ class ComposerModel:
         if plan.loop:
             stems = fold_loop(stems, frames)
         silence_breaks(stems, plan.breaks_s, options.sample_rate)
+        breathe_before(stems, [float(plan.beats_s[b]) for b, kind in plan.hit_beats if kind == "hit"],
+                       options.sample_rate)
         check_cancelled(cancel)
         progress("synthesize", 1.0)
         extra = {"tempo_reason": plan.tempo_reason, **directing.report(options, arrangement.plan)}

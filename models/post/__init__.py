@@ -182,6 +182,37 @@ def _search_static(peaks, shaped, static: float, estimate: GainLoudness, target:
     return static
 
 
+LOOP_WARMUP_S = 2.0  # a loop is finished with this much of its own end before it (its gain going round)
+LOOP_LOOKAHEAD_S = 0.1  # ... and this much of its start after it, for the limiter's look-ahead
+
+
+def _finish_loop(output: ModelOutput, analysis, options: ScoreOptions, cancel=None) -> FinishedScore:
+    """A loop finished as it plays: round and round. The DC blocker, the compressor and the
+    limiter start with the state the loop's own end leaves them in (its end is put before it, its
+    start after it, and both are cut off again), so the join gets no step from post-processing."""
+    from dataclasses import replace
+
+    sr = int(output.sample_rate)
+    frames = int(round(float(analysis.duration_s) * sr))
+    before, after = min(int(LOOP_WARMUP_S * sr), frames), min(int(LOOP_LOOKAHEAD_S * sr), frames)
+
+    def round_trip(x):
+        x = _fit_length(x, frames)
+        return np.concatenate([x[:, frames - before :], x, x[:, :after]], axis=1)
+
+    padded = replace(output, stems={k: round_trip(x) for k, x in output.stems.items()},
+                     native_mix=None if output.native_mix is None else round_trip(output.native_mix))
+    shift = before / sr
+    longer = replace(analysis, duration_s=(before + frames + after) / sr,
+                     speech_times_s=np.asarray(analysis.speech_times_s) + shift)
+    done = _finish(padded, longer, replace(options, tail_s=0.0), consume=True, cancel=cancel, ends=False)
+    keep = slice(before, before + frames)
+    mix = np.ascontiguousarray(done.mix[:, keep])
+    stems = {k: np.ascontiguousarray(x[:, keep]) for k, x in done.stems.items()}
+    return replace(done, mix=mix, stems=stems, loudness_lufs=integrated_loudness(mix, sr),
+                   true_peak_dbtp=true_peak_dbtp(mix))
+
+
 def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: bool = False,
            cancel=None) -> FinishedScore:
     """Post-process a model's output into the finished score the server streams.
@@ -194,6 +225,14 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
     (BS.1770 integrated) within LOUDNESS_TOLERANCE_LU, true peak <= -1 dBTP. Stems: those the model
     gave that the options ask for; the mix is the sum of every stem the model gave.
     """
+    if options.loop:
+        return _finish_loop(output, analysis, options, cancel)
+    return _finish(output, analysis, options, consume=consume, cancel=cancel, ends=True)
+
+
+def _finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: bool, cancel,
+            ends: bool) -> FinishedScore:
+    """finish's work; `ends=False` leaves the first and last samples unfaded (a loop's)."""
     sr = int(output.sample_rate)
     frames = int(round((float(analysis.duration_s) + float(options.tail_s)) * sr))  # a ring-out lengthens it
     extra: dict = dict(output.extra)  # the model's own notes for score.json travel with the result
@@ -239,7 +278,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
         # Near silence: normalising would only raise noise. Keep it as it is, said in the result.
         extra["loudness_note"] = "the music is near silent; its loudness was left as it is"
         del mix0
-        fades = _fade(np.ones(frames, dtype=np.float32) if gain is None else gain, sr, not options.loop)
+        fades = _fade(np.ones(frames, dtype=np.float32) if gain is None else gain, sr, ends)
         stems, mix = _apply(parts, fades)
         loudness, tp_estimate = None, None
     else:
@@ -263,7 +302,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
         check_cancelled(cancel)
         # The gain after the compressor is applied in place, never kept whole: on a 10-minute
         # segment that is one 115 MB curve less beside the mix.
-        stems, mix = _apply(parts, _times_after(shaped, peaks, static, sr, not options.loop), cancel)
+        stems, mix = _apply(parts, _times_after(shaped, peaks, static, sr, ends), cancel)
         del shaped
         check_cancelled(cancel)
         # The reported measure is pyloudnorm's; where the fast estimate strayed, correct by it.
@@ -272,8 +311,8 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
         if abs(error) > 0.5 and not capped:
             old, static = static, static * 10.0 ** (error / 20.0)
             # The stems already carry the old gain: apply the change relative to it.
-            change = _times_after(np.ones(frames, dtype=np.float32), peaks, static, sr, not options.loop)
-            before = _times_after(np.ones(frames, dtype=np.float32), peaks, old, sr, not options.loop)
+            change = _times_after(np.ones(frames, dtype=np.float32), peaks, static, sr, ends)
+            before = _times_after(np.ones(frames, dtype=np.float32), peaks, old, sr, ends)
             np.divide(change, before, out=change, where=before > 0)
             del before
             stems, mix = _apply(stems, change)
@@ -282,7 +321,7 @@ def finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: boo
         else:
             loudness = target - error
         # The detector's peaks under the gain applied since them: the meter's guide.
-        tp_estimate = _times_after(peaks, peaks, static, sr, not options.loop)
+        tp_estimate = _times_after(peaks, peaks, static, sr, ends)
     check_cancelled(cancel)
     tp = _measured(true_peak_dbtp, mix, estimate=tp_estimate, cancel=cancel)
     check_cancelled(cancel)
