@@ -191,6 +191,18 @@ def test_cli_directs_through_the_server(server, media_root, tmp_path):
     for name in ("mix.wav", "drums.wav"):
         audio, rate = read_wav(folder / name)[:2]
         assert audio.shape[0] == int(round(7.5 * rate)), name  # (frames, channels)
+    # The same take with 2-3.5 s re-rolled: a take of its own, sample-identical outside the handles.
+    again = run_cli("score", str(video), "--server", server.address, "--out-dir", str(out), "--seed", "2",
+                    "--hit", "3.1", "--hit", "4.4:stop", "--tail", "1.5", "--stems", "drums",
+                    "--reroll", "2,3.5", "--reroll-seed", "7", home=tmp_path / "home")
+    assert again.returncode == 0, again.stderr
+    first, rate = read_wav(folder / "mix.wav")[:2]
+    second = read_wav(out / "directed-2" / "mix.wav")[0]
+    outside = np.r_[0: int(1.5 * rate), int(4.0 * rate): len(first)]
+    assert np.array_equal(first[outside], second[outside]) and not np.array_equal(first, second)
+    assert json.loads((out / "directed-2" / "score.json").read_text())["reroll"]["seed"] == 7
+    no_seed = run_cli("score", str(video), "--server", server.address, "--reroll", "2,3", home=tmp_path / "home")
+    assert no_seed.returncode != 0 and "--reroll-seed" in no_seed.stderr
     bad = run_cli("score", str(video), "--server", server.address, "--out-dir", str(out), "--hit", "3:boom",
                   home=tmp_path / "home")
     assert bad.returncode != 0 and "unknown kind 'boom'" in bad.stderr and "Traceback" not in bad.stderr
