@@ -73,5 +73,19 @@ def _summary(a, path: str) -> None:
     if len(a.speech):
         share = float((a.speech > 0.5).mean())
         print(f"speech: {100 * share:.0f}% of the time")
+    elif _has_sound(path):
+        print("speech: none measured: the sound could not be decoded (a damaged audio stream, or a codec "
+              "this build cannot read); re-export the clip to hear it here")
     else:
         print("speech: no audio track")
+
+
+def _has_sound(path: str) -> bool:
+    """Whether the file carries an audio stream (whose decode then gave nothing)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio)
+    except (av.FFmpegError, OSError):
+        return False

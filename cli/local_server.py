@@ -89,9 +89,12 @@ def _spawn(address: str, log_path: Path) -> subprocess.Popen:
         kwargs["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
     else:
         kwargs["start_new_session"] = True  # own session: no SIGHUP/SIGINT from our terminal
+    from scorecut.plugins.client.local_secret import SECRET_ENV, ensure_secret
+
+    env = {**os.environ, SECRET_ENV: ensure_secret()}  # the user's own server: it requires the secret
     with open(log_path, "ab") as log:
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=str(Path.home()), close_fds=True, **kwargs)
+                                cwd=str(Path.home()), close_fds=True, env=env, **kwargs)
 
 
 def _log_tail(path: Path, lines: int = 15) -> str:

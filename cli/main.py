@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "models": "list, add and verify models",
     "doctor": "check this machine: device, codecs, models, server",
     "train": "train the VMAS model on a folder of music videos",
+    "stop": "stop the background server that `scorecut score` started",
 }
 
 

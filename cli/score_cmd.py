@@ -272,6 +272,9 @@ def run(args) -> int:
     print(f"{folder}")
     summary = [f"{score.get('duration_s', 0):.2f} s", f"{score.get('tempo_bpm', 0):.1f} BPM",
                str(score.get("key", "")), f"model {score.get('model', '')}", f"seed {score.get('seed', '')}"]
+    if score.get("mood"):
+        summary.insert(3, f"mood {score['mood']}" + (" (from the picture)" if score.get("mood_source") == "picture"
+                                                     else ""))
     if result.cached:
         summary.append("from cache")
     print("  " + ", ".join(s for s in summary if s), file=sys.stderr)

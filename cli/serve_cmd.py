@@ -43,13 +43,23 @@ def config_from_args(args):
     from scorecut.server.config import ServerConfig, default_cache_dir, default_model_dir
 
     return ServerConfig(
-        host=args.host, port=args.port, device=args.device, token=args.token,
+        # A server `scorecut score` started gets its user's secret through the environment (never
+        # the command line, which other users can read): it is that user's own.
+        host=args.host, port=args.port, device=args.device, token=args.token or _started_secret(),
         tls_cert=args.tls_cert, tls_key=args.tls_key,
         media_roots=tuple(p.expanduser().resolve() for p in (args.media_roots or [Path.home()])),
         cache_dir=(args.cache_dir or default_cache_dir()).expanduser(),
         model_dir=(args.model_dir or default_model_dir()).expanduser(),
         max_duration_s=args.max_duration, max_clips=args.max_clips,
         max_upload_bytes=int(args.max_upload_mb * 1e6), max_queue=args.max_queue)
+
+
+def _started_secret() -> str:
+    import os
+
+    from scorecut.plugins.client.local_secret import SECRET_ENV
+
+    return os.environ.pop(SECRET_ENV, "")
 
 
 def run(args) -> int:

@@ -33,13 +33,28 @@ def run(args: argparse.Namespace) -> int:
     settings = WatchSettings(folder=folder, server=server, token=args.token, polling=args.polling,
                              once=args.once, stable_s=args.stable_seconds, move_done=args.move_done)
     try:
-        watcher = Watcher(settings)
+        watcher = Watcher(settings, start_server=_local_starter(server, args.token))
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: watcher.stop())
         return watcher.run()
     except OptionsError as exc:
         print(f"scorecut watch: {exc}", file=sys.stderr)
         return 2
+
+
+def _local_starter(address: str, token: str | None):
+    """Starts this user's background server at a loopback address, as `scorecut score` does."""
+    from scorecut.plugins.client import is_loopback
+
+    if not is_loopback(address):
+        return None
+
+    def start() -> None:
+        from .local_server import ensure_local_server
+
+        ensure_local_server(address, token=token, notify=logging.getLogger("scorecut.watch").info)
+
+    return start
 
 
 def _setup_logging(folder: Path) -> None:

@@ -131,6 +131,29 @@ class ScorecutServer:
         log.info("stopped")
 
 
+def _port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on host:port (port 0 asks for any free one: never)."""
+    import socket
+
+    if not port:
+        return False
+    try:
+        infos = socket.getaddrinfo(host.strip("[]") or None, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return False  # an unknown host: gRPC's bind says so
+    for family, kind, proto, _, addr in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds: TIME_WAIT is free
+            try:
+                probe.bind(addr)
+            except OSError as error:
+                import errno
+
+                if error.errno == errno.EADDRINUSE:
+                    return True
+    return False
+
+
 def serve(config: ServerConfig, log_level: str = "INFO", jobs=None) -> int:
     """Run until SIGINT/SIGTERM. Returns the process exit status."""
     problems = config.problems()
@@ -141,6 +164,10 @@ def serve(config: ServerConfig, log_level: str = "INFO", jobs=None) -> int:
     log_path = setup_logging(config.log_dir, log_level)
     raise_open_file_limit()
     device = resolve_device(config.device)
+    if _port_in_use(config.host, config.port):  # said in one line, before gRPC logs its own bind error
+        print(f"scorecut serve: cannot listen on {config.address}: the address is in use; is another server "
+              "running there? stop it (`scorecut stop`) or choose another --port", file=sys.stderr)
+        return 1
     try:
         server = ScorecutServer(config, device, jobs)
     except RuntimeError:  # grpc: the port could not be bound

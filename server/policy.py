@@ -110,8 +110,8 @@ class TokenInterceptor(grpc.ServerInterceptor):
         if token_matches(handler_call_details.invocation_metadata, self._token):
             return handler
         has_auth = any(k.lower() == "authorization" for k, _ in handler_call_details.invocation_metadata or ())
-        message = ("wrong token: the server was started with --token; send the same token "
-                   "(authorization: Bearer TOKEN)") if has_auth else (
+        message = ("wrong token: the server was started with --token (or by `scorecut score` for its user, "
+                   "whose own it then is); send the same token (authorization: Bearer TOKEN)") if has_auth else (
                    "this server needs a token: send it as 'authorization: Bearer TOKEN' metadata "
                    "(the client's --token option)")
         return _aborting_handler(handler, grpc.StatusCode.UNAUTHENTICATED, message)

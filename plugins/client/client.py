@@ -18,6 +18,7 @@ from scorecut.v1 import scorecut_pb2 as pb
 from scorecut.v1 import scorecut_pb2_grpc as pb_grpc
 from scorecut.v1 import sha256_file
 
+from .local_secret import other_users_server, read_secret
 from .output import BeforeLand, JobWriter
 from .request import build_request, request_record
 from .types import (
@@ -79,7 +80,9 @@ class ScorecutClient:
         # remote=None: a non-loopback address cannot read our paths, so media are uploaded.
         self.remote = (not is_loopback(address)) if remote is None else bool(remote)
         self.uploads = 0  # UploadMedia calls made (HasMedia hits are not counted)
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self._token_given = bool(token)  # a token the user gave: they chose this server on purpose
+        self._token = token
+        self._local = is_loopback(address)
         self._sha_cache: dict[tuple, str] = {}
         options = [("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
                    ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
@@ -98,6 +101,13 @@ class ScorecutClient:
             self._channel = grpc.insecure_channel(address, options=options)
         self._stub = pb_grpc.ScorecutStub(self._channel)
         self._health = self._channel.unary_unary(_HEALTH_CHECK)  # bytes in, bytes out
+
+    @property
+    def _metadata(self) -> tuple:
+        """The call's credentials: the token given, or for a loopback address this user's secret
+        (read at each call: the server this client waited for may have created it meanwhile)."""
+        token = self._token or (read_secret() if self._local else None)
+        return (("authorization", f"Bearer {token}"),) if token else ()
 
     # -- connection ---------------------------------------------------------------------------
     def __enter__(self) -> ScorecutClient:
@@ -212,6 +222,10 @@ class ScorecutClient:
         clips = list(clips)
         # What score.json records; building it checks the values (a seed out of range) before any call.
         record = request_record(clips, options, duration_s=duration_s)
+        if is_loopback(self.address) and not self._token_given:
+            not_ours = other_users_server(self.address)  # asked of the OS, before any call
+            if not_ours:  # never send media to another user's server unasked
+                raise JobFailed("PERMISSION_DENIED", not_ours)
         # A second, waiting try rides out gRPC's reconnect backoff after the server came back.
         if not (self.ping(timeout=5.0) or self.ping(timeout=2.5, wait_for_ready=True)):
             raise ServerUnavailable(f"no Scorecut server answers at {self.address}: {START_HINT}")

@@ -153,6 +153,8 @@ class JobWriter:
             entries[name] = {"name": name, "file": path.name, "samples": int(info.frames),
                              "channels": int(wav.channels), "sha256": sha256_file(path)}
         score = score_document(self.analysis, self.plan, manifest)
+        if "mood" in score:  # the user's word, or what the picture said
+            score["mood_source"] = "asked" if (self.request or {}).get("options", {}).get("mood") else "picture"
         midi = score.pop(MIDI_EXTRA, None)
         if isinstance(midi, str) and midi:  # the composer's performance, beside the stems
             try:

@@ -20,7 +20,7 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from scorecut.plugins.client import (
@@ -43,7 +43,9 @@ from .outputs import atomic_write_text, extras_hook
 log = logging.getLogger("scorecut.watch")
 
 # gRPC codes that say "the server could not do it now", not "this file is bad": retried.
-RETRYABLE_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED", "ABORTED", "UNKNOWN"})
+# A refused credential is the server's setup, not the file's fault: waited for too.
+RETRYABLE_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED", "ABORTED", "UNKNOWN",
+                             "UNAUTHENTICATED"})
 MAX_ATTEMPTS = 5  # a job started this often without finishing is failed (it may crash the server)
 
 
@@ -67,8 +69,11 @@ class _Retry(Exception):
 
 
 class Watcher:
-    def __init__(self, settings: WatchSettings, client: ScorecutClient | None = None):
+    def __init__(self, settings: WatchSettings, client: ScorecutClient | None = None, start_server=None):
+        """`start_server()`: starts this user's local server when none answers (as `scorecut score`
+        does); raises ServerUnavailable when it cannot. None: only wait for one."""
         self.settings = settings
+        self._start_server = start_server
         self.folder = settings.folder.resolve()
         self.scored = self.folder / "scored"
         self.failed = self.folder / "failed"
@@ -86,6 +91,7 @@ class Watcher:
         self._retry_at = 0.0
         self._unreachable_since: float | None = None
         self.jobs_run = 0  # jobs sent to the server by this run (for logs and tests)
+        self.counts = {"scored": 0, "skipped": 0, "failed": 0}  # files by outcome in this run
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -108,7 +114,11 @@ class Watcher:
         log.info("watching %s (server %s%s)", self.folder, self.settings.server,
                  ", polling" if self.settings.polling else "")
         try:
-            return self._loop(journal)
+            code = self._loop(journal)
+            if self.settings.once:
+                c = self.counts
+                log.info("done: %d scored, %d skipped, %d failed", c["scored"], c["skipped"], c["failed"])
+            return code
         finally:
             if observer is not None:
                 observer.stop()
@@ -248,14 +258,16 @@ class Watcher:
             options = options_for(path, self.folder)
         except OptionsError as exc:
             self._write_failure(path.stem, path.name, "INVALID_ARGUMENT", str(exc))
+            self.counts["failed"] += 1
             log.error("%s: %s -> failed/%s.error.txt", path.name, exc, path.stem)
             self._handled[path] = (signature, None)  # tried again when an options file changes
             return
-        fingerprint = repr(options)
+        fingerprint = _fingerprint(options)
         if entry is not None and not self._try_again(entry, fingerprint):
             where = f"scored/{entry.name}" if entry.state == "done" else f"failed/{entry.name}.error.txt"
             log.info("%s: same content as %s, already %s (%s); not scored again",
                      path.name, entry.source, entry.state, where)
+            self.counts["skipped"] += 1
             self._handled[path] = (signature, self.folder / where)
             return
         name = path.stem or "video"  # the take's base name; land_take may land it as <name>-2, ...
@@ -264,6 +276,7 @@ class Watcher:
                    "server stopped each time); check the server log, then remove this file's entry by "
                    "changing or re-adding the file")
             self._write_failure(name, path.name, "ABORTED", msg)
+            self.counts["failed"] += 1
             journal.finish(sha, "failed", msg)
             self._handled[path] = (signature, self.failed / f"{name}.error.txt")
             return
@@ -283,6 +296,11 @@ class Watcher:
                 before_land=extras_hook(clip, options, path.name),
             )
         except ServerUnavailable as exc:
+            if self._start_server is not None and not exc.during_job:
+                try:
+                    self._start_server()
+                except ServerUnavailable as why:  # waited for, never a failed file
+                    log.warning("could not start a local server: %s", str(why).splitlines()[0])
             raise _Retry(str(exc).splitlines()[0]) from exc
         except JobCancelled:
             log.info("%s: stopped before it finished; it will be scored on the next start", path.name)
@@ -291,6 +309,7 @@ class Watcher:
             if exc.code in RETRYABLE_CODES or (exc.code == "RESOURCE_EXHAUSTED" and "queue" in exc.message.lower()):
                 raise _Retry(f"{exc.code}: {exc.message}") from exc
             self._write_failure(name, path.name, exc.code, exc.message)
+            self.counts["failed"] += 1
             journal.finish(sha, "failed", f"{exc.code}: {exc.message}")
             self._handled[path] = (signature, self.failed / f"{name}.error.txt")
             log.error("%s: failed (%s): %s -> failed/%s.error.txt", path.name, exc.code, exc.message, name)
@@ -299,6 +318,7 @@ class Watcher:
         if stale_error.exists():
             stale_error.unlink()
         journal.finish(sha, "done", name=result.folder.name)
+        self.counts["scored"] += 1
         self._handled[path] = (signature, result.folder)
         log.info("%s: scored in %.1f s -> scored/%s/%s", path.name, time.monotonic() - started, result.folder.name,
                  " (from the server's cache)" if result.cached else "")
@@ -319,8 +339,8 @@ class Watcher:
         error file the user deleted (asking for another try), or a failure under other options."""
         if entry.state == "running":
             return True
-        if entry.state == "done":
-            return not (self.scored / entry.name).is_dir()
+        if entry.state == "done":  # changed options make a new take (landed beside the earlier one)
+            return entry.options != fingerprint or not (self.scored / entry.name).is_dir()
         return entry.options != fingerprint or not (self.failed / f"{entry.name}.error.txt").exists()
 
     def _write_failure(self, name: str, source: str, code: str, message: str) -> None:
@@ -336,6 +356,12 @@ class Watcher:
             target = self.done / f"{path.stem}-{int(time.time())}{path.suffix}"
         shutil.move(str(path), str(target))  # a rename on the same filesystem: bytes untouched
         log.info("%s: moved to done/", path.name)
+
+
+def _fingerprint(options: FileOptions) -> str:
+    """The options that were set (defaults left out, so a later field does not re-score files)."""
+    return repr({f.name: getattr(options, f.name) for f in fields(options)
+                 if getattr(options, f.name) != f.default})
 
 
 def _job_options(options: FileOptions) -> JobOptions:
