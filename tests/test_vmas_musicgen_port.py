@@ -311,3 +311,44 @@ def test_folders_that_are_not_a_usable_musicgen_are_named(folder, tmp_path):
         read_musicgen_info(no_tok)
     with pytest.raises(MusicGenFolderError, match="no config.json"):
         read_musicgen_info(tmp_path / "nowhere")
+
+
+def test_sharded_weights_load_and_hash_by_shard(folder, tmp_path, base):
+    from vmas_musicgen import tiny_musicgen_model, tiny_tokenizer
+
+    sharded = tmp_path / "sharded"
+    tiny_musicgen_model(n_q=4, seed=3).save_pretrained(sharded, max_shard_size="40KB")
+    tiny_tokenizer().save_pretrained(sharded)
+    shards = sorted(sharded.glob("model-*.safetensors"))
+    assert len(shards) > 1 and (sharded / "model.safetensors.index.json").is_file()
+    loaded = load_musicgen(sharded)
+    ids = _codes(1, 4, 6, seed=9)
+    with torch.no_grad():
+        a, _ = loaded.lm(ids, torch.zeros(1, 6), loaded.text_memory(PROMPTS[:1]))
+        b, _ = base.lm(ids, torch.zeros(1, 6), base.text_memory(PROMPTS[:1]))
+    assert torch.equal(a, b)  # the same weights, whichever way they were stored
+    assert loaded.base_sha256 != base.base_sha256  # a digest over the shards' own digests
+    shards[0].write_bytes(shards[0].read_bytes()[:-1] + b" ")  # one byte changed
+    assert weights_sha256(sharded) != loaded.base_sha256
+
+
+def test_an_older_saved_folder_loads(folder, tmp_path, base):
+    """Folders saved by older transformers: weight_g / weight_v of the EnCodec convolutions, and the
+    decoder's position table stored (checked against MusicGen's formula, not loaded)."""
+    from scorecut.models.vmas.music_lm import musicgen_positions
+
+    def old_style(t):
+        for k in [k for k in t if ".parametrizations.weight.original" in k]:
+            new = k.replace(".parametrizations.weight.original0", ".weight_g")
+            new = new.replace(".parametrizations.weight.original1", ".weight_v")
+            t[new] = t.pop(k)
+        t["decoder.model.decoder.embed_positions.weights"] = musicgen_positions(torch.arange(256), 32)
+
+    old = _broken_copy(folder, tmp_path, old_style)
+    loaded = load_musicgen(old)
+    wav = torch.randn(1, 1, 320) * 0.1
+    assert torch.equal(loaded.codec.encode(wav), base.codec.encode(wav))
+    wrong = _broken_copy(folder, tmp_path / "w", lambda t: t.update(
+        {"decoder.model.decoder.embed_positions.weights": torch.zeros(256, 32)}))
+    with pytest.raises(MusicGenFolderError, match="sinusoidal"):
+        load_musicgen(wrong)
