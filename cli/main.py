@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "score": "score videos: stems and score.json out",
     "analyze": "analyse a video: cuts, visual beats, motion",
     "watch": "score whatever lands in a folder",
+    "batch": "score a whole folder on a Ray cluster, once each",
     "models": "list, add and verify models",
     "doctor": "check this machine: device, codecs, models, server",
     "train": "train the VMAS model on a folder of music videos",
