@@ -72,10 +72,12 @@ def plain_decode(path: Path) -> int:
 def _use_code(folder: str) -> None:
     """Import scorecut from another checkout (as pyproject maps it: proto/scorecut is the package,
     cli, models, plugins and server its subpackages), copied to a temporary folder."""
+    import atexit
     import shutil
     import tempfile
 
     root = Path(tempfile.mkdtemp(prefix="scorecut_code_"))
+    atexit.register(shutil.rmtree, root, True)
     shutil.copytree(Path(folder) / "proto" / "scorecut", root / "scorecut")
     for part in ("cli", "models", "plugins", "server"):
         if (Path(folder) / part).is_dir():
