@@ -87,7 +87,7 @@ IMPLEMENTED: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
         GetIsTrackEnabled GetMarkInOut GetCurrentTimecode AddTrack DeleteTrack SetTrackName DeleteClips
         GetUniqueId SetClipsLinked GetMarkers""",
     "TimelineItem": """GetName GetStart GetEnd GetLeftOffset GetSourceStartFrame GetSourceEndFrame
-        GetSourceStartTime GetSourceEndTime GetMediaPoolItem GetClipEnabled GetUniqueId SetClipColor""",
+        GetSourceStartTime GetSourceEndTime GetMediaPoolItem GetClipEnabled GetUniqueId SetClipColor AddMarker""",
 }.items()}
 
 # Calls that older versions lack ("New in ..." in the README; DESIGN.md for the source times). The

@@ -7,6 +7,8 @@ from fractions import Fraction
 
 from resolve_api import _ids, _Impl, _rate
 
+MARKER_COLORS = frozenset("Blue Cyan Green Yellow Red Pink Purple Fuchsia Rose Lavender Sky Mint Lemon Sand Cocoa "
+                          "Cream".split())
 CLIP_COLORS = frozenset("Orange Apricot Yellow Lime Olive Green Teal Navy Blue Purple Violet Pink Tan Beige Brown "
                         "Chocolate".split())
 AUDIO_SUBTYPES = frozenset("mono stereo 5.1 5.1film 7.1 7.1film".split()) | {f"adaptive{n}" for n in range(1, 25)}
@@ -26,6 +28,7 @@ class TimelineItemImpl(_Impl):
     uid: str = field(default_factory=lambda: f"item-{next(_ids)}")
     color: str = ""
     linked: tuple = ()  # uids of the items linked with this one
+    markers: dict = field(default_factory=dict)  # frames from the item's start -> marker
     # GetSourceEndFrame - GetSourceStartFrame is one more than the played length on about a third
     # of clips (measured on Resolve 21.0); FakeResolve.put gives it to every third item it makes.
     end_slip: int = 0
@@ -61,6 +64,15 @@ class TimelineItemImpl(_Impl):
         if self.media is None:
             return 0.0
         return float((self.media.start_tc_frames() + self.source_end) / self.media.fps)
+
+    def AddMarker(self, frameId, color, name, note, duration, customData="") -> bool:
+        # frameId: frames from the item's start; one marker per frame, a marker colour, inside the item.
+        frame = int(frameId)
+        if color not in MARKER_COLORS or frame in self.markers or not 0 <= frame < self.end - self.start:
+            return False
+        self.markers[frame] = {"color": color, "duration": int(duration), "note": str(note), "name": str(name),
+                               "customData": str(customData)}
+        return True
 
     def SetClipColor(self, color) -> bool:
         if color not in CLIP_COLORS:

@@ -259,7 +259,8 @@ def test_fake_has_exactly_the_calls_the_plugin_makes(server, media, tmp_path):
     used = set()
     fake, timeline, lay = edit(media, "25")
     score_timeline(fake.resolve, "inout", server.address, out_dir=tmp_path, stems="drums,bass")
-    score_timeline(fake.resolve, "inout", server.address, out_dir=tmp_path, stems="drums,bass", replace_last=True)
+    score_timeline(fake.resolve, "inout", server.address, out_dir=tmp_path, stems="drums,bass", replace_last=True,
+                   music_markers=True)
     timeline.playhead = 3
     read_segment(fake.resolve.GetProjectManager().GetCurrentProject().GetCurrentTimeline(), "current")
     fake.faults["ignore_record_frame"] = True
@@ -364,3 +365,20 @@ def test_markers_named_hit_stop_section_and_of_the_chosen_colour_become_hit_poin
     (score,) = [json.loads(p.read_text()) for p in tmp_path.rglob("score.json")]
     assert [(h["time_s"], h["kind"], h["met"]) for h in score["hits"]] == [
         (0.8, "hit", True), (1.6, "hit", True), (2.16, "section", True)]
+
+
+def test_music_markers_mark_sections_and_downbeats_on_the_placed_items(server, media, tmp_path):
+    fake, timeline, lay = edit(media, "25")
+    items = score_timeline(fake.resolve, "inout", server.address, out_dir=tmp_path, seed=4, stems="drums,bass",
+                           music_markers=True)
+    (score,) = [json.loads(p.read_text()) for p in tmp_path.rglob("score.json")]
+    bars = {round(t * 25) for t in score["downbeats_s"]}
+    sections = {round(s["start_s"] * 25): s for s in score["sections"]}
+    placed = {i.uid: i for t in timeline.tracks["audio"] for i in t.items}
+    assert len(items) == 2
+    for item in items:
+        marks = placed[item.GetUniqueId()].markers  # frames from the item's start
+        assert set(marks) == bars | set(sections) and len(bars) >= 2
+        for frame, s in sections.items():
+            assert marks[frame]["color"] == "Purple" and marks[frame]["name"].startswith(f"section {s['label']}")
+        assert all(m["color"] == "Sky" for f, m in marks.items() if f not in sections)

@@ -99,6 +99,7 @@ class ResolveJob:
     result: JobResult | None = None
     version: ResolveVersion = ResolveVersion(UNKNOWN)
     replace_last: bool = False  # put the stems on the last take's tracks
+    music_markers: bool = False  # mark the music's sections and downbeats on the placed items
 
     def run(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> JobResult:
         """Score on the server and land out_dir/name/; makes no Resolve calls."""
@@ -137,6 +138,8 @@ class ResolveJob:
                                 version=self.version, replace_last=self.replace_last)
         except ResolveScoreError as e:
             raise ResolveScoreError(f"{e} (the stems are in {self.result.folder})") from None
+        if self.music_markers:
+            mark_music(items, self.result.score, self.segment.fps)
         if progress is not None:
             progress(f"placed {len(items)} stems at {self.segment.timecode(self.segment.start)}", 1.0)
         return items
@@ -147,6 +150,7 @@ def prepare(resolve, scope: str = "inout", server: str | None = None, *, out_dir
             **options) -> ResolveJob:
     """Read the timeline and make the job; raises ResolveScoreError for what the user must fix."""
     hit_color = str(options.pop("hit_marker_color", "") or "")  # markers of this colour are hits too
+    music_markers = bool(options.pop("music_markers", False))
     opts = job_options(options)
     project, timeline = current_timeline(resolve)
     version = resolve_version(resolve)
@@ -158,7 +162,25 @@ def prepare(resolve, scope: str = "inout", server: str | None = None, *, out_dir
     # another request's take holds it: stems an earlier job imported are never replaced by others.
     name = f"{_safe(segment.timeline_name)}_{segment.describe().replace(':', '-').replace(';', '-')}"
     return ResolveJob(project, timeline, segment, opts, server_address(server), folder, name, token, timeout,
-                      version=version, replace_last=replace_last)
+                      version=version, replace_last=replace_last, music_markers=music_markers)
+
+
+SECTION_MARKER_COLOR = "Purple"
+DOWNBEAT_MARKER_COLOR = "Sky"
+
+
+def mark_music(items, score: dict, fps: Fraction) -> None:
+    """The take's sections and downbeats as markers on each placed item, so editors can cut to the
+    music: a section's marker is named by its label and energy, a downbeat's by its bar."""
+    marks: dict[int, tuple[str, str]] = {}
+    for bar, t in enumerate(score.get("downbeats_s") or [], start=1):
+        marks.setdefault(round(Fraction(t) * fps), (DOWNBEAT_MARKER_COLOR, f"bar {bar}"))
+    for s in score.get("sections") or []:
+        marks[round(Fraction(s["start_s"]) * fps)] = (SECTION_MARKER_COLOR,
+                                                       f"section {s.get('label') or ''} ({s['intensity']})")
+    for item in items:
+        for frame, (color, name) in sorted(marks.items()):
+            item.AddMarker(frame, color, name, "Scorecut", 1, "scorecut")
 
 
 def marker_directions(timeline, segment: TimelineSegment, hit_color: str = "") -> tuple[tuple[float, str], ...]:
@@ -188,7 +210,8 @@ def score_timeline(resolve, scope: str = "inout", server: str | None = None, *, 
     inside a camera card's folders). replace_last: the new take goes on the last take's tracks,
     replacing its stems over the range, instead of on new tracks. Timeline markers named hit...,
     stop... or section... inside the range are hit points, and so are markers of the colour
-    `hit_marker_color="..."` when given (unless `hits` are given).
+    `hit_marker_color="..."` when given (unless `hits` are given). `music_markers=True` marks the
+    take's sections and downbeats on the placed items.
     """
     started = time.monotonic()
     job = prepare(resolve, scope, server, out_dir=out_dir, token=token, timeout=timeout, replace_last=replace_last,
