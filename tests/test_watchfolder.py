@@ -209,7 +209,11 @@ def test_sigkill_mid_job_then_restart_scores_each_once(server, clips, drop, mode
         assert_complete_result(drop.folder / "scored" / result, 10.0 if result == "long" else SHORT_S)
     proc = start_watch(drop.folder, server.address, mode, home=tmp_path)
     try:
-        wait_until(lambda: len(visible(drop.folder / "scored")) == 3, 180, "3 results", proc, log)
+        # A take the killed run landed just before it could mark it done is scored again (the same
+        # request replaces it): wait for the journal too, not only for three folders.
+        wait_until(lambda: len(visible(drop.folder / "scored")) == 3
+                   and all(state == "done" for _, state, _, _ in journal_rows(drop.folder)), 180,
+                   "3 results, each marked done", proc, log)
         time.sleep(1.0)
     finally:
         stop_watch(proc)
