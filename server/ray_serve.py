@@ -112,6 +112,7 @@ class ScorecutWorker:
         response) cancels this task, and the finally block stops the model within its next check."""
         job, _ = self.jobs.submit(dispatch.local_spec())
         try:
+            yield ("replica", self.replica)  # first: the front logs where the job runs before it starts
             while True:
                 try:
                     event = await asyncio.to_thread(job.events.get, True, EVENT_POLL_S)
@@ -122,8 +123,6 @@ class ScorecutWorker:
                     yield RemoteFailure(code.name, message)
                     return
                 yield event
-                if isinstance(event, Started):
-                    yield ("replica", self.replica)
                 if isinstance(event, Done):
                     return
         finally:

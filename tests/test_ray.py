@@ -6,7 +6,9 @@ the suite's shared one. Timeouts are generous: a loaded 2-core machine starts Ra
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -120,3 +122,28 @@ def test_cancel_through_the_ingress_frees_the_replica_within_a_second(ray_server
     assert s.CancelJob(pb.CancelJobRequest(job_id=second_id), timeout=10).found
     assert_actionable(status_of(lambda: second), grpc.StatusCode.CANCELLED, "cancelled")
     assert collect(waiting).events[-1].WhichOneof("event") == "manifest"
+
+
+def test_a_killed_replica_fails_only_its_job_and_ray_brings_one_back(ray_server, long, short):
+    s, _ = stub(ray_server.address)
+    doomed = s.Score(request(clip(long), seed=51), timeout=300)
+    doomed_id = running(doomed, "synth")
+    other = s.Score(request(clip(long, source_out_s=12.0), seed=52), timeout=300)
+    other_id = running(other)
+    where = replicas_of(ray_server.log())
+    assert where[doomed_id] != where[other_id]
+    pid = int(where[doomed_id].rsplit(":", 1)[1])
+    os.kill(pid, signal.SIGKILL)
+    error = status_of(lambda: doomed)
+    assert_actionable(error, grpc.StatusCode.UNAVAILABLE, "replica", "send the job again")
+    assert collect(other).events[-1].WhichOneof("event") == "manifest"  # the other replica's job is untouched
+    deadline = time.monotonic() + 180
+    seed = 60
+    while True:  # Ray replaces the dead replica: jobs reach a new process beside the survivor
+        seed += 1
+        result = score(ray_server.address, request(clip(short), seed=seed), timeout=300)
+        assert result.kinds()[-1] == "manifest"
+        now = replicas_of(ray_server.log())[result.job_id]
+        if now not in (where[doomed_id], where[other_id]):
+            break
+        assert time.monotonic() < deadline, "no new replica took a job within 3 minutes"
