@@ -370,3 +370,9 @@ def test_timeline_markers_named_hit_stop_section_become_hit_points(bpy_python, e
     assert facts["final"] == "finished", facts["message"]
     assert [(h["time_s"], h["kind"], h["met"]) for h in facts["score"]["hits"]] == [
         (1.0, "hit", True), (2.4, "stop", True), (4.0, "section", True)]
+    # Mark Music: a marker at every downbeat and section start of the take, the user's kept.
+    ours = {frame: name for name, frame in facts["markers"] if name.startswith("Scorecut ")}
+    assert {11 + round(t * 25) for t in facts["score"]["downbeats_s"]} <= set(ours)
+    assert {11 + round(s["start_s"] * 25) for s in facts["score"]["sections"]} <= set(ours)
+    assert ours[111].startswith("Scorecut ") and "(" in ours[111]  # the section the marker asked for
+    assert sum(1 for name, _ in facts["markers"] if not name.startswith("Scorecut ")) == len(markers)

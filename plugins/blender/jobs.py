@@ -38,6 +38,7 @@ class ScoreJob:
     final: JobState | None = None  # set once the job has ended and been handled
     abandoned: bool = False  # its file was closed: whatever comes back is not placed anywhere
     as_meta: bool = False  # place the take as one meta strip
+    music_markers: bool = False  # mark the take's sections and downbeats as timeline markers
 
     @property
     def take(self) -> str:
@@ -95,7 +96,7 @@ def prepare(scene, scope: str, settings, address: str, token: str = "") -> Score
                          duration_s=segment.duration_s, out_dir=out_dir,
                          name=take_name(scene.name, segment.first_frame), token=token)
     job = ScoreJob(scene.name, segment, JobRunner(request), settings.place_stems, settings.keep_takes,
-                   as_meta=settings.take_as_meta)
+                   as_meta=settings.take_as_meta, music_markers=settings.music_markers)
     if warning:
         job.report("WARNING", f"Scorecut: {warning}")
     for note in not_read:
@@ -115,6 +116,27 @@ def cancel(scene_name: str) -> bool:
         return False
     job.runner.cancel()
     return True
+
+
+MUSIC_MARKER_PREFIX = "Scorecut "  # never "hit"/"stop"/"section": the next take must not read them as hits
+
+
+def mark_music(scene, segment: Segment, score: dict) -> None:
+    """The take's sections and downbeats as timeline markers over its frames (those of an earlier
+    take there are replaced), so editors can cut to the music."""
+    fps = segment.scene_fps
+    for marker in list(scene.timeline_markers):
+        if marker.name.startswith(MUSIC_MARKER_PREFIX) and segment.first_frame <= marker.frame < segment.end_frame:
+            scene.timeline_markers.remove(marker)
+    names: dict[int, str] = {}
+    for bar, t in enumerate(score.get("downbeats_s") or [], start=1):
+        names.setdefault(segment.first_frame + round(t * fps), f"{MUSIC_MARKER_PREFIX}bar {bar}")
+    for s in score.get("sections") or []:
+        names[segment.first_frame + round(s["start_s"] * fps)] = (
+            f"{MUSIC_MARKER_PREFIX}{s.get('label') or 'section'} ({s['intensity']})")
+    for frame, name in sorted(names.items()):
+        if frame < segment.end_frame:
+            scene.timeline_markers.new(name, frame=frame)
 
 
 def finish(job: ScoreJob, state: JobState) -> None:
@@ -137,6 +159,8 @@ def finish(job: ScoreJob, state: JobState) -> None:
         except (ValueError, RuntimeError) as e:  # no free channels; a WAV Blender cannot open
             job.report("ERROR", f"Scorecut: {e}; the music is in {state.result.folder}")
             return
+        if job.music_markers:
+            mark_music(scene, job.segment, state.result.score)
         try:
             bpy.ops.ed.undo_push(message="Scorecut: place music")  # one Ctrl-Z takes the take away
         except RuntimeError:

@@ -68,6 +68,7 @@ class SEQUENCER_PT_scorecut(bpy.types.Panel):
         col.prop(settings, "duck_dialogue")
         col.prop(settings, "keep_takes")
         col.prop(settings, "take_as_meta")
+        col.prop(settings, "music_markers")
 
         job = jobs.active_job(scene.name)
         last = jobs.last_job(scene.name)

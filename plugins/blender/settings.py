@@ -47,6 +47,9 @@ class ScorecutSettings(bpy.types.PropertyGroup):
     take_as_meta: bpy.props.BoolProperty(
         name="Take as Meta Strip", default=False,
         description="Group the take's strips into one meta strip: mute, swap and move it as one")
+    music_markers: bpy.props.BoolProperty(
+        name="Mark Music", default=False,
+        description="Add timeline markers at the take's sections and downbeats, to cut to the music")
     keep_takes: bpy.props.BoolProperty(
         name="Keep Takes", default=False,
         description="Keep earlier takes of the same frames (muted); off replaces the last take")

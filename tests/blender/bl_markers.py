@@ -1,6 +1,7 @@
 """Driver: timeline markers named hit..., stop..., section... inside the scored range become the
 job's hit points (seconds from the range's first frame); others, and those outside, do not. The
-job then runs through the real server and its score.json says the hits were met."""
+job then runs through the real server and its score.json says the hits were met; with Mark
+Music on, the take's sections and downbeats come back as timeline markers."""
 
 import json
 import os
@@ -29,6 +30,7 @@ def main(args: dict) -> dict:
         scene.timeline_markers.new(name, frame=frame)
     settings = scene.scorecut
     settings.seed = args["seed"]
+    settings.music_markers = True
     address, token = prefs.server_address()
     job = jobs.prepare(scene, "RANGE", settings, address, token)
     facts = {"hits": [list(h) for h in job.runner.request.options.hits]}
@@ -43,6 +45,7 @@ def main(args: dict) -> dict:
     facts["message"] = job.final.message
     result = job.runner.snapshot().result
     facts["score"] = json.loads((result.folder / "score.json").read_text()) if result else {}
+    facts["markers"] = sorted([m.name, m.frame] for m in scene.timeline_markers)
     return facts
 
 
