@@ -60,6 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also write preview.mp4: the video with the mix, its picture copied, not re-encoded "
                         "(a single video; a trimmed one starts at the keyframe before the in point)")
     p.add_argument("--plot", action="store_true", help="also write alignment.png: cuts, motion, beats, sections")
+    p.add_argument("--otio", action="store_true",
+                   help="also write NAME.otio: the take as an OpenTimelineIO timeline (stems as audio tracks, "
+                        "sections and downbeats as markers) for any editor with an OTIO adapter")
     p.add_argument("--server", default="", metavar="ADDR",
                    help=f"server address (default $SCORECUT_SERVER or 127.0.0.1:{DEFAULT_PORT})")
     p.add_argument("--token", default=os.environ.get("SCORECUT_TOKEN", ""), metavar="T",
@@ -166,15 +169,15 @@ def _options(args):
                       reroll_seed=int(args.reroll_seed or 0), loop=args.loop, tail_s=args.tail)
 
 
-def _extras(args, clips):
-    """The before_land hook: preview.mp4 and alignment.png made inside the take's temporary folder
-    from the streamed analysis and plan (no second decode)."""
-    if not (args.preview or args.plot):
+def _extras(args, clips, name: str = ""):
+    """The before_land hook: preview.mp4, alignment.png and NAME.otio made inside the take's
+    temporary folder from the streamed analysis and plan (no second decode)."""
+    if not (args.preview or args.plot or args.otio):
         return None
     from scorecut.plugins.client.extras import write_extras
 
     def make(draft) -> None:
-        write_extras(draft, clips, preview=args.preview, plot=args.plot,
+        write_extras(draft, clips, preview=args.preview, plot=args.plot, otio=args.otio, name=name,
                      warn=lambda message: print(f"scorecut score: {message}", file=sys.stderr))
 
     return make
@@ -249,7 +252,8 @@ def run(args) -> int:
         # so parallel commands never take one folder for different requests.
         with ScorecutClient(address, token=token, root_certificates=roots) as client:
             result = client.score(clips, options, duration_s=args.duration, out_dir=args.out_dir, name=name,
-                                  on_event=progress, before_land=_extras(args, clips), replace=bool(args.name))
+                                  on_event=progress, before_land=_extras(args, clips, name),
+                                  replace=bool(args.name))
         folder, note = result.folder, _landing_note(result, Path(args.out_dir), name, bool(args.name))
     except ServerUnavailable as e:
         progress.close()

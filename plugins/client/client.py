@@ -207,6 +207,7 @@ class ScorecutClient:
         timeout: float | None = None,
         before_land: BeforeLand | None = None,
         replace: bool = False,
+        timecode_start_s: float | None = None,
     ) -> JobResult:
         """Run one job and land its take (mix.wav, <stem>.wav, score.json) atomically by the one
         naming policy (landing.land_take): out_dir/name, or name-2, ... when name holds another
@@ -217,7 +218,9 @@ class ScorecutClient:
         and a ValueError) for values the contract cannot carry, ServerUnavailable when no server
         answers (with `during_job` set when it went away after accepting the job). `before_land(draft)`
         may add files that land with the audio (an output.Draft: the folder, score.json, and the
-        streamed analysis and plan).
+        streamed analysis and plan). `timecode_start_s`: the timeline timecode (seconds since
+        midnight) of the segment's first sample, when the front end knows it: the WAVs' BWF
+        TimeReference (else the first clip's own start timecode).
         """
         clips = list(clips)
         # What score.json records; building it checks the values (a seed out of range) before any call.
@@ -231,7 +234,7 @@ class ScorecutClient:
             raise ServerUnavailable(f"no Scorecut server answers at {self.address}: {START_HINT}")
         job = dict(clips=clips, options=options, duration_s=duration_s, out_dir=out_dir, name=name,
                    on_event=on_event, cancel=cancel, timeout=timeout, before_land=before_land, record=record,
-                   replace=replace)
+                   replace=replace, timecode_start_s=timecode_start_s)
         try:
             return self._run_job(upload=self.remote, **job)
         except JobFailed as e:
@@ -244,7 +247,7 @@ class ScorecutClient:
     def _run_job(self, *, clips: list[ClipSpec], options: JobOptions, duration_s: float | None,
                  out_dir: str | os.PathLike, name: str, on_event, cancel: threading.Event | None,
                  timeout: float | None, before_land: BeforeLand | None, record: dict, replace: bool,
-                 upload: bool) -> JobResult:
+                 upload: bool, timecode_start_s: float | None = None) -> JobResult:
         media_ids: dict[str, str] = {}
         if upload:
             for clip in clips:
@@ -255,7 +258,7 @@ class ScorecutClient:
         request = build_request(clips, options, duration_s=duration_s, media_ids=media_ids)
 
         # score.json records the request as the caller made it (local paths, even when uploaded).
-        writer = JobWriter(out_dir, name, record, replace)
+        writer = JobWriter(out_dir, name, record, replace, clips=clips, timecode_start_s=timecode_start_s)
         # wait_for_ready rides out a reconnect in progress; the ping above showed a server is there.
         call = self._stub.Score(request, timeout=timeout, metadata=self._metadata, wait_for_ready=True)
         finished = threading.Event()

@@ -60,9 +60,10 @@ def plan_from_message(message):
 
 
 def write_extras(draft: Draft, clips: Sequence[ClipSpec], *, preview: bool, plot: bool,
-                 warn: Callable[[str], None]) -> None:
-    """preview.mp4 and alignment.png in the draft's folder, as asked. A failure is said through
-    `warn` and never fails the take: the stems the user came for are good."""
+                 warn: Callable[[str], None], otio: bool = False, name: str = "",
+                 timecode_start_s: float | None = None) -> None:
+    """preview.mp4, alignment.png and <name>.otio in the draft's folder, as asked. A failure is
+    said through `warn` and never fails the take: the stems the user came for are good."""
     if preview:
         from .preview import PreviewUnsupported, preview_for_clips
 
@@ -74,6 +75,20 @@ def write_extras(draft: Draft, clips: Sequence[ClipSpec], *, preview: bool, plot
             warn(f"no preview: {e}")
         except Exception as e:  # reported; the take stands without it
             warn(f"no {PREVIEW_FILE}: {e}")
+    if otio:
+        try:
+            from .bext import media_start_timecode_s
+            from .otio_export import write_otio
+
+            start = timecode_start_s
+            if start is None and clips:
+                tc = media_start_timecode_s(clips[0].path)
+                start = None if tc is None else tc + float(clips[0].source_in_s or 0.0)
+            write_otio(draft.folder, draft.score, name or Path(clips[0].path).stem, start)
+        except ImportError:
+            warn("no .otio: the opentimelineio package is missing; pip install opentimelineio")
+        except Exception as e:  # reported; the take stands without it
+            warn(f"no .otio: {e}")
     if plot:
         try:
             if draft.analysis is None:

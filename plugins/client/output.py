@@ -23,6 +23,7 @@ from pathlib import Path
 
 from scorecut.v1 import DEFAULT_SAMPLE_FORMAT, sha256_file
 
+from .bext import BextSource
 from .landing import check_name, land_take, make_partial_folder
 from .score_document import score_document
 from .types import JobEvent, JobFailed, JobResult
@@ -59,11 +60,12 @@ class JobWriter:
     """Consumes one job's ScoreEvents and lands its folder. Use `abort()` on any failure."""
 
     def __init__(self, out_dir: str | os.PathLike, name: str, request: dict | None = None,
-                 replace: bool = False):
+                 replace: bool = False, clips=(), timecode_start_s: float | None = None):
         self.out_dir = Path(out_dir)
         self.name = check_name(name)
         self.request = request  # recorded in score.json as "request" (see request.request_record)
         self.replace = replace  # land at `name` whatever it holds (see landing's naming policy)
+        self._bext = BextSource(name, request, list(clips), timecode_start_s)  # each WAV's BWF chunk
         self._created_out_dir = not self.out_dir.exists()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.temp = make_partial_folder(self.out_dir, name)
@@ -109,7 +111,8 @@ class JobWriter:
             file = open(self.temp / f"{stem}.wav", "wb")
             try:
                 wav = StreamingWav(file, chunk.channels, chunk.sample_rate,
-                                   chunk.sample_format or DEFAULT_SAMPLE_FORMAT)
+                                   chunk.sample_format or DEFAULT_SAMPLE_FORMAT,
+                                   extra_chunks=self._bext.chunk(stem, chunk.sample_rate))
             except ValueError as e:
                 file.close()
                 raise JobFailed("DATA_LOSS", f"the server sent audio this client cannot write: {e}") from None

@@ -22,8 +22,9 @@ _GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 _CHANNEL_MASKS = {1: 0x4, 2: 0x3, 3: 0x7, 4: 0x33, 5: 0x37, 6: 0x3F, 7: 0x13F, 8: 0x63F}
 
 
-def wav_header(frames: int, channels: int, sample_rate: int, sample_format: str) -> bytes:
-    """The RIFF/WAVE header for `frames` frames of interleaved PCM that follows it."""
+def wav_header(frames: int, channels: int, sample_rate: int, sample_format: str, extra_chunks: bytes = b"") -> bytes:
+    """The RIFF/WAVE header for `frames` frames of interleaved PCM that follows it; `extra_chunks`
+    (whole, word-aligned chunks such as BWF `bext`) go between the format and the data."""
     width, tag = SAMPLE_FORMATS[sample_format]
     block_align = width * channels
     data_bytes = frames * block_align
@@ -46,6 +47,7 @@ def wav_header(frames: int, channels: int, sample_rate: int, sample_format: str)
     chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt
     if tag == 3 or extensible:
         chunks += b"fact" + struct.pack("<II", 4, frames)
+    chunks += extra_chunks
     riff_size = 4 + len(chunks) + 8 + data_bytes + pad
     return b"RIFF" + struct.pack("<I", riff_size) + b"WAVE" + chunks + b"data" + struct.pack("<I", data_bytes)
 
@@ -57,7 +59,8 @@ class StreamingWav:
     size is written first and overwritten at the end.
     """
 
-    def __init__(self, file: BinaryIO, channels: int, sample_rate: int, sample_format: str):
+    def __init__(self, file: BinaryIO, channels: int, sample_rate: int, sample_format: str,
+                 extra_chunks: bytes = b""):
         if sample_format not in SAMPLE_FORMATS:
             raise ValueError(f"unsupported sample format {sample_format!r}")
         if channels < 1 or sample_rate < 1:
@@ -69,7 +72,8 @@ class StreamingWav:
         self.block_align = SAMPLE_FORMATS[sample_format][0] * channels
         self.frames = 0
         self.pcm_sha256 = hashlib.sha256()  # of the PCM bytes, as the manifest states them
-        self._header_len = len(wav_header(0, channels, sample_rate, sample_format))
+        self.extra_chunks = extra_chunks
+        self._header_len = len(wav_header(0, channels, sample_rate, sample_format, extra_chunks))
         file.write(b"\0" * self._header_len)
 
     def write(self, offset_frames: int, pcm: bytes) -> None:
@@ -86,7 +90,7 @@ class StreamingWav:
         if (self.frames * self.block_align) & 1:
             self.file.write(b"\0")
         self.file.seek(0)
-        header = wav_header(self.frames, self.channels, self.sample_rate, self.sample_format)
+        header = wav_header(self.frames, self.channels, self.sample_rate, self.sample_format, self.extra_chunks)
         assert len(header) == self._header_len
         self.file.write(header)
         self.file.flush()
