@@ -21,6 +21,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+
+from scorecut import __version__
 from scipy.io import wavfile
 
 from tests.helpers.servers import REPO, free_port, isolated_env
@@ -150,14 +152,14 @@ def test_built_zips_one_per_platform_and_python_pick_their_own_wheels(tmp_path):
     done = subprocess.run([sys.executable, str(BUILD), "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     zips = sorted(p.name for p in out.glob("*.zip"))
-    assert zips == sorted(f"scorecut-0.1.0-{p}-{py}.zip" for p in ("linux_x64", "macos_arm64", "macos_x64", "windows_x64")
+    assert zips == sorted(f"scorecut-{__version__}-{p}-{py}.zip" for p in ("linux_x64", "macos_arm64", "macos_x64", "windows_x64")
                           for py in ("py311", "py313"))
     all_grpc: dict[str, list[str]] = {}
     for zip_name in zips:
         with zipfile.ZipFile(out / zip_name) as zf:
             names = set(zf.namelist())
             manifest = zf.read("blender_manifest.toml").decode()
-        platform, py = zip_name.removeprefix("scorecut-0.1.0-").removesuffix(".zip").rsplit("-", 1)
+        platform, py = zip_name.removeprefix(f"scorecut-{__version__}-").removesuffix(".zip").rsplit("-", 1)
         platform = platform.replace("_", "-")
         assert f'platforms = ["{platform}"]' in manifest
         assert f'blender_version_min = "{"4.2.0" if py == "py311" else "5.1.0"}"' in manifest

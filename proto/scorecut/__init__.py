@@ -1,3 +1,3 @@
 """Scorecut: a local model server that scores video, and the clients that use it."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
