@@ -221,3 +221,57 @@ def _wait(predicate, timeout_s: float) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def _beeping_clip(path: Path, seconds: float = 3.0, beep=(1.0, 2.0), hz: float = 3000.0) -> Path:
+    """A clip whose own sound is silence but for a 3 kHz beep in `beep` (seconds)."""
+    from fractions import Fraction
+
+    from tests.helpers.videos import add_aac_stream, mux_aac
+
+    rate = 48_000
+    t = np.arange(int(seconds * rate)) / rate
+    sound = np.where((t >= beep[0]) & (t < beep[1]), 0.3 * np.sin(2 * np.pi * hz * t), 0.0).astype(np.float32)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=Fraction(25))
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        audio = add_aac_stream(container, rate)
+        for i in range(int(seconds * 25)):
+            img = np.full((64, 96, 3), 60 if i < 38 else 190, np.uint8)
+            for packet in video.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        mux_aac(container, audio, sound)
+    return path
+
+
+def _band_db(x: np.ndarray, rate: int, a: float, b: float, hz: float = 3000.0) -> float:
+    seg = x[int(a * rate) : int(b * rate)]
+    spectrum = np.abs(np.fft.rfft(seg * np.hanning(len(seg)))) ** 2
+    freqs = np.fft.rfftfreq(len(seg), 1 / rate)
+    return float(10 * np.log10(spectrum[(freqs > hz - 40) & (freqs < hz + 40)].sum() + 1e-20))
+
+
+def _preview_sound(path: Path) -> tuple[np.ndarray, int]:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        chunks = [f.to_ndarray().mean(axis=0) for f in container.decode(stream)]
+        return np.concatenate(chunks), stream.rate
+
+
+def test_preview_has_the_clips_own_sound_under_the_music(server, tmp_path):
+    clip = _beeping_clip(tmp_path / "beep.mp4")
+    run = cli("score", str(clip), "--server", server.address, "--out-dir", str(tmp_path / "out"), "--preview",
+              home=tmp_path / "home")
+    assert run.returncode == 0, run.stderr
+    take = tmp_path / "out" / "beep"
+    sound, rate = _preview_sound(take / "preview.mp4")
+    # The beep is heard where the picture shows it (1-2 s), not after; the music is there throughout.
+    assert _band_db(sound, rate, 1.1, 1.9) > _band_db(sound, rate, 2.2, 2.9) + 15
+    assert _band_db(sound, rate, 1.1, 1.9) > _band_db(sound, rate, 0.1, 0.9) + 15
+    from tests.helpers.wavcheck import read_wav
+
+    music, _ = read_wav(take / "mix.wav")
+    assert np.sqrt(np.mean(sound[int(2.2 * rate) : int(2.9 * rate)] ** 2)) > 0.3 * np.sqrt(
+        np.mean(music[int(2.2 * rate) : int(2.9 * rate)].mean(axis=1) ** 2))

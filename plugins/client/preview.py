@@ -62,8 +62,9 @@ def _mix_layout(mix_wav: Path) -> tuple[int, str]:
 
 
 def make_preview(video: str | os.PathLike, mix_wav: str | os.PathLike, out_path: str | os.PathLike, *,
-                 source_in_s: float = 0.0, source_out_s: float | None = None) -> Path:
-    """Write `out_path` (mp4): `video`'s video stream copied over [in, out), the mix encoded AAC.
+                 source_in_s: float = 0.0, source_out_s: float | None = None, with_sound: bool = True) -> Path:
+    """Write `out_path` (mp4): `video`'s video stream copied over [in, out), the mix encoded AAC
+    with the clip's own sound under it (`with_sound`; see preview_sound.py).
 
     Written to a temporary name beside `out_path` and renamed, so it appears whole or not at all.
     Raises PreviewUnsupported when the video's codec cannot go into an mp4 unchanged.
@@ -123,6 +124,11 @@ def make_preview(video: str | os.PathLike, mix_wav: str | os.PathLike, out_path:
                         start_pts = packet.pts
                         # The audio starts where the timeline's in point shows on screen.
                         audio = _audio_frames(mix_wav, max(0.0, source_in_s - t))
+                        if with_sound:  # the clip's sound from the first picture shown
+                            from .preview_sound import SourceSound, under_the_music
+
+                            sound = SourceSound(video, t, rate, layout, len(av.AudioLayout(layout).channels))
+                            audio = under_the_music(audio, sound, layout)
                     packet.pts -= start_pts
                     if packet.dts is not None:
                         packet.dts -= start_pts
