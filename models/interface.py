@@ -184,6 +184,9 @@ class ModelInfo:
     tempo_range_bpm: tuple[float, float] = TEMPO_RANGE_BPM  # a requested tempo must lie inside
     sample_rates: tuple[int, ...] = SAMPLE_RATES  # Hz
     max_duration_s: float = 0.0  # longest segment it writes music for; 0 = no limit of its own
+    # The editor's directions it follows (models/directing.py): a model that generates audio it
+    # cannot shape meets hits by re-ranking and takes re-rolls by splicing, but makes no loop or tail.
+    directions: tuple[str, ...] = ("hits", "reroll")
 
     def check(self, options: ScoreOptions, duration_s: float | None = None) -> None:
         """Raise RequestError, saying what to do, when this model does not accept `options`."""
@@ -212,6 +215,11 @@ class ModelInfo:
         if tmin and tmax and tmin > tmax:
             raise RequestError(f"tempo range {tmin:g}-{tmax:g} BPM is reversed; the minimum must not "
                                "exceed the maximum")
+        for direction, asked in (("loop", options.loop), ("tail", options.tail_s > 0)):
+            if asked and direction not in self.directions:
+                what = "a seamless loop" if direction == "loop" else "a ring-out tail"
+                raise RequestError(f"the {self.name} model cannot make {what}; use the composer "
+                                   "(--model composer) for it")
         if duration_s is not None and self.max_duration_s and duration_s > self.max_duration_s:
             raise RequestError(f"the segment is {duration_s:.1f} s long; the {self.name} model writes at "
                                f"most {self.max_duration_s:g} s: score it in parts")

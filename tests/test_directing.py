@@ -7,6 +7,8 @@ librosa's onset detector for hits, levels and spectral flux measured on the samp
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -248,3 +250,18 @@ def test_watch_folder_toml_takes_hits_loop_and_tail(tmp_path):
     (tmp_path / "cut.mp4.scorecut.toml").write_text('hits = "4"\n')
     with pytest.raises(OptionsError, match="hits must be a list"):
         options_for(video, tmp_path)
+
+
+def test_models_that_cannot_shape_their_audio_refuse_loops_and_tails():
+    from scorecut.models.composer.model import ComposerModel
+    from scorecut.models.vmas.zero_shot import info as musicgen_info
+
+    ComposerModel().info().check(ScoreOptions(loop=True))
+    ComposerModel().info().check(ScoreOptions(tail_s=2.0))
+    generated = musicgen_info()
+    mix_only = ScoreOptions(stems=())
+    generated.check(replace(mix_only, hits=(Hit(1.0),), reroll=(1.0, 2.0), reroll_seed=3))  # re-ranked, spliced
+    with pytest.raises(RequestError, match="cannot make a seamless loop; use the composer"):
+        generated.check(replace(mix_only, loop=True))
+    with pytest.raises(RequestError, match="cannot make a ring-out tail"):
+        generated.check(replace(mix_only, tail_s=1.0))

@@ -47,6 +47,7 @@ class ComposerModel:
             description="Embedded composer: beats and sections follow the cuts, synthesized stems, no weights.",
             styles=tuple(STYLES),
             moods=tuple(MOODS),
+            directions=("hits", "reroll", "loop", "tail"),
         )
 
     def compose(
