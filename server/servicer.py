@@ -45,7 +45,8 @@ def model_message(info: ModelInfo) -> pb.ModelInfo:
                         stems=list(info.stems), native_output=info.native_output, description=info.description,
                         styles=list(info.styles), moods=list(info.moods), meters=list(info.meters),
                         tempo_min_bpm=info.tempo_range_bpm[0], tempo_max_bpm=info.tempo_range_bpm[1],
-                        sample_rates=list(info.sample_rates), max_duration_s=info.max_duration_s)
+                        sample_rates=list(info.sample_rates), max_duration_s=info.max_duration_s,
+                        directions=list(info.directions))
 
 
 class ScorecutServicer(pb_grpc.ScorecutServicer):

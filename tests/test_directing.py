@@ -265,3 +265,12 @@ def test_models_that_cannot_shape_their_audio_refuse_loops_and_tails():
         generated.check(replace(mix_only, loop=True))
     with pytest.raises(RequestError, match="cannot make a ring-out tail"):
         generated.check(replace(mix_only, tail_s=1.0))
+
+
+def test_get_info_says_which_directions_each_model_follows(server):
+    from scorecut.plugins.client import ScorecutClient
+
+    with ScorecutClient(server.address) as client:
+        models = client.models()
+    assert list(models["composer"].directions) == ["hits", "reroll", "loop", "tail"]
+    assert list(models["musicgen"].directions) == ["hits", "reroll"]

@@ -11,7 +11,7 @@ class GetInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "available", "unavailable_reason", "stems", "native_output", "description", "styles", "moods", "meters", "tempo_min_bpm", "tempo_max_bpm", "sample_rates", "max_duration_s")
+    __slots__ = ("name", "available", "unavailable_reason", "stems", "native_output", "description", "styles", "moods", "meters", "tempo_min_bpm", "tempo_max_bpm", "sample_rates", "max_duration_s", "directions")
     NAME_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     UNAVAILABLE_REASON_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,7 @@ class ModelInfo(_message.Message):
     TEMPO_MAX_BPM_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATES_FIELD_NUMBER: _ClassVar[int]
     MAX_DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    DIRECTIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
     available: bool
     unavailable_reason: str
@@ -38,7 +39,8 @@ class ModelInfo(_message.Message):
     tempo_max_bpm: float
     sample_rates: _containers.RepeatedScalarFieldContainer[int]
     max_duration_s: float
-    def __init__(self, name: _Optional[str] = ..., available: _Optional[bool] = ..., unavailable_reason: _Optional[str] = ..., stems: _Optional[_Iterable[str]] = ..., native_output: _Optional[str] = ..., description: _Optional[str] = ..., styles: _Optional[_Iterable[str]] = ..., moods: _Optional[_Iterable[str]] = ..., meters: _Optional[_Iterable[str]] = ..., tempo_min_bpm: _Optional[float] = ..., tempo_max_bpm: _Optional[float] = ..., sample_rates: _Optional[_Iterable[int]] = ..., max_duration_s: _Optional[float] = ...) -> None: ...
+    directions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., available: _Optional[bool] = ..., unavailable_reason: _Optional[str] = ..., stems: _Optional[_Iterable[str]] = ..., native_output: _Optional[str] = ..., description: _Optional[str] = ..., styles: _Optional[_Iterable[str]] = ..., moods: _Optional[_Iterable[str]] = ..., meters: _Optional[_Iterable[str]] = ..., tempo_min_bpm: _Optional[float] = ..., tempo_max_bpm: _Optional[float] = ..., sample_rates: _Optional[_Iterable[int]] = ..., max_duration_s: _Optional[float] = ..., directions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Limits(_message.Message):
     __slots__ = ("max_duration_s", "max_clips", "max_upload_bytes", "max_queue")
