@@ -275,3 +275,53 @@ def test_preview_has_the_clips_own_sound_under_the_music(server, tmp_path):
     music, _ = read_wav(take / "mix.wav")
     assert np.sqrt(np.mean(sound[int(2.2 * rate) : int(2.9 * rate)] ** 2)) > 0.3 * np.sqrt(
         np.mean(music[int(2.2 * rate) : int(2.9 * rate)].mean(axis=1) ** 2))
+
+
+def _solid_clip(path: Path, colour, seconds: float, beep=None) -> Path:
+    """A clip of one flat colour (and, when given, a 3 kHz beep at `beep` seconds of its own time)."""
+    from fractions import Fraction
+
+    from tests.helpers.videos import add_aac_stream, mux_aac
+
+    rate = 48_000
+    t = np.arange(int(seconds * rate)) / rate
+    sound = np.zeros(len(t), np.float32)
+    if beep is not None:
+        sound = np.where((t >= beep[0]) & (t < beep[1]), 0.3 * np.sin(2 * np.pi * 3000 * t), 0.0).astype(np.float32)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=Fraction(25))
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        audio = add_aac_stream(container, rate)
+        img = np.zeros((64, 96, 3), np.uint8)
+        img[:] = colour
+        for i in range(int(seconds * 25)):
+            img[0:8, (i * 4) % 88 : (i * 4) % 88 + 8] = 255 - np.array(colour)  # a little motion
+            for packet in video.encode(av.VideoFrame.from_ndarray(img.copy(), format="rgb24")):
+                container.mux(packet)
+            img[:] = colour
+        for packet in video.encode():
+            container.mux(packet)
+        mux_aac(container, audio, sound)
+    return path
+
+
+def test_a_segment_of_several_clips_gets_a_reencoded_preview(server, tmp_path):
+    red = _solid_clip(tmp_path / "red.mp4", (200, 30, 30), 4.0)
+    blue = _solid_clip(tmp_path / "blue.mp4", (30, 30, 200), 4.0, beep=(2.0, 3.0))
+    run = cli("score", f"{red}#t=1,3", f"{blue}#t=1.5,3.5", "--server", server.address, "--out-dir",
+              str(tmp_path / "out"), "--name", "both", "--preview", home=tmp_path / "home")
+    assert run.returncode == 0, run.stderr
+    preview = tmp_path / "out" / "both" / "preview.mp4"
+    with av.open(str(preview)) as container:
+        pictures = [(float(f.time), f.to_ndarray(format="rgb24")[32:, :].reshape(-1, 3).mean(axis=0))
+                    for f in container.decode(container.streams.video[0])]
+    assert abs(pictures[-1][0] - 4.0) < 0.1  # the segment's length: 2 s of each clip
+    for t, (r, _, b) in pictures:
+        if 0.1 < t < 1.9:
+            assert r > 150 and b < 80, (t, r, b)  # the first clip's picture
+        if 2.1 < t < 3.9:
+            assert b > 150 and r < 80, (t, r, b)  # then the second's
+    sound, rate = _preview_sound(preview)
+    # blue's beep is at 2-3 s of its own time: from its in point 1.5 s, record 2.5-3.5 s.
+    assert _band_db(sound, rate, 2.6, 3.4) > _band_db(sound, rate, 0.5, 1.3) + 15
+    assert _band_db(sound, rate, 3.0, 3.35) > _band_db(sound, rate, 3.6, 3.95) + 10  # equal lengths

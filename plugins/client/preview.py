@@ -5,8 +5,8 @@ A trimmed clip (in/out inside the media) is cut by stream copy too: the copy mus
 keyframe, so the preview starts at the last keyframe at or before the in point and the mix is
 delayed by the gap (silence until the in point), so music and picture line up exactly as on the
 timeline. It ends at the out point (streams with B-frames may show a frame or two more, kept
-because earlier frames are decoded from them). A segment of several clips gets no preview:
-joining different files without re-encoding is not generally possible; the CLI says so.
+because earlier frames are decoded from them). A segment of several clips, or a clip at another
+speed, cannot be joined by stream copy: its preview is re-encoded (preview_joined.py).
 """
 
 from __future__ import annotations
@@ -148,15 +148,18 @@ def make_preview(video: str | os.PathLike, mix_wav: str | os.PathLike, out_path:
 
 
 def preview_for_clips(clips, mix_wav: str | os.PathLike, out_path: str | os.PathLike) -> str | None:
-    """A preview for a segment of client ClipSpecs; raises PreviewUnsupported for several clips."""
-    if len(clips) != 1:
-        raise PreviewUnsupported(f"a preview is made for a single video; this segment joins {len(clips)} "
-                                 "clips (score each alone with --preview to see them)")
+    """A preview for a segment of client ClipSpecs: one clip's picture copied, or (several clips,
+    another speed) re-encoded on the segment's timeline (preview_joined.py)."""
     clip = clips[0]
+    speed_change = False
     if clip.record_end_s is not None and clip.record_start_s is not None and clip.source_out_s is not None:
         record = clip.record_end_s - clip.record_start_s
-        if abs(record - (clip.source_out_s - clip.source_in_s)) > 1e-3:
-            raise PreviewUnsupported("the clip plays at another speed; a copied video stream cannot")
+        speed_change = abs(record - (clip.source_out_s - clip.source_in_s)) > 1e-3
+    if len(clips) != 1 or speed_change:
+        from .preview_joined import make_joined_preview
+
+        make_joined_preview(clips, mix_wav, out_path)
+        return None
     make_preview(clip.path, mix_wav, out_path, source_in_s=clip.source_in_s, source_out_s=clip.source_out_s)
     if clip.source_in_s > 0:
         return ("preview.mp4 starts at the keyframe before the in point (the picture is copied, not "

@@ -25,7 +25,6 @@ class SourceSound:
         self.channels = channels
         self._buffer = np.zeros((channels, 0), np.float32)
         self._frames: Iterator | None = None
-        self._skip = 0  # samples before start_s still to drop
         try:
             self._container = av.open(str(path))
         except (av.FFmpegError, OSError):
@@ -49,20 +48,22 @@ class SourceSound:
     def _decode(self, stream) -> Iterator[np.ndarray]:
         import av
 
-        first = True
+        skip = None  # samples before the picture's start still to drop (negative: silence to add)
         try:
             for frame in self._container.decode(stream):
+                if skip is None:
+                    t = float(frame.time) if frame.time is not None else 0.0
+                    skip = int(round((self._start_s - t) * self._rate))
+                    if skip < 0:  # the sound starts after the picture
+                        yield np.zeros((self.channels, -skip), np.float32)
+                        skip = 0
                 for out in self._resampler.resample(frame):
                     x = out.to_ndarray().astype(np.float32, copy=False)  # (ch, n)
-                    if first:  # drop what lies before the picture's start; pad when the sound starts later
-                        first = False
-                        t = float(frame.time) if frame.time is not None else 0.0
-                        offset = int(round((self._start_s - t) * self._rate))
-                        if offset > 0:
-                            x = x[:, offset:]
-                        elif offset < 0:
-                            x = np.concatenate([np.zeros((x.shape[0], -offset), np.float32), x], axis=1)
-                    yield x
+                    if skip:
+                        dropped = min(skip, x.shape[1])
+                        x, skip = x[:, dropped:], skip - dropped
+                    if x.shape[1]:
+                        yield x
         except av.FFmpegError:
             return  # damaged sound: the music plays on alone from here
 
