@@ -6,6 +6,7 @@ the suite's shared one. Timeouts are generous: a loaded 2-core machine starts Ra
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import signal
@@ -122,6 +123,27 @@ def test_cancel_through_the_ingress_frees_the_replica_within_a_second(ray_server
     assert s.CancelJob(pb.CancelJobRequest(job_id=second_id), timeout=10).found
     assert_actionable(status_of(lambda: second), grpc.StatusCode.CANCELLED, "cancelled")
     assert collect(waiting).events[-1].WhichOneof("event") == "manifest"
+
+
+def test_uploads_cache_and_errors_behave_as_on_one_machine(server, ray_server, short):
+    s, _ = stub(ray_server.address)
+    data = short.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    header = pb.UploadChunk(header=pb.UploadHeader(filename="short.mp4", size=len(data), sha256=sha))
+    ref = s.UploadMedia(iter([header, *(pb.UploadChunk(data=data[i:i + 65536]) for i in range(0, len(data), 65536))]),
+                        timeout=60)
+    assert ref.media_id == sha and s.HasMedia(pb.HasMediaRequest(sha256=sha), timeout=10).present
+    by_id = score(ray_server.address, request(clip(media_id=sha, source_in_s=0.5), seed=4343), timeout=300)
+    by_path = score(server.address, request(clip(short, source_in_s=0.5), seed=4343), timeout=300)
+    assert not by_id.accepted.cached
+    assert [by_id.sha256(x.name) for x in by_id.manifest.stems] == \
+        [by_path.sha256(x.name) for x in by_path.manifest.stems]
+    again = score(ray_server.address, request(clip(media_id=sha, source_in_s=0.5), seed=4343), timeout=300)
+    assert again.accepted.cached and again.sha256("mix") == by_id.sha256("mix")  # the front's result cache
+    assert_actionable(status_of(lambda: s.Score(request(clip(short), style="no-such-style"), timeout=60)),
+                      grpc.StatusCode.INVALID_ARGUMENT, "style")
+    assert_actionable(status_of(lambda: s.Score(request(clip(media_id="0" * 64)), timeout=60)),
+                      grpc.StatusCode.NOT_FOUND)
 
 
 def test_a_killed_replica_fails_only_its_job_and_ray_brings_one_back(ray_server, long, short):
