@@ -325,3 +325,22 @@ def test_a_segment_of_several_clips_gets_a_reencoded_preview(server, tmp_path):
     # blue's beep is at 2-3 s of its own time: from its in point 1.5 s, record 2.5-3.5 s.
     assert _band_db(sound, rate, 2.6, 3.4) > _band_db(sound, rate, 0.5, 1.3) + 15
     assert _band_db(sound, rate, 3.0, 3.35) > _band_db(sound, rate, 3.6, 3.95) + 10  # equal lengths
+
+
+def test_doctors_vmas_fix_is_the_readmes_train_command():
+    """What `doctor` and a refused vmas request tell a user to run is what the README runs."""
+    import re
+    import shlex
+
+    from scorecut.models.vmas.serving import FIX
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme[readme.index("## The VMAS model"):]
+    train = re.search(r"^scorecut train --config small --data .*?(?<!\\)$", block.replace("\\\n", " "), re.M)
+    assert train, "the README's VMAS section has no train command"
+    flags = {w for w in shlex.split(train.group(0)) if w.startswith("--")}
+    told = re.search(r"`(scorecut train [^`]*)`", FIX).group(1)
+    assert flags <= {w for w in shlex.split(told) if w.startswith("--")}, (flags, told)
+    add = re.search(r"^scorecut models add vmas .*$", block, re.M).group(0)
+    add_flags = {w for w in shlex.split(add) if w.startswith("--")}
+    assert add_flags <= set(re.findall(r"--[a-z-]+", FIX)), (add_flags, FIX)

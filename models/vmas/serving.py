@@ -24,8 +24,10 @@ from ..interface import (
 
 CHECKPOINT_NAME = "checkpoint.pt"
 HIT_TOLERANCE_S = 0.1  # a generated beat this close to an editor's hit meets it (the re-ranking's tolerance)
-FIX = ("train one with `scorecut train --config small --data DIR --steps N --out RUN`, then install it "
-       "with `scorecut models add vmas RUN/checkpoint.pt` or pass `--checkpoint RUN/checkpoint.pt`")
+FIX = ("train one as the README's VMAS section shows: `scorecut train --config small --data VIDEOS/ "
+       "--codec encodec_32khz/ --video-backbone clip-vit-base-patch32/ --steps 200000 --out RUN`, then install "
+       "it with `scorecut models add vmas RUN/checkpoint.pt --codec encodec_32khz/` or pass "
+       "`--checkpoint RUN/checkpoint.pt`")
 DESCRIPTION = "VMAS: neural video-to-music (temporal video encoder + music transformer); mix only."
 
 
