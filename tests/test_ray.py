@@ -25,13 +25,14 @@ from tests.helpers.server_calls import assert_actionable, clip, collect, request
 from tests.helpers.servers import ServerProcess, free_port, isolated_env, wait_serving  # noqa: E402
 
 RAY_START_S = 300  # a local Ray head, Serve and two replicas importing torch, on a loaded machine
+TOKEN = "ray-front-token-0123456789"  # the Ray server requires it, as a single-node server would
 REPLICA_LINE = re.compile(r"job ([0-9a-f]{32}) running on Ray replica (\S+)")
 
 
 @pytest.fixture(scope="module")
 def ray_server(tmp_path_factory, media_root):
     home = tmp_path_factory.mktemp("ray-home")
-    srv = ServerProcess(free_port(), home, media_root, ["--ray", "local", "--replicas", "2"])
+    srv = ServerProcess(free_port(), home, media_root, ["--ray", "local", "--replicas", "2", "--token", TOKEN])
     cmd = [sys.executable, "-m", "scorecut.cli.main", "serve", "--host", "127.0.0.1", "--port", str(srv.port),
            "--media-root", str(media_root), *srv.args]
     srv.proc = subprocess.Popen(cmd, env=isolated_env(home), stdout=open(srv.log_path, "ab"),
@@ -77,7 +78,7 @@ def running(events, stage: str = ""):
 def test_same_request_same_bytes_as_the_single_node_server(server, ray_server, short):
     req = request(clip(short, source_in_s=0.25, source_out_s=2.75), seed=31, sample_format="s24le")
     single = score(server.address, req, timeout=300)
-    on_ray = score(ray_server.address, req, timeout=300)
+    on_ray = score(ray_server.address, req, token=TOKEN, timeout=300)
     assert not on_ray.accepted.cached
     names = [s.name for s in single.manifest.stems]
     assert names == [s.name for s in on_ray.manifest.stems] and "mix" in names
@@ -90,7 +91,7 @@ def test_a_burst_of_four_reaches_both_replicas(ray_server, short):
     results: dict[int, object] = {}
 
     def one(seed: int) -> None:
-        results[seed] = score(ray_server.address, request(clip(short), seed=seed), timeout=300)
+        results[seed] = score(ray_server.address, request(clip(short), seed=seed), token=TOKEN, timeout=300)
 
     threads = [threading.Thread(target=one, args=(seed,)) for seed in range(200, 204)]
     for t in threads:
@@ -107,50 +108,55 @@ def test_a_burst_of_four_reaches_both_replicas(ray_server, short):
 
 
 def test_cancel_through_the_ingress_frees_the_replica_within_a_second(ray_server, long, short):
-    s, _ = stub(ray_server.address)
-    first = s.Score(request(clip(long), seed=41), timeout=300)
-    second = s.Score(request(clip(long), seed=42), timeout=300)
+    s, md = stub(ray_server.address, TOKEN)
+    first = s.Score(request(clip(long), seed=41), metadata=md, timeout=300)
+    second = s.Score(request(clip(long), seed=42), metadata=md, timeout=300)
     first_id, second_id = running(first, "synth"), running(second, "synth")
-    waiting = s.Score(request(clip(short), seed=43), timeout=300)
+    waiting = s.Score(request(clip(short), seed=43), metadata=md, timeout=300)
     assert next(waiting).accepted.queue_position == 1  # both replicas are busy
     time.sleep(0.2)
     cancelled_at = time.monotonic()
-    assert s.CancelJob(pb.CancelJobRequest(job_id=first_id), timeout=10).found
+    assert s.CancelJob(pb.CancelJobRequest(job_id=first_id), metadata=md, timeout=10).found
     running(waiting)
     freed_s = time.monotonic() - cancelled_at
     assert freed_s < 1.0, f"the replica took {freed_s:.2f} s to take the next job after a cancel"
     assert_actionable(status_of(lambda: first), grpc.StatusCode.CANCELLED, "cancelled")
-    assert s.CancelJob(pb.CancelJobRequest(job_id=second_id), timeout=10).found
+    assert s.CancelJob(pb.CancelJobRequest(job_id=second_id), metadata=md, timeout=10).found
     assert_actionable(status_of(lambda: second), grpc.StatusCode.CANCELLED, "cancelled")
     assert collect(waiting).events[-1].WhichOneof("event") == "manifest"
 
 
-def test_uploads_cache_and_errors_behave_as_on_one_machine(server, ray_server, short):
-    s, _ = stub(ray_server.address)
+def test_uploads_cache_tokens_and_errors_behave_as_on_one_machine(server, ray_server, short):
+    s, md = stub(ray_server.address, TOKEN)
+    for wrong in ((), (("authorization", "Bearer not-the-token-at-all"),)):
+        error = status_of(lambda wrong=wrong: s.Score(request(clip(short)), metadata=wrong, timeout=60))
+        assert error.code() == grpc.StatusCode.UNAUTHENTICATED, error.details()
     data = short.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     header = pb.UploadChunk(header=pb.UploadHeader(filename="short.mp4", size=len(data), sha256=sha))
     ref = s.UploadMedia(iter([header, *(pb.UploadChunk(data=data[i:i + 65536]) for i in range(0, len(data), 65536))]),
-                        timeout=60)
-    assert ref.media_id == sha and s.HasMedia(pb.HasMediaRequest(sha256=sha), timeout=10).present
-    by_id = score(ray_server.address, request(clip(media_id=sha, source_in_s=0.5), seed=4343), timeout=300)
+                        metadata=md, timeout=60)
+    assert ref.media_id == sha and s.HasMedia(pb.HasMediaRequest(sha256=sha), metadata=md, timeout=10).present
+    by_id_request = request(clip(media_id=sha, source_in_s=0.5), seed=4343)
+    by_id = score(ray_server.address, by_id_request, token=TOKEN, timeout=300)
     by_path = score(server.address, request(clip(short, source_in_s=0.5), seed=4343), timeout=300)
     assert not by_id.accepted.cached
     assert [by_id.sha256(x.name) for x in by_id.manifest.stems] == \
         [by_path.sha256(x.name) for x in by_path.manifest.stems]
-    again = score(ray_server.address, request(clip(media_id=sha, source_in_s=0.5), seed=4343), timeout=300)
+    again = score(ray_server.address, by_id_request, token=TOKEN, timeout=300)
     assert again.accepted.cached and again.sha256("mix") == by_id.sha256("mix")  # the front's result cache
-    assert_actionable(status_of(lambda: s.Score(request(clip(short), style="no-such-style"), timeout=60)),
+    bad_style = request(clip(short), style="no-such-style")
+    assert_actionable(status_of(lambda: s.Score(bad_style, metadata=md, timeout=60)),
                       grpc.StatusCode.INVALID_ARGUMENT, "style")
-    assert_actionable(status_of(lambda: s.Score(request(clip(media_id="0" * 64)), timeout=60)),
+    assert_actionable(status_of(lambda: s.Score(request(clip(media_id="0" * 64)), metadata=md, timeout=60)),
                       grpc.StatusCode.NOT_FOUND)
 
 
 def test_a_killed_replica_fails_only_its_job_and_ray_brings_one_back(ray_server, long, short):
-    s, _ = stub(ray_server.address)
-    doomed = s.Score(request(clip(long), seed=51), timeout=300)
+    s, md = stub(ray_server.address, TOKEN)
+    doomed = s.Score(request(clip(long), seed=51), metadata=md, timeout=300)
     doomed_id = running(doomed, "synth")
-    other = s.Score(request(clip(long, source_out_s=12.0), seed=52), timeout=300)
+    other = s.Score(request(clip(long, source_out_s=12.0), seed=52), metadata=md, timeout=300)
     other_id = running(other)
     where = replicas_of(ray_server.log())
     assert where[doomed_id] != where[other_id]
@@ -163,7 +169,7 @@ def test_a_killed_replica_fails_only_its_job_and_ray_brings_one_back(ray_server,
     seed = 60
     while True:  # Ray replaces the dead replica: jobs reach a new process beside the survivor
         seed += 1
-        result = score(ray_server.address, request(clip(short), seed=seed), timeout=300)
+        result = score(ray_server.address, request(clip(short), seed=seed), token=TOKEN, timeout=300)
         assert result.kinds()[-1] == "manifest"
         now = replicas_of(ray_server.log())[result.job_id]
         if now not in (where[doomed_id], where[other_id]):
