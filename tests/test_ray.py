@@ -175,3 +175,14 @@ def test_a_killed_replica_fails_only_its_job_and_ray_brings_one_back(ray_server,
         if now not in (where[doomed_id], where[other_id]):
             break
         assert time.monotonic() < deadline, "no new replica took a job within 3 minutes"
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["serve", "--ray", "local", "--replicas", "0"], "--replicas must be at least 1"),
+    (["serve", "--ray", "local", "--gpus-per-replica", "-1"], "--gpus-per-replica must be 0"),
+    (["batch", "no-such-folder", "--ray", "local"], "is not a folder"),
+])
+def test_bad_ray_flags_are_refused_in_words_before_ray_starts(tmp_path, argv, words):
+    done = subprocess.run([sys.executable, "-m", "scorecut.cli.main", *argv], cwd=tmp_path, env=isolated_env(tmp_path),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and words in done.stderr, done.stderr
