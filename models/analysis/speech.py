@@ -19,13 +19,29 @@ WINDOW = 512  # samples: Silero's window at 16 kHz (32 ms)
 SILENT_LUFS = -120.0  # the loudness reported for digital silence
 
 
-def _load_model():
-    try:
-        from silero_vad import load_silero_vad
-    except ImportError:
-        raise RuntimeError("speech detection needs the silero-vad package: "
-                           "pip install silero-vad (it comes with Scorecut's own install)") from None
-    return load_silero_vad()
+_IDLE_MODELS: list = []  # loaded models no clip is using: loading one costs ~0.1 s, a segment may hold 200 clips
+_IDLE_LOCK = threading.Lock()
+
+
+def _take_model():
+    """A Silero model with fresh state, reused from an earlier clip when one is idle."""
+    with _IDLE_LOCK:
+        model = _IDLE_MODELS.pop() if _IDLE_MODELS else None
+    if model is None:
+        try:
+            from silero_vad import load_silero_vad
+        except ImportError:
+            raise RuntimeError("speech detection needs the silero-vad package: "
+                               "pip install silero-vad (it comes with Scorecut's own install)") from None
+        model = load_silero_vad()
+    model.reset_states()
+    return model
+
+
+def _give_back(model) -> None:
+    with _IDLE_LOCK:
+        if len(_IDLE_MODELS) < 4:
+            _IDLE_MODELS.append(model)
 
 
 def _k_weighting_sos() -> np.ndarray:
@@ -42,7 +58,7 @@ class SpeechAccumulator:
         import torch
 
         self._torch = torch
-        self._model = _load_model()
+        self._model = _take_model()
         self._sos = _k_weighting_sos()
         self._zi = np.zeros((self._sos.shape[0], 2))  # K-weighting state across chunks
         self._rest = np.zeros(0, np.float32)  # samples short of a whole window
@@ -77,6 +93,9 @@ class SpeechAccumulator:
         with np.errstate(divide="ignore"):
             self.loudness_lufs = np.maximum(-0.691 + 10 * np.log10(power), SILENT_LUFS).astype(np.float32)
         times = (np.arange(m) + 0.5) * WINDOW / RATE
+        if self._model is not None:  # finished: another clip may use it
+            _give_back(self._model)
+            self._model = None
         return times.astype(np.float64), np.asarray(self._prob, np.float32)
 
 
