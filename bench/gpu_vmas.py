@@ -27,6 +27,7 @@ import json
 import time
 
 import torch
+
 from scorecut.models.vmas.config import (
     SMALL,
     CodecConfig,

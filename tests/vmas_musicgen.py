@@ -13,7 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-WORDS = ["calm", "piano", "ambient", "upbeat", "drums", "energetic", "strings", "sad", "happy", "electronic", "guitar", "slow", "fast", "bass", "cinematic", "orchestral", "soft", "loud", "warm", "bright", "dark", "tempo", "bpm", "mood", "style", "music", "with", "and", "a", "the", "of", "in", "for", "minor", "major"]
+WORDS = (
+    "calm", "piano", "ambient", "upbeat", "drums", "energetic", "strings", "sad", "happy", "electronic",
+    "guitar", "slow", "fast", "bass", "cinematic", "orchestral", "soft", "loud", "warm", "bright", "dark",
+    "tempo", "bpm", "mood", "style", "music", "with", "and", "a", "the", "of", "in", "for", "minor", "major",
+)
 CARDINALITY = 32  # entries per codebook of the tiny codec (and the decoder's vocab_size)
 SAMPLE_RATE = 8000
 HOP = 16

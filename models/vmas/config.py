@@ -98,7 +98,7 @@ class VmasConfig:
         return dataclasses.asdict(self)
 
     @staticmethod
-    def from_dict(d: dict) -> "VmasConfig":
+    def from_dict(d: dict) -> VmasConfig:
         video = dict(d["video"])
         video["cnn_channels"] = tuple(video["cnn_channels"])
         return VmasConfig(

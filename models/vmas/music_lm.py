@@ -101,7 +101,8 @@ class Memory:
         t, v = self.n_text, self.states.shape[1] - self.n_text
         if t > n_text or v > n_video:
             raise ValueError(f"a memory of {t}+{v} columns does not fit {n_text}+{n_video}")
-        pads = lambda n: (self.states.new_zeros(b, n, d), self.mask.new_zeros(b, n))
+        def pads(n):
+            return (self.states.new_zeros(b, n, d), self.mask.new_zeros(b, n))
         (pt, mt), (pv, mv) = pads(n_text - t), pads(n_video - v)
         states = torch.cat([self.states[:, :t], pt, self.states[:, t:], pv], dim=1)
         mask = torch.cat([self.mask[:, :t], mt, self.mask[:, t:], mv], dim=1)
@@ -128,6 +129,9 @@ class KVCache(nn.Module):
         shape = (batch, n_heads, max_len, head_dim)
         self.register_buffer("k", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
         self.register_buffer("v", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
+        # Fixed addresses: a compiled step (CUDA graphs) may then write into them in place.
+        torch._dynamo.mark_static_address(self.k)
+        torch._dynamo.mark_static_address(self.v)
 
     def update(self, pos: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
         """pos (T,) steps; k, v (B, H, T, hd) -> the whole cache (B, H, max_len, hd) each."""
@@ -172,7 +176,8 @@ class CrossAttention(nn.Module):
     def project(self, states: torch.Tensor):
         """states (B, S, D) -> keys, values (B, H, S, hd); computed once per window when decoding."""
         b, s, d = states.shape
-        split = lambda x: x.view(b, s, self.n_heads, d // self.n_heads).transpose(1, 2)
+        def split(x):
+            return x.view(b, s, self.n_heads, d // self.n_heads).transpose(1, 2)
         return split(self.k_proj(states)), split(self.v_proj(states))
 
     def forward(self, x: torch.Tensor, kv, mask: torch.Tensor, n_text: int):

@@ -148,7 +148,7 @@ def _sha256_cached(files: tuple[str, ...], stamp: tuple) -> str:
         digests.append(h.hexdigest())
     if len(digests) == 1:  # one file: its own sha256 (what `sha256sum model.safetensors` prints)
         return digests[0]
-    joined = "".join(f"{Path(f).name}:{d}\n" for f, d in zip(files, digests))
+    joined = "".join(f"{Path(f).name}:{d}\n" for f, d in zip(files, digests, strict=True))
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
