@@ -382,3 +382,26 @@ def test_music_markers_mark_sections_and_downbeats_on_the_placed_items(server, m
         for frame, s in sections.items():
             assert marks[frame]["color"] == "Purple" and marks[frame]["name"].startswith(f"section {s['label']}")
         assert all(m["color"] == "Sky" for f, m in marks.items() if f not in sections)
+
+
+def test_reroll_section_under_the_playhead_keeps_the_rest_of_the_take(server, media, tmp_path):
+    import numpy as np
+
+    from scorecut.plugins.resolve import reroll_section
+    from tests.helpers.wavcheck import read_wav
+
+    fake, timeline, lay = edit(media, "25")  # In at frame 12: 2.56 s scored
+    options = dict(out_dir=tmp_path, seed=3, stems="drums", hits=((1.2, "section"),))
+    score_timeline(fake.resolve, "inout", server.address, **options)
+    timeline.playhead = 12 + 45  # 1.8 s into the take: its second section
+    items = reroll_section(fake.resolve, 8, "inout", server.address, **options)
+    first, second = sorted(tmp_path.rglob("score.json"), key=lambda p: p.stat().st_mtime)
+    take, rerolled = json.loads(first.read_text()), json.loads(second.read_text())
+    start, end = rerolled["reroll"]["start_s"], rerolled["reroll"]["end_s"]
+    assert (start, end) == (1.2, take["sections"][-1]["end_s"]) and rerolled["reroll"]["seed"] == 8
+    a, rate = read_wav(first.parent / "drums.wav")[:2]
+    b = read_wav(second.parent / "drums.wav")[0]
+    assert np.array_equal(a[: int((start - 0.5) * rate)], b[: int((start - 0.5) * rate)])
+    assert not np.array_equal(a, b)
+    assert [t.name for t in timeline.tracks["audio"]] == ["Audio 1", "drums"]  # over the take, on its track
+    assert len(items) == 1

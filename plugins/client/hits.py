@@ -52,3 +52,12 @@ def marker_hits(markers, start_s: float, end_s: float) -> tuple[tuple[float, str
         if kind is not None and start_s <= time_s < end_s:
             out.append((round(float(time_s) - start_s, 6), kind))
     return tuple(sorted(out))
+
+
+def section_at(sections, time_s: float) -> tuple[float, float]:
+    """(start_s, end_s) of the section (score.json `sections` entries) that plays at `time_s`
+    seconds from the segment's start: the range a "Re-roll section" re-rolls."""
+    for s in sections:
+        if float(s["start_s"]) <= time_s < float(s["end_s"]):
+            return float(s["start_s"]), float(s["end_s"])
+    raise DirectionError(f"no section of the take plays at {time_s:.2f} s; put the playhead inside the take")

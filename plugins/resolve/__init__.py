@@ -5,8 +5,9 @@ whole job against a Resolve scripting object; the panel and the Scripts-menu ent
 """
 
 from .errors import ResolveScoreError
+from .reroll import reroll_section
 from .score import ResolveJob, prepare, score_timeline, server_address
 from .timeline_reader import SCOPES, TimelineSegment, read_segment
 
-__all__ = ["SCOPES", "ResolveJob", "ResolveScoreError", "TimelineSegment", "prepare", "read_segment",
+__all__ = ["SCOPES", "ResolveJob", "ResolveScoreError", "TimelineSegment", "prepare", "read_segment", "reroll_section",
            "score_timeline", "server_address"]
