@@ -103,10 +103,6 @@ class ScorecutWorker:
         self.replica = f"{socket.gethostname()}:{os.getpid()}"
         log.info("Scorecut replica %s ready on %s", self.replica, self.device)
 
-    def where(self) -> str:
-        """Which replica answered (host:pid): tests and the bench see the spread of jobs."""
-        return self.replica
-
     async def score(self, dispatch: Dispatch):
         """Run one job, yielding the worker's events; a cancelled call (the front cancels the
         response) cancels this task, and the finally block stops the model within its next check."""
@@ -145,7 +141,6 @@ class RayJobQueue:
         self.replicas = replicas
         self.max_queue = max_queue
         self.jobs_run = 0
-        self.replica_of: dict[str, str] = {}  # job id -> replica (host:pid) that ran it
         self._jobs: dict[str, Job] = {}
         self._active: set[str] = set()
         self._lock = threading.Lock()
@@ -186,7 +181,6 @@ class RayJobQueue:
             final = None
             for event in response:
                 if isinstance(event, tuple) and event[:1] == ("replica",):
-                    self.replica_of[job.id] = event[1]
                     log.info("job %s running on Ray replica %s", job.id, event[1])
                     continue
                 if isinstance(event, Started):
@@ -214,11 +208,14 @@ class RayJobQueue:
 
     @staticmethod
     def _relay_error(job: Job, error: BaseException) -> Exception:
-        name = type(error).__name__
-        if job.cancel.is_set() or "Cancel" in name:
+        from ray.exceptions import ActorUnavailableError, RayActorError, TaskCancelledError
+        from ray.serve.exceptions import DeploymentUnavailableError, ReplicaUnavailableError, RequestCancelledError
+
+        if job.cancel.is_set() or isinstance(error, (RequestCancelledError, TaskCancelledError)):
             return Cancelled("the job was cancelled")
-        if "ActorDied" in name or "ActorError" in name or "Unavailable" in name or "Died" in name:
-            log.warning("job %s: its Ray replica stopped (%s)", job.id, name)
+        if isinstance(error, (RayActorError, ActorUnavailableError, ReplicaUnavailableError,
+                              DeploymentUnavailableError)):
+            log.warning("job %s: its Ray replica stopped (%s)", job.id, type(error).__name__)
             return RpcFailure(grpc.StatusCode.UNAVAILABLE,
                               "the Ray replica running this job stopped before it finished (Ray starts a new one); "
                               "send the job again")
