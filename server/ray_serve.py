@@ -316,6 +316,9 @@ def serve_on_ray(config, options: RayOptions, log_level: str = "INFO") -> int:
     try:
         handle = deploy(options, config.device, config.model_dir)
         jobs = RayJobQueue(handle, options.replicas, config.max_queue)
+        gpus = f"{options.gpus_per_replica:g} GPU each" if options.gpus_per_replica else "CPU"
+        print(f"scorecut: {options.replicas} model worker(s) on Ray ({options.address}, {gpus}); "
+              f"Serve application {APP_NAME!r}, deployment {DEPLOYMENT_NAME!r} in Ray's dashboard", flush=True)
         return serve(config, log_level=log_level, jobs=jobs)
     finally:
         stop_ray(options)
