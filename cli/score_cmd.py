@@ -274,6 +274,8 @@ def run(args) -> int:
     if note:
         print(f"scorecut score: {note}", file=sys.stderr)
     print(f"{folder}")
+    if score.get("duck_note"):
+        print(f"scorecut score: {score['duck_note']}", file=sys.stderr)
     summary = [f"{score.get('duration_s', 0):.2f} s", f"{score.get('tempo_bpm', 0):.1f} BPM",
                str(score.get("key", "")), f"model {score.get('model', '')}", f"seed {score.get('seed', '')}"]
     if score.get("mood"):

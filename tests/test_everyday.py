@@ -202,6 +202,12 @@ def test_a_clip_whose_sound_cannot_be_decoded_says_so(server, tmp_path):
     run = cli("analyze", str(path), home=tmp_path / "home", timeout=120)
     assert "no audio track" not in run.stdout, run.stdout
     assert "could not be decoded" in run.stdout + run.stderr, run.stdout + run.stderr
+    # Scoring it with --duck-dialogue says nothing was ducked, and why.
+    run = cli("score", str(path), "--duck-dialogue", "--server", server.address, "--out-dir", str(tmp_path / "out"),
+              home=tmp_path / "home")
+    assert run.returncode == 0, run.stderr
+    assert "nothing was ducked: the clips have no sound Scorecut could read" in run.stderr, run.stderr
+    assert "cannot be decoded" in run.stderr
 
 
 def test_mood_read_from_the_picture_is_in_the_summary_and_score_json(server, tmp_path):

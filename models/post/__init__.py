@@ -261,6 +261,10 @@ def _finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: bo
             del amount
             dialogue = dialogue_loudness(spans, analysis.speech_times_s, analysis.speech,
                                          getattr(analysis, "speech_lufs", np.zeros(0)), s)
+        else:  # said, so an undecodable sound is not taken for silence
+            extra["duck_note"] = ("nothing was ducked: no speech was heard in the clips" if len(analysis.speech_times_s)
+                                  else "nothing was ducked: the clips have no sound Scorecut could read (no audio "
+                                  "track, or one that cannot be decoded)")
 
     # Per-frame curves and mix-sized temporaries are released as soon as they are used: on a
     # 10-minute segment each curve is 115 MB and each stereo temporary 230 MB.
