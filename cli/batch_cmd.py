@@ -140,7 +140,7 @@ def score_folder(folder: Path, server: str, at_once: int) -> int:
         for path in copies:
             if not stopping.is_set():
                 watcher._handle(path, journal)
-        states = [e.state for e in journal.entries()]
+        states = [e.state for e in journal.entries() if e.sha256 in first_of]  # the videos there now
         log.info("batch done in %.1f s: %d scored by this run, %d done, %d failed, %d unfinished",
                  time.monotonic() - began, watcher.jobs_run, states.count("done"), states.count("failed"),
                  states.count("running"))
