@@ -137,3 +137,24 @@ def test_otio_timeline_has_the_stems_and_the_plan(camera_take):
     assert first.start_time.to_seconds() == pytest.approx(doc["sections"][0]["start_s"], abs=1 / RATE)
     assert first.duration.to_seconds() == pytest.approx(
         doc["sections"][0]["end_s"] - doc["sections"][0]["start_s"], abs=2 / RATE)
+
+
+def test_resolve_stems_carry_the_timelines_timecode(server, tmp_path):
+    """Resolve knows the timeline: the stems' TimeReference is the In mark's timeline timecode
+    (the timeline starts at 01:00:00:00, frame 86400 at 24 fps)."""
+    from scorecut.plugins.resolve import score_timeline
+    from tests.helpers.videos import VideoSpec, make_video
+    from tests.resolve_fake import FakeResolve
+
+    video = make_video(tmp_path / "shot.mp4", VideoSpec(3.0, cuts_s=(1.2,), fps=24, seed=5))
+    fake = FakeResolve((19, 1, 3))
+    project = fake.create_project("Film")
+    timeline = fake.create_timeline(project, "Edit", "24")
+    clip = fake.import_file(project, video, start_tc="14:23:11:05")
+    fake.put(timeline, clip, track=1, at=0, frames=60, source_in_frames=0)
+    timeline.marks = (12, 47)  # In at 0.5 s into the timeline
+    score_timeline(fake.resolve, "inout", server.address, out_dir=tmp_path / "stems", stems="drums")
+    (take,) = [p for p in (tmp_path / "stems").iterdir() if p.is_dir()]
+    expected = round((timeline.start + 12) / 24 * RATE)
+    assert timeline.start == 86400
+    assert raw_bext(take / "drums.wav")["time_reference"] == expected

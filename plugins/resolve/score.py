@@ -114,7 +114,9 @@ class ResolveJob:
                                          self.options.sample_rate or SERVER_SAMPLE_RATE)
             self.result = client.score(self.segment.clips, self.options, duration_s=duration_s,
                                        out_dir=self.out_dir, name=self.name, on_event=on_event, cancel=cancel,
-                                       timeout=self.timeout)
+                                       timeout=self.timeout,
+                                       # the WAVs' BWF TimeReference: the range's timeline timecode
+                                       timecode_start_s=float(self.segment.start / self.segment.fps))
         return self.result
 
     def place(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> list:
