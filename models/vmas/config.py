@@ -57,7 +57,7 @@ class VideoConfig:
 @dataclass(frozen=True)
 class LMConfig:
     """The music decoder: MusicGen's architecture (see music_lm.py); from a MusicGen folder's
-    config.json when fine-tuning its weights (`pretrained.lm_config_from_musicgen`)."""
+    config.json when fine-tuning its weights (`musicgen_folder.lm_config_from_musicgen`)."""
 
     dim: int = 1024  # MusicGen-small's width and heads
     n_layers: int = 18  # 18 blocks with cross-attention: about 320M parameters, MusicGen-small's scale

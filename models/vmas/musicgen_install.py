@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .pretrained import MusicGenFolderError, read_musicgen_info  # one error type for both checks
+from .musicgen_folder import MusicGenFolderError, read_musicgen_info  # one error type for both checks
 
 FOLDER = "musicgen"  # <model dir>/musicgen
 MODEL_TYPES = ("musicgen", "musicgen_melody")  # melody is then refused by name by the loader
