@@ -45,7 +45,7 @@ def test_watch_folder_preview_options_new_take_and_counts(server, tmp_path):
     folder = tmp_path / "watched"
     folder.mkdir()
     make_video(folder / "ball.mp4", VideoSpec(2.0, cuts_s=(1.0,), size=(96, 64), seed=31, audio="tone"))
-    (folder / "ball.scorecut.toml").write_text("seed = 5\npreview = true\n")
+    (folder / "ball.scorecut.toml").write_text("seed = 5\npreview = true\notio = true\n")
     home = tmp_path / "home"
 
     def once() -> str:
@@ -59,6 +59,7 @@ def test_watch_folder_preview_options_new_take_and_counts(server, tmp_path):
     assert json.loads((take / "score.json").read_text())["seed"] == 5
     with av.open(str(take / "preview.mp4")) as preview:  # the preview is there, with picture and sound
         assert preview.streams.video and preview.streams.audio
+    assert (take / "ball.otio").is_file()
     assert once().endswith("done: 0 scored, 1 skipped, 0 failed")  # nothing changed
 
     (folder / "ball.scorecut.toml").write_text("seed = 6\npreview = true\n")  # changed options: a new take

@@ -29,6 +29,7 @@ class FileOptions:
     out_s: float | None = None  # source out point, seconds (toml key "out"); None = the end
     preview: bool = False  # also write preview.mp4 (the video with the mix)
     plot: bool = False  # also write alignment.png
+    otio: bool = False  # also write <name>.otio (the take as an OpenTimelineIO timeline)
     move_done: bool = False  # move the original to DIR/done/ once scored
     hits: tuple[tuple[float, str], ...] = ()  # hits = [3.5, "5:stop", "7:section"]: (seconds, kind)
     loop: bool = False  # a seamless loop: whole bars, no intro or ending
@@ -72,7 +73,7 @@ def _coerce(values: dict, source: Path) -> dict:
         for key in ("in_s", "out_s", "tail_s", "duck_amount", "duck_fade"):
             if out.get(key) is not None:
                 out[key] = float(out[key])
-        for key in ("preview", "plot", "move_done", "loop", "duck_dialogue"):
+        for key in ("preview", "plot", "otio", "move_done", "loop", "duck_dialogue"):
             if key in out and not isinstance(out[key], bool):
                 raise TypeError(f"{key} must be true or false")
         for key in ("style", "mood", "model"):

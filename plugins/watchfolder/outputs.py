@@ -33,12 +33,12 @@ def extras_hook(clip: ClipSpec, options: FileOptions, name: str):
     """The before_land hook: preview.mp4 and alignment.png made inside the take's temporary folder
     from the streamed analysis and plan, so they land with the audio; a failure is logged, never
     fatal, because the stems the user came for are good."""
-    if not (options.preview or options.plot):
+    if not (options.preview or options.plot or options.otio):
         return None
     from scorecut.plugins.client.extras import write_extras
 
     def make(draft) -> None:
-        write_extras(draft, [clip], preview=options.preview, plot=options.plot,
-                     warn=lambda message: log.warning("%s: %s", name, message))
+        write_extras(draft, [clip], preview=options.preview, plot=options.plot, otio=options.otio,
+                     name=Path(clip.path).stem, warn=lambda message: log.warning("%s: %s", name, message))
 
     return make
