@@ -106,6 +106,9 @@ def check_models() -> list[Check]:
             checks.append(Check("model composer", False, "unavailable", m["reason"] or "reinstall scorecut"))
         else:  # optional models: the default one is enough to score
             checks.append(Check(f"model {m['name']}", True, f"not installed: {m['reason']}", note=True))
+    from scorecut.models.composer.soundfont import describe  # which instruments the composer plays
+
+    checks.append(Check("instruments", True, describe(folder), note=True))
     return checks
 
 

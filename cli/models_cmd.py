@@ -71,10 +71,12 @@ def _run_list(args) -> int:
 # `add` and `verify`: installing and checking VMAS checkpoints (the logic is in models/vmas/install.py)
 # and MusicGen folders (models/vmas/musicgen_install.py).
 def _add_add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", choices=("vmas", "musicgen"), help="the model to install")
+    p.add_argument("model", choices=("vmas", "musicgen", "soundfont"), help="the model (or SoundFont) to install")
     p.add_argument("source", metavar="PATH",
                    help="vmas: RUN/checkpoint.pt written by `scorecut train`; musicgen: a local transformers-format "
-                        "MusicGen folder (musicgen-small, -medium, -large or -melody: config.json, weights, tokenizer)")
+                        "MusicGen folder (musicgen-small, -medium, -large or -melody: config.json, weights, "
+                        "tokenizer); "
+                        "soundfont: an .sf2 or .sf3 General MIDI font the composer plays its parts with")
     p.add_argument("--codec", default="", metavar="DIR",
                    help="the 32 kHz EnCodec folder (config.json + weights), for models that decode with it")
     p.add_argument("--model-dir", default="", metavar="DIR", help="model folder (default: this user's)")
@@ -93,6 +95,8 @@ def _run_add(args) -> int:
 
     if args.model == "musicgen":
         return _run_add_musicgen(args)
+    if args.model == "soundfont":
+        return _run_add_soundfont(args)
     from scorecut.models.vmas.checkpoint import CheckpointError
     from scorecut.models.vmas.install import install
 
@@ -119,6 +123,22 @@ def _run_add_musicgen(args) -> int:
     print(f"installed musicgen ({installed.model_type}) at {installed.path}; "
           "check it with `scorecut models verify musicgen`")
     print(f"  {licence_line(installed.licence)}")
+    return 0
+
+
+def _run_add_soundfont(args) -> int:
+    from pathlib import Path
+
+    from scorecut.models.composer import soundfont
+
+    try:
+        path = soundfont.install_font(Path(args.source), _model_dir(args))
+    except (soundfont.SoundFontError, OSError) as exc:
+        print(f"scorecut models add: {exc}", file=sys.stderr)
+        return 1
+    presets = soundfont.check_font(path)
+    print(f"installed the SoundFont {path.name} ({presets} instruments) at {path}; the composer plays its parts "
+          "with it (except the electronic style, which stays synthesized)")
     return 0
 
 

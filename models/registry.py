@@ -27,7 +27,7 @@ def _musicgen_info(device: str, model_dir: Path | None) -> ModelInfo:
 def _composer_info(device: str, model_dir: Path | None) -> ModelInfo:
     from .composer.model import ComposerModel
 
-    return ComposerModel().info()
+    return ComposerModel(model_dir).info()
 
 
 _INFOS = {"composer": _composer_info, "vmas": _vmas_info, "musicgen": _musicgen_info}
@@ -55,7 +55,7 @@ def load_model(
     if name == "composer":
         from .composer.model import ComposerModel
 
-        return ComposerModel()
+        return ComposerModel(model_dir)
     if name == "vmas":
         from .vmas import serving
 

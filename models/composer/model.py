@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import directing
@@ -23,6 +24,7 @@ from ..interface import (
     check_cancelled,
     no_progress,
 )
+from . import soundfont
 from .arrangement import arrange
 from .directions import LOOP_RING_S, breathe_before, fold_loop, silence_breaks
 from .midi import MIDI_EXTRA, score_mid_base64
@@ -38,13 +40,17 @@ class ComposerModel:
 
     name = "composer"
 
+    def __init__(self, model_dir: Path | None = None):
+        self.model_dir = model_dir  # where `scorecut models add soundfont` puts a SoundFont
+
     def info(self) -> ModelInfo:
         return ModelInfo(
             name=self.name,
             available=True,
             stems=STEMS,
             native_output="stems",
-            description="Embedded composer: beats and sections follow the cuts, synthesized stems, no weights.",
+            description="Embedded composer: beats and sections follow the cuts, no weights; "
+                        + soundfont.describe(self.model_dir) + ".",
             styles=tuple(STYLES),
             moods=tuple(MOODS),
             directions=("hits", "reroll", "loop", "tail"),
@@ -75,7 +81,8 @@ class ComposerModel:
         if plan.loop:  # rendered on past the end, then folded: the join is seamless
             longer = plan.duration_s + LOOP_RING_S
             arrangement = replace(arrangement, duration_s=longer, tail_end_s=longer)
-        stems = render(arrangement, options.sample_rate, seed, stems=STEMS, cancel=cancel)
+        font = soundfont.font_for(arrangement.plan.style, self.model_dir)
+        stems = render(arrangement, options.sample_rate, seed, stems=STEMS, cancel=cancel, soundfont=font)
         if plan.loop:
             stems = fold_loop(stems, frames)
         silence_breaks(stems, plan.breaks_s, options.sample_rate)
@@ -84,5 +91,6 @@ class ComposerModel:
         check_cancelled(cancel)
         progress("synthesize", 1.0)
         extra = {"tempo_reason": plan.tempo_reason, **directing.report(options, arrangement.plan)}
-        extra[MIDI_EXTRA] = score_mid_base64(arrangement, plan.duration_s)  # the client writes score.mid
+        extra[MIDI_EXTRA] = score_mid_base64(arrangement, plan.duration_s, articulate=font is not None)
+        extra["instruments"] = f"soundfont {font.name}" if font is not None else "synthesizer"
         return ModelOutput(sample_rate=options.sample_rate, stems=stems, plan=arrangement.plan, extra=extra)

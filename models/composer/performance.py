@@ -160,6 +160,18 @@ def _note_events(timed: list[tuple[float, float, Note]], channel: int, voice: Vo
     return events
 
 
+def _held_by_pedal(notes: list[Note]) -> list[tuple[float, float, Note]]:
+    """Each note held until the pedal lifts before the next chord: the sound of the pedal whether
+    or not the player (a SoundFont renderer, a DAW) honours CC64."""
+    onsets = sorted({round(n.start_s, 4) for n in notes})
+    out = []
+    for n in notes:
+        later = [t for t in onsets if t > n.start_s + CHORD_TOLERANCE_S]
+        end = n.start_s + n.duration_s
+        out.append((n.start_s, max(end, later[0] - PEDAL_LIFT_S) if later else end, n))
+    return out
+
+
 def _pedal(notes: list[Note], channel: int, end_s: float) -> list[MidiEvent]:
     onsets = sorted({round(n.start_s, 4) for n in notes if n.start_s < end_s})
     events = []
@@ -186,6 +198,8 @@ def _pitched(arrangement: Arrangement, stem: str, articulate: bool) -> Track:
         timed = _legato(notes)
     else:
         timed = [(n.start_s, n.start_s + n.duration_s, n) for n in notes]
+    if style == "pedal":
+        timed = _held_by_pedal(notes)
     events = _note_events(timed, channel, voice, end_s)
     if style == "pedal":
         events += _pedal(notes, channel, end_s)

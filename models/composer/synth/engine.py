@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 from scipy import signal
@@ -55,8 +56,12 @@ def _stem_effects(stem: str, preset: str, x: np.ndarray, arrangement: Arrangemen
     return x
 
 
-def render_stem(arrangement: Arrangement, stem: str, sample_rate: int, seed: int, cancel=None) -> np.ndarray:
-    """One stem, (2, round(duration_s * sample_rate)) float32, silent from tail_end_s on."""
+def render_stem(arrangement: Arrangement, stem: str, sample_rate: int, seed: int, cancel=None,
+                soundfont: Path | None = None) -> np.ndarray:
+    """One stem, (2, round(duration_s * sample_rate)) float32, silent from tail_end_s on.
+
+    `soundfont`: a font that plays the part (models/composer/soundfont.py) instead of the
+    synthesizer's instruments; the treatment after that is the same."""
     n = int(round(arrangement.duration_s * sample_rate))
     if n <= 0:
         return np.zeros((2, 0), dtype=np.float32)
@@ -65,7 +70,12 @@ def render_stem(arrangement: Arrangement, stem: str, sample_rate: int, seed: int
     check = lambda: check_cancelled(cancel)  # noqa: E731
     # Tonal stems are rendered, treated and sent to the room at their work rate (sr / div) and
     # brought to the sample rate once at the end: their band never needed more.
-    if stem == "drums":
+    if soundfont is not None:
+        from ..soundfont import render_part as play_font
+
+        div = 1
+        x = play_font(arrangement, stem, n, sample_rate, soundfont, check)
+    elif stem == "drums":
         div = 1
         x = render_drums(arrangement.drums, preset, n, sample_rate, rng, check, key_pc=arrangement.key_pc)
     else:
@@ -126,11 +136,13 @@ def render(
     seed: int,
     stems: tuple[str, ...] = STEMS,
     cancel: threading.Event | None = None,
+    soundfont: Path | None = None,
 ) -> dict[str, np.ndarray]:
     """Synthesize the requested stems: name -> (2, round(duration_s * sample_rate)) float32.
 
-    Stems share nothing mutable, and numpy and scipy release the GIL in their heavy loops, so the
-    stems render on up to RENDER_THREADS threads; the result does not depend on the scheduling.
+    `soundfont`: the font that plays the parts (None: the synthesizer). Stems share nothing
+    mutable, and numpy and scipy release the GIL in their heavy loops, so the stems render
+    on up to RENDER_THREADS threads; the result does not depend on the scheduling.
     """
     unknown = [s for s in stems if s not in STEMS]
     if unknown:
@@ -141,9 +153,9 @@ def render(
     if arrangement.duration_s > SERIAL_ABOVE_S:
         workers = 1  # long segments: one stem's working memory at a time
     if workers == 1:
-        return {s: render_stem(arrangement, s, sample_rate, seed, cancel) for s in wanted}
+        return {s: render_stem(arrangement, s, sample_rate, seed, cancel, soundfont) for s in wanted}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synth") as pool:
-        futures = {s: pool.submit(render_stem, arrangement, s, sample_rate, seed, cancel) for s in wanted}
+        futures = {s: pool.submit(render_stem, arrangement, s, sample_rate, seed, cancel, soundfont) for s in wanted}
         try:
             return {s: f.result() for s, f in futures.items()}
         except BaseException:
