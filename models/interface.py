@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from scorecut.v1 import STEMS  # the contract's stem names, in their order
+
 if TYPE_CHECKING:  # the analysis package decodes video; a model's signature only names its result
     from .analysis.types import VideoAnalysis
 
-STEMS = ("drums", "bass", "harmony", "melody")  # the order stems are listed and streamed in
 MIX = "mix"
 DEFAULT_SAMPLE_RATE = 48_000  # Hz: video post-production's rate
 SAMPLE_RATES = (22_050, 24_000, 32_000, 44_100, 48_000, 88_200, 96_000)  # Hz a model may be asked for

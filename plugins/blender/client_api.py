@@ -20,6 +20,7 @@ ScorecutClientError = _client.ScorecutClientError
 JobFailed = _client.JobFailed
 JobCancelled = _client.JobCancelled
 ServerUnavailable = _client.ServerUnavailable
+STEMS = _client.STEMS  # the contract's stem names, in stacking order
 DEFAULT_ADDRESS = _client.DEFAULT_ADDRESS
 ENV_SERVER = _client.ENV_SERVER
 build_request = _client.build_request

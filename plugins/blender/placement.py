@@ -14,9 +14,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .client_api import STEMS
+
 MAX_CHANNEL = 128  # Blender's highest sequencer channel
 SEAM_FADE_S = 0.08  # fade at a seam between takes: short enough to keep the beat, long enough not to click
-STEM_ORDER = ("drums", "bass", "harmony", "melody")  # bottom channel first: rhythm under the tune
+STEM_ORDER = STEMS  # bottom channel first: rhythm under the tune
 
 
 @dataclass(frozen=True)

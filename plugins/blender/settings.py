@@ -5,13 +5,10 @@ from __future__ import annotations
 import bpy
 
 from . import jobs
+from .client_api import STEMS
 
-STEM_ITEMS = [
-    ("drums", "Drums", "Kit and percussion"),
-    ("bass", "Bass", "Bass line"),
-    ("harmony", "Harmony", "Chords and pads"),
-    ("melody", "Melody", "Lead line"),
-]
+STEM_HINTS = {"drums": "Kit and percussion", "bass": "Bass line", "harmony": "Chords and pads", "melody": "Lead line"}
+STEM_ITEMS = [(name, name.title(), STEM_HINTS.get(name, "")) for name in STEMS]
 
 
 def _names_from_server(kind: str):
@@ -19,17 +16,15 @@ def _names_from_server(kind: str):
         probe = jobs.current_status()
         status = probe.result if probe is not None else None
         names = getattr(status, kind, ()) if status is not None and status.reachable else ()
+        names = [getattr(n, "name", n) for n in names if getattr(n, "available", True)]  # models: usable ones
         return [n for n in names if edit_text.lower() in n.lower()]
     return search
 
 
 class ScorecutSettings(bpy.types.PropertyGroup):
-    model: bpy.props.EnumProperty(
-        name="Model",
-        items=[("composer", "Composer", "The built-in composer: fast on any computer"),
-               ("vmas", "VMAS", "The neural model: needs a checkpoint on the server")],
-        default="composer",
-    )
+    # The models are the server's (GetInfo lists them with their availability), not the add-on's.
+    model: bpy.props.StringProperty(name="Model", description="Model; empty = the server's default (the composer)",
+                                    search=_names_from_server("models"))
     style: bpy.props.StringProperty(name="Style", description="Style preset; empty = the server's default",
                                     search=_names_from_server("styles"))
     mood: bpy.props.StringProperty(name="Mood", description="Mood; empty = read from the picture",
@@ -37,7 +32,7 @@ class ScorecutSettings(bpy.types.PropertyGroup):
     seed: bpy.props.IntProperty(name="Seed", description="Same seed, same music; change it for another take",
                                 default=0, min=0)
     stems: bpy.props.EnumProperty(name="Stems", items=STEM_ITEMS, options={"ENUM_FLAG"},
-                                  default={"drums", "bass", "harmony", "melody"})
+                                  default=set(STEMS))
     place_stems: bpy.props.BoolProperty(
         name="Place Stems", default=True,
         description="One sound strip per stem on its own channel; off places only the mix")

@@ -5,7 +5,7 @@ Resolve script can carry it. See ClientAPI in the docs: build clips and options,
 `ScorecutClient.score`, get the job's folder (mix.wav, <stem>.wav, score.json) back.
 """
 
-from scorecut.v1 import sha256_file  # the contract's media hash, for front ends that name content
+from scorecut.v1 import STEMS, sha256_file  # the contract's stem names; its media hash, for naming content
 
 from .client import ScorecutClient, is_loopback, split_address
 from .fragments import parse_media_fragment, parse_time_range
@@ -30,6 +30,7 @@ from .types import (
 )
 
 __all__ = [
+    "STEMS",
     "DEFAULT_ADDRESS", "DEFAULT_PORT", "ENV_SERVER", "ClipSpec", "DirectionError", "Draft", "InvalidRequest",
     "JobCancelled", "marker_hits", "parse_hit", "parse_reroll",
     "JobEvent", "JobFailed", "JobOptions", "JobResult", "JobWriter", "Landing", "ScorecutClient",

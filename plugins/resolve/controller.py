@@ -10,13 +10,13 @@ from __future__ import annotations
 import queue
 import threading
 
-from scorecut.plugins.client import JobCancelled, ScorecutClient, ScorecutClientError
+from scorecut.plugins.client import STEMS, JobCancelled, ScorecutClient, ScorecutClientError
 
 from .score import ResolveJob, current_timeline, prepare, server_address
 from .stems_folder import stems_folder
 
 SCOPE_CHOICES = (("In/Out range", "inout"), ("Clip under the playhead", "current"), ("Whole timeline", "timeline"))
-STEM_BOXES = (("Drums", "drums"), ("Bass", "bass"), ("Harmony", "harmony"), ("Melody", "melody"))
+STEM_BOXES = tuple((name.title(), name) for name in STEMS)
 AUTO_STYLE = "(automatic)"
 AUTO_MOOD = "(from the picture)"
 STATUS_TIMEOUT_S = 15.0  # a server just started may take seconds to list its models; the check runs on a thread
@@ -53,7 +53,7 @@ class PanelController:
             options["seed"] = int(seed)
         stems = tuple(stem for box, stem in STEM_BOXES if items[box].Checked)
         if not stems:
-            raise ValueError("no stems are ticked; tick at least one of drums, bass, harmony, melody")
+            raise ValueError(f"no stems are ticked; tick at least one of {', '.join(STEMS)}")
         options["stems"] = stems
         folder = str(items["StemsFolder"].Text).strip()
         if folder:

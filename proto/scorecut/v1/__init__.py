@@ -1,9 +1,12 @@
 """The scorecut.v1 wire contract (generated code beside scorecut.proto) and the facts both of its
-ends use: the default port, the sample formats, and the sha256 that names media (UploadHeader,
+ends use: the stem names, the default port, the sample formats, and the sha256 that names media (UploadHeader,
 HasMedia, MediaRef.media_id)."""
 
 import hashlib
 
+# The stems a model can give besides the mix, in the order they are listed, streamed and stacked on a
+# timeline (bottom first: rhythm under the tune). GetInfo says which of them each model gives.
+STEMS = ("drums", "bass", "harmony", "melody")
 DEFAULT_PORT = 50777  # where a Scorecut server listens unless told otherwise, and where clients look
 # StemChunk.sample_format -> bytes per sample; all little-endian, interleaved
 SAMPLE_FORMATS = {"s16le": 2, "s24le": 3, "f32le": 4}
