@@ -77,7 +77,6 @@ def long_child(minutes: float, style: str) -> None:
     """Runs in a child: compose `minutes` and print peak RSS before and after as JSON."""
     from scorecut.models.composer.model import ComposerModel  # noqa: F401 (imports count as the floor)
     from scorecut.models.interface import ScoreOptions  # noqa: F401
-
     from scorecut.models.post import finish
 
     floor_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys

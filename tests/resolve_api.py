@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import itertools
 from fractions import Fraction
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the fake's root, which imports this module
+    from resolve_fake import FakeResolve
 
 # The README's method lists (Resolve 19/20), by class.
 DOCUMENTED: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
@@ -162,7 +166,7 @@ def _rate(text: str) -> Fraction:
 
 class _Impl:
     KIND = ""
-    fake: "FakeResolve"
+    fake: FakeResolve
 
     def GetUniqueId(self) -> str:
         return self.uid

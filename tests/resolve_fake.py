@@ -42,7 +42,7 @@ from resolve_fake_timeline import TimelineImpl, TimelineItemImpl  # noqa: F401
 @dataclass(eq=False)
 class ProjectImpl(_Impl):
     KIND = "Project"
-    fake: "FakeResolve"
+    fake: FakeResolve
     name: str
     timelines: list = field(default_factory=list)
     current: TimelineImpl | None = None
@@ -75,7 +75,7 @@ class ProjectImpl(_Impl):
 @dataclass(eq=False)
 class ProjectManagerImpl(_Impl):
     KIND = "ProjectManager"
-    fake: "FakeResolve"
+    fake: FakeResolve
     current: ProjectImpl | None = None
     uid: str = "project-manager"
 

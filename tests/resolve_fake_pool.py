@@ -7,9 +7,13 @@ import os
 import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from resolve_api import _ids, _Impl
 from resolve_fake_timeline import TimelineImpl, TimelineItemImpl
+
+if TYPE_CHECKING:  # the fake's root, which imports this module
+    from resolve_fake import FakeResolve, ProjectImpl
 
 WAV_FPS = Fraction(24)  # Resolve reads an imported WAV at 24 frames per second, whatever the timeline
 
@@ -17,7 +21,7 @@ WAV_FPS = Fraction(24)  # Resolve reads an imported WAV at 24 frames per second,
 @dataclass(eq=False)
 class MediaPoolItemImpl(_Impl):
     KIND = "MediaPoolItem"
-    fake: "FakeResolve"
+    fake: FakeResolve
     path: str  # "" for compound, multicam and Fusion clips
     fps: Fraction  # exact (24 for WAVs)
     length_s: Fraction
@@ -53,9 +57,9 @@ class MediaPoolItemImpl(_Impl):
 @dataclass(eq=False)
 class FolderImpl(_Impl):
     KIND = "Folder"
-    fake: "FakeResolve"
+    fake: FakeResolve
     name: str
-    parent: "FolderImpl | None" = None
+    parent: FolderImpl | None = None
     clips: list = field(default_factory=list)
     folders: list = field(default_factory=list)
     uid: str = field(default_factory=lambda: f"folder-{next(_ids)}")
@@ -74,8 +78,8 @@ class FolderImpl(_Impl):
 @dataclass(eq=False)
 class MediaPoolImpl(_Impl):
     KIND = "MediaPool"
-    fake: "FakeResolve"
-    project: "ProjectImpl"
+    fake: FakeResolve
+    project: ProjectImpl
     root: FolderImpl = None
     current: FolderImpl = None
     uid: str = field(default_factory=lambda: f"pool-{next(_ids)}")

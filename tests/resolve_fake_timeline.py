@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from resolve_api import _ids, _Impl, _rate
+
+if TYPE_CHECKING:  # the fake's root, which imports this module
+    from resolve_fake import FakeResolve
 
 MARKER_COLORS = frozenset("Blue Cyan Green Yellow Red Pink Purple Fuchsia Rose Lavender Sky Mint Lemon Sand Cocoa "
                           "Cream".split())
@@ -17,7 +21,7 @@ AUDIO_SUBTYPES = frozenset("mono stereo 5.1 5.1film 7.1 7.1film".split()) | {f"a
 @dataclass(eq=False)
 class TimelineItemImpl(_Impl):
     KIND = "TimelineItem"
-    fake: "FakeResolve"
+    fake: FakeResolve
     name: str
     media: object | None  # MediaPoolItemImpl
     start: int  # absolute timeline frames
@@ -98,7 +102,7 @@ class Track:
 @dataclass(eq=False)
 class TimelineImpl(_Impl):
     KIND = "Timeline"
-    fake: "FakeResolve"
+    fake: FakeResolve
     name: str
     fps_text: str
     drop_frame: bool = False

@@ -170,7 +170,7 @@ def test_motion_curve_tells_fast_from_calm(suite_results):
 
 
 def test_visual_beats_include_cuts_and_respect_spacing(suite_results):
-    for name, (spec, a) in suite_results.items():
+    for name, (_spec, a) in suite_results.items():
         assert np.all(np.diff(a.visual_beats_s) >= 0.25 - 1e-9), name
         for c in a.cuts_s:
             assert np.min(np.abs(a.visual_beats_s - c)) < 1e-6, f"{name}: cut {c} is not a visual beat"

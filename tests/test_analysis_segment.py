@@ -39,7 +39,7 @@ def test_two_clips_with_in_out_and_a_speed_change(tmp_path):
         (3.2 + (_first_frame(2.44, 30) - 1.1) / 2.0, 0.5 / 30, "hard"),
     ]
     assert len(result.cuts_s) == len(expected), (result.cuts_s, result.cut_kinds)
-    for (t, tol, kind), got, got_kind in zip(expected, result.cuts_s, result.cut_kinds):
+    for (t, tol, kind), got, got_kind in zip(expected, result.cuts_s, result.cut_kinds, strict=False):
         assert abs(got - t) <= tol + 1e-6, (got, t)
         assert got_kind == kind
     boundary = result.cut_kinds.index("boundary")
@@ -83,7 +83,7 @@ def test_progress_and_cancel_within_a_second(tmp_path):
     analyze_file(path, progress=lambda stage, f: fractions.append((stage, f)))
     assert fractions[0] == ("analysis", 0.0) and fractions[-1] == ("analysis", 1.0)
     values = [f for _, f in fractions]
-    assert all(b >= a for a, b in zip(values, values[1:])) and len(values) > 10
+    assert all(b >= a for a, b in zip(values, values[1:], strict=False)) and len(values) > 10
 
     cancel = threading.Event()
     set_at = []

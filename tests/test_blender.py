@@ -21,10 +21,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-
-from scorecut import __version__
 from scipy.io import wavfile
 
+from scorecut import __version__
 from tests.helpers.servers import REPO, free_port, isolated_env
 from tests.helpers.videos import VideoSpec, make_video
 
@@ -259,7 +258,7 @@ def test_scoring_selected_strips_places_one_strip_per_stem_frame_exact(bpy_pytho
     for sent in (facts["clips"], facts["wire"]):
         got = [(c["path"], c["in"], c["out"], c["rec_start"], c["rec_end"]) for c in sent]
         assert len(got) == 2
-        for g, e in zip(got, expected):
+        for g, e in zip(got, expected, strict=False):
             assert g[0] == e[0]
             assert np.allclose(g[1:], e[1:], atol=1e-6), (g, e)
     assert facts["duration_s"] == pytest.approx((b_end - a_start) / SCENE_FPS)

@@ -50,14 +50,14 @@ def test_sub_range_replaces_only_its_frames(blender, request, extension_zip, tmp
 
     first = take_layout("first")
     assert [(stem, ch, a, b) for stem, ch, a, b, _ in first] == sorted(
-        (stem, ch, first_frame, end) for stem, ch in zip(STEMS, (2, 3, 4, 5)))
+        (stem, ch, first_frame, end) for stem, ch in zip(STEMS, (2, 3, 4, 5), strict=False))
     take1 = first[0][4]
     # Channel 3 holds the user's sound effect (after the range): a stem goes there, its name stays.
     assert facts["channels_first"][:5] == ["Picture", "drums", "SFX", "harmony", "melody"]
 
     second = take_layout("second")
     take2 = next(t for *_, t in second if t != take1)
-    for stem, channel in zip(STEMS, (2, 3, 4, 5)):
+    for stem, channel in zip(STEMS, (2, 3, 4, 5), strict=False):
         on_channel = [(a, b, t) for s, ch, a, b, t in second if s == stem]
         assert sorted(on_channel) == [(first_frame, sub[0], take1), (sub[0], sub[1], take2), (sub[1], end, take1)]
         assert {ch for s, ch, *_ in second if s == stem} == {channel}  # the earlier take's channel, reused

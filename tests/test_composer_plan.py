@@ -64,7 +64,7 @@ def test_major_cuts_open_sections_on_downbeats():
     on_down = [np.min(np.abs(downbeats - c)) < 0.035 for c in a.cuts_s]
     assert sum(on_down) >= 2, (plan.downbeats_s, a.cuts_s)
     assert plan.sections[0].start_s == 0.0 and plan.sections[-1].end_s == pytest.approx(14.0)
-    for s0, s1 in zip(plan.sections[:-1], plan.sections[1:]):
+    for s0, s1 in zip(plan.sections[:-1], plan.sections[1:], strict=False):
         assert s0.end_s == pytest.approx(s1.start_s)
 
 

@@ -11,14 +11,17 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import test_resolve
 from resolve_fake import FakeResolve
-from test_resolve import edit, media  # noqa: F401 - the shared media fixture
+from test_resolve import edit
 
 from scorecut.plugins.resolve import ResolveScoreError, prepare, read_segment, score_timeline
 from scorecut.plugins.resolve.placement import place_stems
 from scorecut.plugins.resolve.stems_folder import on_camera_card, stems_folder
 from scorecut.plugins.resolve.version import ResolveVersion
 from tests.helpers.videos import VideoSpec, make_video
+
+media = test_resolve.media  # the shared media fixture, used by name as a test argument
 
 
 def api_timeline(fake):
@@ -202,7 +205,7 @@ def test_a_new_take_replaces_the_last_takes_tracks(server, media, tmp_path):
     second = score_timeline(fake.resolve, "inout", server.address, out_dir=tmp_path, stems="drums,bass", seed=2,
                             replace_last=True)
     assert [t.name for t in timeline.tracks["audio"]] == tracks_before == ["Audio 1", "drums", "bass"]
-    for track, new in zip(timeline.tracks["audio"][1:], second):
+    for track, new in zip(timeline.tracks["audio"][1:], second, strict=False):
         assert [(i.start, i.end) for i in track.items] == [(start, end)]  # the first take's item gave way
         assert track.items[0].uid == new.GetUniqueId()
     assert {i.GetUniqueId() for i in first}.isdisjoint({i.uid for t in timeline.tracks["audio"] for i in t.items})

@@ -39,7 +39,7 @@ def test_job_file_scores_and_reports_in_lines(server, media_root, tmp_path):
     assert progress and all(0 <= float(line.split()[1]) <= 1 for line in progress)
     stems = [line.split(" ", 4) for line in lines if line.startswith("stem ")]
     assert sorted(s[1] for s in stems) == ["bass", "drums"]
-    for _, name, samples, sample_rate, path in stems:
+    for _, _name, samples, sample_rate, path in stems:
         assert int(sample_rate) == 48000 and int(samples) == math.ceil(frames / rate * 48000)  # never short
         with wave.open(path) as w:
             assert w.getnframes() == int(samples)

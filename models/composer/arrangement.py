@@ -47,7 +47,7 @@ def write_harmony(plan: Plan, chords: list[Chord], voicings, level) -> list[Note
             if s < plan.duration_s:
                 notes.append(Note(round(s, 6), round(max(end - s, 0.05), 6), int(p), float(vel)))
 
-    for ch, v in zip(chords, voicings):
+    for ch, v in zip(chords, voicings, strict=False):
         b0, b1 = ch.start_beat, ch.end_beat
         if b0 >= plan.end_beat:
             t0 = bt(b0)
@@ -120,7 +120,7 @@ def arrange(plan: Plan, analysis, seed: int) -> Arrangement:
     voicings = voice(chords, centre=60 + int(_stream(seed, "voicing").integers(-2, 4)))
     level = _level_lookup(plan)
     visual = list(zip(np.asarray(getattr(analysis, "visual_beats_s", ()), float),
-                      np.asarray(getattr(analysis, "visual_beat_strength", ()), float)))
+                      np.asarray(getattr(analysis, "visual_beat_strength", ()), float), strict=False))
     drums = write_drums(plan, _stream(seed, "drums"), visual)
     bass = write_bass(plan, chords, level, _stream(seed, "bass"))
     harmony = write_harmony(plan, chords, voicings, level)

@@ -248,7 +248,7 @@ def _humanize(hits, rng: np.random.Generator) -> list[DrumHit]:
     hits = sorted(merged.values(), key=lambda h: (h[0], h[1]))
     jitter_t = rng.normal(0.0, 0.003, len(hits)).clip(-0.006, 0.006)
     jitter_v = rng.normal(1.0, 0.06, len(hits)).clip(0.9, 1.1)
-    for (t, kind, vel, length, exact), dt, dv in zip(hits, jitter_t, jitter_v):
+    for (t, kind, vel, length, exact), dt, dv in zip(hits, jitter_t, jitter_v, strict=False):
         if not exact and kind != "riser":
             t, vel = max(t + float(dt), 0.0), float(np.clip(vel * dv, 0.05, 1.0))
         out.append(DrumHit(round(t, 6), kind, round(vel, 4), round(length, 6)))

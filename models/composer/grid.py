@@ -135,8 +135,8 @@ def _assemble(duration_s: float, period: float, bpm: float, anchors: np.ndarray,
     # Each stretch's mean period (what lands its anchor), known ahead so a ramp can lean into
     # the next stretch's tempo. Near misses shift later stretches by at most SLACK_S; ignored.
     means = [period * (1.0 + np.clip((b - a0) / (n * period) - 1.0, -TEMPO_BEND, TEMPO_BEND))
-             for a0, b, n in zip(anchors[:-1], anchors[1:], counts)] + [period]
-    for i, (b, n) in enumerate(zip(anchors[1:], counts)):
+             for a0, b, n in zip(anchors[:-1], anchors[1:], counts, strict=False)] + [period]
+    for i, (b, n) in enumerate(zip(anchors[1:], counts, strict=False)):
         anchor_beats.append(len(beats))
         step = period * (1.0 + np.clip((b - a) / (n * period) - 1.0, -TEMPO_BEND, TEMPO_BEND))
         periods = _ramp(prev, step, n, period, means[i + 1])
@@ -163,9 +163,9 @@ def build_eighth_grid(duration_s: float, cuts_s: np.ndarray, strength: np.ndarra
     lo, hi = sorted(tempo_range)
     fine = build_grid(duration_s, cuts_s, strength, (2 * lo, 2 * hi), 2 * preferred_bpm, rng,
                       2 * beats_per_bar, major_strength)
-    on = [sum(float(strength[c]) for b, c in zip(fine.anchor_beats, fine.anchor_cuts) if b % 2 == ph) for ph in (0, 1)]
+    on = [sum(float(strength[c]) for b, c in zip(fine.anchor_beats, fine.anchor_cuts, strict=False) if b % 2 == ph) for ph in (0, 1)]
     ph = int(np.argmax(on))
-    keep = [(b, c) for b, c in zip(fine.anchor_beats, fine.anchor_cuts) if b % 2 == ph]
+    keep = [(b, c) for b, c in zip(fine.anchor_beats, fine.anchor_cuts, strict=False) if b % 2 == ph]
     return Grid(fine.tempo_bpm / 2, fine.beats_s[ph::2], np.asarray([(b - ph) // 2 for b, _ in keep], int),
                 np.asarray([c for _, c in keep], int))
 
@@ -175,7 +175,7 @@ def reach(grid: Grid, cuts_s: np.ndarray, strength: np.ndarray, tol_s: float = 0
     beats = grid.beats_s
     eighths = (beats[:-1] + beats[1:]) / 2
     total = 0.0
-    for t, s in zip(cuts_s, strength):
+    for t, s in zip(cuts_s, strength, strict=False):
         if np.min(np.abs(beats - t)) <= tol_s:
             total += 0.5 + s
         elif len(eighths) and np.min(np.abs(eighths - t)) <= tol_s:

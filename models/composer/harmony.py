@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -34,7 +34,7 @@ class Chord:
         return tuple((self.root_pc + i) % 12 for i in self.intervals)
 
 
-@lru_cache(maxsize=None)
+@cache
 def parse_chord(symbol: str, tonic_pc: int) -> tuple[int, tuple[int, ...]]:
     """(root pitch class, intervals) of a roman-numeral chord in the key of `tonic_pc`."""
     m = _PATTERN.match(symbol)
@@ -108,14 +108,14 @@ def chord_timeline(plan: Plan, rng: np.random.Generator) -> list[Chord]:
             else:
                 symbols, halves, step = [prog[step % len(prog)]], [bar.n_beats], step + 1
             b = float(bar.start_beat)
-            for sym, n in zip(symbols, halves):
+            for sym, n in zip(symbols, halves, strict=False):
                 root, ivs = parse_chord(sym, plan.tonic_pc)
                 chords.append(Chord(sym, root, ivs, b, b + n))
                 b += n
     return chords
 
 
-@lru_cache(maxsize=None)
+@cache
 def _candidates(pcs: tuple[int, ...], root_pc: int, voices: int) -> np.ndarray:
     """All voicings (m, voices) of the pitch classes in [VOICING_LOW, VOICING_HIGH], ascending,
     every pitch class present, adjacent voices at most an octave apart, no muddy low seconds."""

@@ -103,7 +103,7 @@ def write_melody(plan: Plan, chords: list[Chord], active, rng: np.random.Generat
                     continue
                 onsets = onsets + 0.5  # displaced by an eighth
             idx = None
-            for on, length, step in zip(onsets, motif.lengths, steps):
+            for on, length, step in zip(onsets, motif.lengths, steps, strict=False):
                 beat = b0 + on
                 if beat >= plan.end_beat - 0.5 or beat >= b0 + motif.n_beats or not active(int(beat)):
                     break

@@ -18,8 +18,17 @@ import numpy as np
 
 from .. import directing
 from ..interface import (
-    ModelInfo, ModelOutput, ModelUnavailable, MusicalPlan, ProgressFn,
-    RequestError, ScoreOptions, Section, Segment, check_cancelled, no_progress,
+    ModelInfo,
+    ModelOutput,
+    ModelUnavailable,
+    MusicalPlan,
+    ProgressFn,
+    RequestError,
+    ScoreOptions,
+    Section,
+    Segment,
+    check_cancelled,
+    no_progress,
 )
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -45,7 +54,7 @@ def info(device: str = "cpu", model_dir: Path | None = None) -> ModelInfo:
                      native_output="mix", description=DESCRIPTION)
 
 
-def load(device: str = "cpu", checkpoint: str = "", model_dir: Path | None = None) -> "VmasModel":
+def load(device: str = "cpu", checkpoint: str = "", model_dir: Path | None = None) -> VmasModel:
     """A ready VmasModel; ModelUnavailable says what to do when it cannot be."""
     path = Path(checkpoint).expanduser() if checkpoint else installed_checkpoint(model_dir)
     if path is None or not path.is_file():

@@ -22,8 +22,15 @@ import numpy as np
 
 from .. import directing
 from ..interface import (
-    ModelInfo, ModelOutput, ModelUnavailable, ProgressFn, ScoreOptions, Section, Segment,
-    check_cancelled, no_progress,
+    ModelInfo,
+    ModelOutput,
+    ModelUnavailable,
+    ProgressFn,
+    ScoreOptions,
+    Section,
+    Segment,
+    check_cancelled,
+    no_progress,
 )
 from .musicgen_install import ADD_FIX, MusicGenFolderError, check_folder, installed_folder, licence_line, read_licence
 
@@ -124,7 +131,7 @@ def info(device: str = "cpu", model_dir: Path | None = None) -> ModelInfo:
     return _catalog(True, "", checked.licence)
 
 
-def load(device: str = "cpu", model_dir: Path | None = None, options: ZeroShotOptions | None = None) -> "MusicGenModel":
+def load(device: str = "cpu", model_dir: Path | None = None, options: ZeroShotOptions | None = None) -> MusicGenModel:
     """The installed MusicGen, ready to compose; ModelUnavailable says what to do when it is not."""
     import torch
 

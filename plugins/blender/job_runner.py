@@ -62,7 +62,7 @@ class JobRunner:
         self._state = JobState(RUNNING, stage="connecting")
         self._thread = threading.Thread(target=self._work, name=f"scorecut-{request.name}", daemon=True)
 
-    def start(self) -> "JobRunner":
+    def start(self) -> JobRunner:
         self._thread.start()
         return self
 

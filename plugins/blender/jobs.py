@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import bpy
 

@@ -88,7 +88,7 @@ def reuse_channels(stems: list[str], earlier: dict[str, int], occupants: list[Oc
     rest = [s for s in stems if s not in chosen]
     if rest:
         busy = occupants + [Occupant(c, start, end) for c in chosen.values()]
-        chosen.update(zip(rest, choose_channels(busy, start, end, len(rest))))
+        chosen.update(zip(rest, choose_channels(busy, start, end, len(rest)), strict=False))
     return [chosen[s] for s in stems]
 
 

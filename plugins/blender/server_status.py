@@ -69,7 +69,7 @@ class StatusProbe:
         self.result: ServerStatus | None = None
         self._thread = threading.Thread(target=self._run, args=(token,), name="scorecut-status", daemon=True)
 
-    def start(self, refusal: str = "") -> "StatusProbe":
+    def start(self, refusal: str = "") -> StatusProbe:
         """Ask on the thread; with a `refusal` (see online_refusal) the answer is that, unasked."""
         if refusal:
             self.result = ServerStatus(self.address, False, error=refusal)

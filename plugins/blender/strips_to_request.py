@@ -111,7 +111,7 @@ def visible_pieces(strips: list[StripInfo], start: int, end: int) -> list[Piece]
                 edges.add(edge)
     ordered = sorted(edges)
     pieces: list[Piece] = []
-    for a, b in zip(ordered, ordered[1:]):
+    for a, b in zip(ordered, ordered[1:], strict=False):
         covering = [s for s in strips if s.frame_final_start <= a and s.frame_final_end >= b]
         if not covering:
             continue

@@ -176,7 +176,7 @@ def place_take(scene, segment, take: str, stems: dict[str, Path], mix: Path, pla
     else:
         inside, inner = strips, channels
     placed = []
-    for (stem, wav), channel in zip(files, inner):
+    for (stem, wav), channel in zip(files, inner, strict=False):
         strip = inside.new_sound(name=f"Scorecut {stem}", filepath=_blend_path(wav), channel=channel,
                                  frame_start=first)
         if strip.frame_final_duration > segment.frames:
@@ -193,7 +193,7 @@ def place_take(scene, segment, take: str, stems: dict[str, Path], mix: Path, pla
         meta.frame_final_start, meta.frame_final_end = first, end
         meta.channel = channels[0]
     occupants = _occupants(strips)
-    for (stem, _), channel in zip(files, [channels[0]] if as_meta else channels):
+    for (stem, _), channel in zip(files, [channels[0]] if as_meta else channels, strict=False):
         if nameable(channel, occupants):
             name_channel(editor, channel, "Scorecut take" if as_meta else stem)
     return [s.name for s in placed]

@@ -13,6 +13,7 @@ import bpy
 from .compat import channel_muted, editor_of, top_strips
 from .strips_to_request import NothingToScore, Segment, StripInfo, build_segment, content_rate, scene_fps
 from .take_strips import STEM_KEY, TAKE_KEY, place_take  # noqa: F401 - placing lives there; callers use these names
+
 OUTPUT_FOLDER = "scorecut"  # //scorecut/<take>/ beside the .blend
 
 

@@ -7,8 +7,8 @@ tick so worker-thread results reach the widgets on the UI thread.
 from __future__ import annotations
 
 from .connect import Host
-from .errors import ResolveScoreError
 from .controller import AUTO_MOOD, AUTO_STYLE, SCOPE_CHOICES, STEM_BOXES, PanelController
+from .errors import ResolveScoreError
 
 WINDOW_ID = "ScorecutWindow"
 TIMER_ID = "ScorecutTick"

@@ -20,8 +20,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from .errors import ResolveScoreError
-from .timecode import frames_to_timecode as tc
 from .last_take import OldItem, clear_range, last_take_tracks
+from .timecode import frames_to_timecode as tc
 from .version import UNKNOWN, ResolveVersion
 
 ROOT_BIN = "Scorecut"
@@ -176,7 +176,7 @@ def place_stems(project, timeline, stems: dict[str, Path], *, record_frame: int,
         if len(placed) != len(infos):
             raise ResolveScoreError(f"Resolve placed {len(placed)} of {len(infos)} stems; nothing was added. "
                                     "Unlock the timeline's tracks and try again")
-        for name, item, track in zip(stems, placed, tracks):
+        for name, item, track in zip(stems, placed, tracks, strict=False):
             _verify(timeline, name, item, track, record_frame, frames, fps)
         _tag(timeline, placed)
         return placed

@@ -26,7 +26,7 @@ def on_camera_card(path: str | os.PathLike) -> bool:
     if any(p in CARD_FOLDERS for p in parts):
         return True
     # CONTENTS/CLIP is the P2 / XF card layout; CLIP alone is too common a word to go by.
-    return any(a == "contents" and b in {"clip", "video", "audio"} for a, b in zip(parts, parts[1:]))
+    return any(a == "contents" and b in {"clip", "video", "audio"} for a, b in zip(parts, parts[1:], strict=False))
 
 
 def _render_folder(project) -> str | None:

@@ -221,7 +221,7 @@ def _visible_pieces(items: list[_Entry], start: int, end: int) -> list[tuple[_En
         cuts.update(f for f in (e.start, e.end) if start < f < end)
     bounds = sorted(cuts)
     pieces: list[list] = []
-    for a, b in zip(bounds, bounds[1:]):
+    for a, b in zip(bounds, bounds[1:], strict=False):
         covering = [e for e in items if e.start <= a and b <= e.end]
         if not covering:
             continue  # a gap: black, the music plays on

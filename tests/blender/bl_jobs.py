@@ -132,7 +132,7 @@ def main(args: dict) -> dict:
     shown.render.fps, shown.render.fps_base = 25, 1.0
     editor = shown.sequence_editor_create()
     movie = editor.strips.new_movie(name="shot", filepath=args["video"], channel=1, frame_start=1)
-    speed = editor.strips.new_effect(name="Faster", type="SPEED", channel=2, frame_start=1, input1=movie)
+    editor.strips.new_effect(name="Faster", type="SPEED", channel=2, frame_start=1, input1=movie)
     shown.frame_start, shown.frame_end = 1, 250
     shown.use_preview_range = True
     shown.frame_preview_start, shown.frame_preview_end = 11, 110
