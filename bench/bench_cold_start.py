@@ -108,7 +108,8 @@ def main() -> int:
                 rss_warm.append(rss_mb(proc.pid))
             stop(proc)
     s, b = statistics.median(ours), statistics.median(bare)
-    print(f"scorecut serve to SERVING: median {s:.3f} s over {args.runs} runs (min {min(ours):.3f}, max {max(ours):.3f})")
+    print(f"scorecut serve to SERVING: median {s:.3f} s over {args.runs} runs "
+          f"(min {min(ours):.3f}, max {max(ours):.3f})")
     print(f"bare gRPC health server:   median {b:.3f} s")
     print(f"ratio scorecut / bare: {s / b:.2f}x")
     rb, rr = statistics.median(rss_bare), statistics.median(rss_ready)

@@ -4,8 +4,8 @@
 
 A real `scorecut serve` scores a video once (which fills its result cache); then each timed Score
 call of the same request is pure streaming: the accepted/analysis/plan events, every stem's PCM in
-256 KiB chunks, and the manifest, over one warm channel per side. The baseline, measured in the same run, is a bare gRPC server (a
-subprocess too) streaming the same number of bytes in the same chunk size from memory with no
+256 KiB chunks, and the manifest, over one warm channel per side. The baseline, measured in the same run, is a bare
+gRPC server (a subprocess too) streaming the same number of bytes in the same chunk size from memory with no
 protobuf wrapping. Ratio = Score throughput / bare throughput (goal >= 0.8). Also shown: the
 Score stream read as raw messages, which leaves out the client's protobuf parsing (two extra
 copies of the PCM in Python's protobuf) and so isolates what the server and the wire cost.

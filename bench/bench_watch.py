@@ -66,9 +66,9 @@ def latency(address: str, clips: list[Path], work: Path, stable_s: float) -> lis
         with open(dest, "wb") as f:
             f.write(clip.read_bytes())  # the last write ends here
         last_write = time.monotonic()
-        _wait(lambda: len(timed.sent) > i, f"the job for {dest.name} to start")
+        _wait(lambda i=i: len(timed.sent) > i, f"the job for {dest.name} to start")
         out.append(timed.sent[i] - last_write)
-        _wait(lambda: (folder / f"scored/drop{i}/score.json").exists(), f"scored/drop{i}/score.json")
+        _wait(lambda i=i: (folder / f"scored/drop{i}/score.json").exists(), f"scored/drop{i}/score.json")
     watcher.stop()
     thread.join(timeout=30)
     return out

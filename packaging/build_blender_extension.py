@@ -133,7 +133,8 @@ def client_modules() -> list:
 
 def vendored_client() -> dict[str, str]:
     """archive name -> text of the client library and the contract, under vendor/."""
-    files: dict[str, str] = {"vendor/__init__.py": '"""Private copies of the Scorecut client library and contract."""\n'}
+    files: dict[str, str] = {
+        "vendor/__init__.py": '"""Private copies of the Scorecut client library and contract."""\n'}
     for path in client_modules():
         text = _IMPORT_CONTRACT.sub(r"\1from ..scorecut_v1 import", path.read_text())
         if _ABSOLUTE_SCORECUT.search(text):

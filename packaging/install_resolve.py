@@ -56,7 +56,8 @@ PACKAGES = {
 }
 CHECK = ("import sys\n"
          "print('python', '.'.join(map(str, sys.version_info[:3])))\n"
-         "try:\n    import grpc\n    print('grpcio', grpc.__version__)\nexcept Exception as e:\n    print('grpcio', '-')\n"
+         "try:\n    import grpc\n    print('grpcio', grpc.__version__)\n"
+         "except Exception as e:\n    print('grpcio', '-')\n"
          "try:\n    import google.protobuf as p\n    print('protobuf', p.__version__)\n"
          "except Exception as e:\n    print('protobuf', '-')\n")
 MIN_PYTHON = (3, 9)  # the oldest Python grpcio publishes wheels for

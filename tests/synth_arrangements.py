@@ -35,7 +35,8 @@ def dense(
         drums.append(DrumHit(t, "kick" if b % 2 == 0 else "snare", 0.95))
         drums += [DrumHit(t + k * beat / 4, "hat_closed", 0.5 + 0.3 * (k == 0)) for k in range(4)]
         if b % 8 == 7:
-            drums += [DrumHit(t, "hat_open", 0.7), DrumHit(t + beat / 2, "tom_mid", 0.8), DrumHit(t + 0.75 * beat, "clap", 0.8)]
+            drums += [DrumHit(t, "hat_open", 0.7), DrumHit(t + beat / 2, "tom_mid", 0.8),
+                      DrumHit(t + 0.75 * beat, "clap", 0.8)]
         if b % 8 == 0:
             drums.append(DrumHit(t, "crash", 0.8))
         chord = CHORDS[(b // 4) % 4]
@@ -43,7 +44,8 @@ def dense(
         bass.append(Note(t + beat / 2, 0.4 * beat, chord[0] - 12, 0.7))
         if b % 4 == 0:
             harmony += [Note(t, 4.3 * beat, p, 0.7) for p in chord]  # overlaps the next chord
-        melody.append(Note(t, float(rng.choice([0.03, 0.25, 0.5, 1.2])) * beat, 69 + int(rng.choice([0, 3, 5, 7, 12])), 0.8))
+        melody.append(Note(t, float(rng.choice([0.03, 0.25, 0.5, 1.2])) * beat, 69 + int(rng.choice([0, 3, 5, 7, 12])),
+                           0.8))
     drums.append(DrumHit(max(0.0, duration_s - 3.0), "riser", 0.8, length_s=1.5))
     drums.append(DrumHit(duration_s - 1.5, "impact", 1.0))
     return Arrangement(
@@ -59,7 +61,8 @@ def dense(
     )
 
 
-def single(duration_s: float, stem: str, preset: str, note: Note | None = None, hit: DrumHit | None = None) -> Arrangement:
+def single(duration_s: float, stem: str, preset: str, note: Note | None = None,
+           hit: DrumHit | None = None) -> Arrangement:
     """One note (or one drum hit) alone, dry: for measuring an instrument."""
     return Arrangement(
         duration_s=duration_s,

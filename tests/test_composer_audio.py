@@ -275,7 +275,8 @@ def test_fast_edit_most_cuts_on_heard_beats(tmp_path):
     from scorecut.models.pipeline import score_segment
     from tests.helpers.videos import VideoSpec, make_video
 
-    path = make_video(tmp_path / "fast.mp4", VideoSpec(duration_s=20.0, cuts_s=FAST_CUTS_S, fps=FPS, motion=3.0, seed=9))
+    path = make_video(tmp_path / "fast.mp4",
+                      VideoSpec(duration_s=20.0, cuts_s=FAST_CUTS_S, fps=FPS, motion=3.0, seed=9))
     analysis = analyze_file(path)
     shown = np.ceil(np.asarray(FAST_CUTS_S) * FPS - 1e-9) / FPS
     near, report = [], []

@@ -144,7 +144,8 @@ def test_lua_a_failed_placement_takes_everything_back(luajit, shots, server, tmp
 
 def test_lua_a_new_take_replaces_the_last_takes_tracks(luajit, shots, server, tmp_path):
     edit = camera_edit(shots, "25")
-    facts = run_case(luajit, tmp_path, clean(edit), server.address, scope="timeline", again={"seed": 9, "scope": "inout"})
+    facts = run_case(luajit, tmp_path, clean(edit), server.address, scope="timeline",
+                     again={"seed": 9, "scope": "inout"})
     assert facts["ok"], facts["error"]
     mark_in, mark_out = edit["marks"]
     assert [t["name"] for t in facts["tracks"]] == ["Audio 1", "drums", "bass"]

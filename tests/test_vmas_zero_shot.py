@@ -63,7 +63,8 @@ def test_the_prompt_names_the_style_its_instruments_and_the_mood(calm_and_busy):
     assert cinematic.description.startswith("cinematic film score, dark, brooding mood, orchestral strings")
     assert cinematic.key.endswith(" minor") and cinematic.key in cinematic.description
     electronic = write_prompt(busy, ScoreOptions(style="electronic", mood="bright"))
-    assert electronic.description.startswith("electronic dance track, bright, uplifting mood, four-on-the-floor drum machine")
+    assert electronic.description.startswith(
+        "electronic dance track, bright, uplifting mood, four-on-the-floor drum machine")
     assert electronic.key.endswith(" major")
     lofi = write_prompt(busy, ScoreOptions(style="lofi", mood="sad"))
     assert "lo-fi hip hop beat" in lofi.text and "sad, melancholic mood" in lofi.text and "electric piano" in lofi.text
@@ -100,8 +101,10 @@ def test_the_energy_words_follow_the_picture(calm_and_busy):
 
 
 def test_each_window_hears_the_energy_of_its_own_sections():
-    sections = (SectionPrompt(0.0, 10.0, 1, "intro", ENERGY_WORDS[1]), SectionPrompt(10.0, 25.0, 3, "A", ENERGY_WORDS[3]),
-                SectionPrompt(25.0, 40.0, 3, "B", ENERGY_WORDS[3]), SectionPrompt(40.0, 50.0, 0, "outro", ENERGY_WORDS[0]))
+    sections = (SectionPrompt(0.0, 10.0, 1, "intro", ENERGY_WORDS[1]),
+                SectionPrompt(10.0, 25.0, 3, "A", ENERGY_WORDS[3]),
+                SectionPrompt(25.0, 40.0, 3, "B", ENERGY_WORDS[3]),
+                SectionPrompt(40.0, 50.0, 0, "outro", ENERGY_WORDS[0]))
     prompt = MusicPrompt("ambient soundscape", 80.0, "C major", "calm", sections)
     assert prompt.for_window(0.0, 30.0) == "ambient soundscape, soft and gentle, then driving, full groove"
     assert prompt.for_window(20.0, 50.0) == "ambient soundscape, driving, full groove, then very soft and sparse"
@@ -267,7 +270,8 @@ def test_score_with_musicgen_through_a_server(musicgen_server, media_root, tmp_p
     # so 1.6 s took several windows, each continuing the last.
     assert len(notes["window_prompts"]) >= 4
     assert all(w["prompt"].startswith("electronic dance track, tense") for w in notes["window_prompts"])
-    assert notes["window_prompts"][0]["start_s"] == 0 and notes["window_prompts"][-1]["end_s"] == pytest.approx(1.6, abs=0.01)
+    assert notes["window_prompts"][0]["start_s"] == 0
+    assert notes["window_prompts"][-1]["end_s"] == pytest.approx(1.6, abs=0.01)
 
 
 def test_rank_audio_tracks_beats_in_the_audio_and_keeps_the_take_on_the_cuts():

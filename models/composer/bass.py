@@ -66,7 +66,8 @@ def write_bass(plan: Plan, chords: list[Chord], section_level, rng: np.random.Ge
             events.append((0.0, length, root, 0.8))
         elif fig == "pulse8":
             for k in range(int(length * 2)):
-                events.append((k / 2, 0.45, root if k % 4 != 3 or length < 2 else root + 12, 0.85 if k % 2 == 0 else 0.6))
+                events.append((k / 2, 0.45, root if k % 4 != 3 or length < 2 else root + 12,
+                               0.85 if k % 2 == 0 else 0.6))
         elif fig == "rolling":  # electronic: root on the beat, a softer octave answer between
             for k in range(int(length)):
                 events.append((k, 0.4, root, 0.8))

@@ -98,7 +98,8 @@ STYLES: dict[str, Style] = {
         ),
         Style(
             name="corporate", tempo_bpm=(110, 128), tempo_centre=0.5, meters=("4/4",),
-            major=(("I", "V", "vi", "IV"), ("I", "IV", "vi", "V"), ("Iadd9", "V", "IVmaj7", "I"), ("I", "IV", "V", "IV")),
+            major=(("I", "V", "vi", "IV"), ("I", "IV", "vi", "V"), ("Iadd9", "V", "IVmaj7", "I"),
+                   ("I", "IV", "V", "IV")),
             minor=_POP_MINOR,
             chords_per_bar=1, drums="acoustic", groove="upbeat", bass_figure="pulse8",
             harmony_figure="comp", instruments=(("drums", "acoustic"), ("bass", "synth"),

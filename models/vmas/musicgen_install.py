@@ -74,7 +74,8 @@ def licence_line(licence: str) -> str:
     """What the licence allows, in one line for GetInfo, `models list` and the README."""
     name = licence.upper().replace("-4.0", " 4.0").replace("CC-BY", "CC BY")
     if "-nc" in licence.lower():
-        return f"weights licensed {name}: non-commercial use only (check the licence before any commercial use of its music)"
+        return (f"weights licensed {name}: non-commercial use only "
+                "(check the licence before any commercial use of its music)")
     return f"weights licensed {name}: see the licence in the model's README for what it allows"
 
 
@@ -90,7 +91,8 @@ def _safetensors_names(path: Path) -> list[str]:
         try:
             header = json.loads(f.read(size))
         except ValueError:
-            raise MusicGenFolderError(f"{path.name} is damaged (its header is not readable): copy the folder again") from None
+            raise MusicGenFolderError(
+                f"{path.name} is damaged (its header is not readable): copy the folder again") from None
     return [k for k in header if k != "__metadata__"]
 
 
@@ -134,7 +136,8 @@ def check_folder(folder: Path) -> MusicGenFolder:
     if model_type not in MODEL_TYPES:
         raise MusicGenFolderError(f"{folder} holds a {model_type or 'unknown'!r} model, not MusicGen "
                                   f"(config.json's model_type must be one of {', '.join(MODEL_TYPES)})")
-    problems = [f"config.json has no `{p}` section ({PART_WORDS[p]})" for p in PARTS if not isinstance(config.get(p), dict)]
+    problems = [f"config.json has no `{p}` section ({PART_WORDS[p]})" for p in PARTS
+                if not isinstance(config.get(p), dict)]
     files, names = _weights(folder, problems)
     if names is not None:
         prefixes = {n.split(".", 1)[0] for n in names}

@@ -22,7 +22,8 @@ from ..interface import ScoreOptions
 STYLE_WORDS: dict[str, tuple[str, str]] = {
     "cinematic": ("cinematic film score", "orchestral strings, deep sub bass, cinematic percussion, bells"),
     "ambient": ("ambient soundscape", "warm synth pads, soft sub bass, bells, no drums"),
-    "electronic": ("electronic dance track", "four-on-the-floor drum machine, rolling synth bass, synth stabs, lead synth"),
+    "electronic": ("electronic dance track",
+                   "four-on-the-floor drum machine, rolling synth bass, synth stabs, lead synth"),
     "lofi": ("lo-fi hip hop beat", "dusty boom bap drums, electric bass, mellow electric piano"),
     "acoustic_pop": ("acoustic pop song", "acoustic drums, bass guitar, strummed acoustic guitar"),
     "corporate": ("upbeat corporate background music", "light acoustic drums, pulsing synth bass, piano, plucks"),

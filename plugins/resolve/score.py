@@ -136,8 +136,8 @@ class ResolveJob:
         lengths = {name: Fraction(int(samples[name]), rate) for name in stems if rate and samples.get(name)}
         try:
             items = place_stems(self.project, self.timeline, stems, record_frame=self.segment.start,
-                                frames=self.segment.frames, fps=self.segment.fps, job=self.result.folder.name, lengths_s=lengths,
-                                version=self.version, replace_last=self.replace_last)
+                                frames=self.segment.frames, fps=self.segment.fps, job=self.result.folder.name,
+                                lengths_s=lengths, version=self.version, replace_last=self.replace_last)
         except ResolveScoreError as e:
             raise ResolveScoreError(f"{e} (the stems are in {self.result.folder})") from None
         if self.music_markers:

@@ -75,7 +75,8 @@ class RecordingLayout:
                     raise AttributeError(f"{data!r} has no property {prop!r}")
             if name == "operator":
                 category, op = args[0].split(".")
-                if not hasattr(getattr(bpy.ops, category), op) or getattr(getattr(bpy.ops, category), op).idname_py() != args[0]:
+                if (not hasattr(getattr(bpy.ops, category), op)
+                        or getattr(getattr(bpy.ops, category), op).idname_py() != args[0]):
                     raise AttributeError(f"no operator {args[0]!r}")
                 self._log.append(("operator", args[0], kwargs.get("text", "")))
                 return _OperatorProps(args[0], self._log)

@@ -1,6 +1,7 @@
 """Driver: two movie strips in a 25 fps scene (one trimmed, one on top of the other's tail),
 scored in background mode; then a mixdown, a re-score that replaces the take, one that keeps it,
-the saved .blend reopened, and one more that replaces only the take playing. Reports what is on the timeline after each step."""
+the saved .blend reopened, and one more that replaces only the take playing. Reports what is on the timeline after
+each step."""
 
 import os
 import sys
@@ -23,8 +24,9 @@ def sound_strips(scene, take_key):
             frames, rate = w.getnframes(), w.getframerate()
         out.append({"name": s.name, "channel": s.channel, "start": s.frame_final_start, "end": s.frame_final_end,
                     "duration": s.frame_final_duration, "filepath": s.sound.filepath, "exists": os.path.isfile(path),
-                    "wav_frames": frames, "wav_rate": rate, "take": s.get(take_key, ""), "stem": s.get("scorecut_stem", ""),
-                    "mute": s.mute, "channel_name": editor.channels[s.channel].name})
+                    "wav_frames": frames, "wav_rate": rate, "take": s.get(take_key, ""),
+                    "stem": s.get("scorecut_stem", ""), "mute": s.mute,
+                    "channel_name": editor.channels[s.channel].name})
     return sorted(out, key=lambda d: (d["take"], d["channel"]))
 
 
