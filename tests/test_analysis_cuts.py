@@ -37,7 +37,8 @@ SUITE = {
     "flash_pan_dissolve": VideoSpec(duration_s=8.0, cuts_s=(3.05,), flashes_s=(1.5, 5.0),
                                     transitions=(Transition(6.0, "dissolve", 1.4),), fps=24, size=SMALL,
                                     pan=6.0, pan_mode="bounce", motion=5.0, seed=6),
-    "bframes_ntsc": VideoSpec(duration_s=8.0, cuts_s=(1.21, 3.77, 5.02), transitions=(Transition(6.8, "dissolve", 0.6),),
+    "bframes_ntsc": VideoSpec(duration_s=8.0, cuts_s=(1.21, 3.77, 5.02),
+                              transitions=(Transition(6.8, "dissolve", 0.6),),
                               fps=Fraction(30000, 1001), size=SMALL, x264_preset="medium", gop=60, seed=7),
     "short_dissolve_long_fade": VideoSpec(
         duration_s=9.0, cuts_s=(7.9,),
@@ -166,7 +167,8 @@ def test_motion_curve_tells_fast_from_calm(suite_results):
     assert np.median(pan) > 2 * np.median(calm) and np.median(fast) > 1.5 * np.median(calm)
     for _, a in suite_results.values():
         assert a.motion.min() >= 0 and a.motion.max() <= 1
-        assert len(a.times_s) == len(a.motion) == len(a.brightness) == len(a.pace) == math.ceil(a.duration_s * 10 - 1e-9)
+        assert (len(a.times_s) == len(a.motion) == len(a.brightness) == len(a.pace)
+                == math.ceil(a.duration_s * 10 - 1e-9))
 
 
 def test_visual_beats_include_cuts_and_respect_spacing(suite_results):

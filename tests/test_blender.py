@@ -86,7 +86,8 @@ def bpy45_python() -> str:
 @pytest.fixture(scope="session")
 def extension_zip(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("blender-extension")
-    done = subprocess.run([sys.executable, str(BUILD), "--out", str(out), "--platform", "linux-x64", "--python", "3.11"],
+    done = subprocess.run([sys.executable, str(BUILD), "--out", str(out), "--platform", "linux-x64",
+                           "--python", "3.11"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     (zip_path,) = out.glob("*.zip")
@@ -151,7 +152,8 @@ def test_built_zips_one_per_platform_and_python_pick_their_own_wheels(tmp_path):
     done = subprocess.run([sys.executable, str(BUILD), "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     zips = sorted(p.name for p in out.glob("*.zip"))
-    assert zips == sorted(f"scorecut-{__version__}-{p}-{py}.zip" for p in ("linux_x64", "macos_arm64", "macos_x64", "windows_x64")
+    assert zips == sorted(f"scorecut-{__version__}-{p}-{py}.zip"
+                          for p in ("linux_x64", "macos_arm64", "macos_x64", "windows_x64")
                           for py in ("py311", "py313"))
     all_grpc: dict[str, list[str]] = {}
     for zip_name in zips:
@@ -195,7 +197,8 @@ def test_linux_zip_installs_enables_and_imports_its_cp311_grpcio(blender, reques
     assert facts["ext_file"].startswith(home)
     assert facts["python"] == [3, 11]
     # The grpc imported is the one Blender unpacked from the cp311 wheel of this zip, not another copy.
-    assert facts["grpc_file"].startswith(home) and "/extensions/.local/lib/python3.11/site-packages/" in facts["grpc_file"]
+    assert (facts["grpc_file"].startswith(home)
+            and "/extensions/.local/lib/python3.11/site-packages/" in facts["grpc_file"])
     assert any(t.startswith("cp311-cp311-manylinux") for t in facts["grpc_wheel_tags"]), facts["grpc_wheel_tags"]
     assert "cygrpc.cpython-311-x86_64-linux-gnu.so" in facts["cygrpc_files"]
     assert facts["protobuf_file"].startswith(home)

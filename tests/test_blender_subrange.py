@@ -77,7 +77,8 @@ def test_sub_range_replaces_only_its_frames(blender, request, extension_zip, tmp
     assert np.array_equal(mix1[: at(sub[0] - guard)], mix2[: at(sub[0] - guard)])
     after = slice(at(sub[1] + guard), at(end))
     assert np.array_equal(mix1[after], mix2[after])
-    assert not np.array_equal(mix1[at(sub[0] + guard): at(sub[1] - guard)], mix2[at(sub[0] + guard): at(sub[1] - guard)])
+    assert not np.array_equal(mix1[at(sub[0] + guard): at(sub[1] - guard)],
+                              mix2[at(sub[0] + guard): at(sub[1] - guard)])
     # The seams are faded: the new take starts from silence, the earlier one ends in it.
     seam = np.abs(mix2[at(sub[0]) - 24: at(sub[0]) + 24]).max()
     assert seam < 0.25 * np.abs(mix2[at(sub[0]) + rate // 5: at(sub[1]) - rate // 5]).max()

@@ -31,7 +31,8 @@ def test_job_file_scores_and_reports_in_lines(server, media_root, tmp_path):
     frames, rate = 77, Fraction(30000, 1001)  # 29.97: 123323.2 samples, rounding to nearest loses a fraction
     duration = float(frames / rate)
     lines = run_job(tmp_path, {
-        "server": server.address, "out_dir": str(tmp_path / "stems"), "name": "Edit_01-00-00-00", "duration_s": duration,
+        "server": server.address, "out_dir": str(tmp_path / "stems"), "name": "Edit_01-00-00-00",
+        "duration_s": duration,
         "options": {"seed": 2, "stems": ["drums", "bass"], "style": "", "mood": ""},
         "clips": [{"path": str(video), "source_in_s": 0.4, "source_out_s": 0.4 + duration, "record_start_s": 0.0,
                    "record_end_s": duration, "name": "A001C003"}]})

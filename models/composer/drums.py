@@ -34,8 +34,8 @@ GROOVES: dict[str, tuple[Hits, ...]] = {
         (("kick", "all", 0, 0.5), ("hat_closed", "all", 0, 0.3), ("hat_closed", "all", 2, 0.2)),
         (("kick", "all", 0, 0.75), ("hat_closed", "all", 0, 0.35), ("hat_open", "all", 2, 0.25)),
         (("kick", "all", 0, 0.9), ("clap", "odd", 0, 0.6), ("hat_closed", "all", 0, 0.4), ("hat_open", "all", 2, 0.3)),
-        (("kick", "all", 0, 1.0), ("clap", "odd", 0, 0.85), ("hat_closed", "all", 0, 0.45), ("hat_open", "all", 2, 0.35),
-         *_SIXTEENTHS),
+        (("kick", "all", 0, 1.0), ("clap", "odd", 0, 0.85), ("hat_closed", "all", 0, 0.45),
+         ("hat_open", "all", 2, 0.35), *_SIXTEENTHS),
         (("kick", "all", 0, 1.0), ("clap", "odd", 0, 0.9), ("snare", "odd", 0, 0.4), ("hat_closed", "all", 0, 0.45),
          ("hat_open", "all", 2, 0.4), *_SIXTEENTHS, ("shaker", "all", 0, 0.2), ("shaker", "all", 2, 0.15)),
     ),
@@ -187,8 +187,8 @@ def write_drums(plan: Plan, rng: np.random.Generator, visual_beats=()) -> list[D
     # 25 ms), away from cuts and only once the groove plays; the picture's motion is felt
     # without moving the beat.
     level_at = {b: sec.intensity for sec in plan.sections
-                for bi in range(sec.first_bar, sec.end_bar) for b in range(plan.bars[bi].start_beat,
-                                                                             plan.bars[bi].start_beat + plan.bars[bi].n_beats)}
+                for bi in range(sec.first_bar, sec.end_bar)
+                for b in range(plan.bars[bi].start_beat, plan.bars[bi].start_beat + plan.bars[bi].n_beats)}
     for t, strength in visual_beats:
         b = int(np.searchsorted(plan.beats_s, t) - 1)
         if strength < 0.5 or b < 0 or b >= plan.end_beat or level_at.get(b, 0) < 2:

@@ -163,7 +163,8 @@ def build_eighth_grid(duration_s: float, cuts_s: np.ndarray, strength: np.ndarra
     lo, hi = sorted(tempo_range)
     fine = build_grid(duration_s, cuts_s, strength, (2 * lo, 2 * hi), 2 * preferred_bpm, rng,
                       2 * beats_per_bar, major_strength)
-    on = [sum(float(strength[c]) for b, c in zip(fine.anchor_beats, fine.anchor_cuts, strict=False) if b % 2 == ph) for ph in (0, 1)]
+    on = [sum(float(strength[c]) for b, c in zip(fine.anchor_beats, fine.anchor_cuts, strict=False) if b % 2 == ph)
+          for ph in (0, 1)]
     ph = int(np.argmax(on))
     keep = [(b, c) for b, c in zip(fine.anchor_beats, fine.anchor_cuts, strict=False) if b % 2 == ph]
     return Grid(fine.tempo_bpm / 2, fine.beats_s[ph::2], np.asarray([(b - ph) // 2 for b, _ in keep], int),

@@ -191,7 +191,8 @@ class MusicGenModel:
         check_cancelled(cancel)
         progress("rerank", 0.95)
         # One candidate at a time: EnCodec decodes a whole segment at once, and C of them is C times the memory.
-        wavs = [codec.decode(codes[i : i + 1])[0, 0].float().cpu().numpy() for i in range(codes.shape[0])]  # (T * hop,) each
+        # (T * hop,) each
+        wavs = [codec.decode(codes[i : i + 1])[0, 0].float().cpu().numpy() for i in range(codes.shape[0])]
         visual = np.union1d(np.asarray(analysis.visual_beats_s, float), np.asarray(analysis.cuts_s, float))
         beats, ranking = rank_audio(wavs, codec.sample_rate, duration, visual, self.options.beat_tolerance_s,
                                     options.hits)

@@ -149,7 +149,8 @@ def finish(job: ScoreJob, state: JobState) -> None:
     if state.state == FINISHED and state.result is not None:
         scene = bpy.data.scenes.get(job.scene_name)
         if scene is None:
-            job.report("ERROR", f"Scorecut: the scene {job.scene_name!r} is gone; the music is in {state.result.folder}")
+            job.report("ERROR", f"Scorecut: the scene {job.scene_name!r} is gone; "
+                                f"the music is in {state.result.folder}")
             return
         try:
             # The take is the folder it landed in (<name>-2 beside an earlier take of the same frames).

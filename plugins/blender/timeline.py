@@ -92,7 +92,8 @@ def collect_segment(scene, scope: str) -> tuple[Segment, list[str]]:
     fps = fps_of(scene)
     frame_range = scope_range(scene, scope)
     in_scope = [s for s in top_strips(editor) if (scope != "SELECTED" or s.select)
-                and (frame_range is None or (s.frame_final_start < frame_range[1] and s.frame_final_end > frame_range[0]))]
+                and (frame_range is None
+                     or (s.frame_final_start < frame_range[1] and s.frame_final_end > frame_range[0]))]
     movies = [s for s in in_scope if s.type == "MOVIE" and _plays(editor, s)]
     notes = _not_read(editor, in_scope, movies, scope)
     if not movies and frame_range is not None:

@@ -120,7 +120,7 @@ def end_frame(length_s: Fraction, segment_s: Fraction, clip_fps: Fraction, versi
 
 def place_stems(project, timeline, stems: dict[str, Path], *, record_frame: int, frames: int,
                 fps: Fraction, job: str, lengths_s: dict[str, Fraction] | None = None,
-                version: ResolveVersion = ResolveVersion(UNKNOWN), replace_last: bool = False) -> list:
+                version: ResolveVersion | None = None, replace_last: bool = False) -> list:
     """Place each stem WAV on a new stereo audio track named after it, at `record_frame`.
 
     replace_last: put each stem on the track holding that stem of the last take (removing that
@@ -132,6 +132,8 @@ def place_stems(project, timeline, stems: dict[str, Path], *, record_frame: int,
     so endFrame never asks for audio past the file's end; version: the running Resolve (its
     endFrame rule). Returns the placed TimelineItems in stem order, linked and colour-tagged.
     """
+    if version is None:
+        version = ResolveVersion(UNKNOWN)
     media_pool = project.GetMediaPool()
     undo = _Undo()
     try:

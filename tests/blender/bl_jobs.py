@@ -27,7 +27,8 @@ def drive(jobs, job, limit_s=120.0):
         interval = jobs.tick(job)
         if interval is None:
             return {"calls": calls, "seen": seen, "final": job.final.state, "message": job.final.message,
-                    "reports": job.reports, "placed": job.placed, "active_after": jobs.active_job(job.scene_name) is not None}
+                    "reports": job.reports, "placed": job.placed,
+                    "active_after": jobs.active_job(job.scene_name) is not None}
         if time.monotonic() > deadline:
             job.runner.cancel()
             raise TimeoutError(f"the job did not end within {limit_s} s: {seen[-3:]}")
@@ -124,7 +125,8 @@ def main(args: dict) -> dict:
     bpy.ops.wm.read_homefile(use_empty=True)
     facts["load_cancels"] = [active_before, jobs.active_job(job.scene_name) is None, job.runner.cancel_requested]
     job.runner.wait(30)
-    facts["load_places_nothing"] = [jobs.tick(job), sound_count(bpy.context.scene) if bpy.context.scene.sequence_editor else 0]
+    facts["load_places_nothing"] = [jobs.tick(job),
+                                    sound_count(bpy.context.scene) if bpy.context.scene.sequence_editor else 0]
 
     # Blender 5's Sequencer shows the workspace's scene, which need not be the window's scene.
     os.environ["SCORECUT_SERVER"] = address
