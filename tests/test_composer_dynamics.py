@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from scorecut.models.interface import TRUE_PEAK_CEILING_DBTP
 from scorecut.models.post.levels import loudness_range, short_term_loudness
 
 SR = 48_000
@@ -33,3 +34,43 @@ def test_short_term_loudness_of_a_steady_tone():
     st = short_term_loudness(tones(-20, seconds=10.0), SR)
     assert len(st) == 71 and np.all(np.abs(st + 20.0) < 0.1)
     assert np.isnan(loudness_range(np.zeros((2, SR * 5)), SR))
+
+
+def calm_then_busy(duration_s: float = 60.0):
+    """An analysis of a minute that opens calm (little motion, long shots) and ends busy (fast
+    motion, a cut every 2-3 s). Built directly: the composer reads only the analysis."""
+    from scorecut.models.analysis.types import VideoAnalysis
+
+    fps = 10.0
+    t = np.arange(0, duration_s, 1 / fps)
+    n = len(t)
+    motion = np.clip(0.05 + 0.9 * (t / duration_s) ** 1.5, 0, 1).astype(np.float32)
+    cuts = np.array([12.0, 24.0, 32.0, 38.0, 43.0, 47.0, 50.5, 53.0, 55.5, 57.5])
+    return VideoAnalysis(
+        duration_s=duration_s, analysis_fps=fps, times_s=t, motion=motion,
+        brightness=np.full(n, 0.55, np.float32), saturation=np.full(n, 0.35, np.float32),
+        warmth=np.zeros(n, np.float32), cuts_s=cuts, cut_strength=np.full(len(cuts), 0.8, np.float32),
+        cut_kinds=tuple("hard" for _ in cuts), visual_beats_s=np.zeros(0), visual_beat_strength=np.zeros(0, np.float32),
+        pace=(motion * 0.6).astype(np.float32), speech_times_s=np.zeros(0), speech=np.zeros(0, np.float32))
+
+
+@pytest.mark.parametrize("style", ["cinematic", "acoustic_pop", "corporate"])
+def test_the_finished_music_keeps_the_arrangements_shape(style):
+    from scorecut.models.composer.model import ComposerModel
+    from scorecut.models.interface import ScoreOptions
+    from scorecut.models.post import finish
+
+    analysis = calm_then_busy()
+    options = ScoreOptions(style=style, seed=1)
+    output = ComposerModel().compose(None, analysis, options)
+    sections = output.plan.sections
+    assert sections[0].intensity < sections[-1].intensity, "the plan should build; the test needs it"
+    done = finish(output, analysis, options)
+    lra = loudness_range(done.mix, SR)
+    assert 4.0 <= lra <= 10.0, lra
+    st = short_term_loudness(done.mix, SR)  # window k covers [k * 0.1, k * 0.1 + 3] s
+    first = st[: int((sections[0].end_s - 3.0) * 10)]
+    last = st[-150:]  # the last 15 s, all at the peak
+    assert np.median(last) - np.median(first) >= 4.0, (np.median(first), np.median(last))
+    assert abs(done.loudness_lufs - options.loudness_lufs) < 0.5
+    assert done.true_peak_dbtp <= TRUE_PEAK_CEILING_DBTP + 0.05

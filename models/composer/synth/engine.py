@@ -153,12 +153,47 @@ def render(
     if arrangement.duration_s > SERIAL_ABOVE_S:
         workers = 1  # long segments: one stem's working memory at a time
     if workers == 1:
-        return {s: render_stem(arrangement, s, sample_rate, seed, cancel, soundfont) for s in wanted}
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synth") as pool:
-        futures = {s: pool.submit(render_stem, arrangement, s, sample_rate, seed, cancel, soundfont) for s in wanted}
-        try:
-            return {s: f.result() for s, f in futures.items()}
-        except BaseException:
-            for f in futures.values():
-                f.cancel()
-            raise
+        stems = {s: render_stem(arrangement, s, sample_rate, seed, cancel, soundfont) for s in wanted}
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synth") as pool:
+            futures = {s: pool.submit(render_stem, arrangement, s, sample_rate, seed, cancel, soundfont)
+                       for s in wanted}
+            try:
+                stems = {s: f.result() for s, f in futures.items()}
+            except BaseException:
+                for f in futures.values():
+                    f.cancel()
+                raise
+    envelope = section_envelope(arrangement, sample_rate)
+    if envelope is not None:
+        for x in stems.values():
+            x *= envelope[None, :]  # the same curve on every stem: the mix is still their sum
+    return stems
+
+
+SECTION_STEP_DB = 1.5  # each intensity level below the piece's loudest plays this much softer
+SECTION_RAMP_S = 0.5  # a swell into a louder section (a fade into a softer one) ends on its downbeat
+
+
+def section_envelope(arrangement: Arrangement, sample_rate: int) -> np.ndarray | None:
+    """(frames,) float32 gain following the plan's intensity per section, or None when it is flat.
+
+    The parts already thin out in calm sections, but a listener hears a shape only when the level
+    moves too: intro, build, peak and release, as a mix engineer rides the faders."""
+    sections = arrangement.plan.sections
+    if len({s.intensity for s in sections}) < 2:
+        return None
+    top = max(s.intensity for s in sections)
+    n = int(round(arrangement.duration_s * sample_rate))
+    times = [0.0]
+    gains = [SECTION_STEP_DB * (sections[0].intensity - top)]
+    for before, after in zip(sections, sections[1:], strict=False):
+        if after.intensity == before.intensity:
+            continue
+        start = max(after.start_s - SECTION_RAMP_S, times[-1])
+        times += [start, after.start_s]
+        gains += [gains[-1], SECTION_STEP_DB * (after.intensity - top)]
+    times.append(max(arrangement.duration_s, times[-1]))
+    gains.append(gains[-1])
+    db = np.interp(np.arange(n) / sample_rate, times, gains)
+    return (10.0 ** (db / 20.0)).astype(np.float32)
