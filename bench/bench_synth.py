@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from scorecut.models.composer.events import Arrangement, DrumHit, Note
-from scorecut.models.interface import MusicalPlan, ModelOutput, ScoreOptions, Section
+from scorecut.models.interface import ModelOutput, MusicalPlan, ScoreOptions, Section
 
 STYLES = {  # (drums, bass, harmony, melody)
     "electronic": ("electronic", "synth", "pad", "lead"),
@@ -47,9 +47,10 @@ def dense_arrangement(seconds: float, instruments: tuple[str, ...], bpm: float =
         bass += [Note(t, 0.45 * beat, chord[0] - 24, 0.9), Note(t + beat / 2, 0.4 * beat, chord[0] - 12, 0.7)]
         if b % 4 == 0:
             harmony += [Note(t, 4 * beat, p, 0.7) for p in chord]
-        melody += [Note(t + k * beat / 2, 0.45 * beat, 69 + int(rng.choice([0, 3, 5, 7, 10, 12])), 0.8) for k in range(2)]
+        melody += [Note(t + k * beat / 2, 0.45 * beat, 69 + int(rng.choice([0, 3, 5, 7, 10, 12])), 0.8)
+                   for k in range(2)]
     return Arrangement(seconds, plan, tuple(drums), tuple(bass), tuple(harmony), tuple(melody),
-                       dict(zip(("drums", "bass", "harmony", "melody"), instruments)),
+                       dict(zip(("drums", "bass", "harmony", "melody"), instruments, strict=False)),
                        reverb_send={}, tail_end_s=seconds)
 
 
@@ -127,14 +128,14 @@ def main() -> None:
     print(f"baseline (sine per note, no drums/effects): {secs / base_wall:7.1f}x real time")
     for style, instruments in STYLES.items():
         a = dense_arrangement(secs, instruments)
-        wall, cpu = best_of(lambda: render(a, sr, seed=1), args.repeats)
+        wall, cpu = best_of(lambda a=a: render(a, sr, seed=1), args.repeats)
         print(f"render {style:10s} 4 stems {sr} Hz: {secs / wall:7.1f}x real time  "
               f"(wall {wall:.2f} s, cpu {cpu:.2f} s, {wall / base_wall:.2f}x the baseline's time)")
     stems = render(arr, sr, seed=1)
     analysis = speech_analysis(secs)
     out = ModelOutput(sr, stems, arr.plan)
     for duck in (False, True):
-        wall, cpu = best_of(lambda: finish(out, analysis, ScoreOptions(duck_dialogue=duck)), args.repeats)
+        wall, cpu = best_of(lambda duck=duck: finish(out, analysis, ScoreOptions(duck_dialogue=duck)), args.repeats)
         print(f"post.finish duck={duck!s:5s}: {secs / wall:7.1f}x real time  (wall {wall:.2f} s, cpu {cpu:.2f} s, "
               f"{wall / base_wall:.2f}x the baseline's time)")
     if args.long_minutes > 0:
@@ -146,8 +147,10 @@ def main() -> None:
                                 "--sample-rate", str(sr)], capture_output=True, text=True, check=True)
         r = json.loads(child.stdout.strip().splitlines()[-1])
         secs_long = args.long_minutes * 60
-        print(f"{args.long_minutes:g}-minute segment: render {r['render_s']:.1f} s ({secs_long / r['render_s']:.0f}x real time), "
-              f"peak RSS {r['render']:.0f} MB; then finish(consume=True) {r['post_s']:.1f} s, peak RSS {r['post']:.0f} MB "
+        print(f"{args.long_minutes:g}-minute segment: render {r['render_s']:.1f} s "
+              f"({secs_long / r['render_s']:.0f}x real time), "
+              f"peak RSS {r['render']:.0f} MB; then finish(consume=True) {r['post_s']:.1f} s, "
+              f"peak RSS {r['post']:.0f} MB "
               f"(after imports {r['floor']:.0f} MB)")
 
 

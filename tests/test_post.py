@@ -85,7 +85,8 @@ def test_hot_input_is_limited_to_the_true_peak_ceiling(sr):
         "harmony": (3.0 * rng.standard_normal((2, n))).astype(np.float32),
         "melody": np.zeros((2, n), np.float32),
     }
-    f = finish(ModelOutput(sr, stems, dense(5.3).plan), analysis(5.3), ScoreOptions(sample_rate=sr, loudness_lufs=-16.0))
+    f = finish(ModelOutput(sr, stems, dense(5.3).plan), analysis(5.3),
+               ScoreOptions(sample_rate=sr, loudness_lufs=-16.0))
     assert true_peak_dbtp(f.mix) <= -1.0, true_peak_dbtp(f.mix)
     assert f.true_peak_dbtp <= -1.0
     assert abs(lufs(f.mix, sr) + 16.0) <= 1.0, lufs(f.mix, sr)
@@ -114,7 +115,8 @@ def test_ducking_under_speech(music):
     assert f.extra["ducked_spans_s"] and abs(f.extra["ducked_spans_s"][0][0] - span[0]) < 0.15
     assert sum_error_db(f) < -60
     # Not asked: no ducking.
-    g = finish(ModelOutput(SR, stems, dense(12.0).plan), analysis(12.0, [span]), ScoreOptions(stems=("harmony", "melody")))
+    g = finish(ModelOutput(SR, stems, dense(12.0).plan), analysis(12.0, [span]),
+               ScoreOptions(stems=("harmony", "melody")))
     seg_in = g.mix[:, int(4.2 * SR) : int(6.8 * SR)].astype(np.float64)
     seg_out = g.mix[:, int(1.0 * SR) : int(3.8 * SR)].astype(np.float64)
     assert abs(10 * np.log10(np.mean(seg_in**2) / np.mean(seg_out**2))) < 1.5
@@ -125,7 +127,8 @@ def test_presence_dip_only_in_harmony_and_melody_under_speech():
     rng = np.random.default_rng(2)
     noise = (0.05 * rng.standard_normal((2, n))).astype(np.float32)
     stems = {"drums": noise.copy(), "harmony": noise.copy()}
-    f = finish(ModelOutput(SR, stems, dense(8.0).plan), analysis(8.0, [(3.0, 6.0)]), ScoreOptions(duck_dialogue=True, stems=("drums", "harmony")))
+    f = finish(ModelOutput(SR, stems, dense(8.0).plan), analysis(8.0, [(3.0, 6.0)]),
+               ScoreOptions(duck_dialogue=True, stems=("drums", "harmony")))
 
     def band_ratio_db(x, a, b):  # 1-4 kHz energy relative to 200-600 Hz energy, in a time span
         seg = x[0, int(a * SR) : int(b * SR)].astype(np.float64)
@@ -145,7 +148,8 @@ def test_near_silent_input_is_not_boosted_into_noise():
     assert np.isfinite(f.mix).all()
     assert np.abs(f.mix).max() < 1e-4  # left where it was, not raised to -16 LUFS
     assert "loudness_note" in f.extra
-    silent = finish(ModelOutput(SR, {"harmony": np.zeros((2, n), np.float32)}, dense(3.0).plan), analysis(3.0), ScoreOptions())
+    silent = finish(ModelOutput(SR, {"harmony": np.zeros((2, n), np.float32)}, dense(3.0).plan), analysis(3.0),
+                    ScoreOptions())
     assert np.all(silent.mix == 0.0)
     assert silent.true_peak_dbtp == float("-inf") and silent.loudness_lufs == float("-inf")
 
@@ -212,7 +216,7 @@ def test_true_peak_meter_matches_four_times_oversampling():
     from scorecut.models.post.levels import true_peak_dbtp as measured
 
     rng = np.random.default_rng(9)
-    for trial in range(4):
+    for _ in range(4):
         x = (0.3 * rng.standard_normal((2, 3 * SR))).astype(np.float32)
         x[:, 70_000:70_003] = [[0.9, -0.95, 0.9]] * 2  # a near-Nyquist burst: a real inter-sample over
         assert abs(measured(x) - true_peak_dbtp(x)) < 0.01

@@ -88,7 +88,8 @@ def _highband_peak(x: np.ndarray, sr: int, cutoff_hz: float) -> float:
     return float(np.abs(signal.sosfiltfilt(sos, x.astype(np.float64), axis=1)).max())
 
 
-@pytest.mark.parametrize("stem,preset", [("bass", "synth"), ("bass", "fingered"), ("bass", "sub"), ("harmony", "pad"), ("harmony", "strings"), ("harmony", "epiano"), ("melody", "lead")])
+@pytest.mark.parametrize("stem,preset", [("bass", "synth"), ("bass", "fingered"), ("bass", "sub"), ("harmony", "pad"),
+                                         ("harmony", "strings"), ("harmony", "epiano"), ("melody", "lead")])
 def test_no_clicks_in_band_limited_stems(stem, preset):
     """These presets run at a work rate of at most 24 kHz with partials below 0.35x of it (8.4 kHz)
     and are brought to 48 kHz by a filter 80 dB down from 0.65x, so nothing they play legitimately
@@ -166,7 +167,9 @@ def test_saw_is_alias_free_and_matches_the_harmonic_series():
     naive saw fails the same measurement, so the measurement can fail."""
     sr, f0 = 48_000, 3000.0
     n = sr
-    bank = make_bank(f0 * 1.0007, sr, "saw", np.array([1e7]))  # filter wide open: the oscillator alone  # f0 off a bin: folded partials fall between harmonics
+    # filter wide open: the oscillator alone
+    # f0 off a bin: folded partials fall between harmonics
+    bank = make_bank(f0 * 1.0007, sr, "saw", np.array([1e7]))
     f = f0 * 1.0007
     y = read_bank(bank, phase_constant(n, f, sr))
     naive = 2.0 * np.mod(np.arange(n) * f / sr, 1.0) - 1.0
@@ -184,7 +187,8 @@ def test_saw_is_alias_free_and_matches_the_harmonic_series():
         assert abs(ratio_db - 20 * np.log10(1 / k)) < 0.5, (k, ratio_db)
 
 
-@pytest.mark.parametrize("stem,preset,pitch", [("melody", "lead", 93), ("harmony", "epiano", 88), ("harmony", "piano", 96), ("bass", "synth", 52)])
+@pytest.mark.parametrize("stem,preset,pitch", [("melody", "lead", 93), ("harmony", "epiano", 88),
+                                               ("harmony", "piano", 96), ("bass", "synth", 52)])
 def test_high_notes_do_not_alias(stem, preset, pitch):
     """A high note through the whole stem chain: energy away from the note's harmonics (and from
     the detune around them) stays 50 dB under the harmonics. (The bell is inharmonic by design;
@@ -266,7 +270,8 @@ def test_pad_is_wide_kick_and_bass_centred():
     corr = {k: np.corrcoef(v[0], v[1])[0, 1] for k, v in stems.items()}
     assert corr["bass"] > 0.999
     assert corr["harmony"] < 0.8, corr
-    kick_only = dataclasses.replace(arr, drums=tuple(h for h in arr.drums if h.kind == "kick"), reverb_send={"drums": 0.0})
+    kick_only = dataclasses.replace(arr, drums=tuple(h for h in arr.drums if h.kind == "kick"),
+                                    reverb_send={"drums": 0.0})
     k = render(kick_only, 48_000, seed=1, stems=("drums",))["drums"]
     assert np.allclose(k[0], k[1])
 
@@ -289,7 +294,8 @@ def test_reverb_room_decays_like_a_hall():
         return 3.0 * (t25 - t5) / sr
 
     assert 1.5 <= rt60(ir[0]) <= 3.0, rt60(ir[0])
-    band = lambda lo, hi: signal.sosfiltfilt(signal.butter(4, [lo / (sr / 2), hi / (sr / 2)], "bandpass", output="sos"), ir[0])  # noqa: E731
+    band = lambda lo, hi: signal.sosfiltfilt(  # noqa: E731
+        signal.butter(4, [lo / (sr / 2), hi / (sr / 2)], "bandpass", output="sos"), ir[0])
     assert rt60(band(6000, 12000)) < 0.8 * rt60(band(500, 1000))
     assert abs(np.corrcoef(ir[0], ir[1])[0, 1]) < 0.1
     spec = np.abs(np.fft.rfft(ir[0]))
@@ -325,7 +331,7 @@ def test_stems_are_balanced_as_a_mix():
     combos = [("electronic", "synth", "pad", "lead"), ("cinematic", "sub", "strings", "bell"),
               ("lofi", "fingered", "epiano", "epiano"), ("acoustic", "fingered", "pluck", "pluck")]
     for combo in combos:
-        arr = dense(8.0, instruments=dict(zip(STEMS, combo)))
+        arr = dense(8.0, instruments=dict(zip(STEMS, combo, strict=True)))
         stems = render(arr, sr, seed=0)
         loud = {k: meter.integrated_loudness(v.T.astype(np.float64)) for k, v in stems.items()}
         assert all(np.abs(v).max() <= PEAK_LIMIT for v in stems.values()), combo
@@ -350,7 +356,7 @@ def test_every_preset_at_unusual_sample_rates(sr):
     """Filters, work rates and FM limits adapt: every preset renders, finite, audible, exact length."""
     for combo in [("electronic", "synth", "pad", "lead"), ("cinematic", "sub", "strings", "bell"),
                   ("lofi", "fingered", "epiano", "epiano"), ("acoustic", "fingered", "pluck", "piano")]:
-        stems = render(dense(2.0, instruments=dict(zip(STEMS, combo))), sr, seed=0)
+        stems = render(dense(2.0, instruments=dict(zip(STEMS, combo, strict=True))), sr, seed=0)
         for name, x in stems.items():
             assert x.shape == (2, 2 * sr) and np.isfinite(x).all() and np.abs(x).max() > 0, (sr, combo, name)
 
@@ -364,8 +370,10 @@ def test_extreme_notes_and_hits_stay_finite_and_in_headroom():
         for preset in presets:
             for pitch in (12, 60, 127):
                 for dur, vel in ((0.0005, 1.0), (5.0, 0.01), (5.0, 1.0)):
-                    x = render(single(3.0, stem, preset, note=Note(0.3, dur, pitch, vel)), 48_000, 0, stems=(stem,))[stem]
+                    x = render(single(3.0, stem, preset, note=Note(0.3, dur, pitch, vel)), 48_000, 0,
+                               stems=(stem,))[stem]
                     assert np.isfinite(x).all() and np.abs(x).max() <= PEAK_LIMIT, (preset, pitch, dur, vel)
     for kind in (*DRUM_KINDS, "unknown"):
-        x = render(single(2.0, "drums", "cinematic", hit=DrumHit(1.95, kind, 1.0, length_s=10.0)), 48_000, 0, stems=("drums",))["drums"]
+        x = render(single(2.0, "drums", "cinematic", hit=DrumHit(1.95, kind, 1.0, length_s=10.0)), 48_000, 0,
+                   stems=("drums",))["drums"]
         assert np.isfinite(x).all() and np.abs(x[:, -1]).max() < 1e-5, kind  # faded out by the segment end

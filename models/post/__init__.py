@@ -35,7 +35,8 @@ LOUDNESS_TOLERANCE_LU = 0.1  # of the fast estimate, while searching the gain
 TRUE_PEAK_SAFETY_DB = 0.1  # the final check trims above -1.1 dBTP: other meters' filters differ a little
 FADE_IN_S = 0.005
 FADE_OUT_S = 0.05
-COMP_ABOVE_TARGET_DB = -2.0  # compressor threshold (30 ms RMS, dBFS) relative to the target loudness: 1-3 dB of glue on the loud parts
+# compressor threshold (30 ms RMS, dBFS) relative to the target loudness: 1-3 dB of glue on the loud parts
+COMP_ABOVE_TARGET_DB = -2.0
 DIPPED_STEMS = ("harmony", "melody")  # where a voice's presence band competes with the music
 
 
@@ -99,7 +100,8 @@ def _own(x, frames: int, channels: int, sample_rate: int, consume: bool, cancel=
     """A (channels, frames) float32, DC-free array post-processing may change in place: the
     model's own array when `consume` and it already has that shape, else a new one."""
     x = _fit_length(x, frames)
-    if consume and x.shape == (channels, frames) and x.dtype == np.float32 and x.flags.writeable and x.flags.c_contiguous:
+    if (consume and x.shape == (channels, frames) and x.dtype == np.float32 and x.flags.writeable
+            and x.flags.c_contiguous):
         return _remove_dc(x, sample_rate, out=x, cancel=cancel)
     return _remove_dc(np.broadcast_to(x, (channels, frames)), sample_rate, cancel=cancel)
 
@@ -242,7 +244,8 @@ def _finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: bo
         parts = dict(output.stems)
     if not parts or frames == 0:
         mix = np.zeros((2, frames), dtype=np.float32)
-        return FinishedScore(sr, mix, {}, output.plan, float("-inf"), float("-inf"), extra={**extra, "post": "no audio to finish"})
+        return FinishedScore(sr, mix, {}, output.plan, float("-inf"), float("-inf"),
+                             extra={**extra, "post": "no audio to finish"})
     channels = max(2, *(np.atleast_2d(x).shape[0] for x in parts.values()))  # mono parts become stereo
     parts = {k: _own(x, frames, channels, sr, consume, cancel) for k, x in parts.items()}
     check_cancelled(cancel)

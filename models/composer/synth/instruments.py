@@ -8,9 +8,9 @@ stem: a fraction of the work, and nothing lost that their filters had not alread
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 from scipy import signal
@@ -84,7 +84,7 @@ Voice = Callable[[Note, Context], tuple[np.ndarray, float]]  # -> ((m,) or (2, m
 
 def _stereo_voices(ctx: Context, n: int, f0: float, cents, pans, make_phase, cutoff, bank) -> np.ndarray:
     out = np.zeros((2, n), dtype=np.float32)
-    for c, p in zip(cents, pans):
+    for c, p in zip(cents, pans, strict=True):
         y = read_bank(bank, make_phase(f0 * 2.0 ** (c / 1200.0)), cutoff)
         gl, gr = pan_gains(p)
         out[0] += gl * y
@@ -113,7 +113,8 @@ def strings(note: Note, ctx: Context):
     env = adsr(ADSR(0.35, 2.0, 0.9, 0.9), note.duration_s, ctx.sr)
     n, f0 = len(env), midi_hz(note.pitch)
     bank = ctx.bank(f0, "saw", (3500.0,), 0.0, ratio=1.012)
-    lfo = iter(zip(5.0 + ctx.rng.uniform(-0.4, 0.4, 4), ctx.rng.uniform(0, 2 * np.pi, 4), ctx.rng.random(4)))
+    lfo = iter(zip(5.0 + ctx.rng.uniform(-0.4, 0.4, 4), ctx.rng.uniform(0, 2 * np.pi, 4), ctx.rng.random(4),
+                   strict=True))
 
     def make_phase(f):
         rate, lfo_phase, phase0 = next(lfo)
@@ -176,7 +177,8 @@ def lead(note: Note, ctx: Context):
     bank = ctx.bank(f0, "saw", (900.0, 1400.0, 2200.0, 3400.0, 5200.0), 0.3, ratio=1.012)
     out = _stereo_voices(
         ctx, n, f0, (-7, 7), (-0.15, 0.15),
-        lambda f: vibrato_phase(n, f, ctx.sr, ctx.rng.random(), 0.006, 5.5, 0.0, delay_s=0.25, fade_s=0.3), cutoff, bank,
+        lambda f: vibrato_phase(n, f, ctx.sr, ctx.rng.random(), 0.006, 5.5, 0.0, delay_s=0.25, fade_s=0.3),
+        cutoff, bank,
     )
     return out * (env * velocity_gain(note.velocity)), 0.0
 

@@ -151,7 +151,8 @@ def vibrato_phase(
         return phase
     t = np.arange(i0, n, dtype=np.float32) * np.float32(1.0 / sample_rate)
     d = np.minimum((t - np.float32(delay_s)) * np.float32(1.0 / max(fade_s, 1e-3)), 1.0) * np.float32(depth)
-    wobble = np.float32(-f0_hz / (2 * np.pi * rate_hz)) * d * np.cos(np.float32(2 * np.pi * rate_hz) * t + np.float32(lfo_phase))
+    wobble = (np.float32(-f0_hz / (2 * np.pi * rate_hz)) * d
+              * np.cos(np.float32(2 * np.pi * rate_hz) * t + np.float32(lfo_phase)))
     # Two's-complement wrap of the int64 cast = the offset modulo one cycle.
     offset = (wobble * np.float32(2.0**PHASE_BITS)).astype(np.int64).astype(np.uint32)
     with np.errstate(over="ignore"):
@@ -184,7 +185,8 @@ def fm_index_limit(f0_hz: float, ratio: float, sample_rate: int, max_hz: float |
 
 
 def fm_voice(
-    n: int, f0_hz: float, sample_rate: int, ratio: float, index: np.ndarray, phase0: float = 0.0, max_hz: float | None = None
+    n: int, f0_hz: float, sample_rate: int, ratio: float, index: np.ndarray, phase0: float = 0.0,
+    max_hz: float | None = None,
 ) -> np.ndarray:
     """sin(carrier + index(t) * sin(ratio * carrier)), index capped so no sideband aliases audibly.
 
@@ -223,7 +225,8 @@ def karplus_strong_loop(f0_hz: float, sample_rate: int, n: int, decay_s: float) 
     while m0 < pad + n:
         m1 = min(m0 + p, pad + n)
         L = m1 - m0
-        fb = c[0] * y[m0 - p : m0 - p + L] + c[1] * y[m0 - p - 1 : m0 - p - 1 + L] + c[2] * y[m0 - p - 2 : m0 - p - 2 + L]
+        fb = (c[0] * y[m0 - p : m0 - p + L] + c[1] * y[m0 - p - 1 : m0 - p - 1 + L]
+              + c[2] * y[m0 - p - 2 : m0 - p - 2 + L])
         y[m0:m1] += g * fb
         m0 = m1
     return y[pad:].astype(np.float32)
