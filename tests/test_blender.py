@@ -380,3 +380,33 @@ def test_timeline_markers_named_hit_stop_section_become_hit_points(bpy_python, e
     assert {11 + round(s["start_s"] * 25) for s in facts["score"]["sections"]} <= set(ours)
     assert ours[111].startswith("Scorecut ") and "(" in ours[111]  # the section the marker asked for
     assert sum(1 for name, _ in facts["markers"] if not name.startswith("Scorecut ")) == len(markers)
+
+
+def test_reroll_section_replaces_the_take_with_new_music_in_the_section_under_the_playhead(
+        bpy_python, extension_zip, tmp_path, server, media_root):
+    video = make_video(media_root / "blender-reroll.mp4", VideoSpec(9.0, cuts_s=(3.0, 6.0), fps=25, seed=8))
+    facts = run_driver(bpy_python, "bl_reroll", {"zip": str(extension_zip), "video": str(video), "seed": 5,
+                                                 "playhead": 11 + 25 * 4}, tmp_path, server.address)
+    assert facts["asked"] == {"loop": True, "tail_s": 1.5}  # the panel's Loop and Tail reach the job
+    assert facts["reroll_before_any_take"] is False
+    assert "playhead (frame 1) is not over the last take (frames 11-210)" in facts["outside"], facts["outside"]
+    assert facts["result"] == ["FINISHED"], facts["reports"]
+    # The range re-rolled is the first take's section that plays 4 s in; the seed is a new one.
+    (section,) = [s for s in facts["first"]["sections"] if s["start_s"] <= 4.0 < s["end_s"]]
+    assert facts["second"]["reroll"] == [section["start_s"], section["end_s"]]
+    assert facts["second"]["seed"] == facts["first"]["seed"] == 5
+    assert facts["second"]["reroll_seed"] == 6
+    assert facts["second"]["folder"] != facts["first"]["folder"]
+    # Its take replaced the first one's strips over the same frames.
+    second_take = Path(facts["second"]["folder"]).name
+    assert {take for take, _, _, _ in facts["strips"]} == {second_take}, facts["strips"]
+    assert {(start, end) for _, _, start, end in facts["strips"]} == {(11, 211)}
+    # New music inside the section, the same take outside it and its half-second handles.
+    rate, first_mix = wavfile.read(Path(facts["first"]["folder"]) / "mix.wav")
+    rate2, second_mix = wavfile.read(Path(facts["second"]["folder"]) / "mix.wav")
+    assert rate == rate2 and first_mix.shape == second_mix.shape
+    lo, hi = int((section["start_s"] - 0.5) * rate), int((section["end_s"] + 0.5) * rate)
+    assert np.array_equal(first_mix[:max(lo, 0)], second_mix[:max(lo, 0)])
+    assert np.array_equal(first_mix[hi:], second_mix[hi:])
+    inside = slice(int(section["start_s"] * rate), int(section["end_s"] * rate))
+    assert not np.array_equal(first_mix[inside], second_mix[inside])

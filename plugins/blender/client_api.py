@@ -26,3 +26,4 @@ ENV_SERVER = _client.ENV_SERVER
 build_request = _client.build_request
 is_loopback = _client.is_loopback
 marker_hits = _client.marker_hits
+section_at = _client.section_at

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import bpy
 
-from . import timeline
+from . import reroll, timeline
 from .client_api import JobOptions, marker_hits
 from .job_runner import CANCELLED, FAILED, FINISHED, JobRequest, JobRunner, JobState
 from .placement import take_name
@@ -69,7 +69,8 @@ def job_options(settings) -> JobOptions:
     """The scene's Scorecut settings as client options."""
     stems = tuple(sorted(s.lower() for s in settings.stems)) if settings.place_stems else ()
     return JobOptions(model=settings.model, style=settings.style.strip(), mood=settings.mood.strip(),
-                      seed=int(settings.seed), stems=stems, duck_dialogue=bool(settings.duck_dialogue))
+                      seed=int(settings.seed), stems=stems, duck_dialogue=bool(settings.duck_dialogue),
+                      loop=bool(settings.loop), tail_s=float(settings.tail_s))
 
 
 def marker_directions(scene, segment: Segment) -> tuple[tuple[float, str], ...]:
@@ -102,6 +103,25 @@ def prepare(scene, scope: str, settings, address: str, token: str = "") -> Score
     for note in not_read:
         job.report("WARNING", f"Scorecut: {note}")
     return job
+
+
+def prepare_reroll(scene, frame: int, address: str, token: str = "") -> ScoreJob:
+    """A job that re-rolls the section of the scene's last take playing at `frame`: the same request
+    with new music in that section only, placed over the take (replacing it). Raises ValueError."""
+    if scene.name in _ACTIVE:
+        raise ValueError("this scene is already being scored: wait for it or press Cancel")
+    last = _LAST.get(scene.name)
+    if last is None or last.final is None or last.final.state != FINISHED or last.final.result is None:
+        raise ValueError("no finished take of this scene to re-roll: score a range first")
+    refusal = online_refusal(address, getattr(bpy.app, "online_access", True))
+    if refusal:
+        raise ValueError(refusal)
+    earlier = last.runner.request
+    request = reroll.reroll_request(earlier, reroll.take_sections(Path(last.final.result.folder)), last.segment,
+                                    frame, reroll.next_reroll_seed(earlier.options))
+    request = dataclasses.replace(request, address=address, token=token)
+    return ScoreJob(scene.name, last.segment, JobRunner(request), last.place_stems, keep_takes=False,
+                    as_meta=last.as_meta, music_markers=last.music_markers)
 
 
 def start(job: ScoreJob) -> ScoreJob:

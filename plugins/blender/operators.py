@@ -51,6 +51,37 @@ class SEQUENCER_OT_scorecut_score(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class SEQUENCER_OT_scorecut_reroll(bpy.types.Operator):
+    """New music for the section of the last take under the playhead; the rest of the take stays"""
+
+    bl_idname = "sequencer.scorecut_reroll"
+    bl_label = "Re-roll Section"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context):
+        scene = sequencer_scene(context)
+        return scene is not None and jobs.last_job(scene.name) is not None
+
+    def execute(self, context):
+        scene = sequencer_scene(context)
+        address, token = server_address(context)
+        try:
+            job = jobs.prepare_reroll(scene, scene.frame_current, address, token)
+        except ValueError as e:
+            self.report({"ERROR"}, f"Scorecut: {e}")
+            return {"CANCELLED"}
+        if bpy.app.background:
+            state = jobs.run_to_completion(job)
+            for level, message in job.reports:
+                self.report({level}, message)
+            return {"FINISHED"} if state.state == FINISHED and job.placed else {"CANCELLED"}
+        jobs.start_interactive(job)
+        start, end = job.runner.request.options.reroll
+        self.report({"INFO"}, f"Scorecut: re-rolling {start:.1f}-{end:.1f} s of the take, at {address}")
+        return {"FINISHED"}
+
+
 class SEQUENCER_OT_scorecut_cancel(bpy.types.Operator):
     """Stop writing music for this scene"""
 
@@ -96,5 +127,5 @@ class SEQUENCER_OT_scorecut_report(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (SEQUENCER_OT_scorecut_score, SEQUENCER_OT_scorecut_cancel, SEQUENCER_OT_scorecut_refresh,
-           SEQUENCER_OT_scorecut_report)
+CLASSES = (SEQUENCER_OT_scorecut_score, SEQUENCER_OT_scorecut_reroll, SEQUENCER_OT_scorecut_cancel,
+           SEQUENCER_OT_scorecut_refresh, SEQUENCER_OT_scorecut_report)

@@ -66,6 +66,8 @@ class SEQUENCER_PT_scorecut(bpy.types.Panel):
         sub.enabled = settings.place_stems
         sub.prop(settings, "stems")
         col.prop(settings, "duck_dialogue")
+        col.prop(settings, "loop")
+        col.prop(settings, "tail_s")
         col.prop(settings, "keep_takes")
         col.prop(settings, "take_as_meta")
         col.prop(settings, "music_markers")
@@ -80,6 +82,7 @@ class SEQUENCER_PT_scorecut(bpy.types.Panel):
             col = layout.column(align=True)
             col.operator("sequencer.scorecut_score", text="Score Selected Strips", icon="SOUND").scope = "SELECTED"
             col.operator("sequencer.scorecut_score", text="Score Range", icon="PREVIEW_RANGE").scope = "RANGE"
+            col.operator("sequencer.scorecut_reroll", text="Re-roll Section", icon="FILE_REFRESH")
         else:
             _draw_progress(layout, job)
             layout.operator("sequencer.scorecut_cancel", text="Cancel", icon="CANCEL")

@@ -45,6 +45,12 @@ class ScorecutSettings(bpy.types.PropertyGroup):
     music_markers: bpy.props.BoolProperty(
         name="Mark Music", default=False,
         description="Add timeline markers at the take's sections and downbeats, to cut to the music")
+    loop: bpy.props.BoolProperty(
+        name="Loop", default=False,
+        description="Music that loops: no intro or ending, whole bars as long as the range, a seamless join")
+    tail_s: bpy.props.FloatProperty(
+        name="Tail", default=0.0, min=0.0, soft_max=10.0, unit="TIME_ABSOLUTE",
+        description="Seconds the music rings out past the range's last frame, to trim or fade by hand")
     keep_takes: bpy.props.BoolProperty(
         name="Keep Takes", default=False,
         description="Keep earlier takes of the same frames (muted); off replaces the last take")

@@ -9,7 +9,7 @@ from scorecut.v1 import STEMS, sha256_file  # the contract's stem names; its med
 
 from .client import ScorecutClient, is_loopback, split_address
 from .fragments import parse_media_fragment, parse_time_range
-from .hits import DirectionError, marker_hits, parse_hit, parse_reroll
+from .hits import DirectionError, marker_hits, parse_hit, parse_reroll, section_at
 from .landing import Landing, land_take, sweep
 from .output import Draft, JobWriter, write_job
 from .request import build_request
@@ -32,7 +32,7 @@ from .types import (
 __all__ = [
     "STEMS",
     "DEFAULT_ADDRESS", "DEFAULT_PORT", "ENV_SERVER", "ClipSpec", "DirectionError", "Draft", "InvalidRequest",
-    "JobCancelled", "marker_hits", "parse_hit", "parse_reroll",
+    "JobCancelled", "marker_hits", "parse_hit", "parse_reroll", "section_at",
     "JobEvent", "JobFailed", "JobOptions", "JobResult", "JobWriter", "Landing", "ScorecutClient",
     "ScorecutClientError", "ServerUnavailable", "build_request", "is_loopback", "land_take", "parse_media_fragment",
     "parse_time_range", "server_address", "sha256_file", "split_address", "sweep", "write_job",
