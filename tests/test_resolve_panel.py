@@ -149,3 +149,64 @@ def test_free_resolve_without_ui_manager_is_sent_to_the_lua_script(media):  # no
     host = from_namespace({"resolve": fake.resolve, "fusion": fusion, "bmd": Bmd()})
     with pytest.raises(ResolveScoreError, match="Scorecut Free"):
         run_panel(host, f"127.0.0.1:{free_port()}")
+
+
+def test_loop_tail_and_reroll_section_from_the_panel(server, media, tmp_path):  # noqa: F811
+    import json
+
+    import numpy as np
+
+    from tests.helpers.wavcheck import read_wav
+
+    fake, timeline, lay = edit(media, "25")  # In at frame 12: 2.56 s scored
+    timeline.markers = {12 + 30: {"color": "Blue", "duration": 1, "note": "", "name": "section B", "customData": ""}}
+    window, controller, dispatcher = panel(fake, server.address)
+    items = window.GetItems()
+    items["StemsFolder"].Text = str(tmp_path)
+    for box in ("Bass", "Harmony", "Melody"):
+        items[box].Checked = False
+    items["Seed"].Text = "3"
+    items["Tail"].Text = "soon"
+    window.click("Score")
+    assert "the tail 'soon' is not a number of seconds" in items["Error"].Text
+    items["Tail"].Text, items["Loop"].Checked = "1.5", True
+    assert controller.options()[1]["tail_s"] == 1.5 and controller.options()[1]["loop"] is True
+    items["Tail"].Text, items["Loop"].Checked = "", False
+    assert "tail_s" not in controller.options()[1] and "loop" not in controller.options()[1]
+
+    window.click("Score")
+    pump(dispatcher, window, lambda i: i["Progress"].Text.startswith("Done"))
+    timeline.playhead = 12 + 45  # 1.8 s into the take: its second section
+    window.click("Reroll")
+    assert items["Reroll"].Enabled is False and items["Cancel"].Enabled is True
+    assert items["Progress"].Text.startswith("Re-rolling 1.20-")
+    pump(dispatcher, window, lambda i: i["Progress"].Text.startswith("Done"))
+    assert items["Error"].Text == "" and items["Reroll"].Enabled is True
+    first, second = sorted(tmp_path.rglob("score.json"), key=lambda p: p.stat().st_mtime)
+    take, rerolled = json.loads(first.read_text()), json.loads(second.read_text())
+    start = rerolled["reroll"]["start_s"]
+    assert (start, rerolled["reroll"]["end_s"]) == (1.2, take["sections"][-1]["end_s"])
+    assert rerolled["reroll"]["seed"] == 4  # a seed after the take's
+    a, rate = read_wav(first.parent / "drums.wav")[:2]
+    b = read_wav(second.parent / "drums.wav")[0]
+    assert np.array_equal(a[: int((start - 0.5) * rate)], b[: int((start - 0.5) * rate)])
+    assert not np.array_equal(a, b)
+    assert [t.name for t in timeline.tracks["audio"]] == ["Audio 1", "drums"]  # over the take, on its track
+    assert all(len(t.items) == 1 for t in timeline.tracks["audio"][1:])
+    # Another press: yet another seed, the same section.
+    window.click("Reroll")
+    pump(dispatcher, window, lambda i: i["Progress"].Text.startswith("Done"))
+    newest = max(tmp_path.rglob("score.json"), key=lambda p: p.stat().st_mtime)
+    assert json.loads(newest.read_text())["reroll"]["seed"] == 5
+
+
+def test_reroll_outside_the_take_is_refused_in_words(server, media, tmp_path):  # noqa: F811
+    fake, timeline, _ = edit(media, "25")
+    window, controller, dispatcher = panel(fake, server.address)
+    items = window.GetItems()
+    items["StemsFolder"].Text = str(tmp_path)
+    items["Seed"].Text = "3"
+    timeline.playhead = 0  # before the In point
+    window.click("Reroll")
+    assert "put the playhead inside the take" in items["Error"].Text
+    assert items["Reroll"].Enabled is True and items["Score"].Enabled is True

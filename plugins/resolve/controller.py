@@ -12,6 +12,7 @@ import threading
 
 from scorecut.plugins.client import STEMS, JobCancelled, ScorecutClient, ScorecutClientError
 
+from .reroll import prepare_reroll
 from .score import ResolveJob, current_timeline, prepare, server_address
 from .stems_folder import stems_folder
 
@@ -36,6 +37,8 @@ class PanelController:
         self.placed: list = []
         self.last_error = ""
         self.checks = 0  # status checks started; only the latest one's answer is shown
+        self.take: tuple[str, dict] | None = None  # (scope, options) of the last take placed: what Re-roll asks again
+        self.reroll_seed = 0  # the last re-roll's seed; each press uses a new one
 
     # -- reading the options ---------------------------------------------------------------------
     def options(self) -> tuple[str, dict]:
@@ -59,6 +62,17 @@ class PanelController:
         if folder:
             options["out_dir"] = folder
         options["replace_last"] = bool(items["ReplaceLast"].Checked)
+        if items["Loop"].Checked:
+            options["loop"] = True
+        tail = str(items["Tail"].Text).strip()
+        if tail:
+            try:
+                tail_s = float(tail)
+            except ValueError:
+                tail_s = -1.0
+            if not 0 <= tail_s < float("inf"):
+                raise ValueError(f"the tail {tail!r} is not a number of seconds; type e.g. 2.5 or leave it empty")
+            options["tail_s"] = tail_s
         return scope, options
 
     def default_folder(self) -> str:
@@ -72,6 +86,7 @@ class PanelController:
     # -- UI updates (UI thread only) -------------------------------------------------------------
     def _running(self, running: bool) -> None:
         self.items["Score"].Enabled = not running
+        self.items["Reroll"].Enabled = not running
         self.items["Cancel"].Enabled = running
 
     def _error(self, message: str) -> None:
@@ -93,10 +108,36 @@ class PanelController:
         except (ValueError, ScorecutClientError) as e:
             self._error(str(e))
             return
+        self.take = (scope, options)
+        self._start(self.job)
+
+    def on_reroll(self, ev=None) -> None:
+        """New music for the section of the last take under the playhead (reroll.prepare_reroll): the
+        take's request again, placed over the take's tracks. Before any take: the widgets' options."""
+        if self.worker is not None and self.worker.is_alive():
+            return
+        self.items["Error"].Text = ""
+        self.last_error = ""
+        try:
+            scope, options = self.take if self.take is not None else self.options()
+            self.server = server_address(str(self.items["Server"].Text).strip() or None)
+            seed = max(int(options.get("seed") or 0), self.reroll_seed) + 1
+            self.items["Progress"].Text = "Finding the section under the playhead..."
+            self.job = prepare_reroll(self.resolve, seed, scope, self.server,
+                                      **{k: v for k, v in options.items() if k != "replace_last"})
+        except (ValueError, ScorecutClientError) as e:
+            self._error(str(e))
+            return
+        self.reroll_seed = seed
+        self._start(self.job)
+
+    def _start(self, job: ResolveJob) -> None:
         self.cancel = threading.Event()
         self._running(True)
-        self.items["Progress"].Text = f"Scoring {self.job.segment.describe()}..."
-        self.worker = threading.Thread(target=self._work, args=(self.job, self.cancel), name="scorecut-resolve",
+        reroll = job.options.reroll
+        what = f"Re-rolling {reroll[0]:.2f}-{reroll[1]:.2f} s of" if reroll else "Scoring"
+        self.items["Progress"].Text = f"{what} {job.segment.describe()}..."
+        self.worker = threading.Thread(target=self._work, args=(job, self.cancel), name="scorecut-resolve",
                                        daemon=True)
         self.worker.start()
 

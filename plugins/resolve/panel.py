@@ -21,7 +21,7 @@ def build_window(ui, dispatcher, server: str, stems_folder: str = ""):
         return ui.HGroup({"Weight": 0}, [ui.Label({"Text": label, "Weight": 0.3}), widget])
 
     return dispatcher.AddWindow(
-        {"ID": WINDOW_ID, "WindowTitle": "Scorecut", "Geometry": [200, 200, 520, 440]},
+        {"ID": WINDOW_ID, "WindowTitle": "Scorecut", "Geometry": [200, 200, 520, 500]},
         ui.VGroup({"Spacing": 6}, [
             ui.Label({"ID": "ServerStatus", "Text": "Server: not checked yet", "WordWrap": True}),
             row("Server", ui.HGroup([ui.LineEdit({"ID": "Server", "Text": server}),
@@ -36,7 +36,11 @@ def build_window(ui, dispatcher, server: str, stems_folder: str = ""):
                                              "PlaceholderText": "beside the project's renders"})),
             row("Takes", ui.CheckBox({"ID": "ReplaceLast", "Text": "Replace the last take's tracks",
                                       "Checked": True})),
+            row("Loop", ui.CheckBox({"ID": "Loop", "Text": "Loop: no intro or ending, a seamless join",
+                                     "Checked": False})),
+            row("Tail (s)", ui.LineEdit({"ID": "Tail", "Text": "", "PlaceholderText": "none: ends on the Out point"})),
             ui.HGroup({"Weight": 0}, [ui.Button({"ID": "Score", "Text": "Score"}),
+                                      ui.Button({"ID": "Reroll", "Text": "Re-roll section"}),
                                       ui.Button({"ID": "Cancel", "Text": "Cancel", "Enabled": False})]),
             ui.Label({"ID": "Progress", "Text": "Ready.", "WordWrap": True}),
             ui.Label({"ID": "Error", "Text": "", "WordWrap": True, "StyleSheet": "color: #e06c5a;"}),
@@ -69,6 +73,7 @@ def open_panel(host: Host, server: str | None = None):
         dispatcher.ExitLoop()
 
     window.On.Score.Clicked = controller.on_score
+    window.On.Reroll.Clicked = controller.on_reroll
     window.On.Cancel.Clicked = controller.on_cancel
     window.On.Check.Clicked = controller.on_check
     window.On.ScorecutWindow.Close = close  # WINDOW_ID

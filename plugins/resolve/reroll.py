@@ -20,6 +20,17 @@ def reroll_section(resolve, reroll_seed: int, scope: str = "inout", server: str 
                    **options) -> list:
     """Re-roll the section under the playhead of the take `scope` and `options` make (give the
     options the take was made with, its seed included); returns the TimelineItems placed."""
+    job = prepare_reroll(resolve, reroll_seed, scope, server, progress=progress, cancel=cancel, out_dir=out_dir,
+                         token=token, timeout=timeout, **options)
+    job.run(progress, cancel)
+    return job.place(progress, cancel)
+
+
+def prepare_reroll(resolve, reroll_seed: int, scope: str = "inout", server: str | None = None, *, progress=None,
+                   cancel=None, out_dir=None, token: str | None = None, timeout: float | None = None,
+                   **options):
+    """The re-roll's job, not run: the take is asked for again (the server's cache answers) to learn
+    the section under the playhead. The panel runs the job on its worker and places it on its timer."""
     take = prepare(resolve, scope, server, out_dir=out_dir, token=token, timeout=timeout, **options)
     take.run(progress, cancel)
     timecode = take.timeline.GetCurrentTimecode()
@@ -33,7 +44,5 @@ def reroll_section(resolve, reroll_seed: int, scope: str = "inout", server: str 
                              float((playhead - take.segment.start) / take.segment.fps))
     except DirectionError as e:
         raise ResolveScoreError(str(e)) from None
-    job = prepare(resolve, scope, server, out_dir=out_dir, token=token, timeout=timeout, replace_last=True,
-                  reroll=section, reroll_seed=int(reroll_seed), **options)
-    job.run(progress, cancel)
-    return job.place(progress, cancel)
+    return prepare(resolve, scope, server, out_dir=out_dir, token=token, timeout=timeout, replace_last=True,
+                   reroll=section, reroll_seed=int(reroll_seed), **options)
