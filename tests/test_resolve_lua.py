@@ -157,3 +157,29 @@ def test_lua_a_new_take_replaces_the_last_takes_tracks(luajit, shots, server, tm
     facts = run_case(luajit, tmp_path / "keep", clean(edit), server.address, scope="timeline",
                      again={"seed": 9, "replace_last": False})
     assert [t["name"] for t in facts["tracks"]] == ["Audio 1", "drums", "bass", "drums", "bass"]
+
+
+def test_lua_markers_named_hit_stop_section_in_the_range_become_hit_points(luajit, shots, server, tmp_path):
+    edit = camera_edit(shots, "25")  # In at frame 12, Out at 75 (inclusive): 2.56 s scored
+    edit["markers"] = [{"frame": 12 + 20, "name": "hit the door"}, {"frame": 12 + 40, "name": "Section B"},
+                       {"frame": 12 + 30, "name": "note to self"}, {"frame": 5, "name": "hit before the In"},
+                       {"frame": 76, "name": "stop after the Out"}]
+    facts = run_case(luajit, tmp_path, clean(edit), server.address, stems=["drums"])
+    assert facts["ok"], facts["error"]
+    assert "Timeline.GetMarkers" in facts["calls"]
+    score = json.loads((Path(facts["tracks"][1]["items"][0]["path"]).parent / "score.json").read_text())
+    assert [(h["time_s"], h["kind"]) for h in score["hits"]] == [(0.8, "hit"), (1.6, "section")]
+    assert all(h["met"] for h in score["hits"]), score["hits"]
+
+
+def test_segment_job_refuses_markers_that_are_not_a_list_in_words(tmp_path):
+    from scorecut.plugins.resolve.segment_job import run
+
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"out_dir": str(tmp_path), "name": "x", "duration_s": 2.0, "markers": "hit at 1",
+                               "clips": [{"path": "a.mp4", "source_in_s": 0, "source_out_s": 2,
+                                          "record_start_s": 0, "record_end_s": 2}]}))
+    out = tmp_path / "out.txt"
+    with out.open("w") as f:
+        assert run(job, f) == 1
+    assert out.read_text().startswith("error the job file's markers are not a list of {time_s, name}")

@@ -15,17 +15,22 @@ The job file (written by the Lua script; every time in seconds):
     {"server": "127.0.0.1:50777", "out_dir": "...", "name": "...", "duration_s": 3.04,
      "options": {"seed": 3, "stems": ["drums", "bass"], "model": "", "style": "", "mood": ""},
      "clips": [{"path": "...", "source_in_s": 0.4, "source_out_s": 2.4,
-                "record_start_s": 0.0, "record_end_s": 2.0, "name": "A001C003"}]}
+                "record_start_s": 0.0, "record_end_s": 2.0, "name": "A001C003"}],
+     "markers": [{"time_s": 1.2, "name": "hit door"}]}
+
+`markers` are the timeline's markers inside the segment (seconds from its start); those named
+hit..., stop... or section... become the job's hit points, as in the Python plugin.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
 from pathlib import Path
 
-from scorecut.plugins.client import ClipSpec, JobOptions, ScorecutClient, ScorecutClientError
+from scorecut.plugins.client import ClipSpec, JobOptions, ScorecutClient, ScorecutClientError, marker_hits
 
 from .score import SERVER_SAMPLE_RATE, job_options, server_address
 
@@ -66,6 +71,19 @@ def options_of(job: dict) -> JobOptions:
     return job_options(given)
 
 
+def hits_of(job: dict) -> tuple[tuple[float, str], ...]:
+    """The job's hit points from the markers the Lua script read (those named hit/stop/section)."""
+    markers = job.get("markers") or []
+    if isinstance(markers, dict):  # an empty Lua table is written as {}
+        markers = [] if not markers else None
+    try:
+        named = [(float(m["time_s"]), str(m.get("name", ""))) for m in markers]
+    except (TypeError, KeyError, ValueError, AttributeError):
+        raise JobFileError("the job file's markers are not a list of {time_s, name}; write it again from "
+                           "Resolve") from None
+    return marker_hits(named, 0.0, float(job["duration_s"]))
+
+
 def _line(out, *parts) -> None:
     out.write(" ".join(str(p) for p in parts).replace("\n", " ") + "\n")
     out.flush()
@@ -75,7 +93,7 @@ def run(path: Path, out=sys.stdout) -> int:
     """Score the job at `path`, reporting on `out` in the line protocol; exit status 0 or 1."""
     try:
         job = read_job(path)
-        options = options_of(job)
+        options = dataclasses.replace(options_of(job), hits=hits_of(job))
         rate = options.sample_rate or SERVER_SAMPLE_RATE
         # At least the segment's length (whole samples, rounded up): Resolve reads a WAV at 24 fps.
         duration_s = math.ceil(float(job["duration_s"]) * rate - 1e-6) / rate

@@ -9,6 +9,8 @@ The Lua port of tests/resolve_fake.py: DaVinci Resolve's scripting API as a Lua 
   timeline frames, so a WAV a fraction of a sample short of the segment comes out a frame short;
 - GetVersion() answers {major, minor, patch, build, suffix}; before 19.1 there is no GetMarkInOut
   and AppendToTimeline's endFrame is inclusive; before 18.5 no GetSourceStartFrame/EndFrame;
+- GetMarkers() keys markers by frames from the timeline's start (not absolute), each
+  {color, duration, note, name, customData};
 - a name the class does not have is nil (calling it is an error), as on the real objects.
 Test setup goes through the Fake table's own functions, never through the API objects.
 ]]
@@ -152,6 +154,13 @@ function Timeline:GetMarkInOut()
   local m = { ["in"] = self.marks[1], out = self.marks[2] }
   return { video = m, audio = m }
 end
+function Timeline:GetMarkers()
+  local out = {}
+  for frame, m in pairs(self.markers) do
+    out[frame] = { color = m.color, duration = m.duration, note = m.note, name = m.name, customData = "" }
+  end
+  return out
+end
 function Timeline:GetCurrentTimecode() return Fake.frames_tc(self.start + self.playhead, self.fps, self.drop) end
 function Timeline:AddTrack(kind, sub)
   local t = self.tracks[kind]
@@ -279,7 +288,8 @@ function Fake.frames_tc(frames, fps, drop)
 end
 
 -- spec: {version, fps, drop, media = {{path, fps, frames, start_tc, kind, name}}, items = {{track, media, at,
--- frames, source_in, freeze}}, marks = {in, out} or nil, playhead, render_jobs}
+-- frames, source_in, freeze}}, marks = {in, out} or nil, playhead, render_jobs,
+-- markers = {{frame (from the timeline's start), name, color}}}
 function Fake.new(spec)
   local fake = { version = spec.version or { 19, 1, 3 }, calls = {}, faults = spec.faults or {}, media = {} }
   function fake:probe(path)
@@ -297,6 +307,10 @@ function Fake.new(spec)
                                         tracks = { video = { { name = "Video 1", items = {} }, { name = "Video 2", items = {} } },
                                                    audio = { { name = "Audio 1", sub = "stereo", items = {} } } } })
   timeline.start = tc_frames(spec.drop and "01:00:00;00" or "01:00:00:00", fps)
+  timeline.markers = {}
+  for _, m in ipairs(spec.markers or {}) do
+    timeline.markers[m.frame] = { color = m.color or "Blue", duration = 1, note = "", name = m.name or "" }
+  end
   local pool = new_pool(fake, {})
   pool.root = new_folder(fake, { name = "Master", folders = {}, clips = {} })
   pool.current = pool.root

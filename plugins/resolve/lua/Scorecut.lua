@@ -232,6 +232,22 @@ local function source_seconds(item, media, duration, timeline_rate)
   return start * one, start * one + played * speed
 end
 
+-- Timeline markers inside [first, last) as {time_s, name}, seconds from `first`: the job's Python reads the
+-- hit/stop/section ones among them as hit points (one parser for every front end).
+local function markers_in(timeline, first, last, rate)
+  local out = {}
+  if not has(timeline, "GetMarkers") then return out end
+  local start = tonumber(timeline:GetStartFrame())
+  for frame, info in pairs(timeline:GetMarkers() or {}) do
+    local at = start + tonumber(frame) -- GetMarkers keys frames from the timeline's start
+    if at >= first and at < last then
+      out[#out + 1] = { time_s = (at - first) / fps(rate), name = tostring(info.name or "") }
+    end
+  end
+  table.sort(out, function(a, b) return a.time_s < b.time_s end)
+  return out
+end
+
 function Scorecut.read_segment(timeline, scope, v)
   local rate = Scorecut.parse_rate(timeline:GetSetting("timelineFrameRate"))
   if rate == nil then fail("cannot read the timeline frame rate; check Project Settings > Timeline frame rate") end
@@ -273,7 +289,7 @@ function Scorecut.read_segment(timeline, scope, v)
     }
   end
   return { name = tostring(timeline:GetName()), rate = rate, drop = drop, first = first, last = last,
-           clips = clips, describe = where }
+           clips = clips, describe = where, markers = markers_in(timeline, first, last, rate) }
 end
 
 -- Where stems go ---------------------------------------------------------------------------------
@@ -346,7 +362,8 @@ function Scorecut.run_job(segment, config, out_dir, say)
   local name = safe(segment.name) .. "_" .. segment.describe:gsub("[:;]", "-")
   local samples = math.ceil((segment.last - segment.first) / fps(segment.rate) * 48000 - 1e-6)
   local job = { server = config.server, out_dir = out_dir, name = name, clips = segment.clips,
-                duration_s = samples / 48000, options = { seed = config.seed, stems = config.stems } }
+                duration_s = samples / 48000, options = { seed = config.seed, stems = config.stems },
+                markers = segment.markers }
   local path = os.tmpname()
   local f = assert(io.open(path, "w"))
   f:write(json(job))
