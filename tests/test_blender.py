@@ -410,3 +410,9 @@ def test_reroll_section_replaces_the_take_with_new_music_in_the_section_under_th
     assert np.array_equal(first_mix[hi:], second_mix[hi:])
     inside = slice(int(section["start_s"] * rate), int(section["end_s"] * rate))
     assert not np.array_equal(first_mix[inside], second_mix[inside])
+    # With a tail the strips run the segment plus the tail (200 + 25 frames), the WAVs as long.
+    tail = facts["tail"]
+    assert tail["tail_s"] == 1.0
+    assert {tuple(s) for s in tail["strips"]} == {(Path(tail["folder"]).name, 11, 236)}, tail["strips"]
+    rate, tailed = wavfile.read(Path(tail["folder"]) / "mix.wav")
+    assert len(tailed) == rate * 9  # 8 s of frames 11-210 and the 1 s tail

@@ -210,3 +210,20 @@ def test_reroll_outside_the_take_is_refused_in_words(server, media, tmp_path):  
     window.click("Reroll")
     assert "put the playhead inside the take" in items["Error"].Text
     assert items["Reroll"].Enabled is True and items["Score"].Enabled is True
+
+
+def test_a_take_with_a_tail_is_placed_with_its_ring_out(server, media, tmp_path):  # noqa: F811
+    fake, timeline, lay = edit(media, "25")
+    window, controller, dispatcher = panel(fake, server.address)
+    items = window.GetItems()
+    items["StemsFolder"].Text = str(tmp_path)
+    for box in ("Bass", "Harmony", "Melody"):
+        items[box].Checked = False
+    items["Seed"].Text, items["Tail"].Text = "3", "1"
+    window.click("Score")
+    pump(dispatcher, window, lambda i: i["Progress"].Text.startswith("Done"))
+    assert items["Error"].Text == ""
+    start = timeline.start + lay["mark_in"]
+    end = timeline.start + lay["mark_out"] + 1 + 25  # the segment and 1 s of tail at 25 fps
+    [item] = timeline.tracks["audio"][1].items
+    assert (item.start, item.end) == (start, end)

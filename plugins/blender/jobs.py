@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,6 +160,13 @@ def mark_music(scene, segment: Segment, score: dict) -> None:
             scene.timeline_markers.new(name, frame=frame)
 
 
+def with_tail(segment: Segment, score: dict) -> Segment:
+    """The frames a take's WAVs fill: the segment and its ring-out tail (whole frames, never past the
+    audio), so the tail is placed for the editor to trim or fade."""
+    tail = math.floor(float(score.get("tail_s") or 0) * segment.scene_fps + 1e-9)
+    return dataclasses.replace(segment, end_frame=segment.end_frame + tail) if tail > 0 else segment
+
+
 def finish(job: ScoreJob, state: JobState) -> None:
     """Handle the ended job on the main thread: place the take or say why not."""
     job.final = state
@@ -174,7 +182,8 @@ def finish(job: ScoreJob, state: JobState) -> None:
             return
         try:
             # The take is the folder it landed in (<name>-2 beside an earlier take of the same frames).
-            job.placed = timeline.place_take(scene, job.segment, Path(state.result.folder).name, state.result.stems,
+            job.placed = timeline.place_take(scene, with_tail(job.segment, state.result.score),
+                                             Path(state.result.folder).name, state.result.stems,
                                              state.result.mix,
                                              job.place_stems, job.keep_takes, job.as_meta)
         except (ValueError, RuntimeError) as e:  # no free channels; a WAV Blender cannot open

@@ -134,9 +134,11 @@ class ResolveJob:
         samples = {s.get("name"): s.get("samples") for s in [*self.result.score.get("stems", []),
                                                              {**(self.result.score.get("mix") or {}), "name": "mix"}]}
         lengths = {name: Fraction(int(samples[name]), rate) for name in stems if rate and samples.get(name)}
+        # A ring-out tail is placed too (whole frames, never past the audio), for the editor to trim or fade.
+        tail = math.floor(Fraction(str(self.result.score.get("tail_s") or 0)) * self.segment.fps)
         try:
             items = place_stems(self.project, self.timeline, stems, record_frame=self.segment.start,
-                                frames=self.segment.frames, fps=self.segment.fps, job=self.result.folder.name,
+                                frames=self.segment.frames + tail, fps=self.segment.fps, job=self.result.folder.name,
                                 lengths_s=lengths, version=self.version, replace_last=self.replace_last)
         except ResolveScoreError as e:
             raise ResolveScoreError(f"{e} (the stems are in {self.result.folder})") from None

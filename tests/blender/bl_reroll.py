@@ -54,6 +54,13 @@ def main(args: dict) -> dict:
                        "name": second.runner.request.name, "first_name": first.runner.request.name}
     facts["strips"] = sorted([s.get("scorecut_take"), s.get("scorecut_stem"), s.frame_final_start, s.frame_final_end]
                              for s in editor.strips if s.type == "SOUND")
+    # A take with a 1 s tail fills its WAVs' frames: the range and 25 frames more, replacing the take.
+    settings.tail_s = 1.0
+    assert bpy.ops.sequencer.scorecut_score(scope="RANGE") == {"FINISHED"}, jobs.last_job(scene.name).reports
+    tailed = jobs.last_job(scene.name).final.result
+    facts["tail"] = {"folder": str(tailed.folder), "tail_s": tailed.score.get("tail_s"),
+                     "strips": sorted([s.get("scorecut_take"), s.frame_final_start, s.frame_final_end]
+                                      for s in editor.strips if s.type == "SOUND")}
     return facts
 
 
