@@ -26,7 +26,7 @@ def take_sections(folder: Path) -> list[dict]:
 
 def next_reroll_seed(previous: JobOptions) -> int:
     """A seed neither the take nor an earlier re-roll of it used: each press brings other music."""
-    return max(int(previous.seed), int(previous.reroll_seed)) + 1
+    return max(int(previous.seed or 0), int(previous.reroll_seed)) + 1  # no seed: the server uses 0
 
 
 def reroll_request(request: JobRequest, sections: list[dict], segment: Segment, frame: int,
