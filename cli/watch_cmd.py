@@ -20,6 +20,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stable-seconds", type=float, default=2.0, metavar="S",
                    help="how long a file must stay unchanged before it is taken (default 2)")
     p.add_argument("--move-done", action="store_true", help="move originals to DIR/done/ once scored")
+    p.add_argument("--jobs", type=_files_at_once, default=1, metavar="N",
+                   help="files scored at once (default 1); more helps when the server runs several jobs at once")
+
+
+def _files_at_once(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of files at once; give 1 or more (e.g. --jobs 2)")
+    return n
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     server = server_address(args.server)
     _setup_logging(folder)
     settings = WatchSettings(folder=folder, server=server, token=args.token, polling=args.polling,
-                             once=args.once, stable_s=args.stable_seconds, move_done=args.move_done)
+                             once=args.once, stable_s=args.stable_seconds, move_done=args.move_done,
+                             jobs=args.jobs)
     try:
         watcher = Watcher(settings, start_server=_local_starter(server, args.token))
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -323,3 +323,86 @@ def test_a_failed_file_replaced_by_a_good_one_takes_its_name_and_clears_the_erro
     assert _once(drop, server, tmp_path) == 0
     assert visible(drop.folder / "scored") == ["text"] and visible(drop.folder / "failed") == []
     assert_complete_result(drop.folder / "scored/text", SHORT_S)
+
+
+# -- --jobs N: several files at once -------------------------------------------------------------------
+
+def most_jobs_at_once(server_log: str) -> tuple[int, int]:
+    """(most jobs the server held at one time, jobs it accepted), from the order of its own log
+    lines: a job is held from its 'accepted' line to its 'streamed' line."""
+    held = most = accepted = 0
+    for line in server_log.splitlines():
+        if " accepted: " in line and "job " in line:
+            held += 1
+            accepted += 1
+            most = max(most, held)
+        elif " streamed: " in line and "job " in line:
+            held -= 1
+    return most, accepted
+
+
+def test_jobs_2_sends_two_files_at_once_with_the_names_and_counts_of_one_at_a_time(
+        fresh_server, clips, drop, tmp_path):
+    srv = fresh_server()  # its own log and result cache: every job below is really run
+    same_mov = make_video(tmp_path / "same.mov", VideoSpec(SHORT_S, cuts_s=(0.7,), size=(96, 64), seed=300))
+    for src, name in ((clips["clip08"], None), (clips["clip09"], None), (clips["clip10"], "same.mp4"),
+                      (same_mov, None), (clips["clip08"], "copy of clip08.mp4")):
+        drop(src, name)
+        time.sleep(0.05)  # distinct modification times: the watcher takes files oldest first
+    proc = start_watch(drop.folder, srv.address, "events", "--once", "--jobs", "2", home=tmp_path)
+    assert proc.wait(timeout=240) == 0
+
+    most, accepted = most_jobs_at_once(srv.log())
+    assert (most, accepted) == (2, 4), srv.log()[-3000:]  # two at a time, never three; each content once
+    assert " 1 ahead" in srv.log()  # a job arrived while the other was in the server
+    # The names are those of one at a time: the two takes called "same" land as same and same-2.
+    assert visible(drop.folder / "scored") == ["clip08", "clip09", "same", "same-2"]
+    rows = journal_rows(drop.folder)
+    assert sorted(r[0] for r in rows) == ["clip08.mp4", "clip09.mp4", "same.mov", "same.mp4"]
+    assert all(state == "done" and attempts == 1 for _, state, _, attempts in rows)
+    for source, _, name, _ in rows:  # each take holds its own file's music
+        assert_complete_result(drop.folder / "scored" / name, SHORT_S)
+        request = json.loads((drop.folder / "scored" / name / "score.json").read_text())["request"]
+        assert str(drop.folder / source) in json.dumps(request), (source, name)
+    log = (drop.folder / ".scorecut/watch.log").read_text()
+    assert "done: 4 scored, 1 skipped, 0 failed" in log
+    assert "copy of clip08.mp4: same content as clip08.mp4" in log
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_jobs_must_be_one_or_more(value, tmp_path):
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    run = subprocess.run([sys.executable, "-m", "scorecut.cli.main", "watch", str(folder), "--once",
+                          "--jobs", value], env=isolated_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert f"--jobs: {value!r} is not a number of files at once; give 1 or more" in run.stderr
+    assert not (folder / "scored").exists()  # refused before anything was done
+
+
+def test_jobs_2_killed_mid_jobs_then_restarted_finishes_each_file_once(fresh_server, clips, drop, tmp_path):
+    srv = fresh_server()
+    names = ["long", "clip12", "clip13", "clip14"]
+    for n in names:
+        drop(clips[n])
+    log = drop.folder / ".scorecut/watch.log"
+    proc = start_watch(drop.folder, srv.address, "events", "--jobs", "2", home=tmp_path)
+    wait_until(lambda: log.exists() and log.read_text().count("scoring ") >= 2, 60, "two jobs to start", proc, log)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = {r[0] for r in journal_rows(drop.folder) if r[1] == "done"}
+    assert len(finished) < len(names)  # killed with work left to do
+    for result in visible(drop.folder / "scored"):  # whatever is visible is whole
+        assert_complete_result(drop.folder / "scored" / result, 10.0 if result == "long" else SHORT_S)
+    again = start_watch(drop.folder, srv.address, "events", "--jobs", "2", "--once", home=tmp_path)
+    assert again.wait(timeout=240) == 0
+    assert visible(drop.folder / "scored") == sorted(names)
+    rows = journal_rows(drop.folder)
+    assert all(state == "done" for _, state, _, _ in rows) and len(rows) == len(names)
+    assert not [p for p in (drop.folder / "scored").iterdir() if p.name.startswith(".")]
+    second_run = log.read_text().split("watching ")[-1]
+    for source in finished:  # a file marked done before the kill is not sent again
+        assert f"scoring {source}" not in second_run
+    # Files finished before the kill are counted as skipped, as on any restart.
+    assert f"done: {len(names) - len(finished)} scored, {len(finished)} skipped, 0 failed" in second_run

@@ -1,4 +1,4 @@
-"""The watch loop: notice complete videos in a folder and score each one, once, one after another.
+"""The watch loop: notice complete videos in a folder and score each one, once, up to `jobs` at a time.
 
 Layout of a watched folder DIR:
     DIR/<video>                 dropped by the user; never modified (moved to DIR/done/ on request)
@@ -11,6 +11,11 @@ folder, extras included, renamed into scored/ by the one naming policy: `<stem>`
 ... when another request's take holds that name), the journal marks a job done only after it
 landed, and a server that is down or restarting is retried with backoff instead of failing the
 file.
+
+With `jobs` > 1 the files are scored on worker threads, each its own client call, while the loop
+keeps scanning: each worker has its own journal connection (SQLite connections stay in their
+thread), the counts are kept under a lock, names are still chosen by land_take under its lock, and
+two files with the same content never run at once (the second waits, then is a duplicate).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import os
 import shutil
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -62,6 +68,12 @@ class WatchSettings:
     max_backoff_s: float = 10.0  # longest wait between tries while the server is unreachable
     once_give_up_s: float = 300.0  # --once: exit 3 when the server stays unreachable this long
     move_done: bool = False  # move originals to DIR/done/ once scored (also per folder/file)
+    jobs: int = 1  # files scored at once (1: one after another, in the loop's own thread)
+
+    def __post_init__(self):
+        if not isinstance(self.jobs, int) or isinstance(self.jobs, bool) or self.jobs < 1:
+            raise OptionsError(f"--jobs must be a whole number of files at once, 1 or more (got {self.jobs!r}); "
+                               "leave it out to score one file at a time")
 
 
 class _Retry(Exception):
@@ -92,6 +104,11 @@ class Watcher:
         self._unreachable_since: float | None = None
         self.jobs_run = 0  # jobs sent to the server by this run (for logs and tests)
         self.counts = {"scored": 0, "skipped": 0, "failed": 0}  # files by outcome in this run
+        self._tally_lock = threading.Lock()  # guards jobs_run and counts (worker threads update them)
+        self._in_flight: dict[Path, Future] = {}  # jobs > 1: files on a worker thread now
+        self._contents = threading.Condition()  # guards _contents_running
+        self._contents_running: set[str] = set()  # sha256 of files being handled now
+        self._start_lock = threading.Lock()  # one attempt at a time to start a local server
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -113,8 +130,14 @@ class Watcher:
             log.info("removed %d partial result(s) left by an interrupted run", removed)
         log.info("watching %s (server %s%s)", self.folder, self.settings.server,
                  ", polling" if self.settings.polling else "")
+        pool = None
+        if self.settings.jobs > 1:
+            pool = ThreadPoolExecutor(self.settings.jobs, thread_name_prefix="scorecut-watch")
         try:
-            code = self._loop(journal)
+            code = self._loop(journal, pool)
+            if pool is not None:
+                pool.shutdown(wait=True)  # a stop cancels the running jobs; their journal rows stay 'running'
+                self._collect()
             if self.settings.once:
                 c = self.counts
                 log.info("done: %d scored, %d skipped, %d failed", c["scored"], c["skipped"], c["failed"])
@@ -123,6 +146,8 @@ class Watcher:
             if observer is not None:
                 observer.stop()
                 observer.join(timeout=5)
+            if pool is not None:
+                pool.shutdown(wait=True)
             journal.close()
             lock.release()
 
@@ -144,9 +169,10 @@ class Watcher:
 
     # -- the loop --------------------------------------------------------------------------
 
-    def _loop(self, journal: Journal) -> int:
+    def _loop(self, journal: Journal, pool: ThreadPoolExecutor | None = None) -> int:
         last_full_scan = 0.0
         while not self._stop.is_set():
+            self._collect()
             now = time.monotonic()
             woken = self._wake.is_set()
             self._wake.clear()
@@ -159,6 +185,11 @@ class Watcher:
                 for path in ready:
                     if self._stop.is_set():
                         break
+                    if pool is not None:
+                        if len(self._in_flight) >= self.settings.jobs:
+                            break  # the rest stay ready: taken when a worker is free
+                        self._in_flight[path] = pool.submit(self._handle_on_worker, path)
+                        continue
                     try:
                         self._handle(path, journal)
                         self._server_back()
@@ -166,7 +197,7 @@ class Watcher:
                         self._server_down(str(why))
                         break
             if self.settings.once:
-                if not ready and not self._tracker.pending():
+                if not ready and not self._tracker.pending() and not self._in_flight:
                     return 0
                 if self._unreachable_since is not None and (
                         time.monotonic() - self._unreachable_since > self.settings.once_give_up_s):
@@ -177,6 +208,30 @@ class Watcher:
                 wait = min(wait, self._retry_at - time.monotonic())
             self._wake.wait(max(0.05, wait))
         return 0
+
+    def _handle_on_worker(self, path: Path) -> None:
+        """`_handle` on a worker thread, with a journal connection of its own."""
+        journal = Journal(self.state_dir / "journal.sqlite3")
+        try:
+            self._handle(path, journal)
+        finally:
+            journal.close()
+            self._wake.set()  # the loop collects the outcome and may send the next file
+
+    def _collect(self) -> None:
+        """Take in the outcomes of finished workers: the server's state follows from them."""
+        for path, future in list(self._in_flight.items()):
+            if not future.done():
+                continue
+            del self._in_flight[path]
+            error = future.exception()
+            if error is None:
+                self._server_back()
+            elif isinstance(error, _Retry):
+                self._server_down(str(error))
+            else:  # a fault of the watcher's own: it stops, as it does with one job at a time
+                self.stop()  # the other running jobs are cancelled; the journal keeps them for the next run
+                raise error
 
     def _scan(self, journal: Journal) -> list[Path]:
         """Candidates that are complete and not yet handled in their current state, oldest first."""
@@ -195,6 +250,8 @@ class Watcher:
                 continue
             path = Path(entry.path)
             present.add(path)
+            if path in self._in_flight:  # being scored now: looked at again once it is done
+                continue
             if self._still_handled(path):
                 self._tracker.forget(path)
                 continue
@@ -247,18 +304,34 @@ class Watcher:
 
     # -- one file ----------------------------------------------------------------------------
 
+    def _count(self, outcome: str) -> None:
+        with self._tally_lock:
+            self.counts[outcome] += 1
+
     def _handle(self, path: Path, journal: Journal) -> None:
         signature = self._signature(path)
         try:
             sha = self._content_hash(path, journal)
         except FileNotFoundError:
             return
+        with self._contents:  # a copy of a file being scored now waits for it, then is a duplicate
+            while sha in self._contents_running:
+                self._contents.wait()
+            self._contents_running.add(sha)
+        try:
+            self._handle_content(path, journal, signature, sha)
+        finally:
+            with self._contents:
+                self._contents_running.discard(sha)
+                self._contents.notify_all()
+
+    def _handle_content(self, path: Path, journal: Journal, signature: tuple | None, sha: str) -> None:
         entry = journal.get(sha)
         try:
             options = options_for(path, self.folder)
         except OptionsError as exc:
             self._write_failure(path.stem, path.name, "INVALID_ARGUMENT", str(exc))
-            self.counts["failed"] += 1
+            self._count("failed")
             log.error("%s: %s -> failed/%s.error.txt", path.name, exc, path.stem)
             self._handled[path] = (signature, None)  # tried again when an options file changes
             return
@@ -267,7 +340,7 @@ class Watcher:
             where = f"scored/{entry.name}" if entry.state == "done" else f"failed/{entry.name}.error.txt"
             log.info("%s: same content as %s, already %s (%s); not scored again",
                      path.name, entry.source, entry.state, where)
-            self.counts["skipped"] += 1
+            self._count("skipped")
             self._handled[path] = (signature, self.folder / where)
             return
         name = path.stem or "video"  # the take's base name; land_take may land it as <name>-2, ...
@@ -276,12 +349,13 @@ class Watcher:
                    "server stopped each time); check the server log, then remove this file's entry by "
                    "changing or re-adding the file")
             self._write_failure(name, path.name, "ABORTED", msg)
-            self.counts["failed"] += 1
+            self._count("failed")
             journal.finish(sha, "failed", msg)
             self._handled[path] = (signature, self.failed / f"{name}.error.txt")
             return
         journal.start(sha, name, path.name, fingerprint)
-        self.jobs_run += 1
+        with self._tally_lock:
+            self.jobs_run += 1
         log.info("scoring %s -> scored/%s/", path.name, name)
         started = time.monotonic()
         clip = ClipSpec(str(path), options.in_s, options.out_s, name=path.name)
@@ -298,7 +372,8 @@ class Watcher:
         except ServerUnavailable as exc:
             if self._start_server is not None and not exc.during_job:
                 try:
-                    self._start_server()
+                    with self._start_lock:  # workers that find no server start one, not one each
+                        self._start_server()
                 except ServerUnavailable as why:  # waited for, never a failed file
                     log.warning("could not start a local server: %s", str(why).splitlines()[0])
             raise _Retry(str(exc).splitlines()[0]) from exc
@@ -309,16 +384,15 @@ class Watcher:
             if exc.code in RETRYABLE_CODES or (exc.code == "RESOURCE_EXHAUSTED" and "queue" in exc.message.lower()):
                 raise _Retry(f"{exc.code}: {exc.message}") from exc
             self._write_failure(name, path.name, exc.code, exc.message)
-            self.counts["failed"] += 1
+            self._count("failed")
             journal.finish(sha, "failed", f"{exc.code}: {exc.message}")
             self._handled[path] = (signature, self.failed / f"{name}.error.txt")
             log.error("%s: failed (%s): %s -> failed/%s.error.txt", path.name, exc.code, exc.message, name)
             return
         stale_error = self.failed / f"{name}.error.txt"
-        if stale_error.exists():
-            stale_error.unlink()
+        stale_error.unlink(missing_ok=True)
         journal.finish(sha, "done", name=result.folder.name)
-        self.counts["scored"] += 1
+        self._count("scored")
         self._handled[path] = (signature, result.folder)
         log.info("%s: scored in %.1f s -> scored/%s/%s", path.name, time.monotonic() - started, result.folder.name,
                  " (from the server's cache)" if result.cached else "")
