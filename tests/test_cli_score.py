@@ -456,5 +456,5 @@ def test_server_from_the_environment_and_default_output_folder(server, media_roo
     assert run.returncode == 0, run.stderr
     assert "starting a local" not in run.stderr  # it used the server named in the environment
     folder = work / "scored" / "env_src"
-    assert sorted(p.name for p in folder.iterdir()) == ["melody.wav", "mix.wav", "score.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["melody.wav", "mix.wav", "score.json", "score.mid"]
     assert json.loads((folder / "score.json").read_text())["stems"][0]["name"] == "melody"
