@@ -186,3 +186,39 @@ def test_bad_ray_flags_are_refused_in_words_before_ray_starts(tmp_path, argv, wo
     done = subprocess.run([sys.executable, "-m", "scorecut.cli.main", *argv], cwd=tmp_path, env=isolated_env(tmp_path),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and words in done.stderr, done.stderr
+
+
+def test_a_watch_folder_with_jobs_2_runs_two_files_at_once_on_two_replicas(ray_server, tmp_path):
+    from tests.helpers.videos import VideoSpec, make_video
+
+    folder, staging = tmp_path / "watched", tmp_path / "staging"
+    folder.mkdir()
+    staging.mkdir()
+    for i in range(4):
+        made = make_video(staging / f"take{i}.mp4", VideoSpec(2.0, cuts_s=(0.9,), size=(96, 64), seed=500 + i))
+        os.replace(made, folder / made.name)
+    log_before = len(ray_server.log())
+    watch = subprocess.run(
+        [sys.executable, "-m", "scorecut.cli.main", "watch", str(folder), "--once", "--jobs", "2",
+         "--server", ray_server.address, "--token", TOKEN, "--stable-seconds", "0.5"],
+        env=isolated_env(tmp_path), capture_output=True, text=True, timeout=600)
+    assert watch.returncode == 0, watch.stderr[-3000:]
+    assert "done: 4 scored, 0 skipped, 0 failed" in watch.stderr
+    assert sorted(p.name for p in (folder / "scored").iterdir()) == [f"take{i}" for i in range(4)]
+
+    # From the front's own log, in order: a job runs from "running on Ray replica R" to "streamed".
+    log = ray_server.log()[log_before:]
+    running_now: dict[str, str] = {}  # job -> replica
+    overlaps = set()
+    for line in log.splitlines():
+        started = REPLICA_LINE.search(line)
+        if started:
+            running_now[started.group(1)] = started.group(2)
+            if len(running_now) >= 2:
+                overlaps.add(frozenset(running_now.values()))
+            continue
+        ended = re.search(r"job ([0-9a-f]{32}) streamed", line)
+        if ended:
+            running_now.pop(ended.group(1), None)
+    assert len(REPLICA_LINE.findall(log)) == 4, log[-3000:]  # each file sent once
+    assert any(len(replicas) == 2 for replicas in overlaps), f"never two jobs on two replicas at once:\n{log[-3000:]}"
