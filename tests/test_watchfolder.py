@@ -253,6 +253,10 @@ def test_server_down_then_back_scores_pending_files(fresh_server, clips, drop, m
         wait_until(lambda: len(visible(drop.folder / "scored")) == 2, 120, "2 results", proc, log)
     finally:
         stop_watch(proc)
+        # At a loopback address the watcher may have started this user's own background server
+        # meanwhile (as `scorecut score` does): stop it, as its user would, so none is left running.
+        subprocess.run([sys.executable, "-m", "scorecut.cli.main", "stop", "--server", srv.address],
+                       env=isolated_env(tmp_path), capture_output=True, timeout=60)
     assert visible(drop.folder / "failed") == []
     assert [r[1] for r in journal_rows(drop.folder)] == ["done", "done"]
 
@@ -406,3 +410,27 @@ def test_jobs_2_killed_mid_jobs_then_restarted_finishes_each_file_once(fresh_ser
         assert f"scoring {source}" not in second_run
     # Files finished before the kill are counted as skipped, as on any restart.
     assert f"done: {len(names) - len(finished)} scored, {len(finished)} skipped, 0 failed" in second_run
+
+
+
+def test_jobs_2_with_no_server_starts_one_local_server_and_scores_each_file_once(clips, drop, tmp_path):
+    from tests.helpers.servers import free_port
+
+    address = f"127.0.0.1:{free_port()}"  # nothing answers there: the watcher starts this user's own server
+    for n in ("clip15", "clip16", "clip17"):
+        drop(clips[n])
+    log = drop.folder / ".scorecut/watch.log"
+    try:
+        proc = start_watch(drop.folder, address, "events", "--once", "--jobs", "2", home=tmp_path)
+        assert proc.wait(timeout=300) == 0
+    finally:  # the background server it started is stopped, as its user would
+        subprocess.run([sys.executable, "-m", "scorecut.cli.main", "stop", "--server", address],
+                       env=isolated_env(tmp_path), capture_output=True, timeout=60)
+    text = log.read_text()
+    assert text.count("starting a local Scorecut server") == 1, text[-3000:]  # one, not one per worker
+    assert "server not available" in text  # the first tries found no server and were tried again
+    assert visible(drop.folder / "scored") == ["clip15", "clip16", "clip17"]
+    assert visible(drop.folder / "failed") == []
+    # (attempts may be 2: a try the absent server refused counts as a start, as with one at a time)
+    assert [r[1:3] for r in journal_rows(drop.folder)] == [("done", f"clip{i}") for i in (15, 16, 17)]
+    assert "done: 3 scored, 0 skipped, 0 failed" in text

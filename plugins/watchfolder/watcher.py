@@ -219,19 +219,25 @@ class Watcher:
             self._wake.set()  # the loop collects the outcome and may send the next file
 
     def _collect(self) -> None:
-        """Take in the outcomes of finished workers: the server's state follows from them."""
+        """Take in the outcomes of finished workers: the server's state follows from them (one
+        backoff step however many jobs found it away at once)."""
+        retry, finished = None, False
         for path, future in list(self._in_flight.items()):
             if not future.done():
                 continue
             del self._in_flight[path]
             error = future.exception()
             if error is None:
-                self._server_back()
+                finished = True
             elif isinstance(error, _Retry):
-                self._server_down(str(error))
+                retry = error
             else:  # a fault of the watcher's own: it stops, as it does with one job at a time
                 self.stop()  # the other running jobs are cancelled; the journal keeps them for the next run
                 raise error
+        if retry is not None:
+            self._server_down(str(retry))
+        elif finished:
+            self._server_back()
 
     def _scan(self, journal: Journal) -> list[Path]:
         """Candidates that are complete and not yet handled in their current state, oldest first."""
