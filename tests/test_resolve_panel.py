@@ -227,3 +227,23 @@ def test_a_take_with_a_tail_is_placed_with_its_ring_out(server, media, tmp_path)
     end = timeline.start + lay["mark_out"] + 1 + 25  # the segment and 1 s of tail at 25 fps
     [item] = timeline.tracks["audio"][1].items
     assert (item.start, item.end) == (start, end)
+
+
+def test_hit_marker_colour_chosen_in_the_panel_makes_markers_of_that_colour_hits(server, media, tmp_path):  # noqa: F811
+    from scorecut.plugins.resolve import prepare
+
+    fake, timeline, lay = edit(media, "25")  # In at frame 12: 2.56 s scored
+    timeline.markers = {32: {"color": "Red", "duration": 1, "note": "", "name": "boom", "customData": ""},
+                        52: {"color": "Blue", "duration": 1, "note": "", "name": "check grade", "customData": ""}}
+    window, controller, dispatcher = panel(fake, server.address)
+    items = window.GetItems()
+    items["StemsFolder"].Text = str(tmp_path)
+    assert items["HitColor"].CurrentText == "(by name only)"
+    assert "hit_marker_color" not in controller.options()[1]
+    _, options = controller.options()
+    assert prepare(fake.resolve, "inout", server.address, **options).options.hits == ()
+    items["HitColor"].choose("Red")
+    scope, options = controller.options()
+    assert options["hit_marker_color"] == "Red"
+    job = prepare(fake.resolve, scope, server.address, **options)
+    assert job.options.hits == ((0.8, "hit"),)  # the red marker, 20 frames after In at 25 fps; not the blue one

@@ -20,6 +20,10 @@ SCOPE_CHOICES = (("In/Out range", "inout"), ("Clip under the playhead", "current
 STEM_BOXES = tuple((name.title(), name) for name in STEMS)
 AUTO_STYLE = "(automatic)"
 AUTO_MOOD = "(from the picture)"
+NAMES_ONLY = "(by name only)"
+# Resolve's marker colours (Timeline.AddMarker): markers of the chosen one are hits whatever their name.
+MARKER_COLORS = ("Blue", "Cyan", "Green", "Yellow", "Red", "Pink", "Purple", "Fuchsia", "Rose", "Lavender",
+                 "Sky", "Mint", "Lemon", "Sand", "Cocoa", "Cream")
 STATUS_TIMEOUT_S = 15.0  # a server just started may take seconds to list its models; the check runs on a thread
 
 
@@ -64,6 +68,9 @@ class PanelController:
         options["replace_last"] = bool(items["ReplaceLast"].Checked)
         if items["Loop"].Checked:
             options["loop"] = True
+        color = items["HitColor"].CurrentText
+        if color and color != NAMES_ONLY:
+            options["hit_marker_color"] = color
         tail = str(items["Tail"].Text).strip()
         if tail:
             try:

@@ -7,7 +7,7 @@ tick so worker-thread results reach the widgets on the UI thread.
 from __future__ import annotations
 
 from .connect import Host
-from .controller import AUTO_MOOD, AUTO_STYLE, SCOPE_CHOICES, STEM_BOXES, PanelController
+from .controller import AUTO_MOOD, AUTO_STYLE, MARKER_COLORS, NAMES_ONLY, SCOPE_CHOICES, STEM_BOXES, PanelController
 from .errors import ResolveScoreError
 
 WINDOW_ID = "ScorecutWindow"
@@ -38,6 +38,7 @@ def build_window(ui, dispatcher, server: str, stems_folder: str = ""):
                                       "Checked": True})),
             row("Loop", ui.CheckBox({"ID": "Loop", "Text": "Loop: no intro or ending, a seamless join",
                                      "Checked": False})),
+            row("Hit markers", ui.ComboBox({"ID": "HitColor"})),  # named hit/stop/section, or of this colour
             row("Tail (s)", ui.LineEdit({"ID": "Tail", "Text": "", "PlaceholderText": "none: ends on the Out point"})),
             ui.HGroup({"Weight": 0}, [ui.Button({"ID": "Score", "Text": "Score"}),
                                       ui.Button({"ID": "Reroll", "Text": "Re-roll section"}),
@@ -67,6 +68,7 @@ def open_panel(host: Host, server: str | None = None):
     items["Model"].AddItems(["composer", "vmas"])
     items["Style"].AddItems([AUTO_STYLE])
     items["Mood"].AddItems([AUTO_MOOD])
+    items["HitColor"].AddItems([NAMES_ONLY, *MARKER_COLORS])
 
     def close(ev):
         controller.on_close(ev)
