@@ -20,6 +20,22 @@ def media_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def short(media_root) -> Path:
+    """A 3 s clip with one cut: a job that finishes quickly."""
+    from tests.helpers.server_calls import video
+
+    return video(media_root, "short-3s.mp4", 3.0, cuts_s=(1.2,))
+
+
+@pytest.fixture(scope="session")
+def long(media_root) -> Path:
+    """A 40 s clip: long enough that a job is still running while a test cancels it or does something else."""
+    from tests.helpers.server_calls import video
+
+    return video(media_root, "long-40s.mp4", 40.0, cuts_s=(7.3, 15.1, 22.8, 31.4), fps=12)
+
+
+@pytest.fixture(scope="session")
 def server(tmp_path_factory, media_root):
     """One shared server for tests that only read from it."""
     srv = start_server(tmp_path_factory, media_root)

@@ -21,7 +21,7 @@ import pytest
 pytest.importorskip("ray.serve", reason="Ray Serve is the `ray` extra: pip install 'scorecut[ray]'")
 
 from scorecut.v1 import scorecut_pb2 as pb  # noqa: E402
-from tests.helpers.server_calls import assert_actionable, clip, collect, request, score, status_of, stub, video  # noqa: E402
+from tests.helpers.server_calls import assert_actionable, clip, collect, request, score, status_of, stub  # noqa: E402
 from tests.helpers.servers import ServerProcess, free_port, isolated_env, wait_serving  # noqa: E402
 
 RAY_START_S = 300  # a local Ray head, Serve and two replicas importing torch, on a loaded machine
@@ -50,14 +50,6 @@ def ray_server(tmp_path_factory, media_root):
                 srv.proc.wait()
 
 
-@pytest.fixture(scope="module")
-def short(media_root):
-    return video(media_root, "short-3s.mp4", 3.0, cuts_s=(1.2,))
-
-
-@pytest.fixture(scope="module")
-def long(media_root):
-    return video(media_root, "long-40s.mp4", 40.0, cuts_s=(7.3, 15.1, 22.8, 31.4), fps=12)
 
 
 def replicas_of(log: str) -> dict[str, str]:

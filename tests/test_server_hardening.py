@@ -20,19 +20,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from scorecut.v1 import scorecut_pb2 as pb
-from tests.helpers.server_calls import assert_actionable, clip, collect, request, status_of, stub, video
+from tests.helpers.server_calls import assert_actionable, clip, collect, request, status_of, stub
 from tests.helpers.videos import VideoSpec, make_video
-
-
-@pytest.fixture(scope="module")
-def short(media_root):
-    return video(media_root, "short-3s.mp4", 3.0, cuts_s=(1.2,))
-
-
-@pytest.fixture(scope="module")
-def long(media_root):
-    """Long enough that a job is still running while the test does something else."""
-    return video(media_root, "long-40s.mp4", 40.0, cuts_s=(7.3, 15.1, 22.8, 31.4), fps=12)
 
 
 def wait_stage(events, stage: str) -> str:

@@ -27,21 +27,11 @@ from tests.helpers.server_calls import (
     score,
     status_of,
     stub,
-    video,
 )
 
 BYTES = {"s16le": 2, "s24le": 3, "f32le": 4}
 
 
-@pytest.fixture(scope="module")
-def short(media_root):
-    return video(media_root, "short-3s.mp4", 3.0, cuts_s=(1.2,))
-
-
-@pytest.fixture(scope="module")
-def long(media_root):
-    """Long enough that a job is still running when the test cancels it."""
-    return video(media_root, "long-40s.mp4", 40.0, cuts_s=(7.3, 15.1, 22.8, 31.4), fps=12)
 
 
 def check_result(result, seed: int, duration_s: float, rate: int = 48_000, fmt: str = "s24le") -> None:
