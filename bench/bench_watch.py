@@ -1,4 +1,4 @@
-"""Watch-folder benchmarks (issue 4), against a real server on loopback.
+"""Watch-folder benchmarks, against a real server on loopback.
 
     .venv/bin/python bench/bench_watch.py [--clips 50] [--latency-drops 5] [--stable-seconds 2]
 

@@ -1,6 +1,6 @@
 """Hardening: what a hostile or careless client on loopback must not be able to do to the server.
 
-Each test here failed on the server before the hardening work (issue 18): a symlink swapped in
+Each test here failed on the server before the hardening work: a symlink swapped in
 while a job waits, stalled streams, statuses that said "a bug" for bad input, and the rest.
 """
 

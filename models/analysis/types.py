@@ -30,7 +30,7 @@ class VideoAnalysis:
     pace: np.ndarray  # (n,) float32 local cut/motion rate, 0..1 (slow .. frantic)
     speech_times_s: np.ndarray  # (m,) float64 times of the speech curve (empty without audio)
     speech: np.ndarray  # (m,) float32 probability of speech in the clips' own audio, 0..1
-    # Added with the editor's reading of the picture (issue 11); defaults keep older callers working.
+    # Added with the editor's reading of the picture; defaults keep older callers working.
     cut_confidence: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # (k,) 0..1;
     # empty when unknown. Changes under MIN_CONFIDENCE are not cuts: they are accents below.
     accents_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (a,) float64 visual accents

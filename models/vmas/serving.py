@@ -76,7 +76,7 @@ def load(device: str = "cpu", checkpoint: str = "", model_dir: Path | None = Non
     except CheckpointError as exc:
         raise ModelUnavailable(str(exc)) from None
     cfg = state["config"]
-    if state["base"]:  # a fine-tune of MusicGen: needs its exact base installed (finetune.py, train engineer)
+    if state["base"]:  # a fine-tune of MusicGen: needs its exact base installed (finetune.py)
         from .finetune import load_finetuned
 
         try:

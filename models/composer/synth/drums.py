@@ -219,7 +219,7 @@ def tuned_kit(kit: DrumKit, key_pc: int) -> DrumKit:
     """The kit with its kick's settled pitch and its toms moved to the nearest pitch of class
     `key_pc` (0 = C; -1 leaves the kit as it is). Producers tune drums to the key: an untuned
     kick is heard as a foreign note and pulls the ear (and a key estimate) away from the key.
-    (Added by the composer engineer for Arrangement.key_pc; the smallest change that does it.)"""
+    (Added for Arrangement.key_pc; the smallest change that does it.)"""
     if key_pc < 0:
         return kit
 
