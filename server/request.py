@@ -52,6 +52,7 @@ class ScoreJobSpec:
     sample_format: str
     result_key: str  # names the finished result: options, ranges and media content
     analysis_key: str  # names the analysis: ranges and media content only
+    start_timecodes_s: tuple[float | None, ...] = ()  # per clip: its file's start timecode (ClipMedia)
 
 
 class MediaProber:
@@ -78,9 +79,11 @@ def _clip_label(clip, index: int) -> str:
 
 
 def _resolve_clips(request, peer: str, config: ServerConfig, uploads: UploadStore, prober: MediaProber,
-                   hasher: FileHasher, held: OpenedFiles | None = None) -> tuple[list[Clip], list[str]]:
+                   hasher: FileHasher, held: OpenedFiles | None = None
+                   ) -> tuple[list[Clip], list[str], list[float | None]]:
     clips: list[Clip] = []
     shas: list[str] = []
+    timecodes: list[float | None] = []  # read by the probe: clients need not open the media for them
     cursor = 0.0  # record time where the next unplaced clip starts
     for index, pc in enumerate(request.clips):
         label = _clip_label(pc, index)
@@ -131,8 +134,9 @@ def _resolve_clips(request, peer: str, config: ServerConfig, uploads: UploadStor
                           f"clip ends ({cursor:g} s); clips must be in timeline order without overlap")
         clips.append(Clip(str(path), src_in, src_out, rec_start, rec_end, label))
         shas.append(hasher.sha256(path))
+        timecodes.append(info.start_timecode_s)
         cursor = rec_end
-    return clips, shas
+    return clips, shas, timecodes
 
 
 def _options(request, peer: str, config: ServerConfig, infos: dict[str, ModelInfo]) -> tuple[ScoreOptions, str]:
@@ -208,7 +212,7 @@ def build_job_spec(request, peer: str, config: ServerConfig, infos: dict[str, Mo
         raise invalid(f"the request has {len(request.clips)} clips, over this server's limit of "
                       f"{config.max_clips}; split the timeline or start the server with a larger --max-clips")
     options, fmt = _options(request, peer, config, infos)  # cheap checks before touching media
-    clips, shas = _resolve_clips(request, peer, config, uploads, prober, hasher, held)
+    clips, shas, timecodes = _resolve_clips(request, peer, config, uploads, prober, hasher, held)
     duration = _finite(request.duration_s, "duration_s") or clips[-1].record_end_s
     if duration <= 0:
         raise invalid("the output duration must be positive")
@@ -231,4 +235,4 @@ def build_job_spec(request, peer: str, config: ServerConfig, infos: dict[str, Mo
     opts = asdict(replace(options, checkpoint=""))
     result_key = _key({"analysis": analysis_key, "options": opts, "sample_format": fmt,
                        "checkpoint": _checkpoint_identity(options.checkpoint)})
-    return ScoreJobSpec(segment, options, fmt, result_key, analysis_key)
+    return ScoreJobSpec(segment, options, fmt, result_key, analysis_key, tuple(timecodes))

@@ -39,6 +39,11 @@ def _progress(job_id: str, stage: str, fraction: float, message: str = "") -> pb
     return _event(job_id, progress=pb.Progress(stage=stage, fraction=fraction, message=message))
 
 
+def clip_media(spec) -> list[pb.ClipMedia]:
+    """What each clip's file says that a client would otherwise open it for: its start timecode."""
+    return [pb.ClipMedia(start_timecode_s=tc) if tc is not None else pb.ClipMedia() for tc in spec.start_timecodes_s]
+
+
 def model_message(info: ModelInfo) -> pb.ModelInfo:
     """A model as GetInfo tells it: availability, and what it accepts (the server checks the same)."""
     return pb.ModelInfo(name=info.name, available=info.available, unavailable_reason=info.unavailable_reason,
@@ -142,7 +147,9 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
                 elif isinstance(event, Progress):
                     yield _progress(job.id, event.stage, event.fraction)
                 elif isinstance(event, AnalysisReady):
-                    yield _event(job.id, analysis=analysis_message(event.analysis))
+                    analysis = analysis_message(event.analysis)
+                    analysis.clip_media.extend(clip_media(spec))
+                    yield _event(job.id, analysis=analysis)
                 elif isinstance(event, Failed):
                     raise event.error
                 elif isinstance(event, Done):
@@ -151,6 +158,7 @@ class ScorecutServicer(pb_grpc.ScorecutServicer):
             yield _progress(job.id, "stream", 1.0)
             result = encode_result(event.analysis, event.finished, spec.options.stems, spec.sample_format,
                                    spec.segment.duration_s, self.cache.staging())
+            result.analysis.clip_media.extend(clip_media(spec))  # as sent live; a cached take sends it too
             event = None  # the model's float stems go once encoded: the result is in files now
             stored = self.cache_writer.submit(self._store, spec.result_key, result)  # while streaming
             with closing(result), self.budget.hold():

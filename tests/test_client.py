@@ -383,3 +383,51 @@ def test_tls_with_root_certificates(media_root, tmp_path):
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
+
+
+# -- where the WAVs are placed: the start timecode the server read -----------------------------
+def _time_reference(source, stem: str = "mix") -> int:
+    from scorecut.plugins.client.bext import read_bext
+
+    return read_bext(b"RIFF\0\0\0\0WAVE" + source.chunk(stem, 48_000))["time_reference"]
+
+
+@pytest.fixture(scope="module")
+def camera_clip(tmp_path_factory):
+    """A camera clip starting at 10:00:05:12 (25 fps), the timecode a tag on its picture stream."""
+    from tests.helpers.timecode import with_timecode
+
+    folder = tmp_path_factory.mktemp("camera")
+    plain = make_video(folder / "plain.mp4", VideoSpec(1.0, seed=2))
+    return with_timecode(plain, folder / "camera.mov", "10:00:05:12")
+
+
+def test_bext_takes_the_start_timecode_the_server_sent(camera_clip):
+    """Analysis.clip_media is believed as sent: a value unlike the file's tag, and a clip the server
+    found no timecode on, show that the client did not read the file itself."""
+    from scorecut.plugins.client.bext import BextSource
+    from scorecut.v1 import scorecut_pb2 as pb
+
+    clips = [ClipSpec(str(camera_clip), source_in_s=0.25)]
+    said = BextSource("take", None, clips, None)
+    said.use_analysis(pb.Analysis(clip_media=[pb.ClipMedia(start_timecode_s=3600.0)]))
+    assert _time_reference(said) == round((3600.0 + 0.25) * 48_000)
+    none = BextSource("take", None, clips, None)
+    none.use_analysis(pb.Analysis(clip_media=[pb.ClipMedia()]))
+    assert _time_reference(none) == 0  # the server found none: midnight, the file unopened
+
+
+def test_bext_reads_the_file_when_an_older_server_sends_no_timecodes(camera_clip):
+    from scorecut.plugins.client.bext import BextSource
+    from scorecut.v1 import scorecut_pb2 as pb
+    from tests.helpers.timecode import timecode_s
+
+    clips = [ClipSpec(str(camera_clip), source_in_s=0.25)]
+    expected = round((timecode_s("10:00:05:12", 25) + 0.25) * 48_000)
+    older = BextSource("take", None, clips, None)
+    older.use_analysis(pb.Analysis(duration_s=1.0))  # no clip_media: a server from before the field
+    assert _time_reference(older) == expected
+    assert _time_reference(BextSource("take", None, clips, None)) == expected  # no analysis at all
+    timeline = BextSource("take", None, clips, 7200.0)  # a front end that knows its timeline wins
+    timeline.use_analysis(pb.Analysis(clip_media=[pb.ClipMedia(start_timecode_s=3600.0)]))
+    assert _time_reference(timeline) == 7200 * 48_000

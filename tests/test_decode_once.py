@@ -3,7 +3,8 @@
 The server and the CLI run as real processes with tests/open_counter on PYTHONPATH, which logs
 every PyAV open with its process and call stack. The picture decode (models.analysis.decode's
 iter_decoded) must happen once, on the server; the CLI draws alignment.png from the streamed
-analysis and plan and never opens the video.
+analysis and plan, places the WAVs by the start timecode the server read (Analysis.clip_media),
+and never opens the video.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import pytest
 
 from tests.helpers.open_counter.sitecustomize import fingerprint
 from tests.helpers.servers import free_port, isolated_env, wait_serving
+from tests.helpers.timecode import timecode_s, with_timecode
 from tests.helpers.videos import VideoSpec, make_video
 
 COUNTER = Path(__file__).parent / "helpers" / "open_counter"
@@ -47,7 +50,8 @@ def test_the_counter_sees_a_picture_decode(tmp_path):
 
 @pytest.mark.slow
 def test_score_with_plot_decodes_the_video_once(tmp_path):
-    video = make_video(tmp_path / "once.mp4", VideoSpec(4.0, cuts_s=(1.3, 2.9), audio="tone", seed=5))
+    plain = make_video(tmp_path / "plain.mp4", VideoSpec(4.0, cuts_s=(1.3, 2.9), audio="tone", seed=5))
+    video = with_timecode(plain, tmp_path / "once.mp4", "14:23:11:05")  # a camera clip at 25 fps
     log = tmp_path / "opens.jsonl"
     home = tmp_path / "home"
     port = free_port()
@@ -58,7 +62,7 @@ def test_score_with_plot_decodes_the_video_once(tmp_path):
     try:
         wait_serving(f"127.0.0.1:{port}", proc=server)
         out = tmp_path / "scored"
-        proc = subprocess.run([sys.executable, "-m", "scorecut.cli.main", "score", str(video), "--plot",
+        proc = subprocess.run([sys.executable, "-m", "scorecut.cli.main", "score", f"{video}#t=0.5,4", "--plot",
                                "--server", f"127.0.0.1:{port}", "--out-dir", str(out)],
                               env=env, capture_output=True, text=True, timeout=300)
     finally:
@@ -72,9 +76,13 @@ def test_score_with_plot_decodes_the_video_once(tmp_path):
     decodes = [o for o in opens if PICTURE_DECODE in o["stack"]]
     assert len(decodes) == 1, decodes
     assert {o["pid"] for o in decodes} == {server.pid}  # on the server, once
-    # The client's only look at the file is its start timecode (metadata, no decoding) for the WAVs'
-    # BWF time reference; everything it draws comes from what the server streamed.
+    # The client never opens the file: what it draws, and the start timecode that places its WAVs,
+    # come from what the server streamed.
     client = [o for o in opens if o["pid"] != server.pid]
-    assert all("media_start_timecode_s" in o["stack"] for o in client), client
+    assert client == []
     score = json.loads((take / "score.json").read_text())
     assert score["cuts_s"] and score["beats_s"]  # written from the streamed analysis and plan
+    expected = round((timecode_s("14:23:11:05", 25) + 0.5) * 48_000)  # the clip's timecode plus its in point
+    for entry in [score["mix"], *score["stems"]]:
+        with av.open(str(take / entry["file"])) as wav:  # FFmpeg's reader of the BWF bext chunk
+            assert int(wav.metadata["time_reference"]) == expected, entry["name"]

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from scorecut.v1 import media_timecode_s
+
 from ..interface import MediaError
 
 _VFR_TOLERANCE = 0.02  # relative spread of frame durations above which we call the rate variable
@@ -25,6 +27,7 @@ class MediaInfo:
     video_codec: str
     frame_count_estimate: int
     variable_frame_rate: bool
+    start_timecode_s: float | None = None  # the file's start timecode, seconds since midnight; None: none
 
 
 def _name(path: Path) -> str:
@@ -193,6 +196,7 @@ def probe_media(path: str | os.PathLike) -> MediaInfo:
             variable_frame_rate=bool(vfr) or (stream.average_rate is not None and stream.base_rate is not None
                                               and abs(float(stream.average_rate) - float(stream.base_rate)) >
                                               _VFR_TOLERANCE * float(stream.base_rate)),
+            start_timecode_s=media_timecode_s(container, stream, fps),
         )
     finally:
         container.close()

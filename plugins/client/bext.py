@@ -6,8 +6,9 @@ the segment's record start when the front end knows the timeline (Resolve, Blend
 first clip's own start timecode (a camera's `timecode` tag) plus its in point, so the stems line
 up with the picture they were scored for. Without either it is 0 (midnight).
 
-Standard library only; the media's timecode is read with PyAV when it is there (the `scorecut`
-command, the watch folder), and is simply unknown in a host plugin that carries the client alone.
+Standard library only. The server reads the clips' start timecodes when it probes the media and
+sends them in the Analysis (clip_media), so the client never opens the media for them; with an older
+server they are read here with PyAV when it is there (the `scorecut` command, the watch folder).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import datetime as dt
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from scorecut.v1 import media_timecode_s
 
 ORIGINATOR = "Scorecut"
 DAY_S = 86_400
@@ -32,29 +35,9 @@ class BextInfo:
     coding_history: str = ""
 
 
-def parse_timecode(text: str, fps: float) -> float | None:
-    """Seconds since midnight of an SMPTE timecode "HH:MM:SS:FF" ("HH:MM:SS;FF" drop-frame) at
-    `fps` frames per second; None when it cannot be read."""
-    drop = ";" in text
-    parts = text.replace(";", ":").replace(".", ":").split(":")
-    if len(parts) != 4 or fps <= 0:
-        return None
-    try:
-        h, m, s, f = (int(p) for p in parts)
-    except ValueError:
-        return None
-    nominal = int(round(fps))
-    frames = ((h * 60 + m) * 60 + s) * nominal + f
-    if drop and nominal in (30, 60):  # 29.97/59.94 drop-frame: 2 (4) frame numbers skipped per minute
-        skip = 2 if nominal == 30 else 4
-        minutes = h * 60 + m
-        frames -= skip * (minutes - minutes // 10)
-    return frames / fps  # frame count at the real rate (29.97 counts 30 numbers a second, slower)
-
-
 def media_start_timecode_s(path: str) -> float | None:
-    """The clip's start timecode in seconds since midnight, from the media's metadata (a `timecode`
-    tag on the video, data or container); None when it has none or PyAV is not at hand."""
+    """The clip's start timecode in seconds since midnight, read from the file here; None when it has
+    none or PyAV is not at hand. Only for a server older than Analysis.clip_media, which reads it."""
     try:
         import av
     except ImportError:
@@ -63,14 +46,25 @@ def media_start_timecode_s(path: str) -> float | None:
         with av.open(str(path)) as container:
             video = container.streams.video[0] if container.streams.video else None
             fps = float(video.average_rate or video.guessed_rate or 0) if video is not None else 0.0
-            for meta in ([dict(video.metadata)] if video is not None else []) + \
-                    [dict(s.metadata) for s in container.streams] + [dict(container.metadata)]:
-                tc = meta.get("timecode")
-                if tc and fps:
-                    return parse_timecode(tc, fps)
+            return media_timecode_s(container, video, fps)
     except (av.FFmpegError, OSError, IndexError):
         return None
-    return None
+
+
+def source_start_s(clips: Sequence, analysis=None) -> float | None:
+    """Seconds since midnight at the segment's first sample by the first clip's own start timecode
+    plus its in point; None when unknown. Taken from the server's `analysis` (a scorecut.v1.Analysis
+    whose clip_media the probe filled), so the media are not opened again; only an older server's,
+    without clip_media, leaves it to be read from the file here."""
+    first = clips[0] if clips else None
+    if first is None:
+        return None
+    media = list(analysis.clip_media) if analysis is not None else []
+    if len(media) == len(clips):
+        tc = media[0].start_timecode_s if media[0].HasField("start_timecode_s") else None
+    else:
+        tc = media_start_timecode_s(first.path)
+    return None if tc is None else tc + float(first.source_in_s or 0.0)
 
 
 def _ascii(text: str, size: int) -> bytes:
@@ -134,17 +128,20 @@ class BextSource:
         digest = hashlib.sha256(json.dumps(request or {}, sort_keys=True, default=str).encode()).hexdigest()
         self.request_tag = digest[:12]
         self.when = _origination(clips)
+        self.analysis = None  # the server's scorecut.v1.Analysis, once it has come
         self._seconds: float | None = None
         self._looked = False
+
+    def use_analysis(self, analysis) -> None:
+        """The streamed Analysis: it carries the clips' start timecodes (it comes before any audio)."""
+        self.analysis = analysis
 
     def _start_s(self) -> float | None:
         if self.timecode_start_s is not None:
             return float(self.timecode_start_s)
         if not self._looked:
             self._looked = True
-            first = self.clips[0] if self.clips else None
-            tc = media_start_timecode_s(first.path) if first is not None else None
-            self._seconds = None if tc is None else tc + float(first.source_in_s or 0.0)
+            self._seconds = source_start_s(self.clips, self.analysis)
         return self._seconds
 
     def chunk(self, stem: str, sample_rate: int) -> bytes:

@@ -77,13 +77,10 @@ def write_extras(draft: Draft, clips: Sequence[ClipSpec], *, preview: bool, plot
             warn(f"no {PREVIEW_FILE}: {e}")
     if otio:
         try:
-            from .bext import media_start_timecode_s
+            from .bext import source_start_s
             from .otio_export import write_otio
 
-            start = timecode_start_s
-            if start is None and clips:
-                tc = media_start_timecode_s(clips[0].path)
-                start = None if tc is None else tc + float(clips[0].source_in_s or 0.0)
+            start = timecode_start_s if timecode_start_s is not None else source_start_s(clips, draft.analysis)
             write_otio(draft.folder, draft.score, name or Path(clips[0].path).stem, start)
         except ImportError:
             warn("no .otio: the opentimelineio package is missing; pip install opentimelineio")

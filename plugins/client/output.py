@@ -91,6 +91,7 @@ class JobWriter:
             self.fraction = max(self.fraction, min(max(event.progress.fraction, 0.0), 1.0))
         elif kind == "analysis":
             self.analysis = event.analysis
+            self._bext.use_analysis(event.analysis)  # the clips' start timecodes, read by the server
         elif kind == "plan":
             self.plan = event.plan
         elif kind == "chunk":

@@ -173,7 +173,7 @@ class Progress(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., fraction: _Optional[float] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Analysis(_message.Message):
-    __slots__ = ("duration_s", "cuts_s", "visual_beats_s", "analysis_fps", "motion", "times_s", "pace", "cut_strength", "cut_kinds", "visual_beat_strength", "speech_times_s", "speech")
+    __slots__ = ("duration_s", "cuts_s", "visual_beats_s", "analysis_fps", "motion", "times_s", "pace", "cut_strength", "cut_kinds", "visual_beat_strength", "speech_times_s", "speech", "clip_media")
     DURATION_S_FIELD_NUMBER: _ClassVar[int]
     CUTS_S_FIELD_NUMBER: _ClassVar[int]
     VISUAL_BEATS_S_FIELD_NUMBER: _ClassVar[int]
@@ -186,6 +186,7 @@ class Analysis(_message.Message):
     VISUAL_BEAT_STRENGTH_FIELD_NUMBER: _ClassVar[int]
     SPEECH_TIMES_S_FIELD_NUMBER: _ClassVar[int]
     SPEECH_FIELD_NUMBER: _ClassVar[int]
+    CLIP_MEDIA_FIELD_NUMBER: _ClassVar[int]
     duration_s: float
     cuts_s: _containers.RepeatedScalarFieldContainer[float]
     visual_beats_s: _containers.RepeatedScalarFieldContainer[float]
@@ -198,7 +199,14 @@ class Analysis(_message.Message):
     visual_beat_strength: _containers.RepeatedScalarFieldContainer[float]
     speech_times_s: _containers.RepeatedScalarFieldContainer[float]
     speech: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, duration_s: _Optional[float] = ..., cuts_s: _Optional[_Iterable[float]] = ..., visual_beats_s: _Optional[_Iterable[float]] = ..., analysis_fps: _Optional[float] = ..., motion: _Optional[_Iterable[float]] = ..., times_s: _Optional[_Iterable[float]] = ..., pace: _Optional[_Iterable[float]] = ..., cut_strength: _Optional[_Iterable[float]] = ..., cut_kinds: _Optional[_Iterable[str]] = ..., visual_beat_strength: _Optional[_Iterable[float]] = ..., speech_times_s: _Optional[_Iterable[float]] = ..., speech: _Optional[_Iterable[float]] = ...) -> None: ...
+    clip_media: _containers.RepeatedCompositeFieldContainer[ClipMedia]
+    def __init__(self, duration_s: _Optional[float] = ..., cuts_s: _Optional[_Iterable[float]] = ..., visual_beats_s: _Optional[_Iterable[float]] = ..., analysis_fps: _Optional[float] = ..., motion: _Optional[_Iterable[float]] = ..., times_s: _Optional[_Iterable[float]] = ..., pace: _Optional[_Iterable[float]] = ..., cut_strength: _Optional[_Iterable[float]] = ..., cut_kinds: _Optional[_Iterable[str]] = ..., visual_beat_strength: _Optional[_Iterable[float]] = ..., speech_times_s: _Optional[_Iterable[float]] = ..., speech: _Optional[_Iterable[float]] = ..., clip_media: _Optional[_Iterable[_Union[ClipMedia, _Mapping]]] = ...) -> None: ...
+
+class ClipMedia(_message.Message):
+    __slots__ = ("start_timecode_s",)
+    START_TIMECODE_S_FIELD_NUMBER: _ClassVar[int]
+    start_timecode_s: float
+    def __init__(self, start_timecode_s: _Optional[float] = ...) -> None: ...
 
 class Section(_message.Message):
     __slots__ = ("start_s", "end_s", "intensity", "label")
