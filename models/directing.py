@@ -6,7 +6,9 @@ direction gets one clear message whichever way it came.
 
 from __future__ import annotations
 
-from .interface import HIT_KINDS, RequestError, ScoreOptions
+from scorecut.v1 import HIT_KINDS  # the contract's: front ends take the same list
+
+from .interface import RequestError, ScoreOptions
 
 HIT_MIN_GAP_S = 0.5  # two hits closer than this cannot both land on downbeats at a playable tempo
 HIT_EDGE_S = 0.05  # a hit must lie this far inside the segment

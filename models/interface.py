@@ -96,15 +96,12 @@ class Segment:
         return tuple(sorted(t for t in edges if 1e-3 < t < self.duration_s - 1e-3))
 
 
-HIT_KINDS = ("hit", "stop", "section")  # a downbeat with an accent; a break to the next downbeat; a new section
-
-
 @dataclass(frozen=True)
 class Hit:
     """A moment the music must hit, as the editor directs it."""
 
     time_s: float  # seconds from the segment start
-    kind: str = "hit"  # one of HIT_KINDS
+    kind: str = "hit"  # one of scorecut.v1.HIT_KINDS
 
 
 @dataclass(frozen=True)

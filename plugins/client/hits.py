@@ -1,12 +1,13 @@
 """The editor's directions as front ends take them: hit points typed or marked, a re-roll range.
 
-Pure Python (stdlib only), so the CLI, the watch folder, Blender and Resolve share it. The server
-checks the directions against the segment (scorecut.models.directing); this only reads them.
+Pure Python (stdlib and the contract only), so the CLI, the watch folder, Blender and Resolve share
+it. The server checks the directions against the segment (scorecut.models.directing); this only
+reads them.
 """
 
 from __future__ import annotations
 
-HIT_KINDS = ("hit", "stop", "section")  # as scorecut.v1.HitPoint.kind (models.interface.HIT_KINDS)
+from scorecut.v1 import HIT_KINDS  # the contract's HitPoint.kind values, as the server checks them
 
 
 class DirectionError(ValueError):
