@@ -12,8 +12,12 @@ speed, cannot be joined by stream copy: its preview is re-encoded (preview_joine
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
+
+from .atomic import atomic_output
 
 AAC_BITRATE = 192_000  # bit/s: transparent enough for judging a mix
 
@@ -61,6 +65,30 @@ def _mix_layout(mix_wav: Path) -> tuple[int, str]:
         return stream.rate, _LAYOUTS.get(stream.channels, stream.layout.name)
 
 
+@contextmanager
+def preview_mp4(path: Path) -> Iterator:
+    """An mp4 output container for `path` that appears whole when the block ends (closed, then
+    renamed from its temporary name) or not at all when it raises."""
+    import av
+
+    with atomic_output(path) as tmp, av.open(str(tmp), "w", format="mp4") as out:
+        yield out
+
+
+def add_mix_stream(out, rate: int, layout: str):
+    """The mix's AAC stream on the output container `out` (`rate` Hz, a named channel `layout`)."""
+    stream = out.add_stream("aac", rate=rate)
+    stream.layout = layout
+    stream.bit_rate = AAC_BITRATE
+    return stream
+
+
+def flush(stream, out) -> None:
+    """Mux into `out` what `stream`'s encoder still holds: the end of its stream."""
+    for packet in stream.encode(None):
+        out.mux(packet)
+
+
 def make_preview(video: str | os.PathLike, mix_wav: str | os.PathLike, out_path: str | os.PathLike, *,
                  source_in_s: float = 0.0, source_out_s: float | None = None, with_sound: bool = True) -> Path:
     """Write `out_path` (mp4): `video`'s video stream copied over [in, out), the mix encoded AAC
@@ -72,78 +100,69 @@ def make_preview(video: str | os.PathLike, mix_wav: str | os.PathLike, out_path:
     import av
 
     video, mix_wav, out_path = Path(video), Path(mix_wav), Path(out_path)
-    tmp = out_path.with_name(f".{out_path.name}.partial")
     rate, layout = _mix_layout(mix_wav)
-    try:
-        with av.open(str(video)) as src:
-            if not src.streams.video:
-                raise PreviewUnsupported(f"{video.name} has no video stream")
-            vin = src.streams.video[0]
-            tb = vin.time_base
-            if source_in_s > 0:
-                # Lands on the last keyframe at or before the in point.
-                src.seek(int(source_in_s / tb), stream=vin, backward=True, any_frame=False)
-            with av.open(str(tmp), "w", format="mp4") as out:
-                try:
-                    vout = out.add_stream_from_template(vin)
-                except (ValueError, av.error.FFmpegError) as e:
-                    raise PreviewUnsupported(f"the {vin.codec_context.name} video cannot be copied into mp4: {e}") \
-                        from None
-                aout = out.add_stream("aac", rate=rate)
-                aout.layout = layout
-                aout.bit_rate = AAC_BITRATE
-                aout.codec_context.open()  # before the first mux writes the header with its parameters
-                audio = iter(())
-                start_pts = None
-                next_audio = None  # (time_s, frame) not yet encoded
+    with av.open(str(video)) as src:
+        if not src.streams.video:
+            raise PreviewUnsupported(f"{video.name} has no video stream")
+        vin = src.streams.video[0]
+        tb = vin.time_base
+        if source_in_s > 0:
+            # Lands on the last keyframe at or before the in point.
+            src.seek(int(source_in_s / tb), stream=vin, backward=True, any_frame=False)
+        with preview_mp4(out_path) as out:
+            try:
+                vout = out.add_stream_from_template(vin)
+            except (ValueError, av.error.FFmpegError) as e:
+                raise PreviewUnsupported(f"the {vin.codec_context.name} video cannot be copied into mp4: {e}") \
+                    from None
+            aout = add_mix_stream(out, rate, layout)
+            aout.codec_context.open()  # before the first mux writes the header with its parameters
+            audio = iter(())
+            start_pts = None
+            next_audio = None  # (time_s, frame) not yet encoded
 
-                def pump_audio(until_s: float | None) -> None:
-                    nonlocal next_audio
-                    while True:
-                        if next_audio is None:
-                            frame = next(audio, None)
-                            if frame is None:
-                                return
-                            next_audio = (frame.pts / frame.sample_rate, frame)
-                        if until_s is not None and next_audio[0] > until_s:
+            def pump_audio(until_s: float | None) -> None:
+                nonlocal next_audio
+                while True:
+                    if next_audio is None:
+                        frame = next(audio, None)
+                        if frame is None:
                             return
-                        for packet in aout.encode(next_audio[1]):
-                            out.mux(packet)
-                        next_audio = None
+                        next_audio = (frame.pts / frame.sample_rate, frame)
+                    if until_s is not None and next_audio[0] > until_s:
+                        return
+                    for packet in aout.encode(next_audio[1]):
+                        out.mux(packet)
+                    next_audio = None
 
-                for packet in src.demux(vin):
-                    if packet.pts is None or packet.size == 0:
-                        continue  # demuxer flush packets
-                    t = float(packet.pts * tb)
-                    t_dts = float(packet.dts * tb) if packet.dts is not None else t
-                    if source_out_s is not None and t >= source_out_s and t_dts >= source_out_s:
-                        if packet.is_keyframe or t_dts >= source_out_s + 1.0:
-                            break
-                        continue
-                    if start_pts is None:
-                        start_pts = packet.pts
-                        # The audio starts where the timeline's in point shows on screen.
-                        audio = _audio_frames(mix_wav, max(0.0, source_in_s - t))
-                        if with_sound:  # the clip's sound from the first picture shown
-                            from .preview_sound import SourceSound, under_the_music
-
-                            sound = SourceSound(video, t, rate, layout, len(av.AudioLayout(layout).channels))
-                            audio = under_the_music(audio, sound, layout)
-                    packet.pts -= start_pts
-                    if packet.dts is not None:
-                        packet.dts -= start_pts
-                    pump_audio(float((packet.dts if packet.dts is not None else packet.pts) * tb))
-                    packet.stream = vout
-                    out.mux(packet)
+            for packet in src.demux(vin):
+                if packet.pts is None or packet.size == 0:
+                    continue  # demuxer flush packets
+                t = float(packet.pts * tb)
+                t_dts = float(packet.dts * tb) if packet.dts is not None else t
+                if source_out_s is not None and t >= source_out_s and t_dts >= source_out_s:
+                    if packet.is_keyframe or t_dts >= source_out_s + 1.0:
+                        break
+                    continue
                 if start_pts is None:
-                    raise PreviewUnsupported(f"{video.name} has no video frames in the range given")
-                pump_audio(None)
-                for packet in aout.encode(None):
-                    out.mux(packet)
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+                    start_pts = packet.pts
+                    # The audio starts where the timeline's in point shows on screen.
+                    audio = _audio_frames(mix_wav, max(0.0, source_in_s - t))
+                    if with_sound:  # the clip's sound from the first picture shown
+                        from .preview_sound import SourceSound, under_the_music
+
+                        sound = SourceSound(video, t, rate, layout, len(av.AudioLayout(layout).channels))
+                        audio = under_the_music(audio, sound, layout)
+                packet.pts -= start_pts
+                if packet.dts is not None:
+                    packet.dts -= start_pts
+                pump_audio(float((packet.dts if packet.dts is not None else packet.pts) * tb))
+                packet.stream = vout
+                out.mux(packet)
+            if start_pts is None:
+                raise PreviewUnsupported(f"{video.name} has no video frames in the range given")
+            pump_audio(None)
+            flush(aout, out)
     return out_path
 
 

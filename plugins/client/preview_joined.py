@@ -105,7 +105,7 @@ def make_joined_preview(clips, mix_wav: str | os.PathLike, out_path: str | os.Pa
     clips' own sound under it. Appears whole or not at all."""
     import av
 
-    from .preview import AAC_BITRATE, _audio_frames, _mix_layout
+    from .preview import _audio_frames, _mix_layout, add_mix_stream, flush, preview_mp4
     from .preview_sound import SourceSound
 
     placed = _placed(clips)
@@ -116,17 +116,13 @@ def make_joined_preview(clips, mix_wav: str | os.PathLike, out_path: str | os.Pa
     channels = len(av.AudioLayout(layout).channels)
     with av.open(str(mix_wav)) as wav:
         duration = wav.streams.audio[0].frames / rate if wav.streams.audio[0].frames else placed[-1].record_end_s
-    out_path = Path(out_path)
-    tmp = out_path.with_name(f".{out_path.name}.partial")
     decoders: dict[int, _Frames] = {}
     sounds: dict[int, SourceSound] = {}
     try:
-        with av.open(str(tmp), "w", format="mp4") as out:
+        with preview_mp4(Path(out_path)) as out:
             vout = out.add_stream("libx264", rate=fps, options={"crf": CRF, "preset": "veryfast"})
             vout.width, vout.height, vout.pix_fmt = w, h, "yuv420p"
-            aout = out.add_stream("aac", rate=rate)
-            aout.layout = layout
-            aout.bit_rate = AAC_BITRATE
+            aout = add_mix_stream(out, rate, layout)
             audio = _audio_frames(Path(mix_wav), 0.0)
             black = av.VideoFrame.from_ndarray(np.zeros((h, w, 3), np.uint8), format="rgb24").reformat(
                 format="yuv420p")
@@ -173,18 +169,12 @@ def make_joined_preview(clips, mix_wav: str | os.PathLike, out_path: str | os.Pa
                 for packet in vout.encode(frame):
                     out.mux(packet)
                 encode_audio(float(t))
-            for packet in vout.encode(None):
-                out.mux(packet)
+            flush(vout, out)
             encode_audio(None)
-            for packet in aout.encode(None):
-                out.mux(packet)
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            flush(aout, out)
     finally:
         for d in decoders.values():
             d.close()
         for s in sounds.values():
             s.close()
-    return out_path
+    return Path(out_path)
