@@ -21,7 +21,10 @@ Resolve's scripting README and the behaviour DESIGN.md records:
   whole timeline frames;
 - WAV media pool items are read at 24 FPS whatever the timeline's rate, so a WAV a fraction of a
   sample short of the segment comes out a frame short at 29.97 and 59.94;
-- ImportMedia skips a file already in the current folder.
+- ImportMedia skips a file already in the current folder, and a file Resolve cannot read: it
+  returns "the MediaPoolItems created" (README), and MIDI is not among the manual's compatible
+  audio formats (WAVE, Broadcast WAVE, AIFF, MP3, AAC, CAF, AC-3/E-AC-3), so a .mid file gets no
+  item and is left out of the list (no error is raised).
 Only the calls listed in IMPLEMENTED exist on the objects handed to the plugin; anything else
 raises AttributeError, as an unknown name on the real object does. Every name in IMPLEMENTED is
 also in DOCUMENTED (the README's method lists), and a test checks that.
@@ -81,6 +84,9 @@ class ProjectManagerImpl(_Impl):
 
     def GetCurrentProject(self):
         return self.current
+
+
+MIDI_SUFFIXES = (".mid", ".midi")  # Standard MIDI Files: outside Resolve's compatible formats
 
 
 class FakeResolve(_Impl):
@@ -158,6 +164,8 @@ class FakeResolve(_Impl):
         return item
 
     def probe(self, path: str) -> MediaPoolItemImpl | None:
+        if path.lower().endswith(MIDI_SUFFIXES):
+            return None  # not media Resolve plays: no media pool item
         if path.lower().endswith(".wav"):
             rate, frames = _wav_info(path)
             return MediaPoolItemImpl(self, path, WAV_FPS, Fraction(frames, rate), has_video=False)

@@ -125,7 +125,7 @@ def test_place_stems_counts_frames_in_the_items_own_rate(tmp_path, fps):
     api_project = fake.resolve.GetProjectManager().GetCurrentProject()
     frames, record = 1001, timeline.start + 13  # long enough that 23.976 vs 24 is a whole frame
     items = place_stems(api_project, api_project.GetCurrentTimeline(), stems, record_frame=record, frames=frames,
-                        fps=timeline.fps, job="job 1")
+                        fps=timeline.fps, job="job 1").items
     assert [(i.GetStart(), i.GetEnd()) for i in items] == [(record, record + frames)] * 2
     assert [t.name for t in timeline.tracks["audio"]] == ["Audio 1", "drums", "bass"]
 

@@ -183,3 +183,36 @@ def test_segment_job_refuses_markers_that_are_not_a_list_in_words(tmp_path):
     with out.open("w") as f:
         assert run(job, f) == 1
     assert out.read_text().startswith("error the job file's markers are not a list of {time_s, name}")
+
+
+def test_lua_offers_score_mid_to_the_takes_bin_and_says_where_it_is_kept(luajit, shots, server, tmp_path):
+    edit = camera_edit(shots, "25")
+    facts = run_case(luajit, tmp_path, clean(edit), server.address, stems=["drums"])
+    assert facts["ok"], facts["error"]
+    folder = Path(facts["tracks"][1]["items"][0]["path"]).parent
+    midi = folder / "score.mid"
+    score = json.loads((folder / "score.json").read_text())
+    assert score["midi"]["file"] == "score.mid" and midi.is_file()
+    # The stems' import, then score.mid's: Resolve makes no item for MIDI, so the bin holds the stem alone.
+    assert facts["imports"] == 2
+    assert [Path(p).name for p in facts["take_clips"]] == ["drums.wav"]
+    assert facts["console"][-1].startswith("done: 1 stems")
+    assert facts["console"][-1].endswith(
+        "; Resolve does not import MIDI files: score.mid (the music as MIDI, for your own instruments) is beside "
+        f"the stems in {folder}"), facts["console"][-1]
+
+
+def test_segment_job_names_the_takes_score_mid_before_done(server, shots, tmp_path):
+    from scorecut.plugins.resolve.segment_job import run
+
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"server": server.address, "out_dir": str(tmp_path / "stems"), "name": "take",
+                               "duration_s": 2.0, "options": {"stems": ["bass"], "seed": 2},
+                               "clips": [{"path": str(shots["a"]), "source_in_s": 0.4, "source_out_s": 2.4,
+                                          "record_start_s": 0.0, "record_end_s": 2.0}]}))
+    out = tmp_path / "out.txt"
+    with out.open("w") as f:
+        assert run(job, f) == 0
+    lines = out.read_text().splitlines()
+    folder = (tmp_path / "stems" / "take").resolve()
+    assert lines[-2:] == [f"midi {folder / 'score.mid'}", f"done {folder}"]

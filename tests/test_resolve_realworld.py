@@ -111,7 +111,7 @@ def test_a_wav_a_sample_short_is_placed_a_frame_short_not_rolled_back(tmp_path):
     items = place_stems(api, api.GetCurrentTimeline(), {"short": short, "long": long}, record_frame=record,
                         frames=frames, fps=timeline.fps, job="take",
                         lengths_s={"short": Fraction(math.floor(exact), 48000),
-                                   "long": Fraction(math.floor(exact) + 48000, 48000)})
+                                   "long": Fraction(math.floor(exact) + 48000, 48000)}).items
     assert [(i.GetStart(), i.GetEnd()) for i in items] == [(record, record + frames - 1), (record, record + frames)]
 
 

@@ -27,3 +27,4 @@ build_request = _client.build_request
 is_loopback = _client.is_loopback
 marker_hits = _client.marker_hits
 section_at = _client.section_at
+take_midi = _client.take_midi  # a landed take's score.mid

@@ -16,7 +16,7 @@ from pathlib import Path
 import bpy
 
 from . import reroll, timeline
-from .client_api import JobOptions, marker_hits
+from .client_api import JobOptions, marker_hits, take_midi
 from .job_runner import CANCELLED, FAILED, FINISHED, JobRequest, JobRunner, JobState
 from .placement import take_name
 from .server_status import StatusProbe, online_refusal
@@ -40,6 +40,7 @@ class ScoreJob:
     abandoned: bool = False  # its file was closed: whatever comes back is not placed anywhere
     as_meta: bool = False  # place the take as one meta strip
     music_markers: bool = False  # mark the take's sections and downbeats as timeline markers
+    midi: Path | None = None  # the placed take's score.mid, kept in its folder (the sequencer cannot play MIDI)
 
     @property
     def take(self) -> str:
@@ -64,6 +65,14 @@ def last_job(scene_name: str) -> ScoreJob | None:
 
 def running_jobs() -> list[ScoreJob]:
     return list(_ACTIVE.values())
+
+
+def last_take_folder(scene_name: str) -> Path | None:
+    """The folder of the scene's latest finished take (its WAVs, score.json, score.mid), if any."""
+    last = _LAST.get(scene_name)
+    if last is None or last.final is None or last.final.state != FINISHED or last.final.result is None:
+        return None
+    return Path(last.final.result.folder)
 
 
 def job_options(settings) -> JobOptions:
@@ -180,12 +189,13 @@ def finish(job: ScoreJob, state: JobState) -> None:
             job.report("ERROR", f"Scorecut: the scene {job.scene_name!r} is gone; "
                                 f"the music is in {state.result.folder}")
             return
+        job.midi = take_midi(Path(state.result.folder), state.result.score)
         try:
             # The take is the folder it landed in (<name>-2 beside an earlier take of the same frames).
             job.placed = timeline.place_take(scene, with_tail(job.segment, state.result.score),
                                              Path(state.result.folder).name, state.result.stems,
                                              state.result.mix,
-                                             job.place_stems, job.keep_takes, job.as_meta)
+                                             job.place_stems, job.keep_takes, job.as_meta, job.midi)
         except (ValueError, RuntimeError) as e:  # no free channels; a WAV Blender cannot open
             job.report("ERROR", f"Scorecut: {e}; the music is in {state.result.folder}")
             return
@@ -196,7 +206,9 @@ def finish(job: ScoreJob, state: JobState) -> None:
         except RuntimeError:
             pass  # no undo stack here (e.g. undo disabled): the strips are placed all the same
         cached = " (from the server's cache)" if state.result.cached else ""
-        job.report("INFO", f"Scorecut: placed {len(job.placed)} strip(s) at frame {job.segment.first_frame}{cached}")
+        midi = f"; the music as MIDI for your own instruments: {job.midi}" if job.midi is not None else ""
+        job.report("INFO", f"Scorecut: placed {len(job.placed)} strip(s) at frame {job.segment.first_frame}{cached}"
+                           f"{midi}")
     elif state.state == CANCELLED:
         job.report("WARNING", "Scorecut: cancelled; nothing was placed")
     elif state.state == FAILED:

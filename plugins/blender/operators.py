@@ -112,6 +112,28 @@ class SEQUENCER_OT_scorecut_refresh(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class SEQUENCER_OT_scorecut_open_take_folder(bpy.types.Operator):
+    """Open the last take's folder: its WAVs and score.mid, the music as MIDI for your own instruments"""
+
+    bl_idname = "sequencer.scorecut_open_take_folder"
+    bl_label = "Open Take Folder"
+
+    @classmethod
+    def poll(cls, context):
+        scene = sequencer_scene(context)
+        return scene is not None and jobs.last_take_folder(scene.name) is not None
+
+    def execute(self, context):
+        folder = jobs.last_take_folder(sequencer_scene(context).name)
+        if folder is None or not folder.is_dir():
+            self.report({"ERROR"}, f"Scorecut: the take's folder {folder} is gone; score again")
+            return {"CANCELLED"}
+        if bpy.app.background:  # no desktop to open it on: say where it is
+            self.report({"INFO"}, f"Scorecut: the take's folder is {folder}")
+            return {"FINISHED"}
+        return bpy.ops.wm.path_open(filepath=str(folder))
+
+
 class SEQUENCER_OT_scorecut_report(bpy.types.Operator):
     """Show a Scorecut message in the status bar (used by the background job's timer)"""
 
@@ -128,4 +150,4 @@ class SEQUENCER_OT_scorecut_report(bpy.types.Operator):
 
 
 CLASSES = (SEQUENCER_OT_scorecut_score, SEQUENCER_OT_scorecut_reroll, SEQUENCER_OT_scorecut_cancel,
-           SEQUENCER_OT_scorecut_refresh, SEQUENCER_OT_scorecut_report)
+           SEQUENCER_OT_scorecut_refresh, SEQUENCER_OT_scorecut_open_take_folder, SEQUENCER_OT_scorecut_report)

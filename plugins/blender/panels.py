@@ -41,6 +41,14 @@ def _draw_progress(layout, job) -> None:
     layout.progress(factor=state.fraction, type="BAR", text=f"Scoring: {stage} {state.fraction:.0%}")
 
 
+def _draw_midi(layout, midi) -> None:
+    """The last take's score.mid: the sequencer cannot play MIDI, so say where it is kept."""
+    box = layout.box()
+    box.label(text=f"MIDI: {midi.parent.name}/{midi.name}", icon="FILE_SOUND")
+    box.label(text="The music as notes, for your own instruments in a DAW")
+    box.operator("sequencer.scorecut_open_take_folder", text="Open Take Folder", icon="FILE_FOLDER")
+
+
 class SEQUENCER_PT_scorecut(bpy.types.Panel):
     bl_space_type = "SEQUENCE_EDITOR"
     bl_region_type = "UI"
@@ -78,6 +86,8 @@ class SEQUENCER_PT_scorecut(bpy.types.Panel):
             level, message = last.reports[-1]
             layout.label(text=message.removeprefix("Scorecut: "),
                          icon={"ERROR": "ERROR", "WARNING": "ERROR"}.get(level, "INFO"))
+        if job is None and last is not None and last.midi is not None:
+            _draw_midi(layout, last.midi)
         if job is None:
             col = layout.column(align=True)
             col.operator("sequencer.scorecut_score", text="Score Selected Strips", icon="SOUND").scope = "SELECTED"

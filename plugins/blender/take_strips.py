@@ -33,6 +33,7 @@ from .placement import (
 
 TAKE_KEY = "scorecut_take"  # ID property on placed strips: which take they belong to
 STEM_KEY = "scorecut_stem"
+MIDI_KEY = "scorecut_midi"  # the take's score.mid: shown in the strip's Custom Properties (sidebar, Strip tab)
 META_CHANNEL = "(meta)"  # cut_earlier's key for the channel of a take meta strip that gave way
 
 
@@ -78,8 +79,9 @@ def _copy(strip, strips, span: tuple[int, int], home: int, mute: bool):
     channel = _free_channel(strips, int(strip.frame_start), int(strip.frame_start) + strip.frame_duration)
     twin = strips.new_sound(name=strip.name, filepath=strip.sound.filepath, channel=channel,
                             frame_start=int(strip.frame_start))
-    for key in (TAKE_KEY, STEM_KEY):
-        twin[key] = strip.get(key, "")
+    for key in (TAKE_KEY, STEM_KEY, MIDI_KEY):
+        if strip.get(key, ""):  # a piece of the take names what the whole strip named
+            twin[key] = strip.get(key, "")
     twin.volume = strip.volume
     twin.frame_final_start, twin.frame_final_end = span
     twin.mute = mute
@@ -133,7 +135,7 @@ class _Detached:
         self.name, self.frame_start, self.frame_duration = strip.name, strip.frame_start, strip.frame_duration
         self.volume = strip.volume
         self.sound = type("Sound", (), {"filepath": strip.sound.filepath})()
-        self._keys = {key: strip.get(key, "") for key in (TAKE_KEY, STEM_KEY)}
+        self._keys = {key: strip.get(key, "") for key in (TAKE_KEY, STEM_KEY, MIDI_KEY)}
 
     def get(self, key, default=None):
         return self._keys.get(key, default)
@@ -150,11 +152,12 @@ def _blend_path(path: Path) -> str:
 
 
 def place_take(scene, segment, take: str, stems: dict[str, Path], mix: Path, place_stems: bool,
-               keep_takes: bool, as_meta: bool = False) -> list[str]:
+               keep_takes: bool, as_meta: bool = False, midi: Path | None = None) -> list[str]:
     """Put a finished take over [segment.first_frame, segment.end_frame); returns the strip names.
 
     The take playing there is cut at the range's edges; under the range it gives way (or is
-    muted when `keep_takes`); takes kept earlier (muted) stay as they are.
+    muted when `keep_takes`); takes kept earlier (muted) stay as they are. `midi`: the take's
+    score.mid, named on each placed strip (MIDI_KEY) since the sequencer cannot play it.
     """
     editor = editor_of(scene, create=True)
     strips = top_strips(editor)
@@ -172,6 +175,8 @@ def place_take(scene, segment, take: str, stems: dict[str, Path], mix: Path, pla
     if as_meta:
         meta = strips.new_meta(name=f"Scorecut take {take}", channel=channels[0], frame_start=first)
         meta[TAKE_KEY] = take
+        if midi is not None:
+            meta[MIDI_KEY] = _blend_path(midi)
         inside, inner = _children(meta), list(range(1, len(files) + 1))
     else:
         inside, inner = strips, channels
@@ -183,6 +188,8 @@ def place_take(scene, segment, take: str, stems: dict[str, Path], mix: Path, pla
             strip.frame_final_duration = segment.frames  # sample rounding must not run past the segment
         strip[TAKE_KEY] = take
         strip[STEM_KEY] = stem
+        if midi is not None:
+            strip[MIDI_KEY] = _blend_path(midi)
         if first in {o.end for o in occupants if o.take in earlier}:
             _fade(strip, True, fade)  # a seam with the earlier take's left part
         if end in {o.start for o in occupants if o.take in earlier}:

@@ -10,7 +10,7 @@ from scorecut.v1 import STEMS, sha256_file  # the contract's stem names; its med
 from .client import ScorecutClient, is_loopback, split_address
 from .fragments import parse_media_fragment, parse_time_range
 from .hits import DirectionError, marker_hits, parse_hit, parse_reroll, section_at
-from .landing import Landing, land_take, sweep
+from .landing import Landing, land_take, sweep, take_midi
 from .output import Draft, JobWriter, write_job
 from .request import build_request
 from .types import (
@@ -35,5 +35,5 @@ __all__ = [
     "JobCancelled", "marker_hits", "parse_hit", "parse_reroll", "section_at",
     "JobEvent", "JobFailed", "JobOptions", "JobResult", "JobWriter", "Landing", "ScorecutClient",
     "ScorecutClientError", "ServerUnavailable", "build_request", "is_loopback", "land_take", "parse_media_fragment",
-    "parse_time_range", "server_address", "sha256_file", "split_address", "sweep", "write_job",
+    "parse_time_range", "server_address", "sha256_file", "split_address", "sweep", "take_midi", "write_job",
 ]

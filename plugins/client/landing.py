@@ -1,8 +1,8 @@
 """Landing a take: one naming policy, one rename, a replacement that survives a crash.
 
 Every front end (the `scorecut` command, the watch folder, Blender, Resolve) scores through
-`ScorecutClient.score`, whose finished take — audio, score.json and the extras (preview.mp4,
-alignment.png), all written in a hidden `.partial` folder beside the result — lands here.
+`ScorecutClient.score`, whose finished take — audio, score.json, score.mid and the extras
+(preview.mp4, alignment.png), all written in a hidden `.partial` folder beside the result — lands here.
 
 The naming policy (the README's "Where takes land"):
 - `<out_dir>/<name>/` when that is free;
@@ -216,6 +216,16 @@ def sweep(out_dir: Path) -> int:
             _remove(out_dir / entry)
             handled += 1
     return handled
+
+
+def take_midi(folder: Path, score: dict) -> Path | None:
+    """A landed take's score.mid (the music as MIDI, one track per stem), when its model wrote one:
+    the file score.json's "midi" names, inside the take's own folder."""
+    name = str((score.get("midi") or {}).get("file") or "")
+    if not name or Path(name).name != name or name in (".", ".."):  # a file of the take's folder, never a path
+        return None
+    path = Path(folder) / name
+    return path if path.is_file() else None
 
 
 def land_take(draft: Path, out_dir: Path, name: str, *, request: dict | None = None,

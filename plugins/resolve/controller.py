@@ -215,8 +215,9 @@ class PanelController:
         except ScorecutClientError as e:
             self._error(str(e))
             return
+        midi = f" {job.midi.words()}." if job.midi is not None else ""
         self.items["Progress"].Text = (f"Done: {len(self.placed)} stems at {job.segment.timecode(job.segment.start)}, "
-                                       f"linked; the WAVs are in {job.result.folder}.")
+                                       f"linked; the WAVs are in {job.result.folder}.{midi}")
         self._running(False)
 
     def _show_status(self, text: str, info, number: int) -> None:

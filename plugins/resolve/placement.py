@@ -14,13 +14,14 @@ and read as one.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 from .errors import ResolveScoreError
 from .last_take import OldItem, clear_range, last_take_tracks
+from .media_import import import_into, path_key
+from .take_midi import TakeMidi, offer_midi
 from .timecode import frames_to_timecode as tc
 from .version import UNKNOWN, ResolveVersion
 
@@ -67,21 +68,11 @@ def _bin(media_pool, parent, name: str, undo: _Undo, reuse: bool):
 
 def _import(media_pool, folder, paths: list[Path], undo: _Undo) -> dict[str, object]:
     """Import `paths` into `folder`; {path: MediaPoolItem}."""
-    previous = media_pool.GetCurrentFolder()
-    media_pool.SetCurrentFolder(folder)
-    try:
-        clips = media_pool.ImportMedia([str(p) for p in paths]) or []
-    finally:
-        if previous:
-            media_pool.SetCurrentFolder(previous)
-    undo.clips.extend(clips)
-    def key(path) -> str:  # symlinked temp folders (macOS /var -> /private/var) compare equal
-        return os.path.normcase(os.path.realpath(str(path)))
-
-    by_path = {key(c.GetClipProperty("File Path")): c for c in clips}
+    by_path = import_into(media_pool, folder, paths)
+    undo.clips.extend(by_path.values())
     found = {}
     for p in paths:
-        clip = by_path.get(key(p))
+        clip = by_path.get(path_key(p))
         if clip is None:
             raise ResolveScoreError(f"Resolve did not import {p}; check that the file is readable and that "
                                     "Resolve can read WAV files, then try again")
@@ -118,9 +109,18 @@ def end_frame(length_s: Fraction, segment_s: Fraction, clip_fps: Fraction, versi
     return float(end if version.exclusive_end else end - 1)
 
 
+@dataclass(frozen=True)
+class Placed:
+    """A take on the timeline."""
+
+    items: list  # the placed TimelineItems in stem order, linked and colour-tagged
+    midi: TakeMidi | None = None  # what became of the take's score.mid (None: it has none)
+
+
 def place_stems(project, timeline, stems: dict[str, Path], *, record_frame: int, frames: int,
                 fps: Fraction, job: str, lengths_s: dict[str, Fraction] | None = None,
-                version: ResolveVersion | None = None, replace_last: bool = False) -> list:
+                version: ResolveVersion | None = None, replace_last: bool = False,
+                midi: Path | None = None) -> Placed:
     """Place each stem WAV on a new stereo audio track named after it, at `record_frame`.
 
     replace_last: put each stem on the track holding that stem of the last take (removing that
@@ -130,7 +130,8 @@ def place_stems(project, timeline, stems: dict[str, Path], *, record_frame: int,
     record_frame: absolute timeline frame of the segment start; frames: its length in timeline
     frames; fps: the timeline's exact rate; lengths_s: each WAV's exact length (samples / rate),
     so endFrame never asks for audio past the file's end; version: the running Resolve (its
-    endFrame rule). Returns the placed TimelineItems in stem order, linked and colour-tagged.
+    endFrame rule); midi: the take's score.mid, offered to the take's bin once the stems are placed
+    (take_midi.py: Resolve is expected to refuse it; that is no failure).
     """
     if version is None:
         version = ResolveVersion(UNKNOWN)
@@ -181,7 +182,7 @@ def place_stems(project, timeline, stems: dict[str, Path], *, record_frame: int,
         for name, item, track in zip(stems, placed, tracks, strict=False):
             _verify(timeline, name, item, track, record_frame, frames, fps)
         _tag(timeline, placed)
-        return placed
+        return Placed(placed, offer_midi(media_pool, job_bin, midi) if midi is not None else None)
     except BaseException:
         _undo(timeline, media_pool, undo)
         raise

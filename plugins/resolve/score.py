@@ -26,12 +26,14 @@ from scorecut.plugins.client import (
     ScorecutClient,
     marker_hits,
     server_address,
+    take_midi,
 )
 from scorecut.plugins.client.hits import marker_kind
 
 from .errors import ResolveScoreError
 from .placement import place_stems
 from .stems_folder import stems_folder
+from .take_midi import TakeMidi
 from .timeline_reader import TimelineSegment, read_segment
 from .version import UNKNOWN, ResolveVersion, resolve_version
 
@@ -100,6 +102,7 @@ class ResolveJob:
     version: ResolveVersion = ResolveVersion(UNKNOWN)
     replace_last: bool = False  # put the stems on the last take's tracks
     music_markers: bool = False  # mark the music's sections and downbeats on the placed items
+    midi: TakeMidi | None = None  # after place(): what became of the take's score.mid
 
     def run(self, progress: Progress | None = None, cancel: threading.Event | None = None) -> JobResult:
         """Score on the server and land out_dir/name/; makes no Resolve calls."""
@@ -137,15 +140,18 @@ class ResolveJob:
         # A ring-out tail is placed too (whole frames, never past the audio), for the editor to trim or fade.
         tail = math.floor(Fraction(str(self.result.score.get("tail_s") or 0)) * self.segment.fps)
         try:
-            items = place_stems(self.project, self.timeline, stems, record_frame=self.segment.start,
-                                frames=self.segment.frames + tail, fps=self.segment.fps, job=self.result.folder.name,
-                                lengths_s=lengths, version=self.version, replace_last=self.replace_last)
+            placed = place_stems(self.project, self.timeline, stems, record_frame=self.segment.start,
+                                 frames=self.segment.frames + tail, fps=self.segment.fps, job=self.result.folder.name,
+                                 lengths_s=lengths, version=self.version, replace_last=self.replace_last,
+                                 midi=take_midi(self.result.folder, self.result.score))
         except ResolveScoreError as e:
             raise ResolveScoreError(f"{e} (the stems are in {self.result.folder})") from None
+        items, self.midi = placed.items, placed.midi
         if self.music_markers:
             mark_music(items, self.result.score, self.segment.fps)
         if progress is not None:
-            progress(f"placed {len(items)} stems at {self.segment.timecode(self.segment.start)}", 1.0)
+            midi = f"; {self.midi.words()}" if self.midi is not None else ""
+            progress(f"placed {len(items)} stems at {self.segment.timecode(self.segment.start)}{midi}", 1.0)
         return items
 
 

@@ -7,6 +7,7 @@ stdout line by line:
 
     progress <fraction 0..1> <message>
     stem <name> <samples> <sample rate> <path>
+    midi <path>                 (the take's score.mid, when the model wrote one)
     done <folder>
     error <message>
 
@@ -30,7 +31,14 @@ import math
 import sys
 from pathlib import Path
 
-from scorecut.plugins.client import ClipSpec, JobOptions, ScorecutClient, ScorecutClientError, marker_hits
+from scorecut.plugins.client import (
+    ClipSpec,
+    JobOptions,
+    ScorecutClient,
+    ScorecutClientError,
+    marker_hits,
+    take_midi,
+)
 
 from .score import SERVER_SAMPLE_RATE, job_options, server_address
 
@@ -117,6 +125,9 @@ def run(path: Path, out=sys.stdout) -> int:
     for name, wav in stems.items():
         samples = int((written.get(name) or result.score.get("mix") or {}).get("samples") or 0)
         _line(out, "stem", name, samples, sample_rate, Path(wav).resolve())
+    midi = take_midi(Path(result.folder), result.score)
+    if midi is not None:
+        _line(out, "midi", midi.resolve())
     _line(out, "done", Path(result.folder).resolve())
     return 0
 

@@ -294,6 +294,7 @@ function Fake.new(spec)
   local fake = { version = spec.version or { 19, 1, 3 }, calls = {}, faults = spec.faults or {}, media = {} }
   function fake:probe(path)
     for _, m in ipairs(self.media) do if m.path == path then return m end end
+    if path:lower():match("%.midi?$") then return nil end -- MIDI: not media Resolve plays, no item made
     if path:lower():match("%.wav$") then
       local rate, samples = wav_info(path)
       return new_media_item(self, { path = path, name = path:match("([^/]+)$"), fps = 24, frames = samples / rate * 24,

@@ -29,19 +29,26 @@ for i, t in ipairs(fake.timeline.tracks.audio) do
   end
   tracks[i] = { name = t.name, items = items }
 end
-local bins = {}
+local bins, take_clips = {}, {}
 for _, f in ipairs(fake.project.pool.root.folders) do
   local sub = {}
-  for _, s in ipairs(f.folders) do sub[#sub + 1] = s.name end
+  for _, s in ipairs(f.folders) do
+    sub[#sub + 1] = s.name
+    for _, c in ipairs(s.clips) do take_clips[#take_clips + 1] = c.path end
+  end
   bins[#bins + 1] = { name = f.name, takes = sub }
 end
-local calls = {}
-for _, c in ipairs(fake.calls) do calls[c] = true end
+local calls, imports = {}, 0
+for _, c in ipairs(fake.calls) do
+  calls[c] = true
+  if c == "MediaPool.ImportMedia" then imports = imports + 1 end
+end
 local called = {}
 for c in pairs(calls) do called[#called + 1] = c end
 table.sort(called)
 
 local out = assert(io.open(out_path, "w"))
 out:write(Scorecut.json({ ok = placed ~= nil, error = message or "", console = console, tracks = tracks,
-                          placed = placed and #placed or 0, start = fake.timeline.start, bins = bins, calls = called }))
+                          placed = placed and #placed or 0, start = fake.timeline.start, bins = bins, calls = called,
+                          imports = imports, take_clips = take_clips }))
 out:close()

@@ -379,6 +379,8 @@ function Scorecut.run_job(segment, config, out_dir, say)
       if percent ~= shown then say(string.format("%3d%%  %s", percent, message)) shown = percent end
     elseif stem then
       result.stems[#result.stems + 1] = { name = stem, samples = tonumber(count), rate = tonumber(rate), path = wav }
+    elseif line:match("^midi ") then
+      result.midi = line:sub(6)
     elseif line:match("^done ") then
       result.folder = line:sub(6)
     elseif line:match("^error ") then
@@ -449,6 +451,29 @@ local function clear_range(timeline, entry, first, last, rate, v, undo)
   if #doomed > 0 then timeline:DeleteClips(doomed, false) end
 end
 
+-- score.mid offered to the take's bin once the stems are placed. Resolve's media pool takes media it
+-- can play (its compatible audio formats are WAVE, BWF, AIFF, MP3, AAC, CAF, AC-3) and ImportMedia
+-- returns the items it created: expect no item for MIDI. Never an error: the file stays beside the stems.
+local function offer_midi(pool, take_bin, path)
+  local previous = pool:GetCurrentFolder()
+  pool:SetCurrentFolder(take_bin)
+  local ok, clips = pcall(function() return list(pool:ImportMedia({ path })) end)
+  if previous then pool:SetCurrentFolder(previous) end
+  if not ok then return false end
+  for _, c in ipairs(clips) do
+    if tostring(c:GetClipProperty("File Path")) == path then return true end
+  end
+  return false
+end
+
+-- What became of score.mid, in words for the user.
+local function midi_words(result)
+  if not result.midi then return "" end
+  if result.midi_in_bin then return "; score.mid (the music as MIDI) is in the take's bin" end
+  return "; Resolve does not import MIDI files: score.mid (the music as MIDI, for your own instruments) is beside " ..
+    "the stems in " .. result.folder
+end
+
 function Scorecut.place(project, timeline, segment, result, v, replace_last)
   local pool = project:GetMediaPool()
   local undo = { items = {}, tracks = {}, clips = {}, bins = {}, removed = {} }
@@ -515,6 +540,7 @@ function Scorecut.place(project, timeline, segment, result, v, replace_last)
     end
     if #placed > 1 then timeline:SetClipsLinked(placed, true) end
     for _, item in ipairs(placed) do item:SetClipColor(TAKE_COLOR) end
+    if result.midi then result.midi_in_bin = offer_midi(pool, take_bin, result.midi) end
     return placed
   end)
   if not ok then
@@ -543,8 +569,8 @@ function Scorecut.run(resolve, config, say)
       #segment.clips, out_dir))
     local result = Scorecut.run_job(segment, config, out_dir, say)
     local items = Scorecut.place(project, timeline, segment, result, v, config.replace_last ~= false)
-    say(string.format("done: %d stems at %s, linked; the WAVs are in %s", #items,
-      Scorecut.frames_to_tc(segment.first, segment.rate, segment.drop), result.folder))
+    say(string.format("done: %d stems at %s, linked; the WAVs are in %s%s", #items,
+      Scorecut.frames_to_tc(segment.first, segment.rate, segment.drop), result.folder, midi_words(result)))
     return items
   end)
   if ok then return placed end
