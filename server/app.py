@@ -163,7 +163,7 @@ def serve(config: ServerConfig, log_level: str = "INFO", jobs=None) -> int:
         return 2
     log_path = setup_logging(config.log_dir, log_level)
     raise_open_file_limit()
-    device = resolve_device(config.device)
+    device = resolve_device(config.device) if jobs is None else jobs.device  # Ray: where the replicas run
     if _port_in_use(config.host, config.port):  # said in one line, before gRPC logs its own bind error
         print(f"scorecut serve: cannot listen on {config.address}: the address is in use; is another server "
               "running there? stop it (`scorecut stop`) or choose another --port", file=sys.stderr)

@@ -17,11 +17,13 @@ another machine through the same path on shared storage (the README's cluster se
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import queue
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,6 +41,7 @@ log = logging.getLogger("scorecut.server")
 APP_NAME = "scorecut"  # the Serve application users see in Ray's dashboard
 DEPLOYMENT_NAME = "ScorecutWorker"
 EVENT_POLL_S = 0.2  # how often a replica's stream looks for its job's next event
+DEVICE_ASK_S = 60.0  # a just-deployed replica answers at once; a loaded cluster may take a while
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,13 @@ class RemoteFailure:
 
 
 @dataclass(frozen=True)
+class OnReplica:
+    """A replica's first word on a job: which replica (host:pid) runs it."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class Dispatch:
     """A job as sent to a replica: the spec and where its media are if the replica runs elsewhere."""
 
@@ -103,27 +113,49 @@ class ScorecutWorker:
         self.replica = f"{socket.gethostname()}:{os.getpid()}"
         log.info("Scorecut replica %s ready on %s", self.replica, self.device)
 
+    def device_name(self) -> str:
+        """Where this replica's models run ("cpu", "cuda:0"): GetInfo's device on the front."""
+        return self.device
+
     async def score(self, dispatch: Dispatch):
-        """Run one job, yielding the worker's events; a cancelled call (the front cancels the
-        response) cancels this task, and the finally block stops the model within its next check."""
+        """Run one job, yielding its events in batches (tuples): each item crosses to the front as
+        one Ray object, so the events the worker made meanwhile travel together (a job makes up to
+        a hundred progress events). The first batch starts with OnReplica. A cancelled call (the
+        front cancels the response) cancels this task; the finally block stops the model within
+        its next check."""
         job, _ = self.jobs.submit(dispatch.local_spec())
         try:
-            yield ("replica", self.replica)  # first: the front logs where the job runs before it starts
+            pending: list = [OnReplica(self.replica)]  # the front logs where the job runs before it starts
             while True:
-                try:
-                    event = await asyncio.to_thread(job.events.get, True, EVENT_POLL_S)
-                except queue.Empty:
-                    continue
-                if isinstance(event, Failed):
-                    code, message = status_of(event.error)
-                    yield RemoteFailure(code.name, message)
-                    return
-                yield event
-                if isinstance(event, Done):
-                    return
+                batch = await asyncio.to_thread(_take_events, job.events, EVENT_POLL_S)
+                for event in batch:
+                    if isinstance(event, Failed):
+                        code, message = status_of(event.error)
+                        yield (*pending, RemoteFailure(code.name, message))
+                        return
+                    pending.append(event)
+                    if isinstance(event, Done):
+                        yield tuple(pending)
+                        return
+                if pending:
+                    yield tuple(pending)
+                    pending = []
         finally:
             job.cancel.set()
             self.jobs.forget(job)
+
+
+def _take_events(events: queue.Queue, wait_s: float) -> list:
+    """The next event (waiting up to `wait_s`) and every event queued behind it; [] if none came."""
+    try:
+        taken = [events.get(True, wait_s)]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            taken.append(events.get_nowait())
+        except queue.Empty:
+            return taken
 
 
 def _real_paths(spec: ScoreJobSpec) -> tuple[str, ...]:
@@ -144,6 +176,7 @@ class RayJobQueue:
         self._jobs: dict[str, Job] = {}
         self._active: set[str] = set()
         self._lock = threading.Lock()
+        self._relays_done = threading.Condition(self._lock)
         self._closed = False
 
     def start(self, warm_model: str | None = "composer") -> None:
@@ -168,6 +201,8 @@ class RayJobQueue:
 
     def _relay(self, job: Job) -> None:
         ended = threading.Event()
+        began = time.monotonic()
+        replica = "?"
         try:
             response = self.handle.score.remote(Dispatch(job.spec, socket.gethostname(), _real_paths(job.spec)))
 
@@ -179,18 +214,22 @@ class RayJobQueue:
 
             threading.Thread(target=cancel_when_asked, daemon=True).start()
             final = None
-            for event in response:
-                if isinstance(event, tuple) and event[:1] == ("replica",):
-                    log.info("job %s running on Ray replica %s", job.id, event[1])
+            for event in (e for batch in response for e in batch):
+                if isinstance(event, OnReplica):
+                    replica = event.name
+                    log.info("job %s running on Ray replica %s", job.id, replica)
                     continue
                 if isinstance(event, Started):
                     job.state = "running"
+                    began = time.monotonic()
                 if isinstance(event, RemoteFailure):
                     final = Failed(event.error())
                     break
                 if isinstance(event, Done):
                     self.jobs_run += 1
                     final = event
+                    log.info("job %s: model %s ran in %.2f s on Ray replica %s (jobs run: %d)", job.id,
+                             job.spec.options.model, time.monotonic() - began, replica, self.jobs_run)
                     break
                 job.events.put(event)
             if final is None:
@@ -202,9 +241,12 @@ class RayJobQueue:
             ended.set()
         job.state = "done" if isinstance(final, Done) else (
             "cancelled" if isinstance(final.error, Cancelled) else "failed")
+        if job.state == "cancelled":
+            log.info("job %s cancelled after %.2f s", job.id, time.monotonic() - began)
         job.events.put(final)
         with self._lock:
             self._active.discard(job.id)
+            self._relays_done.notify_all()
 
     @staticmethod
     def _relay_error(job: Job, error: BaseException) -> Exception:
@@ -238,11 +280,21 @@ class RayJobQueue:
             job.cancel.set()
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Refuse new jobs, cancel every job, and wait up to `timeout_s` for their relays to end
+        (as the single-node queue waits for its worker), so each call gets its status."""
         with self._lock:
             self._closed = True
             jobs = list(self._jobs.values())
         for job in jobs:
             job.cancel.set()
+        with self._lock:
+            self._relays_done.wait_for(lambda: not self._active, timeout_s)
+
+    @functools.cached_property
+    def device(self) -> str:
+        """Where the replicas run models, as one of them says ("cpu", "cuda:0"): what GetInfo
+        reports, and what the model list is judged for, rather than the front's own machine."""
+        return self.handle.options(stream=False).device_name.remote().result(timeout_s=DEVICE_ASK_S)
 
     @property
     def worker_alive(self) -> bool:
@@ -269,8 +321,15 @@ def start_ray(options: RayOptions) -> None:
     serve.start(proxy_location="Disabled")
 
 
-def deploy(options: RayOptions, device: str, model_dir: Path):
-    """Deploy the replicas; returns the deployment's handle once they are up."""
+def application_name(options: RayOptions, port: int) -> str:
+    """The Serve application of one front: `scorecut` on a head of its own; on a shared cluster the
+    front's port is added, so two fronts (or a front and a batch) never replace each other's
+    replicas, and a front restarted on its port replaces its own."""
+    return APP_NAME if options.address == "local" else f"{APP_NAME}-{port}"
+
+
+def deploy(options: RayOptions, device: str, model_dir: Path, name: str = APP_NAME):
+    """Deploy the replicas as application `name`; returns the deployment's handle once they are up."""
     from ray import serve
 
     deployment = serve.deployment(
@@ -280,17 +339,17 @@ def deploy(options: RayOptions, device: str, model_dir: Path):
         graceful_shutdown_timeout_s=2.0,  # a replica being replaced has its job cancelled, not finished
         ray_actor_options={"num_cpus": options.cpus_per_replica, "num_gpus": options.gpus_per_replica})
     worker_device = "cuda" if options.gpus_per_replica > 0 else ("cpu" if device == "cpu" else "auto")
-    return serve.run(deployment.bind(worker_device, str(model_dir)), name=APP_NAME, route_prefix=None)
+    return serve.run(deployment.bind(worker_device, str(model_dir)), name=name, route_prefix=None)
 
 
-def stop_ray(options: RayOptions) -> None:
+def stop_ray(options: RayOptions, name: str = APP_NAME) -> None:
     """A local head goes with its replicas; on a cluster the application is removed, the cluster stays."""
     import ray
     from ray import serve
 
     try:
         if options.address != "local":
-            serve.delete(APP_NAME, _blocking=False)
+            serve.delete(name, _blocking=False)
     finally:
         ray.shutdown()
 
@@ -312,13 +371,15 @@ def serve_on_ray(config, options: RayOptions, log_level: str = "INFO") -> int:
     except ImportError:
         print("scorecut serve: --ray needs Ray Serve: pip install 'scorecut[ray]'", file=sys.stderr)
         return 2
+    name = application_name(options, config.port)
     start_ray(options)
     try:
-        handle = deploy(options, config.device, config.model_dir)
+        handle = deploy(options, config.device, config.model_dir, name)
         jobs = RayJobQueue(handle, options.replicas, config.max_queue)
         gpus = f"{options.gpus_per_replica:g} GPU each" if options.gpus_per_replica else "CPU"
-        print(f"scorecut: {options.replicas} model worker(s) on Ray ({options.address}, {gpus}); "
-              f"Serve application {APP_NAME!r}, deployment {DEPLOYMENT_NAME!r} in Ray's dashboard", flush=True)
+        print(f"scorecut: {options.replicas} model worker(s) on Ray ({options.address}, {gpus}, models on "
+              f"{jobs.device}); Serve application {name!r}, deployment {DEPLOYMENT_NAME!r} in Ray's dashboard",
+              flush=True)
         return serve(config, log_level=log_level, jobs=jobs)
     finally:
-        stop_ray(options)
+        stop_ray(options, name)
