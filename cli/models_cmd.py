@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
 
 def _add_list_arguments(p: argparse.ArgumentParser) -> None:
@@ -143,7 +144,7 @@ def _run_add_soundfont(args) -> int:
 
 
 def _add_verify_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", choices=("vmas", "musicgen"), help="the model to check")
+    p.add_argument("model", choices=tuple(VERIFICATIONS), help="the model to check")
     p.add_argument("--out", default="", metavar="FILE",
                    help="musicgen: where the second of music goes (default <model folder>/musicgen-verify.wav)")
     p.add_argument("--checkpoint", default="", metavar="PATH", help="check this file instead of the installed one")
@@ -151,49 +152,62 @@ def _add_verify_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
 
 
+@dataclass(frozen=True)
+class _Verification:
+    """How `scorecut models verify MODEL` checks one model; the steps and the report are shared."""
+
+    check: Callable[[argparse.Namespace], dict]  # loads it as the server does, makes a second of music
+    shown: tuple[str, ...]  # report fields printed under "MODEL: ok"
+    subject: str  # what loaded, in the invalid-audio message ("{field}"s of the report)
+    fix: str  # what to do when it makes invalid audio
+    done: str = ""  # said after "MODEL: ok" ("{field}"s of the report)
+    no_checkpoint: str = ""  # set: the model takes no --checkpoint, and this says why
+
+
+def _check_vmas(args) -> dict:
+    from scorecut.models.vmas.install import verify
+
+    return verify(_model_dir(args), args.checkpoint, args.device)
+
+
+def _check_musicgen(args) -> dict:
+    from pathlib import Path
+
+    from scorecut.models.vmas.musicgen_install import verify
+
+    return verify(_model_dir(args), args.device, Path(args.out).expanduser() if args.out else None)
+
+
+VERIFICATIONS = {
+    "vmas": _Verification(
+        _check_vmas, ("checkpoint", "sha256", "config", "parameters", "sample_rate", "seconds"),
+        subject="{checkpoint}", fix="the training diverged; train again with a lower --lr"),
+    "musicgen": _Verification(
+        _check_musicgen, ("folder", "model_type", "base_sha256", "sample_rate", "samples", "licence", "seconds"),
+        subject="the MusicGen at {folder}", fix="install an intact copy with `scorecut models add musicgen DIR`",
+        done="; 1 s of music written to {wav}",
+        no_checkpoint="--checkpoint applies to vmas; musicgen checks the installed folder"),
+}
+
+
 def _run_verify(args) -> int:
     from scorecut.models.interface import ModelUnavailable
 
-    if args.model == "musicgen":
-        return _run_verify_musicgen(args)
-    from scorecut.models.vmas.install import verify
-
-    try:
-        report = verify(_model_dir(args), args.checkpoint, args.device)
-    except ModelUnavailable as exc:
-        print(f"scorecut models verify: {exc}", file=sys.stderr)
-        return 1
-    if not report["finite"]:
-        print(f"scorecut models verify: {report['checkpoint']} loads but makes invalid audio (NaN or inf): "
-              "the training diverged; train again with a lower --lr", file=sys.stderr)
-        return 1
-    print(f"{args.model}: ok")
-    for key in ("checkpoint", "sha256", "config", "parameters", "sample_rate", "seconds"):
-        print(f"  {key:<12} {report[key]}")
-    return 0
-
-
-def _run_verify_musicgen(args) -> int:
-    from pathlib import Path
-
-    from scorecut.models.interface import ModelUnavailable
-    from scorecut.models.vmas.musicgen_install import verify
-
-    if args.checkpoint:
-        print("scorecut models verify: --checkpoint applies to vmas; musicgen checks the installed folder",
-              file=sys.stderr)
+    how = VERIFICATIONS[args.model]
+    if args.checkpoint and how.no_checkpoint:
+        print(f"scorecut models verify: {how.no_checkpoint}", file=sys.stderr)
         return 2
     try:
-        report = verify(_model_dir(args), args.device, Path(args.out).expanduser() if args.out else None)
+        report = how.check(args)
     except (ModelUnavailable, OSError) as exc:
         print(f"scorecut models verify: {exc}", file=sys.stderr)
         return 1
     if not report["finite"]:
-        print(f"scorecut models verify: the MusicGen at {report['folder']} loads but makes invalid audio "
-              "(NaN or inf): install an intact copy with `scorecut models add musicgen DIR`", file=sys.stderr)
+        print(f"scorecut models verify: {how.subject.format(**report)} loads but makes invalid audio "
+              f"(NaN or inf): {how.fix}", file=sys.stderr)
         return 1
-    print(f"musicgen: ok; 1 s of music written to {report['wav']}")
-    for key in ("folder", "model_type", "base_sha256", "sample_rate", "samples", "licence", "seconds"):
+    print(f"{args.model}: ok{how.done.format(**report)}")
+    for key in how.shown:
         print(f"  {key:<12} {report[key]}")
     return 0
 
