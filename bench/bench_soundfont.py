@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -55,6 +56,8 @@ def main() -> None:
 
         font = str(write_sf2(Path(tempfile.mkdtemp()) / "known.sf2"))
     results = {}
+    # The machine is shared: the load around the run says how far the absolute speeds can be trusted.
+    print(f"font {font}; load average before {os.getloadavg()[0]:.2f}")
     for name, setting in (("synthesizer", ""), ("soundfont", font)):
         run = subprocess.run([sys.executable, __file__, "--seconds", str(args.seconds), "--child", setting],
                              capture_output=True, text=True, check=True)
@@ -63,6 +66,7 @@ def main() -> None:
     for name, r in results.items():
         print(f"{name:<12} {r['x_real_time']:7.1f}x real time  ({r['wall_s']:.2f} s for {args.seconds:.0f} s)  "
               f"peak RSS {r['peak_rss_mb']:.0f} MB  speed vs synth {r['x_real_time'] / base['x_real_time']:.2f}x")
+    print(f"load average after {os.getloadavg()[0]:.2f} (2 cores)")
 
 
 if __name__ == "__main__":
