@@ -20,8 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stable-seconds", type=float, default=2.0, metavar="S",
                    help="how long a file must stay unchanged before it is taken (default 2)")
     p.add_argument("--move-done", action="store_true", help="move originals to DIR/done/ once scored")
-    p.add_argument("--jobs", type=_files_at_once, default=1, metavar="N",
-                   help="files scored at once (default 1); more helps when the server runs several jobs at once")
+    p.add_argument("--jobs", type=_files_at_once, default=None, metavar="N",
+                   help="files scored at once (default: jobs in DIR/scorecut.toml, else 1); more helps when the "
+                        "server runs several jobs at once")
 
 
 def _files_at_once(text: str) -> int:

@@ -237,12 +237,12 @@ def test_generated_candidates_are_ranked_by_hits_met_first():
 
 def test_watch_folder_toml_takes_hits_loop_and_tail(tmp_path):
     from scorecut.plugins.watchfolder.options import OptionsError, options_for
-    from scorecut.plugins.watchfolder.watcher import _job_options
+    from scorecut.plugins.watchfolder.folder import job_options
 
     video = tmp_path / "cut.mp4"
     (tmp_path / "scorecut.toml").write_text('hits = [3.5, "5:stop", "7.25:section"]\ntail = 2\n')
     (tmp_path / "cut.mp4.scorecut.toml").write_text("loop = false\n")
-    options = _job_options(options_for(video, tmp_path))
+    options = job_options(options_for(video, tmp_path))
     assert options.hits == ((3.5, "hit"), (5.0, "stop"), (7.25, "section")) and options.tail_s == 2.0
     (tmp_path / "cut.mp4.scorecut.toml").write_text('hits = ["4:boom"]\n')
     with pytest.raises(OptionsError, match="unknown kind 'boom'"):

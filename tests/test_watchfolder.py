@@ -151,6 +151,26 @@ def test_options_per_folder_and_per_file(tmp_path):
         options_for(video, tmp_path)
 
 
+def test_jobs_is_a_setting_of_the_folders_scorecut_toml_only(tmp_path):
+    from scorecut.plugins.watchfolder.options import folder_jobs
+
+    video = tmp_path / "a.mp4"
+    assert folder_jobs(tmp_path) is None  # no file
+    (tmp_path / "scorecut.toml").write_text('style = "ambient"\n')
+    assert folder_jobs(tmp_path) is None  # not set
+    (tmp_path / "scorecut.toml").write_text('style = "ambient"\njobs = 3\n')
+    assert folder_jobs(tmp_path) == 3
+    assert options_for(video, tmp_path).style == "ambient"  # the file's options do not carry it
+    for bad in ("0", "-1", "1.5", '"two"', "true"):
+        (tmp_path / "scorecut.toml").write_text(f"jobs = {bad}\n")
+        with pytest.raises(OptionsError, match="is not a number of files at once; give a whole number, 1 or more"):
+            folder_jobs(tmp_path)
+    (tmp_path / "scorecut.toml").write_text("jobs = 2\n")
+    (tmp_path / "a.mp4.scorecut.toml").write_text("jobs = 4\n")
+    with pytest.raises(OptionsError, match="jobs is a setting of the whole folder; put it in .*scorecut.toml"):
+        options_for(video, tmp_path)
+
+
 # -- with a real server and a real watcher -------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", MODES)
@@ -371,6 +391,30 @@ def test_jobs_2_sends_two_files_at_once_with_the_names_and_counts_of_one_at_a_ti
     log = (drop.folder / ".scorecut/watch.log").read_text()
     assert "done: 4 scored, 1 skipped, 0 failed" in log
     assert "copy of clip08.mp4: same content as clip08.mp4" in log
+
+
+def test_jobs_in_scorecut_toml_sets_files_at_once_and_the_flag_overrides_it(fresh_server, clips, drop, tmp_path):
+    srv = fresh_server()  # its own log and result cache: every job below is really run
+    (drop.folder / "scorecut.toml").write_text("jobs = 2\n")
+    for n in ("clip05", "clip06", "clip07"):
+        drop(clips[n])
+    proc = start_watch(drop.folder, srv.address, "events", "--once", home=tmp_path)
+    assert proc.wait(timeout=240) == 0
+    assert most_jobs_at_once(srv.log()) == (2, 3), srv.log()[-3000:]  # two at a time from the folder's file
+    assert "3 scored, 0 skipped, 0 failed" in (drop.folder / ".scorecut/watch.log").read_text()
+
+    seen = len(srv.log())
+    (drop.folder / "scorecut.toml").write_text("jobs = 2\nseed = 5\n")  # new options: each file scored again
+    proc = start_watch(drop.folder, srv.address, "events", "--once", "--jobs", "1", home=tmp_path)
+    assert proc.wait(timeout=240) == 0
+    assert most_jobs_at_once(srv.log()[seen:]) == (1, 3), srv.log()[-3000:]  # the flag wins: one at a time
+
+    (drop.folder / "scorecut.toml").write_text("jobs = 0\n")
+    run = subprocess.run([sys.executable, "-m", "scorecut.cli.main", "watch", str(drop.folder), "--once",
+                          "--server", srv.address], env=isolated_env(tmp_path), capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 2
+    assert "scorecut.toml: jobs = 0 is not a number of files at once; give a whole number, 1 or more" in run.stderr
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "two"])

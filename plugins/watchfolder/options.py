@@ -1,7 +1,9 @@
 """Per-folder (`DIR/scorecut.toml`) and per-file (`<video>.scorecut.toml`) scoring options.
 
 A per-file file overrides the folder's, key by key. Unknown keys are refused with the list of
-known ones, because a typo that silently does nothing is worse than an error.
+known ones, because a typo that silently does nothing is worse than an error. The folder's file
+also holds settings of the folder itself (`jobs`: files scored at once), which a file's own
+options cannot set.
 """
 
 from __future__ import annotations
@@ -41,17 +43,26 @@ class FileOptions:
 
 _TOML_KEYS = {"in": "in_s", "out": "out_s", "tail": "tail_s"}
 _KNOWN = sorted({*(f.name for f in fields(FileOptions)), *_TOML_KEYS} - set(_TOML_KEYS.values()))
+FOLDER_SETTINGS = ("jobs",)  # DIR/scorecut.toml only: how the folder is scored, not how a file sounds
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path, folder_file: bool = False) -> dict:
+    """The file's keys (TOML names mapped to FileOptions fields), folder settings included for the
+    folder's own file and refused in a video's."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise OptionsError(f"{path}: cannot read it as TOML ({exc}); fix or remove the file") from exc
     table = data.get("scorecut", data)  # a [scorecut] table or top-level keys
-    unknown = sorted(set(table) - set(_KNOWN))
+    if not folder_file:
+        misplaced = sorted(set(table) & set(FOLDER_SETTINGS))
+        if misplaced:
+            raise OptionsError(f"{path}: {', '.join(misplaced)} is a setting of the whole folder; put it in "
+                               f"{path.parent / FOLDER_OPTIONS} or remove it here")
+    known = [*_KNOWN, *FOLDER_SETTINGS] if folder_file else _KNOWN
+    unknown = sorted(set(table) - set(known))
     if unknown:
-        raise OptionsError(f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(_KNOWN)}")
+        raise OptionsError(f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     return {_TOML_KEYS.get(k, k): v for k, v in table.items()}
 
 
@@ -92,7 +103,25 @@ def own_options_files(video: Path) -> tuple[Path, Path]:
 def options_for(video: Path, folder: Path) -> FileOptions:
     """The options for `video`: defaults, then the folder's file, then the video's own files."""
     merged: dict = {}
-    for source in (folder / FOLDER_OPTIONS, *own_options_files(video)):
+    sources = [(folder / FOLDER_OPTIONS, True), *((own, False) for own in own_options_files(video))]
+    for source, folder_file in sources:
         if source.is_file():
-            merged.update(_coerce(_read(source), source))
+            values = _read(source, folder_file)
+            for key in FOLDER_SETTINGS:
+                values.pop(key, None)
+            merged.update(_coerce(values, source))
     return FileOptions(**merged)
+
+
+def folder_jobs(folder: Path) -> int | None:
+    """`jobs` in the folder's scorecut.toml (files scored at once), or None when it is not set."""
+    source = folder / FOLDER_OPTIONS
+    if not source.is_file():
+        return None
+    jobs = _read(source, folder_file=True).get("jobs")
+    if jobs is None:
+        return None
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise OptionsError(f"{source}: jobs = {jobs!r} is not a number of files at once; give a whole number, "
+                           "1 or more (e.g. jobs = 2)")
+    return jobs

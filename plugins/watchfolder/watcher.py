@@ -6,53 +6,36 @@ Layout of a watched folder DIR:
     DIR/failed/<name>.error.txt the server's message and what to do
     DIR/.scorecut/              journal.sqlite3, watch.log, watch.lock
 
-Correctness rests on three things: takes land through the client library's `land_take` (a hidden
-folder, extras included, renamed into scored/ by the one naming policy: `<stem>`, or `<stem>-2`,
-... when another request's take holds that name), the journal marks a job done only after it
-landed, and a server that is down or restarting is retried with backoff instead of failing the
-file.
+What happens to one file (the journal, naming, landing, failures) is FolderScorer's (folder.py),
+shared with `scorecut batch`; this loop decides when a file is complete, sends it to the server
+with the client library, and retries a server that is down or restarting with backoff instead of
+failing the file.
 
 With `jobs` > 1 the files are scored on worker threads, each its own client call, while the loop
 keeps scanning: each worker has its own journal connection (SQLite connections stay in their
-thread), the counts are kept under a lock, names are still chosen by land_take under its lock, and
-two files with the same content never run at once (the second waits, then is a duplicate).
+thread), names are still chosen by land_take under its lock, and two files with the same content
+never run at once (the second waits, then is a duplicate).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
-from scorecut.plugins.client import (
-    ClipSpec,
-    JobCancelled,
-    JobEvent,
-    JobFailed,
-    JobOptions,
-    ScorecutClient,
-    ServerUnavailable,
-    sha256_file,
-    sweep,
-)
+from scorecut.plugins.client import JobEvent, JobResult, ScorecutClient, ServerUnavailable
 
 from .candidates import VIDEO_SUFFIXES, StabilityTracker, is_candidate_name, is_hidden_or_temporary
+from .folder import FolderScorer, Retry, Take
 from .journal import Journal
-from .options import FILE_OPTIONS_SUFFIX, FOLDER_OPTIONS, FileOptions, OptionsError, options_for, own_options_files
-from .outputs import atomic_write_text, extras_hook
+from .options import FILE_OPTIONS_SUFFIX, FOLDER_OPTIONS, OptionsError, folder_jobs
+from .outputs import extras_hook
 
 log = logging.getLogger("scorecut.watch")
-
-# gRPC codes that say "the server could not do it now", not "this file is bad": retried.
-# A refused credential is the server's setup, not the file's fault: waited for too.
-RETRYABLE_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED", "ABORTED", "UNKNOWN",
-                             "UNAUTHENTICATED"})
-MAX_ATTEMPTS = 5  # a job started this often without finishing is failed (it may crash the server)
 
 
 @dataclass(frozen=True)
@@ -68,16 +51,14 @@ class WatchSettings:
     max_backoff_s: float = 10.0  # longest wait between tries while the server is unreachable
     once_give_up_s: float = 300.0  # --once: exit 3 when the server stays unreachable this long
     move_done: bool = False  # move originals to DIR/done/ once scored (also per folder/file)
-    jobs: int = 1  # files scored at once (1: one after another, in the loop's own thread)
+    # Files scored at once (1: one after another, in the loop's own thread); None: the folder's
+    # scorecut.toml `jobs` when the watcher starts, else 1.
+    jobs: int | None = None
 
     def __post_init__(self):
-        if not isinstance(self.jobs, int) or isinstance(self.jobs, bool) or self.jobs < 1:
+        if self.jobs is not None and (not isinstance(self.jobs, int) or isinstance(self.jobs, bool) or self.jobs < 1):
             raise OptionsError(f"--jobs must be a whole number of files at once, 1 or more (got {self.jobs!r}); "
                                "leave it out to score one file at a time")
-
-
-class _Retry(Exception):
-    """The server could not take the job now; try again after a backoff."""
 
 
 class Watcher:
@@ -86,29 +67,29 @@ class Watcher:
         does); raises ServerUnavailable when it cannot. None: only wait for one."""
         self.settings = settings
         self._start_server = start_server
-        self.folder = settings.folder.resolve()
-        self.scored = self.folder / "scored"
-        self.failed = self.folder / "failed"
-        self.done = self.folder / "done"
-        self.state_dir = self.folder / ".scorecut"
+        self.files = FolderScorer(settings.folder, move_done=settings.move_done)  # what happens to each file
+        self.folder = self.files.folder
+        self.jobs = settings.jobs or 1  # files at once; the folder's scorecut.toml may set it when run() starts
         self._client = client or ScorecutClient(settings.server, token=settings.token)
         self._tracker = StabilityTracker(settings.stable_s)
         self._stop = threading.Event()  # set by signals: finish nothing new, cancel the running job
         self._wake = threading.Event()  # set by filesystem events: look now rather than at the next poll
-        # path -> (signature when handled in this run, the result or error file it left): the
-        # file is looked at again when either changes (a deleted result asks for another try).
-        self._handled: dict[Path, tuple[tuple | None, Path | None]] = {}
         self._ignored: set[str] = set()  # names already logged as not videos
         self._backoff_s = 0.0
         self._retry_at = 0.0
         self._unreachable_since: float | None = None
-        self.jobs_run = 0  # jobs sent to the server by this run (for logs and tests)
-        self.counts = {"scored": 0, "skipped": 0, "failed": 0}  # files by outcome in this run
-        self._tally_lock = threading.Lock()  # guards jobs_run and counts (worker threads update them)
         self._in_flight: dict[Path, Future] = {}  # jobs > 1: files on a worker thread now
-        self._contents = threading.Condition()  # guards _contents_running
-        self._contents_running: set[str] = set()  # sha256 of files being handled now
         self._start_lock = threading.Lock()  # one attempt at a time to start a local server
+
+    @property
+    def jobs_run(self) -> int:
+        """Jobs sent to the server by this run (for logs and tests)."""
+        return self.files.jobs_run
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Files by outcome in this run: scored, skipped, failed."""
+        return self.files.counts
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -120,19 +101,15 @@ class Watcher:
         """Watch until stopped (or, with `once`, until everything present is handled)."""
         if not self.folder.is_dir():
             raise OptionsError(f"{self.folder} is not a folder; create it or pass the folder to watch")
-        for d in (self.scored, self.failed, self.state_dir):
-            d.mkdir(exist_ok=True)
-        lock = _FolderLock(self.state_dir / "watch.lock")
-        journal = Journal(self.state_dir / "journal.sqlite3")
+        self.jobs = self.settings.jobs or folder_jobs(self.folder) or 1  # the flag, else the folder's file
+        lock = self.files.claim()
+        journal = self.files.journal()
         observer = None if self.settings.once else self._start_observer()
-        removed = sweep(self.scored)
-        if removed:
-            log.info("removed %d partial result(s) left by an interrupted run", removed)
-        log.info("watching %s (server %s%s)", self.folder, self.settings.server,
-                 ", polling" if self.settings.polling else "")
+        log.info("watching %s (server %s%s%s)", self.folder, self.settings.server,
+                 ", polling" if self.settings.polling else "", f", {self.jobs} files at once" if self.jobs > 1 else "")
         pool = None
-        if self.settings.jobs > 1:
-            pool = ThreadPoolExecutor(self.settings.jobs, thread_name_prefix="scorecut-watch")
+        if self.jobs > 1:
+            pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="scorecut-watch")
         try:
             code = self._loop(journal, pool)
             if pool is not None:
@@ -186,14 +163,14 @@ class Watcher:
                     if self._stop.is_set():
                         break
                     if pool is not None:
-                        if len(self._in_flight) >= self.settings.jobs:
+                        if len(self._in_flight) >= self.jobs:
                             break  # the rest stay ready: taken when a worker is free
                         self._in_flight[path] = pool.submit(self._handle_on_worker, path)
                         continue
                     try:
                         self._handle(path, journal)
                         self._server_back()
-                    except _Retry as why:
+                    except Retry as why:
                         self._server_down(str(why))
                         break
             if self.settings.once:
@@ -211,7 +188,7 @@ class Watcher:
 
     def _handle_on_worker(self, path: Path) -> None:
         """`_handle` on a worker thread, with a journal connection of its own."""
-        journal = Journal(self.state_dir / "journal.sqlite3")
+        journal = self.files.journal()
         try:
             self._handle(path, journal)
         finally:
@@ -229,7 +206,7 @@ class Watcher:
             error = future.exception()
             if error is None:
                 finished = True
-            elif isinstance(error, _Retry):
+            elif isinstance(error, Retry):
                 retry = error
             else:  # a fault of the watcher's own: it stops, as it does with one job at a time
                 self.stop()  # the other running jobs are cancelled; the journal keeps them for the next run
@@ -277,22 +254,11 @@ class Watcher:
         log.info("%s: left alone: not a video file (give Scorecut videos: %s)", name, ", ".join(sorted(VIDEO_SUFFIXES)))
 
     def _still_handled(self, path: Path) -> bool:
-        handled = self._handled.get(path)
+        handled = self.files.handled.get(path)
         if handled is None:
             return False
         signature, left = handled
-        return signature == self._signature(path) and (left is None or left.exists())
-
-    def _signature(self, path: Path) -> tuple | None:
-        """What must stay the same for a handled file to stay handled: it and its options files."""
-        sig = []
-        for p in (path, self.folder / FOLDER_OPTIONS, *own_options_files(path)):
-            try:
-                st = p.stat()
-                sig.append((st.st_size, st.st_mtime_ns))
-            except FileNotFoundError:
-                sig.append(None)
-        return tuple(sig)
+        return signature == self.files.signature(path) and (left is None or left.exists())
 
     def _server_down(self, why: str) -> None:
         self._backoff_s = min(self.settings.max_backoff_s, max(0.5, self._backoff_s * 2))
@@ -310,70 +276,21 @@ class Watcher:
 
     # -- one file ----------------------------------------------------------------------------
 
-    def _count(self, outcome: str) -> None:
-        with self._tally_lock:
-            self.counts[outcome] += 1
-
     def _handle(self, path: Path, journal: Journal) -> None:
-        signature = self._signature(path)
-        try:
-            sha = self._content_hash(path, journal)
-        except FileNotFoundError:
-            return
-        with self._contents:  # a copy of a file being scored now waits for it, then is a duplicate
-            while sha in self._contents_running:
-                self._contents.wait()
-            self._contents_running.add(sha)
-        try:
-            self._handle_content(path, journal, signature, sha)
-        finally:
-            with self._contents:
-                self._contents_running.discard(sha)
-                self._contents.notify_all()
+        """Score one file on the server (FolderScorer decides, journals and names); raises Retry."""
+        self.files.handle(path, journal, self._send)
 
-    def _handle_content(self, path: Path, journal: Journal, signature: tuple | None, sha: str) -> None:
-        entry = journal.get(sha)
+    def _send(self, take: Take) -> JobResult:
+        """One job on the server, its take landed in scored/ by the client."""
         try:
-            options = options_for(path, self.folder)
-        except OptionsError as exc:
-            self._write_failure(path.stem, path.name, "INVALID_ARGUMENT", str(exc))
-            self._count("failed")
-            log.error("%s: %s -> failed/%s.error.txt", path.name, exc, path.stem)
-            self._handled[path] = (signature, None)  # tried again when an options file changes
-            return
-        fingerprint = _fingerprint(options)
-        if entry is not None and not self._try_again(entry, fingerprint):
-            where = f"scored/{entry.name}" if entry.state == "done" else f"failed/{entry.name}.error.txt"
-            log.info("%s: same content as %s, already %s (%s); not scored again",
-                     path.name, entry.source, entry.state, where)
-            self._count("skipped")
-            self._handled[path] = (signature, self.folder / where)
-            return
-        name = path.stem or "video"  # the take's base name; land_take may land it as <name>-2, ...
-        if entry is not None and entry.state == "running" and entry.attempts >= MAX_ATTEMPTS:
-            msg = (f"scoring was started {entry.attempts} times and never finished (the watcher or the "
-                   "server stopped each time); check the server log, then remove this file's entry by "
-                   "changing or re-adding the file")
-            self._write_failure(name, path.name, "ABORTED", msg)
-            self._count("failed")
-            journal.finish(sha, "failed", msg)
-            self._handled[path] = (signature, self.failed / f"{name}.error.txt")
-            return
-        journal.start(sha, name, path.name, fingerprint)
-        with self._tally_lock:
-            self.jobs_run += 1
-        log.info("scoring %s -> scored/%s/", path.name, name)
-        started = time.monotonic()
-        clip = ClipSpec(str(path), options.in_s, options.out_s, name=path.name)
-        try:
-            result = self._client.score(
-                [clip],
-                _job_options(options),
-                out_dir=self.scored,
-                name=name,
-                on_event=_ProgressLog(path.name),
+            return self._client.score(
+                [take.clip],
+                take.job_options,
+                out_dir=self.files.scored,
+                name=take.name,
+                on_event=_ProgressLog(take.path.name),
                 cancel=self._stop,
-                before_land=extras_hook(clip, options, path.name),
+                before_land=extras_hook(take.clip, take.options, take.path.name),
             )
         except ServerUnavailable as exc:
             if self._start_server is not None and not exc.during_job:
@@ -382,73 +299,7 @@ class Watcher:
                         self._start_server()
                 except ServerUnavailable as why:  # waited for, never a failed file
                     log.warning("could not start a local server: %s", str(why).splitlines()[0])
-            raise _Retry(str(exc).splitlines()[0]) from exc
-        except JobCancelled:
-            log.info("%s: stopped before it finished; it will be scored on the next start", path.name)
-            return
-        except JobFailed as exc:
-            if exc.code in RETRYABLE_CODES or (exc.code == "RESOURCE_EXHAUSTED" and "queue" in exc.message.lower()):
-                raise _Retry(f"{exc.code}: {exc.message}") from exc
-            self._write_failure(name, path.name, exc.code, exc.message)
-            self._count("failed")
-            journal.finish(sha, "failed", f"{exc.code}: {exc.message}")
-            self._handled[path] = (signature, self.failed / f"{name}.error.txt")
-            log.error("%s: failed (%s): %s -> failed/%s.error.txt", path.name, exc.code, exc.message, name)
-            return
-        stale_error = self.failed / f"{name}.error.txt"
-        stale_error.unlink(missing_ok=True)
-        journal.finish(sha, "done", name=result.folder.name)
-        self._count("scored")
-        self._handled[path] = (signature, result.folder)
-        log.info("%s: scored in %.1f s -> scored/%s/%s", path.name, time.monotonic() - started, result.folder.name,
-                 " (from the server's cache)" if result.cached else "")
-        if options.move_done or self.settings.move_done:
-            self._move_done(path)
-
-    def _content_hash(self, path: Path, journal: Journal) -> str:
-        st = path.stat()
-        known = journal.known_hash(str(path), st.st_size, st.st_mtime_ns)
-        if known:
-            return known
-        sha = sha256_file(path)
-        journal.remember_hash(str(path), st.st_size, st.st_mtime_ns, sha)
-        return sha
-
-    def _try_again(self, entry, fingerprint: str) -> bool:
-        """Whether content already handled is scored again: a job that never ended, a result or
-        error file the user deleted (asking for another try), or a failure under other options."""
-        if entry.state == "running":
-            return True
-        if entry.state == "done":  # changed options make a new take (landed beside the earlier one)
-            return entry.options != fingerprint or not (self.scored / entry.name).is_dir()
-        return entry.options != fingerprint or not (self.failed / f"{entry.name}.error.txt").exists()
-
-    def _write_failure(self, name: str, source: str, code: str, message: str) -> None:
-        text = (f"{source} could not be scored.\n\n{message}\n\n(code {code}). Fix the file or its "
-                f"options ({source}{FILE_OPTIONS_SUFFIX} or {FOLDER_OPTIONS}): a changed file, or changed "
-                f"options, are tried again; or delete this file to try it again as it is.\n")
-        atomic_write_text(self.failed / f"{name}.error.txt", text)
-
-    def _move_done(self, path: Path) -> None:
-        self.done.mkdir(exist_ok=True)
-        target = self.done / path.name
-        if target.exists():
-            target = self.done / f"{path.stem}-{int(time.time())}{path.suffix}"
-        shutil.move(str(path), str(target))  # a rename on the same filesystem: bytes untouched
-        log.info("%s: moved to done/", path.name)
-
-
-def _fingerprint(options: FileOptions) -> str:
-    """The options that were set (defaults left out, so a later field does not re-score files)."""
-    return repr({f.name: getattr(options, f.name) for f in fields(options)
-                 if getattr(options, f.name) != f.default})
-
-
-def _job_options(options: FileOptions) -> JobOptions:
-    return JobOptions(model=options.model, style=options.style, mood=options.mood, seed=options.seed,
-                      stems=options.stems, hits=options.hits, loop=options.loop, tail_s=options.tail_s,
-                      duck_dialogue=options.duck_dialogue, duck_amount_lu=options.duck_amount,
-                      duck_fade_s=options.duck_fade)
+            raise Retry(str(exc).splitlines()[0]) from exc
 
 
 class _ProgressLog:
@@ -464,22 +315,3 @@ class _ProgressLog:
         if now - self._last >= self.every_s:
             self._last = now
             log.info("%s: %3.0f%% %s", self.label, 100 * event.fraction, event.stage)
-
-
-class _FolderLock:
-    """One watcher per folder: an advisory lock the OS releases even after SIGKILL."""
-
-    def __init__(self, path: Path):
-        self._file = open(path, "a+")
-        try:
-            import fcntl
-
-            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except ImportError:  # Windows: the scheduled task runs one instance; no lock needed
-            pass
-        except BlockingIOError:
-            self._file.close()
-            raise OptionsError(f"another watcher is already running on {path.parent.parent}; stop it first") from None
-
-    def release(self) -> None:
-        self._file.close()
