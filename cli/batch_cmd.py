@@ -1,77 +1,123 @@
-"""`scorecut batch DIR --ray local|ADDRESS`: score every video in a folder on a Ray cluster, once each.
+"""`scorecut batch DIR --ray local|ADDRESS`: score every video in a folder as Ray tasks, once each.
 
-The folder works as a watch folder does (plugins/watchfolder): takes land in DIR/scored/<name>/
-through the client library's land_take and its one naming policy, failures in DIR/failed/, and
-the journal DIR/.scorecut/journal.sqlite3 marks a file running before its job and done only after
-its take landed. So a driver killed at any point resumes on the next run, finished files are not
-scored again, and a copy of a file already scored is recognised by its content.
+The folder works as a watch folder does: FolderScorer (plugins/watchfolder/folder.py) decides,
+journals, names and lands each file. Takes land in DIR/scored/<name>/ by the client library's one
+naming policy, failures in DIR/failed/, and the journal DIR/.scorecut/journal.sqlite3 marks a file
+running before its task and done only after its take landed. So a driver killed at any point
+(SIGKILL too) resumes on the next run: finished files are not scored again, and a file whose task
+finished but whose take had not landed comes from the result cache without running again.
 
-The jobs run on Ray Serve replicas (server/ray_serve.py) behind a Scorecut server of this
-driver's own on a loopback port: up to --replicas files at once.
+Each file is one Ray task (server/ray_tasks.py), named after it in Ray's dashboard and run by the
+single-node model worker. At most --jobs tasks are in flight; each take lands as its task finishes.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import socket
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
 from pathlib import Path
 
-RETRY_WAIT_S = 2.0  # between tries of a job the cluster could not take now
-MAX_TRIES = 30
+from scorecut.plugins.watchfolder.folder import FolderScorer, Take, content_hash, is_retryable
+
+log = logging.getLogger("scorecut.batch")
+WAIT_S = 0.5  # how long the driver waits for a task to finish before looking at signals again
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, metavar="DIR", help="the folder of videos to score")
     parser.add_argument("--ray", metavar="ADDRESS", required=True,
                         help="local (a Ray head on this machine), auto, or the cluster's address")
-    parser.add_argument("--replicas", type=int, default=1, metavar="N", help="model workers, files at once (default 1)")
-    parser.add_argument("--gpus-per-replica", type=float, default=0.0, metavar="G",
-                        help="GPUs Ray gives each replica (default 0: CPU)")
-    parser.add_argument("--cache-dir", type=Path, help="results (default: the user cache folder)")
+    parser.add_argument("--jobs", "--replicas", dest="jobs", type=int, default=None, metavar="N",
+                        help="files scored at once, each a Ray task (default: jobs in DIR/scorecut.toml, else "
+                             "as many as the cluster has room for)")
+    parser.add_argument("--gpus-per-job", "--gpus-per-replica", dest="gpus", type=float, default=0.0, metavar="G",
+                        help="GPUs Ray gives each task (default 0: CPU)")
+    parser.add_argument("--cpus-per-job", dest="cpus", type=float, default=1.0, metavar="C",
+                        help="CPUs Ray gives each task (default 1)")
+    parser.add_argument("--cache-dir", type=Path,
+                        help="results, on storage every node mounts at the same path (default: the user cache folder)")
     parser.add_argument("--model-dir", type=Path, help="installed model checkpoints (default: the user data folder)")
 
 
+def _problems(args) -> list[str]:
+    out = []
+    if args.jobs is not None and args.jobs < 1:
+        out.append("--jobs must be at least 1 (files scored at once)")
+    if args.gpus < 0:
+        out.append("--gpus-per-job must be 0 (CPU) or more")
+    if args.cpus <= 0:
+        out.append("--cpus-per-job must be more than 0")
+    if not args.ray:
+        out.append("--ray needs an address: local, auto, or the cluster's (e.g. ray://head:10001)")
+    return out
+
+
 def run(args) -> int:
+    from scorecut.plugins.watchfolder.options import OptionsError, folder_jobs
+
     folder = args.folder.expanduser().resolve()
     if not folder.is_dir():
         print(f"scorecut batch: {folder} is not a folder; pass the folder of videos to score", file=sys.stderr)
         return 2
+    problems = _problems(args)
     try:
-        from ray import serve  # noqa: F401
-    except ImportError:
-        print("scorecut batch: --ray needs Ray Serve: pip install 'scorecut[ray]'", file=sys.stderr)
-        return 2
-    from scorecut.server.app import ScorecutServer, resolve_device
-    from scorecut.server.config import ServerConfig, default_cache_dir, default_model_dir
-    from scorecut.server.ray_serve import RayJobQueue, RayOptions, deploy, start_ray, stop_ray
-
-    options = RayOptions(args.ray, args.replicas, args.gpus_per_replica)
-    problems = options.problems()
+        jobs = args.jobs or folder_jobs(folder)  # the flag, else the folder's scorecut.toml
+    except OptionsError as exc:
+        problems.append(str(exc))
     if problems:
         print("\n".join(f"scorecut batch: {p}" for p in problems), file=sys.stderr)
         return 2
+    try:
+        import ray
+    except ImportError:
+        print("scorecut batch: --ray needs Ray: pip install 'scorecut[ray]'", file=sys.stderr)
+        return 2
+    from scorecut.server.app import resolve_device
+    from scorecut.server.config import ServerConfig, default_cache_dir, default_model_dir
+    from scorecut.server.ray_tasks import BatchFront, TaskSettings
+
     _log_to_stderr()
     config = ServerConfig(host="127.0.0.1", port=0, device="auto", media_roots=(folder,),
-                          cache_dir=(args.cache_dir or default_cache_dir()).expanduser(),
-                          model_dir=(args.model_dir or default_model_dir()).expanduser(),
-                          max_queue=max(8, 2 * args.replicas))
-    start_ray(options)
+                          cache_dir=(args.cache_dir or default_cache_dir()).expanduser().resolve(),
+                          model_dir=(args.model_dir or default_model_dir()).expanduser().resolve())
+    settings = TaskSettings(device="cuda" if args.gpus > 0 else "auto", model_dir=str(config.model_dir),
+                            results=str(config.results), cache_max_bytes=config.cache_max_bytes,
+                            shared_cache=args.cache_dir is not None or args.ray == "local")
+    _connect(ray, args.ray)
     try:
-        handle = deploy(options, config.device, config.model_dir)
-        server = ScorecutServer(config, resolve_device(config.device),
-                                RayJobQueue(handle, options.replicas, config.max_queue))
-        server.start()
-        try:
-            return score_folder(folder, f"127.0.0.1:{server.port}", options.replicas)
-        finally:
-            server.stop()
+        jobs = jobs or _room(ray, args.cpus, args.gpus)
+        front = BatchFront(config, "cuda" if args.gpus > 0 else resolve_device(config.device))
+        batch = Batch(folder, front, settings, jobs, args.cpus, args.gpus)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: batch.stopping.set())
+        return batch.run()
+    except OptionsError as exc:  # another watcher or batch holds the folder
+        print(f"scorecut batch: {exc}", file=sys.stderr)
+        return 2
     finally:
-        stop_ray(options)
+        ray.shutdown()
+
+
+def _connect(ray, address: str) -> None:
+    if address == "local":
+        # A cluster of its own, on loopback (nothing else reaches it), gone when the batch ends.
+        ray.init(address="local", dashboard_host="127.0.0.1", _node_ip_address="127.0.0.1", log_to_driver=False)
+    else:
+        ray.init(address=address, log_to_driver=False)
+
+
+def _room(ray, cpus: float, gpus: float) -> int:
+    """How many tasks the cluster can run at once now (at least 1)."""
+    have = ray.cluster_resources()
+    room = have.get("GPU", 0.0) / gpus if gpus > 0 else have.get("CPU", 0.0) / cpus
+    return max(1, int(room))
 
 
 def _log_to_stderr() -> None:
@@ -82,69 +128,139 @@ def _log_to_stderr() -> None:
     root.setLevel(logging.INFO)
 
 
-def score_folder(folder: Path, server: str, at_once: int) -> int:
-    """Score every video in `folder` through the Scorecut server at `server`, `at_once` at a time,
-    with the watch folder's journal, naming and crash-safety. Returns the exit status."""
-    from scorecut.plugins.client import sweep
-    from scorecut.plugins.watchfolder.candidates import is_candidate_name
-    from scorecut.plugins.watchfolder.journal import Journal
-    from scorecut.plugins.watchfolder.watcher import Watcher, WatchSettings, _FolderLock, _Retry
+class Batch:
+    """One run of the driver over a folder: up to `jobs` Ray tasks in flight, each take landed as its
+    task finishes."""
 
-    log = logging.getLogger("scorecut.batch")
-    watcher = Watcher(WatchSettings(folder=folder, server=server, once=True))
-    for d in (watcher.scored, watcher.failed, watcher.state_dir):
-        d.mkdir(exist_ok=True)
-    lock = _FolderLock(watcher.state_dir / "watch.lock")  # a batch and a watcher never share a folder
-    journal_path = watcher.state_dir / "journal.sqlite3"
-    journal = Journal(journal_path)
-    stopping = threading.Event()
+    def __init__(self, folder: Path, front, settings, jobs: int, cpus: float, gpus: float):
+        import ray
 
-    def stop(*_):
-        stopping.set()
-        watcher.stop()  # the running jobs are cancelled; the journal keeps them for the next run
+        from scorecut.server.ray_tasks import TASK_RETRIES, score_job
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, stop)
-    try:
-        removed = sweep(watcher.scored)
-        if removed:
-            log.info("removed %d partial take(s) left by an interrupted run", removed)
-        videos = sorted(p for p in folder.iterdir() if p.is_file() and is_candidate_name(p.name))
-        first_of: dict[str, Path] = {}  # content -> the file scored for it; copies are handled after
-        copies = []
-        for path in videos:
-            sha = watcher._content_hash(path, journal)
-            (copies.append(path) if sha in first_of else first_of.setdefault(sha, path))
-        log.info("%d video(s) in %s, %d at once", len(videos), folder, at_once)
+        self.files = FolderScorer(folder)
+        self.front = front
+        self.settings = settings
+        self.jobs = jobs
+        self.stopping = threading.Event()
+        self.tasks_run = 0  # Ray tasks this run started
+        # Ray runs a task again only when its worker or node died; a bad file is a result, never retried.
+        self._task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=TASK_RETRIES,
+                                retry_exceptions=False)(score_job)
+        self._journal = None
+        self._running: dict = {}  # ObjectRef -> (Take, monotonic start)
 
-        def one(path: Path) -> None:
-            own = Journal(journal_path)  # one SQLite connection per thread
-            try:
-                for _ in range(MAX_TRIES):
-                    if stopping.is_set():
-                        return
-                    try:
-                        watcher._handle(path, own)
-                        return
-                    except _Retry as why:
-                        log.warning("%s: %s; trying again in %.0f s", path.name, why, RETRY_WAIT_S)
-                        stopping.wait(RETRY_WAIT_S)
-                log.error("%s: the cluster could not take it after %d tries; run the batch again", path.name, MAX_TRIES)
-            finally:
-                own.close()
+    def run(self) -> int:
+        import ray
 
+        lock = self.files.claim()  # the watch folder's lock: never a watcher and a batch on one folder
+        self._journal = journal = self.files.journal()
         began = time.monotonic()
-        with ThreadPoolExecutor(at_once, thread_name_prefix="scorecut-batch") as pool:
-            for done in [pool.submit(one, p) for p in first_of.values()]:
-                done.result()
-        for path in copies:
-            if not stopping.is_set():
-                watcher._handle(path, journal)
-        states = [e.state for e in journal.entries() if e.sha256 in first_of]  # the videos there now
-        log.info("batch done in %.1f s: %d scored by this run, %d done, %d failed, %d unfinished",
-                 time.monotonic() - began, watcher.jobs_run, states.count("done"), states.count("failed"),
-                 states.count("running"))
-        return 130 if stopping.is_set() else (1 if "running" in states else 0)
-    finally:
-        journal.close()
-        lock.release()
+        try:
+            videos = self._videos()
+            first_of: dict[str, Path] = {}  # content -> the file scored for it; copies are looked at after
+            copies = []
+            for path in videos:
+                sha = content_hash(path, journal)
+                (copies.append((sha, path)) if sha in first_of else first_of.setdefault(sha, path))
+            log.info("%d video(s) in %s, up to %d at once as Ray tasks", len(videos), self.files.folder, self.jobs)
+            waiting = deque(first_of.items())
+            while (waiting or self._running) and not self.stopping.is_set():
+                while waiting and len(self._running) < self.jobs and not self.stopping.is_set():
+                    self._start(*waiting.popleft())
+                if self._running:
+                    ready, _ = ray.wait(list(self._running), num_returns=1, timeout=WAIT_S)
+                    for ref in ready:
+                        self._finish(ref)
+            if self.stopping.is_set():  # the running tasks are cancelled; the journal keeps them for the next run
+                for ref in self._running:
+                    ray.cancel(ref)
+                return 130
+            for sha, path in copies:  # each a duplicate of finished content now, told as the watcher tells it
+                entry = journal.get(sha)
+                if entry is not None and entry.state != "running":
+                    self.files.begin(path, journal, sha)
+            states = [e.state for e in journal.entries() if e.sha256 in first_of]  # the videos there now
+            c = self.files.counts
+            log.info("batch done in %.1f s: %d scored, %d skipped, %d failed, %d unfinished; %d Ray task(s)",
+                     time.monotonic() - began, c["scored"], c["skipped"], c["failed"], states.count("running"),
+                     self.tasks_run)
+            return 1 if "running" in states else 0
+        finally:
+            journal.close()
+            lock.release()
+
+    def _videos(self) -> list[Path]:
+        from scorecut.plugins.watchfolder.candidates import is_candidate_name
+
+        folder = self.files.folder
+        return sorted(p for p in folder.iterdir() if p.is_file() and is_candidate_name(p.name))
+
+    def _start(self, sha: str, path: Path) -> None:
+        """Begin the file; its take lands at once when the cache has it or its request is refused,
+        else it becomes a Ray task."""
+        from scorecut.plugins.client import build_request
+        from scorecut.server.errors import RpcFailure
+        from scorecut.server.ray_serve import Dispatch
+
+        take = self.files.begin(path, self._journal, sha)
+        if take is None:
+            return
+        started = time.monotonic()
+        try:
+            spec = self.front.check(build_request([take.clip], take.job_options))
+        except RpcFailure as refused:  # a bad file or options: failed as a server's answer fails it
+            self.files.failed(take, refused.code.name, refused.message, self._journal)
+            return
+        cached = self.front.cached(spec.result_key)
+        if cached is not None:
+            self._land(take, self.front.events(cached, cached=True), started)
+            return
+        dispatch = Dispatch(spec, socket.gethostname(), tuple(os.path.realpath(c.path) for c in spec.segment.clips))
+        ref = self._task.options(name=f"scorecut: {path.name}").remote(dispatch, self.settings)
+        self.tasks_run += 1
+        self._running[ref] = (take, started)
+
+    def _finish(self, ref) -> None:
+        import ray
+        from ray.exceptions import RayError
+
+        from scorecut.server.ray_tasks import parse_events
+
+        take, started = self._running.pop(ref)
+        try:
+            done = ray.get(ref)
+        except RayError as error:  # its worker or node died every time Ray tried, or the task broke
+            why = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            log.error("%s: its Ray task did not finish (%s); it stays unfinished: run the batch again",
+                      take.path.name, why)
+            return
+        if done.failure is not None:
+            code, message = done.failure.code, done.failure.message
+            if is_retryable(code, message):
+                log.error("%s: %s: %s; it stays unfinished: run the batch again", take.path.name, code, message)
+            else:
+                self.files.failed(take, code, message, self._journal)
+            return
+        log.info("%s: Ray task 'scorecut: %s' %s on %s", take.path.name, take.path.name,
+                 "ran the model" if done.ran else "found the result in the cache", done.worker)
+        if done.events:
+            events = parse_events(done.events)
+        else:
+            cached = self.front.cached(done.key)
+            if cached is None:
+                log.error("%s: its result is not in %s as this machine sees it; give every node one --cache-dir "
+                          "on shared storage (the same path everywhere) and run the batch again",
+                          take.path.name, self.front.config.results)
+                return
+            events = self.front.events(cached, cached=not done.ran)
+        self._land(take, events, started)
+
+    def _land(self, take: Take, events, started: float) -> None:
+        from scorecut.plugins.client import JobFailed
+
+        try:
+            result = self.files.land_events(take, events)
+        except JobFailed as exc:  # the result does not match its manifest (DATA_LOSS)
+            self.files.failed(take, exc.code, exc.message, self._journal)
+            return
+        self.files.landed(take, result, self._journal, time.monotonic() - started)
