@@ -38,6 +38,17 @@ def test_packet_table_points_at_every_cut(long_gop):
         assert np.any((found >= c - 1e-6) & (found <= c + 0.12)), (c, found)
 
 
+def test_every_cut_lies_inside_a_dense_window(long_gop):
+    """The last frame of the old shot and the first of the new are both decoded in full, whatever
+    the cut's place among the B-frames (a cut just before a B-frame kept as a reference too: the
+    window reaches back to the frame the large P-frame is predicted from, not to that B-frame)."""
+    _, path = long_gop
+    windows = dense_windows(scan_packets(str(path), 0.0, None))
+    for c in CUTS:
+        first_new = math.ceil(c * 30 - 1e-9) / 30
+        assert any(a <= first_new - 1 / 30 + 1e-6 and first_new <= b for a, b in windows), (c, windows)
+
+
 def test_coarse_decode_skips_frames_outside_the_windows(long_gop):
     spec, path = long_gop
     windows = dense_windows(scan_packets(str(path), 0.0, None))

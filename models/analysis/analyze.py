@@ -24,10 +24,9 @@ from .curves import motion_from_mad, pace, visual_beats
 from .cuts import MIN_CONFIDENCE, Cut, detect_cuts
 from .decode import (
     DecodeOptions,
-    Thumbnailer,
-    iter_decoded,
     iter_video,
     read_ahead,
+    spare_cores,
 )
 from .features import ClipAccumulator, ClipArrays
 from .probe import probe_media
@@ -35,6 +34,10 @@ from .rhythm import Accent, clip_accents, motion_period
 from .speech import SILENT_LUFS, BackgroundSpeech
 from .types import VideoAnalysis
 
+# The analysis keeps two threads of its own busy beside the picture decoder (frame features, speech):
+# the decoder gets the cores they leave. On two cores that is one decoder thread, which also
+# spares the CPU that FFmpeg's frame threads spend handing frames between them (about a fifth).
+ANALYSIS_DECODE = DecodeOptions(threads=spare_cores(2))
 MAX_REFINES = 12  # cuts per clip placed by decoding their stretch again; beyond, one full decode
 
 
@@ -70,12 +73,12 @@ def _check_clip(clip: Clip, index: int) -> None:
 def _decode_clip(clip: Clip, period_src: float, cancel, report, table=None) -> ClipArrays:
     acc = ClipAccumulator(period_src)
     span = clip.source_out_s - clip.source_in_s
-    thumbnail = Thumbnailer()
     dense = dense_windows(table) if table is not None else None
-    # Decoding on its own thread, scaling and features on this one: the two overlap.
-    for t, frame in read_ahead(iter_decoded(clip.path, clip.source_in_s, clip.source_out_s, cancel=cancel,
-                                            dense=dense)):
-        acc.add(t, thumbnail(frame))
+    # Decoding and scaling to the small frame on their own thread (full-size pictures never
+    # cross threads; the queue holds 7 KB thumbnails), features on this one: the two overlap.
+    for t, rgb in read_ahead(iter_video(clip.path, clip.source_in_s, clip.source_out_s, cancel=cancel,
+                                        options=ANALYSIS_DECODE, dense=dense), depth=32):
+        acc.add(t, rgb)
         if acc.n_frames % 16 == 0:
             report((t - clip.source_in_s) / span)
     if not acc.n_frames:

@@ -25,6 +25,7 @@ SURPRISE = 2.0  # a packet this many times its coding type's local median size m
 NEIGHBOURS = 12  # packets of the same coding type on each side that make that median
 WINDOW_BEFORE_S = 0.3  # decoded in full before a suspect frame (the cut lies before it) ...
 WINDOW_AFTER_S = 0.12  # ... and after it
+MAX_REORDER = 64  # frames: how far back in presentation order a frame's references may lie (hierarchical GOPs)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class PacketTable:
     sizes: np.ndarray  # (p,) int64 bytes
     keyframe: np.ndarray  # (p,) bool
     kind: np.ndarray  # (p,) int64 coding type: packets are compared with their own kind only
+    decode_order: np.ndarray  # (p,) int64 position in the stream (decode order)
 
 
 def _unescape(b: bytes) -> bytes:
@@ -114,7 +116,7 @@ def scan_packets(path: str, in_s: float, out_s: float | None) -> PacketTable | N
             length_size = (extra[21] & 3) + 1  # hvcC
         if in_s > 1.5:
             container.seek(int((in_s - 1.0 + t0) / tb), stream=stream, backward=True, any_frame=False)
-        rows = []
+        rows = []  # in decode order
         for packet in container.demux(stream):
             if packet.pts is None or packet.size == 0:
                 continue
@@ -124,16 +126,17 @@ def scan_packets(path: str, in_s: float, out_s: float | None) -> PacketTable | N
             data = memoryview(packet)
             kind = (_h264_kind(data, length_size) if name == "h264" else
                     _hevc_kind(data, length_size) if name == "hevc" else int(packet.is_keyframe))
-            rows.append((t, packet.size, packet.is_keyframe, kind))
+            rows.append((t, packet.size, packet.is_keyframe, kind, len(rows)))
     except Exception:  # a damaged index: decode everything instead
         return None
     finally:
         container.close()
     if not rows:
         return None
-    rows.sort()
-    arr = np.array([(r[0], r[1], r[2], r[3]) for r in rows], np.float64)  # (p, 4)
-    return PacketTable(arr[:, 0], arr[:, 1].astype(np.int64), arr[:, 2] > 0, arr[:, 3].astype(np.int64))
+    rows.sort()  # presentation order
+    arr = np.array(rows, np.float64)  # (p, 5)
+    return PacketTable(arr[:, 0], arr[:, 1].astype(np.int64), arr[:, 2] > 0, arr[:, 3].astype(np.int64),
+                       arr[:, 4].astype(np.int64))
 
 
 def suspects(table: PacketTable) -> np.ndarray:
@@ -166,20 +169,24 @@ def _is_reference(kind: np.ndarray) -> np.ndarray:
 def dense_windows(table: PacketTable) -> list[tuple[float, float]]:
     """Media-time ranges to decode in full (merged, sorted); elsewhere reference frames only.
 
-    A suspect frame's window reaches back to the reference frame before it: a cut that made it
-    large lies after that one, so every frame it may be on is decoded. Where the coding types do
-    not say which frames are references, WINDOW_BEFORE_S and WINDOW_AFTER_S are used instead.
+    A suspect frame's window reaches back to the latest reference frame decoded before it: the
+    frames it may be predicted from all lie at or before that one, so a cut that made it large
+    lies after it, and every frame the cut may be on is decoded. (The reference frame just before
+    it in presentation order is not enough: a B-frame kept as a reference sits between a P-frame
+    and the anchor it is predicted from, is decoded after it, and may already show the new shot.)
+    Where the coding types do not say which frames are references, WINDOW_BEFORE_S and
+    WINDOW_AFTER_S are used instead.
     """
     ref = _is_reference(table.kind)
     known = bool(np.any(table.kind >= 10))
-    ref_index = np.flatnonzero(ref)
     flagged = np.flatnonzero(np.isin(table.times_s, suspects(table)))
     out: list[tuple[float, float]] = []
     for i in flagged:
         t = float(table.times_s[i])
-        k = int(np.searchsorted(ref_index, i)) - 1  # the reference frame before it
-        if known and k >= 0:
-            a, b = float(table.times_s[ref_index[k]]), t + 1e-4
+        lo = max(0, i - MAX_REORDER)
+        before = np.flatnonzero(ref[lo:i] & (table.decode_order[lo:i] < table.decode_order[i]))
+        if known and len(before):
+            a, b = float(table.times_s[lo + before[-1]]), t + 1e-4
         else:
             a, b = t - WINDOW_BEFORE_S, t + WINDOW_AFTER_S
         if out and a <= out[-1][1]:

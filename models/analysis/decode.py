@@ -11,6 +11,7 @@ of the video stream.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -32,6 +33,15 @@ class DecodeOptions:
     skip_loop_filter: bool = True  # deblocking only smooths 8x8 block edges: invisible at 64 px
     threads: int = 0  # decoder threads; 0 = FFmpeg's choice (one per core, and one more)
     coarse: bool = True  # the analysis skips non-reference frames away from possible cuts (coarse.py)
+
+
+def spare_cores(busy: int) -> int:
+    """The cores this process may run on, less `busy` that other threads keep busy (at least 1)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    return max(1, cores - busy)
 
 
 def _frame_size(width: int, height: int, target_w: int) -> tuple[int, int]:
