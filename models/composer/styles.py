@@ -37,6 +37,13 @@ class Style:
     major_bias: float  # -1..1 nudge towards minor (-) or major (+) when the picture decides
     free_meter: bool = False  # may shorten a bar at any major cut (film styles), not only at sections
     eighth_grid: bool = False  # slow grooves: cuts may land on the off-beat eighth (half-time planning)
+    # Stereo width per stem (synth/stereo.py: the decorrelated copy of the mid added to the side;
+    # stems not named keep engine.DEFAULT_WIDTH).
+    width: tuple[tuple[str, float], ...] = ()
+    # Tone per stem: (high shelf at 4 kHz in dB, 6 dB/octave roll-off above this many Hz or 0),
+    # synth/stereo.py, so the style's brightness (spectral centroid) sits where real productions
+    # of its kind do.
+    tone: tuple[tuple[str, tuple[float, float]], ...] = ()
 
 
 _POP_MAJOR = (("I", "V", "vi", "IV"), ("I", "IV", "vi", "V"), ("I", "vi", "IV", "V"), ("I", "IV", "I", "V"))
@@ -76,6 +83,7 @@ STYLES: dict[str, Style] = {
                                                 ("harmony", "pluck"), ("melody", "lead")),
             swing=0.5, reverb=(("drums", 0.12), ("bass", 0.0), ("harmony", 0.35), ("melody", 0.35)),
             melody_density=0.6, melody_min_intensity=3, intensity=(1, 4), major_bias=-0.1,
+            width=(("melody", 0.35),), tone=(("drums", (-3.0, 9000.0)), ("melody", (-2.0, 0.0))),
         ),
         Style(
             name="lofi", tempo_bpm=(70, 90), tempo_centre=0.45, meters=("4/4",),
@@ -95,6 +103,8 @@ STYLES: dict[str, Style] = {
                                                  ("harmony", "pluck"), ("melody", "pluck")),
             swing=0.5, reverb=(("drums", 0.15), ("bass", 0.03), ("harmony", 0.25), ("melody", 0.3)),
             melody_density=0.55, melody_min_intensity=3, intensity=(1, 4), major_bias=0.35,
+            width=(("melody", 0.6),),  # a picked guitar line, not a lead voice: it may sit off centre
+            tone=(("drums", (-5.0, 6000.0)), ("harmony", (-2.0, 0.0)), ("melody", (-2.0, 0.0))),
         ),
         Style(
             name="corporate", tempo_bpm=(110, 128), tempo_centre=0.5, meters=("4/4",),
@@ -106,6 +116,7 @@ STYLES: dict[str, Style] = {
                                                 ("harmony", "piano"), ("melody", "pluck")),
             swing=0.5, reverb=(("drums", 0.12), ("bass", 0.0), ("harmony", 0.25), ("melody", 0.3)),
             melody_density=0.55, melody_min_intensity=3, intensity=(1, 4), major_bias=0.6,
+            width=(("melody", 0.6),), tone=(("drums", (-2.0, 8000.0)),),
         ),
     )
 }

@@ -15,6 +15,7 @@ from scipy import signal
 from ..events import DrumHit
 from .envelopes import percussive
 from .mixing import butter_sos, pan_gains
+from .stereo import widen
 
 
 @dataclass(frozen=True)
@@ -231,11 +232,21 @@ def tuned_kit(kit: DrumKit, key_pc: int) -> DrumKit:
                    tom_hz=tuple(f * ratio for f in kit.tom_hz))
 
 
+# How much of each kind the kit's width spreads. The kick (and an impact) sits dead centre; the
+# snare, claps and rim stay centred but ring in the overheads and the room a little, wider than
+# their close mic; hats, cymbals, toms, shakers and risers are spread fully.
+SPREAD_SHARE = {"kick": 0.0, "impact": 0.0, "snare": 0.5, "clap": 0.5, "rim": 0.5}
+
+
 def render_drums(hits, kit_name: str, n: int, sr: int, rng: np.random.Generator, cancel_check,
-                 key_pc: int = -1) -> np.ndarray:
-    """All hits into a (2, n) float32 stem; each onset on sample round(time_s * sr)."""
+                 key_pc: int = -1, spread: float = 0.0) -> np.ndarray:
+    """All hits into a (2, n) float32 stem; each onset on sample round(time_s * sr).
+
+    `spread`: the width (synth/stereo.widen) of the hits, times their SPREAD_SHARE, as overheads
+    and the room spread a real kit; the kick stays exactly centred."""
     kit = tuned_kit(KITS.get(kit_name, KITS["electronic"]), key_pc)
     out = np.zeros((2, n), dtype=np.float32)
+    spread_mid = np.zeros(n, dtype=np.float32) if spread > 0 else None  # the spread hits' mid
     pool: dict[tuple, list[np.ndarray]] = {}
     for i, hit in enumerate(sorted(hits, key=lambda h: h.time_s)):
         if i % 64 == 0:
@@ -262,8 +273,18 @@ def render_drums(hits, kit_name: str, n: int, sr: int, rng: np.random.Generator,
             out[1, start : start + m] += gain * gr * voice[:m]
         else:
             out[:, start : start + m] += gain * voice[:, :m]
+        share = SPREAD_SHARE.get(hit.kind, 1.0)
+        if spread_mid is not None and share > 0:
+            mid = voice[:m] if voice.ndim == 1 else voice[:, :m].mean(axis=0)
+            spread_mid[start : start + m] += (share * gain) * mid
     if kit.drive > 1.0:  # tape-like rounding of the loudest hits; a whole kit peaks near 2
         out = (np.tanh(kit.drive * out / 2.0) * (2.0 / kit.drive)).astype(np.float32)
+    if spread_mid is not None and np.any(spread_mid):
+        # Only the side changes (by a decorrelated copy of the spread hits): the mid, and so the
+        # mono fold-down, is the kit as it was.
+        side = widen(np.stack([spread_mid, spread_mid]), spread, sr)  # (2, n): mid + side, mid - side
+        side -= spread_mid
+        out += side
     if kit.lowpass_hz > 0:
         out = signal.sosfilt(_sos("lowpass", kit.lowpass_hz, 0.0, sr), out, axis=1).astype(np.float32)
     return out

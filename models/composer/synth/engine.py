@@ -18,10 +18,12 @@ from scipy import signal
 from ...interface import STEMS, check_cancelled
 from ...post.levels import k_weighting_sos
 from ..events import Arrangement
+from ..styles import STYLES
 from .drums import render_drums
 from .envelopes import fade_window
 from .instruments import render_part, upsample, work_divisor
 from .mixing import highpass, reverb_return, tempo_delay
+from .stereo import mono_low_end, tone, widen
 
 # Loudness of each stem where it plays (K-weighted, as BS.1770 weighs it: the ear's weighting, so
 # a sub-heavy bass and a bright hat are compared as heard): the balance of a library-music mix.
@@ -34,6 +36,10 @@ LEVEL_PERCENTILE = 90  # "where it plays": the louder blocks, not the silences b
 MAX_LEVEL_BOOST_DB = 30.0  # a stem that barely plays is not raised into its noise
 STEM_PEAK_MAX = 0.9  # a stem never peaks above -1 dBFS before post-processing
 DEFAULT_SEND = {"drums": 0.12, "bass": 0.03, "harmony": 0.35, "melody": 0.28}
+# Width (models/composer/synth/stereo.py): the decorrelated copy of a stem's mid added to its side.
+# Pads and strings wide, the kit's hats, cymbals and toms (never kick or snare) fairly, bass none,
+# the lead mostly centred; styles override per stem.
+DEFAULT_WIDTH = {"drums": 1.0, "bass": 0.0, "harmony": 1.0, "melody": 0.45}
 DEFAULT_INSTRUMENT = {"drums": "electronic", "bass": "synth", "harmony": "pad", "melody": "lead"}
 RENDER_THREADS = 2  # stems in parallel (the target machine has 2 cores)
 SERIAL_ABOVE_S = 240.0  # longer segments render one stem at a time: memory over speed
@@ -68,6 +74,8 @@ def render_stem(arrangement: Arrangement, stem: str, sample_rate: int, seed: int
     rng = np.random.default_rng((int(seed) & 0xFFFFFFFF, STEMS.index(stem)))
     preset = arrangement.instruments.get(stem, DEFAULT_INSTRUMENT[stem])
     check = lambda: check_cancelled(cancel)  # noqa: E731
+    style = STYLES.get(arrangement.plan.style)
+    width = dict(style.width if style else ()).get(stem, DEFAULT_WIDTH[stem])
     # Tonal stems are rendered, treated and sent to the room at their work rate (sr / div) and
     # brought to the sample rate once at the end: their band never needed more.
     if soundfont is not None:
@@ -77,7 +85,8 @@ def render_stem(arrangement: Arrangement, stem: str, sample_rate: int, seed: int
         x = play_font(arrangement, stem, n, sample_rate, soundfont, check)
     elif stem == "drums":
         div = 1
-        x = render_drums(arrangement.drums, preset, n, sample_rate, rng, check, key_pc=arrangement.key_pc)
+        x = render_drums(arrangement.drums, preset, n, sample_rate, rng, check, key_pc=arrangement.key_pc,
+                         spread=width)
     else:
         div = work_divisor(preset, stem, sample_rate)
         x = render_part(getattr(arrangement, stem), preset, stem, n, sample_rate, rng, check)
@@ -85,8 +94,14 @@ def render_stem(arrangement: Arrangement, stem: str, sample_rate: int, seed: int
     work_sr = sample_rate // div
     x = _stem_effects(stem, preset, x, arrangement, work_sr, check)
     check()
+    if stem != "drums":  # a kit is widened hit by hit (render_drums); a font's kit pans its own
+        x = widen(x, width, work_sr, STEMS.index(stem))
     send = arrangement.reverb_send.get(stem, DEFAULT_SEND[stem])
     x += reverb_return(x, float(send), work_sr, check)
+    check()
+    x = mono_low_end(x, work_sr)  # whatever widened it (pans, the font's samples, the room), not below ~120 Hz
+    if soundfont is None:  # a font's samples carry their recording's own tone
+        x = tone(x, *dict(style.tone if style else ()).get(stem, (0.0, 0.0)), work_sr)
     check()
     tail_end = arrangement.tail_end_s if arrangement.tail_end_s > 0 else arrangement.duration_s
     tail_end = min(tail_end, arrangement.duration_s)
