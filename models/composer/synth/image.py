@@ -21,6 +21,22 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
+# Where real productions sit, as the tests and the width bench judge the composer (BENCHMARKS.md,
+# "Stereo width and tonal balance", says where each figure comes from). Studio correlation meters'
+# makers put normal stereo mixes at r 0.3-0.7 and call 0.4-0.8 healthy; a whole-band r is mostly
+# the low end's (most of a mix's power lies below 150 Hz, and that band is mono by design),
+# so the width is judged above 150 Hz, and the low band must stay mono.
+HIGH_CORRELATION_MAX = 0.7  # above 150 Hz: the parts a listener hears as wide must be decorrelated
+LOW_CORRELATION_MIN = 0.98  # below 150 Hz: bass and kick in mono
+LOW_MONO_LOSS_MIN_DB = -0.1  # ... so a mono fold-down keeps the low end's level
+MONO_LOSS_MIN_DB = -1.5  # the whole mix folded to mono loses at most this much (r ~0.4 at equal levels)
+# Spectral centroid (the meter below) per style: ~1.2 kHz reads as low-end dominant, ~2.5 kHz as
+# balanced, ~4 kHz as bright; soundtracks and lo-fi sit darker than pop and corporate, electronic
+# a little brighter. Our ranges, from those anchors: the references themselves are not here.
+CENTROID_RANGE_HZ = {
+    "cinematic": (900.0, 2500.0), "ambient": (800.0, 2200.0), "lofi": (1000.0, 2300.0),
+    "acoustic_pop": (1800.0, 3200.0), "corporate": (1800.0, 3500.0), "electronic": (2000.0, 4000.0),
+}
 WINDOW_S = 4.0  # the windows correlation is also read over: a few bars, as a meter's needle moves
 LOW_BAND_HZ = 150.0  # below this a mix should be (nearly) mono
 CENTROID_FFT = 2048
