@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,11 @@ from tests.helpers.servers import ServerProcess, start_server
 # Helper modules not yet moved into tests.helpers (the Resolve fakes, the vmas media makers,
 # synth_arrangements, editorial_clips) are still imported by their bare names from this folder.
 sys.path.insert(0, str(Path(__file__).parent))
+
+# The tests hear the synthesizer whatever General MIDI font this machine has installed (CI installs
+# one): their figures were set on it, and servers started here inherit this. The SoundFont tests
+# choose their font themselves (their own SF2, or the system's found by itself).
+os.environ["SCORECUT_SOUNDFONT"] = "none"
 
 @pytest.fixture(scope="session")
 def media_root(tmp_path_factory) -> Path:
