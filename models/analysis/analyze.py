@@ -24,6 +24,8 @@ from .curves import motion_from_mad, pace, visual_beats
 from .cuts import MIN_CONFIDENCE, Cut, detect_cuts
 from .decode import (
     DecodeOptions,
+    Thumbnailer,
+    iter_decoded,
     iter_video,
     read_ahead,
     spare_cores,
@@ -74,11 +76,12 @@ def _decode_clip(clip: Clip, period_src: float, cancel, report, table=None) -> C
     acc = ClipAccumulator(period_src)
     span = clip.source_out_s - clip.source_in_s
     dense = dense_windows(table) if table is not None else None
-    # Decoding and scaling to the small frame on their own thread (full-size pictures never
-    # cross threads; the queue holds 7 KB thumbnails), features on this one: the two overlap.
-    for t, rgb in read_ahead(iter_video(clip.path, clip.source_in_s, clip.source_out_s, cancel=cancel,
-                                        options=ANALYSIS_DECODE, dense=dense), depth=32):
-        acc.add(t, rgb)
+    thumbnail = Thumbnailer(ANALYSIS_DECODE)
+    # Decoding on its own thread, scaling and features on this one: the two overlap, and the
+    # decoder's thread, the longest, carries nothing else.
+    for t, frame in read_ahead(iter_decoded(clip.path, clip.source_in_s, clip.source_out_s, cancel=cancel,
+                                            options=ANALYSIS_DECODE, dense=dense)):
+        acc.add(t, thumbnail(frame))
         if acc.n_frames % 16 == 0:
             report((t - clip.source_in_s) / span)
     if not acc.n_frames:
