@@ -1,40 +1,51 @@
 """Synthesizer and post-processing speed on a dense arrangement.
 
     python bench/bench_synth.py [--seconds 60] [--repeats 3] [--sample-rate 48000] [--long-minutes 10]
+                                [--baseline REV]
 
 Prints audio seconds per wall second for `synth.render` (4 stems) and for `post.finish`, each the
 best of `--repeats` runs, and their ratio to a baseline measured in the same run: the bare
 minimum for the same notes (one float64 sine per note with a linear envelope, no drums, no
 effects), i.e. what the instruments, drums, effects and reverb cost on top of just making sound.
 Then, in a child process (its own peak RSS), a `--long-minutes` segment: render, then
-finish(consume=True), with the peak RSS after each.
+finish(consume=True), with the peak RSS after each. With `--baseline REV`, the 4-stem render of
+each style is also timed with the code at that git revision (bench/code_at.py), in child processes
+taking turns with the working tree's, and the speed ratio after/before is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from scorecut.models.composer.events import Arrangement, DrumHit, Note
-from scorecut.models.interface import ModelOutput, MusicalPlan, ScoreOptions, Section
+if "--code" in sys.argv:  # a child timing the code at another revision imports that code, before any
+    from code_at import import_code_from  # noqa: I001 (bench/, beside this file)
 
-STYLES = {  # (drums, bass, harmony, melody)
+    import_code_from(Path(sys.argv[sys.argv.index("--code") + 1]))
+
+from scorecut.models.composer.events import Arrangement, DrumHit, Note  # noqa: E402
+from scorecut.models.interface import ModelOutput, MusicalPlan, ScoreOptions, Section  # noqa: E402
+
+STYLES = {  # (drums, bass, harmony, melody); the plan names the style, so its width and tone apply
     "electronic": ("electronic", "synth", "pad", "lead"),
     "cinematic": ("cinematic", "sub", "strings", "bell"),
     "lofi": ("lofi", "fingered", "epiano", "epiano"),
-    "acoustic": ("acoustic", "fingered", "pluck", "pluck"),
+    "acoustic_pop": ("acoustic", "fingered", "pluck", "pluck"),
 }
 
 
-def dense_arrangement(seconds: float, instruments: tuple[str, ...], bpm: float = 120.0) -> Arrangement:
+def dense_arrangement(seconds: float, instruments: tuple[str, ...], bpm: float = 120.0,
+                      style: str = "electronic") -> Arrangement:
     """A busy groove: 16th hats, kick/snare, 8th bass, 4-note chords per bar, 8th melody."""
     rng = np.random.default_rng(0)
     beat = 60.0 / bpm
     n_beats = int(seconds / beat)
     beats = tuple(i * beat for i in range(n_beats))
-    plan = MusicalPlan(bpm, "4/4", "A minor", beats, beats[::4], (Section(0.0, seconds, 3),), "bench", "")
+    plan = MusicalPlan(bpm, "4/4", "A minor", beats, beats[::4], (Section(0.0, seconds, 3),), style, "")
     chords = ((57, 60, 64, 67), (53, 57, 60, 64), (48, 52, 55, 59), (55, 59, 62, 65))
     drums, bass, harmony, melody = [], [], [], []
     for b in range(n_beats):
@@ -107,17 +118,65 @@ def long_child(minutes: float, sr: int) -> None:
     print(json.dumps(dict(floor=floor, render=after_render, post=after_post, render_s=t1 - t0, post_s=t2 - t1)))
 
 
+def render_times(secs: float, sr: int, repeats: int) -> dict[str, float]:
+    """Best wall seconds of the 4-stem render per style."""
+    from scorecut.models.composer.synth import render
+
+    render(dense_arrangement(2.0, STYLES["electronic"]), sr, 0)  # warm caches (IR, filters)
+    times = {}
+    for style, instruments in STYLES.items():
+        a = dense_arrangement(secs, instruments, style=style)
+        times[style] = best_of(lambda a=a: render(a, sr, seed=1), repeats)[0]
+    return times
+
+
+def compare_with(rev: str, secs: float, sr: int, repeats: int) -> None:
+    """Render speed of the code at `rev` against the working tree's: child processes take turns
+    (twice each), so a busy machine slows both alike; the best time of each is kept."""
+    import json
+    import subprocess
+    import tempfile
+
+    from code_at import extract
+
+    with tempfile.TemporaryDirectory(prefix="scorecut-bench-") as tmp:
+        tree = extract(rev, Path(tmp))
+        best: dict[str, dict[str, float]] = {"before": {}, "after": {}}
+        for _ in range(2):
+            for label, code in (("before", tree), ("after", None)):
+                cmd = [sys.executable, __file__, "--times-child", "--seconds", str(secs), "--sample-rate", str(sr),
+                       "--repeats", str(repeats)] + (["--code", str(code)] if code else [])
+                out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+                for style, wall in json.loads(out.strip().splitlines()[-1]).items():
+                    best[label][style] = min(wall, best[label].get(style, float("inf")))
+    print(f"render, 4 stems {sr} Hz, {secs:g} s: before = {rev}, after = working tree")
+    for style in STYLES:
+        b, a = best["before"][style], best["after"][style]
+        print(f"  {style:12s} before {secs / b:6.1f}x real time, after {secs / a:6.1f}x real time "
+              f"(after/before speed {b / a:.2f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sample-rate", type=int, default=48_000)
     ap.add_argument("--long-minutes", type=float, default=10.0, help="0 skips the long segment")
+    ap.add_argument("--baseline", help="also time the render with the code at this git revision")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--times-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--code", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         long_child(args.long_minutes, args.sample_rate)
         return
+    if args.times_child:  # (with --code, that code was imported above)
+        import json
+
+        print(json.dumps(render_times(args.seconds, args.sample_rate, args.repeats)))
+        return
+    if args.baseline:
+        compare_with(args.baseline, args.seconds, args.sample_rate, args.repeats)
     from scorecut.models.composer.synth import render
     from scorecut.models.post import finish
 
@@ -127,7 +186,7 @@ def main() -> None:
     base_wall, _ = best_of(lambda: baseline_render(arr, sr), args.repeats)
     print(f"baseline (sine per note, no drums/effects): {secs / base_wall:7.1f}x real time")
     for style, instruments in STYLES.items():
-        a = dense_arrangement(secs, instruments)
+        a = dense_arrangement(secs, instruments, style=style)
         wall, cpu = best_of(lambda a=a: render(a, sr, seed=1), args.repeats)
         print(f"render {style:10s} 4 stems {sr} Hz: {secs / wall:7.1f}x real time  "
               f"(wall {wall:.2f} s, cpu {cpu:.2f} s, {wall / base_wall:.2f}x the baseline's time)")

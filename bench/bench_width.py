@@ -21,7 +21,6 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -33,27 +32,14 @@ STYLES = ("cinematic", "ambient", "electronic", "lofi", "acoustic_pop", "corpora
 SR = 48_000
 
 
-def _import_code_from(code: Path) -> None:
-    """Make `import scorecut...` load the tree at `code` (models, server, cli, proto), not the
-    editable install: its finder is taken off sys.meta_path and a package folder laid out as the
-    wheel maps it goes first on sys.path."""
-    pkg = code / "_pkg"
-    if not pkg.exists():
-        (pkg).mkdir()
-        (pkg / "scorecut").symlink_to(code / "proto" / "scorecut")
-        for name in ("models", "server", "cli", "plugins"):
-            if (code / name).exists() and not (code / "proto" / "scorecut" / name).exists():
-                (code / "proto" / "scorecut" / name).symlink_to(code / name)
-    sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "__module__", "").startswith("__editable__")]
-    sys.path.insert(0, str(pkg))
-
-
 def render_child(code: Path | None, out: Path, styles: list[str], seconds: float, seeds: list[int]) -> None:
     """In a child process: compose and finish each (style, seed), save the mixes as .npy and
     the compose time as JSON."""
-    if code is not None:
-        _import_code_from(code)
     sys.path.insert(0, str(ROOT / "bench"))
+    from code_at import import_code_from, loaded_from
+
+    if code is not None:
+        import_code_from(code)
     from bench_composer import synthetic_analysis
 
     import scorecut.models as models
@@ -61,7 +47,7 @@ def render_child(code: Path | None, out: Path, styles: list[str], seconds: float
     from scorecut.models.interface import ScoreOptions
     from scorecut.models.post import finish
 
-    assert code is None or str(code) in models.__file__ or "_pkg" in models.__file__, models.__file__
+    assert code is None or loaded_from(models).startswith(str(code.resolve())), loaded_from(models)
     ComposerModel().compose(None, synthetic_analysis(4.0, 0), ScoreOptions(style="cinematic", seed=0))  # warm caches
     timing = {}
     for style in styles:
@@ -75,18 +61,7 @@ def render_child(code: Path | None, out: Path, styles: list[str], seconds: float
             np.save(out / f"{style}-{seed}.npy", done.mix)
             timing[f"{style}-{seed}"] = {"compose_s": took, "lufs": done.loudness_lufs, "dbtp": done.true_peak_dbtp}
     (out / "timing.json").write_text(json.dumps(timing))
-    print("source:", models.__file__)
-
-
-def extract(rev: str, into: Path) -> Path:
-    """The tree at `rev` (the folders the models import) under `into`."""
-    archive = into / "tree.tar"
-    with open(archive, "wb") as f:
-        subprocess.run(["git", "-C", str(ROOT), "archive", rev, "models", "proto", "server", "cli"], stdout=f,
-                       check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(into / "tree", filter="data")
-    return into / "tree"
+    print("source:", loaded_from(models))
 
 
 def run(code: Path | None, out: Path, args, font: str) -> dict:
@@ -128,6 +103,8 @@ def main() -> int:
     if args.child:
         render_child(args.code, args.child, args.styles, args.seconds, args.seeds)
         return 0
+
+    from code_at import extract
 
     from scorecut.models.composer.synth.image import measure
 
