@@ -230,3 +230,37 @@ def test_a_task_elsewhere_without_a_shared_cache_sends_its_result_back_the_same(
     finally:
         journal.close()
         lock.release()
+
+
+def _task_process(title: bytes) -> int | None:
+    """The pid of the Ray worker process running the task titled `title` (Ray names the process
+    after the task it runs: `ray::<task name>`), or None."""
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                    if f.read().startswith(b"ray::" + title):
+                        return int(entry.name)
+            except OSError:
+                continue
+    return None
+
+
+def test_a_ray_worker_killed_mid_task_is_run_again_by_ray_and_the_file_scored_once(ray_head, tmp_path):
+    address, env = ray_head
+    folder = tmp_path / "reel"
+    make_clips(folder, 1, 12.0, first_seed=80)
+    log = tmp_path / "batch.log"
+    proc = batch(folder, address, env, log, "--jobs", "1")
+    deadline = time.monotonic() + BATCH_S
+    while (victim := _task_process(b"scorecut: clip0.mp4")) is None:
+        assert proc.poll() is None, log.read_text(errors="replace")
+        assert time.monotonic() < deadline, "the task never ran"
+        time.sleep(0.02)
+    time.sleep(0.5)  # the model is at work
+    os.kill(victim, signal.SIGKILL)  # the worker dies as on a lost node or out of memory: a system failure
+    assert proc.wait(timeout=BATCH_S) == 0, log.read_text(errors="replace")
+    ran = tasks(log.read_text())
+    assert [(name, did) for name, did, _ in ran] == [("clip0.mp4", "ran the model")], ran
+    assert ran[0][2] != victim  # Ray ran the task again in another worker process
+    assert takes(folder) == ["clip0"] and journal(folder) == {"clip0.mp4": ("done", "clip0", 1)}
