@@ -264,3 +264,24 @@ def test_a_ray_worker_killed_mid_task_is_run_again_by_ray_and_the_file_scored_on
     assert [(name, did) for name, did, _ in ran] == [("clip0.mp4", "ran the model")], ran
     assert ran[0][2] != victim  # Ray ran the task again in another worker process
     assert takes(folder) == ["clip0"] and journal(folder) == {"clip0.mp4": ("done", "clip0", 1)}
+
+
+def test_a_file_the_model_cannot_read_is_a_task_result_not_an_error_ray_would_retry(tmp_path):
+    """The file is checked by the driver, then broken before its task runs: the task returns the
+    status a server would answer (Ray retries only tasks that raise or whose worker died)."""
+    from scorecut.plugins.client import ClipSpec, build_request
+    from scorecut.server.config import ServerConfig
+    from scorecut.server.ray_serve import Dispatch
+    from scorecut.server.ray_tasks import BatchFront, TaskSettings, score_job
+
+    folder = tmp_path / "drop"
+    (path,) = make_clips(folder, 1, 2.0, first_seed=90)
+    config = ServerConfig(media_roots=(folder,), cache_dir=tmp_path / "cache", model_dir=tmp_path / "models")
+    spec = BatchFront(config, "cpu").check(build_request([ClipSpec(str(path))]))
+    path.write_bytes(b"\0" * path.stat().st_size)  # the same size, no video left in it
+    settings = TaskSettings("cpu", str(config.model_dir), str(config.results), config.cache_max_bytes,
+                            shared_cache=True)
+    result = score_job(Dispatch(spec, "this-machine", (str(path),)), settings)
+    assert result.failure is not None and result.failure.code == "INVALID_ARGUMENT", result.failure
+    assert "clip0.mp4" in result.failure.message and not result.events
+    assert not list((tmp_path / "cache" / "results").glob("[!.]*"))  # nothing cached for it
