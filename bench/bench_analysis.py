@@ -1,7 +1,7 @@
 """Analysis time against a plain threaded PyAV decode of the same 60 s 1080p30 H.264 file, and
 cut precision and recall over the test set.
 
-Run: /work/main/.venv/bin/python bench/bench_analysis.py [--repeats 3] [--seconds 60]
+Run: /work/main/.venv/bin/python bench/bench_analysis.py [--repeats 3] [--seconds 60] [--decoder cuda]
 The test file is generated once and cached under /tmp. Both timings come from the same run,
 interleaved, so the printed ratio compares like with like on a shared machine.
 
@@ -197,6 +197,8 @@ def main() -> int:
     parser.add_argument("--cuts", action="store_true", help="measure cut precision and recall instead of speed")
     parser.add_argument("--code", default=None, help="a checkout to import Scorecut from (before/after)")
     parser.add_argument("--score", action="store_true", help="time `scorecut score` end to end instead")
+    parser.add_argument("--decoder", default="cpu", choices=("cpu", "cuda"),
+                        help="what decodes the analysis's pictures (cuda: NVDEC where there is one)")
     parser.add_argument("--cli", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)  # run the scorecut command
     args = parser.parse_args()
     if args.code:
@@ -220,14 +222,15 @@ def main() -> int:
         decode_s.append(time.perf_counter() - t0)
         decode_cpu.append(time.process_time() - c0)
         t0, c0 = time.perf_counter(), time.process_time()
-        result = analyze_file(path)
+        result = analyze_file(path, **({"decoder": args.decoder} if args.decoder != "cpu" else {}))
         analyse_s.append(time.perf_counter() - t0)
         analyse_cpu.append(time.process_time() - c0)
         speech_cpu.append(speech_alone(path))
         print(f"repeat {r + 1}: decode {decode_s[-1]:.2f} s wall / {decode_cpu[-1]:.2f} s cpu ({n} frames), "
               f"analysis {analyse_s[-1]:.2f} s wall / {analyse_cpu[-1]:.2f} s cpu "
               f"({len(result.cuts_s)} cuts, {len(result.visual_beats_s)} visual beats, decoder "
-              f"{getattr(result, 'decoder', 'cpu')}); speech detection alone {speech_cpu[-1]:.2f} s cpu", flush=True)
+              f"{getattr(result, 'decoder', 'cpu')} {getattr(result, 'decoder_note', '')}); "
+              f"speech detection alone {speech_cpu[-1]:.2f} s cpu", flush=True)
     d, a = statistics.median(decode_s), statistics.median(analyse_s)
     dc, ac, sc = statistics.median(decode_cpu), statistics.median(analyse_cpu), statistics.median(speech_cpu)
     print(f"median plain threaded decode: {d:.2f} s wall, {dc:.2f} s cpu; median analysis: {a:.2f} s wall, "

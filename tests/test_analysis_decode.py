@@ -92,3 +92,56 @@ def test_read_ahead_keeps_order_raises_errors_and_closes_early():
     assert [next(ahead) for _ in range(5)] == [0, 1, 2, 3, 4]
     ahead.close()  # the consumer stops early (an error in its loop, a cancel)
     assert closed.is_set()
+
+
+def _cuda_decodes(path) -> bool:
+    """Whether this machine's PyAV gives an NVDEC decoder for the file (asked of PyAV directly)."""
+    import av
+    from av.codec.hwaccel import HWAccel
+
+    try:
+        with av.open(str(path), hwaccel=HWAccel("cuda", allow_software_fallback=True)) as c:
+            return c.streams.video[0].codec_context.is_hwaccel()
+    except Exception:
+        return False
+
+
+def test_a_gpu_decode_request_falls_back_to_the_cpu_with_the_same_cuts(tmp_path):
+    """Asked to decode on the GPU, the analysis uses NVDEC where there is one; where there is
+    none (this machine, unless it has a GPU), the CPU decodes, the cuts are the CPU's to the
+    frame and the analysis says which decoder ran and why."""
+    from scorecut.models.analysis import analyze_file
+    from scorecut.models.analysis.decode import open_pictures
+    from scorecut.models.interface import RequestError
+
+    spec = VideoSpec(duration_s=6.0, cuts_s=(1.37, 2.9, 4.41), fps=30, size=(320, 180), motion=2.0,
+                     x264_preset="medium", gop=90, seed=4)
+    path = make_video(tmp_path / "cuts.mp4", spec)
+    cpu = analyze_file(path)
+    asked = analyze_file(path, decoder="cuda")
+    assert cpu.decoder == "cpu" and cpu.decoder_note == ""
+    assert asked.cut_kinds == cpu.cut_kinds and len(cpu.cuts_s) == 3
+    if _cuda_decodes(path):
+        assert asked.decoder == "cuda" and asked.decoder_note == ""
+        assert np.allclose(asked.cuts_s, cpu.cuts_s, atol=1e-6)
+    else:
+        assert asked.decoder == "cpu"
+        assert "cuda decoding is not available here" in asked.decoder_note
+        assert "the CPU decoded the pictures" in asked.decoder_note
+        assert np.array_equal(asked.cuts_s, cpu.cuts_s) and np.array_equal(asked.motion, cpu.motion)
+        container, used = open_pictures(str(path), "cuda")
+        container.close()
+        assert used.name == "cpu" and used.note == asked.decoder_note
+    data = asked.to_json()
+    assert data["decoder"] == asked.decoder and data["decoder_note"] == asked.decoder_note
+    with pytest.raises(RequestError, match="cpu, cuda"):
+        analyze_file(path, decoder="vulkan")
+
+
+def test_bad_media_asked_of_the_gpu_gets_the_cpu_path_error(tmp_path):
+    from scorecut.models.analysis.decode import open_pictures
+
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200)
+    with pytest.raises(MediaError, match="copy or export it again"):
+        open_pictures(str(bad), "cuda")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,9 @@ from .coarse import dense_windows, frames_between, refine_cut, scan_packets
 from .curves import motion_from_mad, pace, visual_beats
 from .cuts import MIN_CONFIDENCE, Cut, detect_cuts
 from .decode import (
+    DEVICES,
     DecodeOptions,
+    DecoderInUse,
     Thumbnailer,
     iter_decoded,
     iter_video,
@@ -57,6 +59,7 @@ class _ClipResult:
     speech_rec: np.ndarray  # (m,) record seconds
     speech: np.ndarray  # (m,)
     speech_lufs: np.ndarray  # (m,) loudness of the clip's sound there, LUFS
+    decoder: DecoderInUse  # what decoded the clip's pictures
 
 
 def _to_record(clip: Clip, src: np.ndarray | float):
@@ -72,15 +75,19 @@ def _check_clip(clip: Clip, index: int) -> None:
         raise MediaError(f"clip {index + 1} ({name}): its record end must come after its record start")
 
 
-def _decode_clip(clip: Clip, period_src: float, cancel, report, table=None) -> ClipArrays:
+def _decode_clip(clip: Clip, period_src: float, cancel, report, table=None, device: str = "cpu",
+                 used: list | None = None) -> ClipArrays:
+    """The clip's frame signatures; `used` receives the DecoderInUse that `device` came to."""
     acc = ClipAccumulator(period_src)
     span = clip.source_out_s - clip.source_in_s
     dense = dense_windows(table) if table is not None else None
     thumbnail = Thumbnailer(ANALYSIS_DECODE)
     # Decoding on its own thread, scaling and features on this one: the two overlap, and the
     # decoder's thread, the longest, carries nothing else.
+    options = replace(ANALYSIS_DECODE, device=device, threads=1 if device != "cpu" else ANALYSIS_DECODE.threads)
     for t, frame in read_ahead(iter_decoded(clip.path, clip.source_in_s, clip.source_out_s, cancel=cancel,
-                                            options=ANALYSIS_DECODE, dense=dense)):
+                                            options=options, dense=dense,
+                                            on_open=used.append if used is not None else None)):
         acc.add(t, thumbnail(frame))
         if acc.n_frames % 16 == 0:
             report((t - clip.source_in_s) / span)
@@ -97,13 +104,14 @@ def _decode_clip(clip: Clip, period_src: float, cancel, report, table=None) -> C
     return acc.finish()
 
 
-def _analyse_clip(clip: Clip, fps: float, cancel, report) -> _ClipResult:
+def _analyse_clip(clip: Clip, fps: float, cancel, report, device: str = "cpu") -> _ClipResult:
     speed = clip.speed
     period_src = speed / fps  # source seconds per analysis step, so steps are 1/fps of record time
     speech = BackgroundSpeech(clip.path, clip.source_in_s, clip.source_out_s, cancel)
     try:
         table = scan_packets(clip.path, clip.source_in_s, clip.source_out_s) if DecodeOptions().coarse else None
-        a = _decode_clip(clip, period_src, cancel, report, table)
+        used: list[DecoderInUse] = []
+        a = _decode_clip(clip, period_src, cancel, report, table, device, used)
     except BaseException:
         speech.stop()
         raise
@@ -113,7 +121,7 @@ def _analyse_clip(clip: Clip, fps: float, cancel, report) -> _ClipResult:
         # The packet sizes missed many cuts (each would be decoded again from its keyframe):
         # one full decode of the clip costs less.
         table = None
-        a = _decode_clip(clip, period_src, cancel, lambda f: None, None)
+        a = _decode_clip(clip, period_src, cancel, lambda f: None, None, device)
         changes = detect_cuts(a, cancel=cancel)
     changes = [_exact(c, a, table, clip.path, cancel) if _needs_refining(c, a, table) else c for c in changes]
     cuts = [c for c in changes if c.confidence >= MIN_CONFIDENCE]
@@ -148,7 +156,8 @@ def _analyse_clip(clip: Clip, fps: float, cancel, report) -> _ClipResult:
     check_cancelled(cancel)
     return _ClipResult(rec, motion_from_mad(mad), a.brightness, a.saturation, a.warmth, rec_cuts, accents,
                        _to_record(clip, a.frame_t), np.sqrt(a.step_energy),
-                       _to_record(clip, clip.source_in_s + st) if len(st) else st, sp, sl)
+                       _to_record(clip, clip.source_in_s + st) if len(st) else st, sp, sl,
+                       used[0] if used else DecoderInUse("cpu"))
 
 
 def _needs_refining(cut: Cut, a: ClipArrays, table) -> bool:
@@ -168,12 +177,17 @@ def _exact(cut: Cut, a: ClipArrays, table, path: str, cancel) -> Cut:
 
 
 def analyze_segment(segment: Segment, *, progress: ProgressFn = no_progress,
-                    cancel: threading.Event | None = None, fps: float = 10.0) -> VideoAnalysis:
+                    cancel: threading.Event | None = None, fps: float = 10.0,
+                    decoder: str = "cpu") -> VideoAnalysis:
     """Analyse every clip of `segment`; all times in the result are record seconds from its start.
 
     Clip boundaries are cuts of kind "boundary" with strength 1. Raises MediaError for media that
-    cannot be used and Cancelled when `cancel` is set (checked every few frames).
+    cannot be used and Cancelled when `cancel` is set (checked every few frames). `decoder`
+    "cuda" decodes the pictures on the GPU where it can (the result's `decoder` and
+    `decoder_note` say what did), "cpu" on the CPU.
     """
+    if decoder not in DEVICES:
+        raise RequestError(f"the picture decoder must be one of {', '.join(DEVICES)}, not {decoder!r}")
     if not (0.5 <= fps <= 60.0):
         raise RequestError(f"the analysis rate must be 0.5 to 60 per second, not {fps:g}")
     if not segment.clips:
@@ -194,7 +208,7 @@ def analyze_segment(segment: Segment, *, progress: ProgressFn = no_progress,
             progress("analysis", min(1.0, (base + span * min(max(frac, 0.0), 1.0)) / total))
 
         check_cancelled(cancel)
-        results.append(_analyse_clip(clip, fps, cancel, report))
+        results.append(_analyse_clip(clip, fps, cancel, report, decoder))
         done += span
         report(1.0)
     return _assemble(segment, results, fps)
@@ -256,6 +270,8 @@ def _assemble(segment: Segment, results: list[_ClipResult], fps: float) -> Video
         accent_strength=np.array([x.strength for x in accents], np.float32),
         accent_kinds=tuple(x.kind for x in accents),
         motion_period_s=period, motion_period_confidence=period_conf,
+        decoder=" and ".join(dict.fromkeys(r.decoder.name for r in results)),
+        decoder_note="; ".join(dict.fromkeys(r.decoder.note for r in results if r.decoder.note)),
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import av
@@ -33,6 +33,53 @@ class DecodeOptions:
     skip_loop_filter: bool = True  # deblocking only smooths 8x8 block edges: invisible at 64 px
     threads: int = 0  # decoder threads; 0 = FFmpeg's choice (one per core, and one more)
     coarse: bool = True  # the analysis skips non-reference frames away from possible cuts (coarse.py)
+    device: str = "cpu"  # "cuda": decode on the GPU (NVDEC) where PyAV's FFmpeg and the machine allow
+    # it, on the CPU otherwise (see open_pictures)
+
+
+DEVICES = ("cpu", "cuda")  # what may decode the pictures
+
+
+@dataclass(frozen=True)
+class DecoderInUse:
+    """What decoded a clip's pictures, and why when it is not what was asked."""
+
+    name: str  # "cpu" or "cuda"
+    note: str = ""  # "" when the request was met; otherwise why the CPU decoded instead
+
+
+def open_pictures(path: str, device: str = "cpu"):
+    """Open `path` to decode its pictures on `device` -> (container, DecoderInUse).
+
+    "cuda" asks FFmpeg for an NVDEC decoder on the default CUDA device. When the build, the
+    machine or the codec cannot give one (no driver, no GPU, no NVDEC for this codec), the file
+    is opened for the CPU instead and the note says why: the same frames decode either way, so
+    cuts do not depend on it. Bad media raises MediaError as for the CPU.
+    """
+    from .probe import open_media
+
+    if device not in DEVICES:
+        raise ValueError(f"the picture decoder must be one of {', '.join(DEVICES)}, not {device!r}")
+    if device == "cpu":
+        return open_media(path), DecoderInUse("cpu")
+    from av.codec.hwaccel import HWAccel
+
+    # allow_software_fallback: a stream NVDEC rejects after all (a profile it lacks) is decoded
+    # by FFmpeg in software rather than failing.
+    try:
+        container = av.open(str(path), hwaccel=HWAccel(device, allow_software_fallback=True))
+    except (av.FFmpegError, OSError, NotImplementedError, ValueError) as exc:
+        reason = f"{device} decoding is not available here ({type(exc).__name__}: {exc})"
+    else:
+        from .probe import picture_stream
+
+        stream = picture_stream(container)
+        if stream is not None and stream.codec_context.is_hwaccel():
+            return container, DecoderInUse(device)
+        container.close()
+        name = stream.codec_context.name if stream is not None else "this file"
+        reason = f"FFmpeg has no {device} decoder for {name}"
+    return open_media(path), DecoderInUse("cpu", f"{reason}; the CPU decoded the pictures")
 
 
 def spare_cores(busy: int) -> int:
@@ -57,16 +104,20 @@ def _stream_start(stream) -> float:
 
 def iter_decoded(path: str, in_s: float, out_s: float | None, *, cancel: threading.Event | None = None,
                  options: DecodeOptions = DecodeOptions(),
-                 dense: list[tuple[float, float]] | None = None) -> Iterator[tuple[float, av.VideoFrame]]:
+                 dense: list[tuple[float, float]] | None = None,
+                 on_open: Callable[[DecoderInUse], None] | None = None) -> Iterator[tuple[float, av.VideoFrame]]:
     """Yield (time_s, frame) for each decoded frame with time in [in_s, out_s), in presentation order.
 
     time_s: seconds of media time (first frame = 0). frame: the decoder's full-size picture.
     dense: None decodes every frame; otherwise only inside these media-time ranges, and reference
     frames alone elsewhere (the decoder skips the frames nothing is predicted from; see coarse.py).
+    on_open: called once with the decoder options.device came to (open_pictures).
     """
-    from .probe import open_media, picture_stream
+    from .probe import picture_stream
 
-    container = open_media(path)
+    container, decoder = open_pictures(path, options.device)
+    if on_open is not None:
+        on_open(decoder)
     try:
         stream = picture_stream(container)
         if stream is None:

@@ -41,6 +41,8 @@ class VideoAnalysis:
     motion_period_confidence: float = 0.0  # 0..1 how regular that motion is
     speech_lufs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # (m,) float32
     # K-weighted loudness (LUFS) of the clips' own sound at speech_times_s: how loud the dialogue is
+    decoder: str = "cpu"  # what decoded the pictures: "cpu", "cuda" (NVDEC), or "cuda and cpu" across clips
+    decoder_note: str = ""  # why the CPU decoded where the GPU was asked for; "" when the request was met
 
     def to_json(self) -> dict:
         """The `scorecut analyze --json` form: plain lists, times rounded to the microsecond."""
@@ -56,6 +58,8 @@ class VideoAnalysis:
                                                   strict=True)],
             "motion_period_s": round(float(self.motion_period_s), 4),
             "motion_period_confidence": round(float(self.motion_period_confidence), 3),
+            "decoder": self.decoder,
+            "decoder_note": self.decoder_note,
             "visual_beats_s": [round(float(t), 6) for t in self.visual_beats_s],
             "times_s": [round(float(t), 6) for t in self.times_s],
             "motion": [round(float(v), 5) for v in self.motion],
