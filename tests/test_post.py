@@ -4,6 +4,8 @@ the code under test's own measurements."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pyloudnorm
 import pytest
@@ -14,6 +16,7 @@ from scorecut.models.analysis.types import VideoAnalysis
 from scorecut.models.composer.synth import render
 from scorecut.models.interface import STEMS, Cancelled, ModelOutput, ScoreOptions
 from scorecut.models.post import finish
+from scorecut.models.post.parallel import workers
 
 SR = 48_000
 
@@ -252,10 +255,12 @@ class _SetAfter:
 
     def __init__(self, n: int):
         self.looks, self.n = 0, n
+        self._lock = threading.Lock()  # stems are post-processed side by side: looks come from threads
 
     def is_set(self) -> bool:
-        self.looks += 1
-        return self.looks >= self.n
+        with self._lock:
+            self.looks += 1
+            return self.looks >= self.n
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4])
@@ -264,4 +269,6 @@ def test_cancel_stops_post_processing_between_stages(music, n):
     cancel = _SetAfter(n)
     with pytest.raises(Cancelled):
         finish(ModelOutput(SR, dict(stems), arr.plan), analysis(9.0), ScoreOptions(), cancel=cancel)
-    assert cancel.looks == n  # it stopped at the look that saw the cancel, not at the end
+    # It stopped at the look that saw the cancel, not at the end; stems post-processed side by
+    # side (models/post/parallel.py) may each take one more look before they stop.
+    assert n <= cancel.looks <= n + workers() - 1

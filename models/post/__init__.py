@@ -25,6 +25,7 @@ from .ducking import (
 )
 from .dynamics import compressor_gain, limiter_gain
 from .levels import SILENCE_LUFS, GainLoudness, integrated_loudness, true_peak_dbtp, true_peak_per_frame
+from .parallel import map_ordered
 
 __all__ = ["finish"]
 
@@ -247,7 +248,8 @@ def _finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: bo
         return FinishedScore(sr, mix, {}, output.plan, float("-inf"), float("-inf"),
                              extra={**extra, "post": "no audio to finish"})
     channels = max(2, *(np.atleast_2d(x).shape[0] for x in parts.values()))  # mono parts become stereo
-    parts = {k: _own(x, frames, channels, sr, consume, cancel) for k, x in parts.items()}
+    owned = map_ordered(lambda x: _own(x, frames, channels, sr, consume, cancel), parts.values())  # a stem a thread
+    parts = dict(zip(parts, owned, strict=True))
     check_cancelled(cancel)
 
     # Dialogue: a presence dip in the busy stems, then one duck curve for everything.

@@ -15,6 +15,7 @@ import pyloudnorm
 from scipy import signal
 
 from ..interface import check_cancelled
+from .parallel import map_ordered
 
 OVERSAMPLE = 4  # ITU-R BS.1770-4 Annex 2: 4x oversampling for true peak at 48 kHz
 SILENCE_LUFS = -70.0  # BS.1770's absolute gate: below this there is nothing to measure
@@ -139,17 +140,20 @@ def true_peak_per_frame(x: np.ndarray, gain: np.ndarray | None = None, chunk: in
     """(frames,) float32: the largest |value| of `x * gain` over all channels at each frame and at
     the points between it and the next frame, from 4x polyphase interpolation (the limiter's
     detector). Long signals go a chunk at a time (with the filter's context), so `x * gain` is
-    never made whole."""
+    never made whole; the chunks run side by side (models/post/parallel.py)."""
     frames = x.shape[1]
     if gain is None and frames <= chunk:
         return _true_peak_frames(x)
     out = np.empty(frames, dtype=np.float32)
     context = 2 * INTERP_DELAY + 2
-    for i in range(0, frames, chunk):
+
+    def one_chunk(i: int) -> None:
         check_cancelled(cancel)  # each chunk is a fraction of a second
         i0, i1 = max(0, i - context), min(frames, i + chunk + context)
         seg = x[:, i0:i1] if gain is None else x[:, i0:i1] * gain[i0:i1]
         out[i : min(frames, i + chunk)] = _true_peak_frames(seg)[i - i0 : i - i0 + min(chunk, frames - i)]
+
+    map_ordered(one_chunk, range(0, frames, chunk))
     return out
 
 
