@@ -24,7 +24,8 @@ import time
 from collections import deque
 from pathlib import Path
 
-from scorecut.plugins.watchfolder.folder import FolderScorer, Take, content_hash, is_retryable
+from scorecut.plugins.watchfolder import FolderScorer, Take, content_hash
+from scorecut.plugins.watchfolder.folder import is_retryable
 
 log = logging.getLogger("scorecut.batch")
 WAIT_S = 0.5  # how long the driver waits for a task to finish before looking at signals again
