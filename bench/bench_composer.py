@@ -2,6 +2,7 @@
 peak memory of a 10-minute segment.
 
     .venv/bin/python bench/bench_composer.py [--seconds 60] [--long-minutes 10] [--style electronic]
+                                             [--baseline REV]
 
 Baseline measured in the same run: the throughput of the plainest possible synthesizer (numpy
 writes one sine per stem, 4 stereo stems, float32): the composer's speed is also printed as a
@@ -10,6 +11,8 @@ motion), since the composer's cost does not depend on how the cuts were found; t
 case runs in a child process so its peak RSS (ru_maxrss) is its own. The child then also runs
 `post.finish(consume=True)` on the composed stems, as `models.pipeline.score_segment` does for a
 job, and prints the peak after it: the composer's peak and the whole model-side job's peak.
+With `--baseline REV`, each style's compose time is also measured with the code at that git
+revision (bench/code_at.py), in child processes taking turns with the working tree's.
 """
 
 from __future__ import annotations
@@ -90,17 +93,63 @@ def long_child(minutes: float, style: str) -> None:
                       "post_peak_mb": post_kb / 1024, "post_seconds": post_s}))
 
 
+def compose_times(seconds: float, styles: list[str], repeats: int) -> dict[str, float]:
+    compose_seconds(5.0, styles[0], 0)  # warm up imports and caches
+    return {style: min(compose_seconds(seconds, style, 1 + r)[0] for r in range(repeats)) for style in styles}
+
+
+def compare_with(rev: str, seconds: float, styles: list[str], repeats: int) -> None:
+    """Compose speed at `rev` against the working tree: children take turns, twice each; best kept."""
+    import tempfile
+    from pathlib import Path
+
+    from code_at import extract
+
+    with tempfile.TemporaryDirectory(prefix="scorecut-bench-") as tmp:
+        tree = extract(rev, Path(tmp))
+        best: dict[str, dict[str, float]] = {"before": {}, "after": {}}
+        for _ in range(2):
+            for label, code in (("before", tree), ("after", None)):
+                cmd = [sys.executable, __file__, "--times-child", "--seconds", str(seconds), "--repeats",
+                       str(repeats), "--styles", ",".join(styles)] + (["--code", str(code)] if code else [])
+                out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+                for style, took in json.loads(out.strip().splitlines()[-1]).items():
+                    best[label][style] = min(took, best[label].get(style, float("inf")))
+    print(f"compose, {seconds:g} s, 4 stems at {SR} Hz: before = {rev}, after = working tree")
+    for style in styles:
+        b, a = best["before"][style], best["after"][style]
+        print(f"  {style:12s} before {seconds / b:6.1f}x real time, after {seconds / a:6.1f}x real time "
+              f"(after/before speed {b / a:.2f})")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--long-minutes", type=float, default=10.0)
     ap.add_argument("--style", default="electronic")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--baseline", help="also time composing with the code at this git revision")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--times-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--styles", help=argparse.SUPPRESS)
+    ap.add_argument("--code", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         long_child(args.long_minutes, args.style)
         return 0
+    if args.times_child:
+        if args.code:
+            from pathlib import Path
+
+            from code_at import import_code_from
+
+            import_code_from(Path(args.code))
+        print(json.dumps(compose_times(args.seconds, args.styles.split(","), args.repeats)))
+        return 0
+    if args.baseline:
+        compare_with(args.baseline, args.seconds, [args.style, "cinematic", "lofi", "acoustic_pop"], args.repeats)
+        if args.long_minutes <= 0:
+            return 0
 
     compose_seconds(5.0, args.style, 0)  # warm up imports and caches
     rows = []

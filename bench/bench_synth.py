@@ -10,7 +10,9 @@ effects), i.e. what the instruments, drums, effects and reverb cost on top of ju
 Then, in a child process (its own peak RSS), a `--long-minutes` segment: render, then
 finish(consume=True), with the peak RSS after each. With `--baseline REV`, the 4-stem render of
 each style is also timed with the code at that git revision (bench/code_at.py), in child processes
-taking turns with the working tree's, and the speed ratio after/before is printed.
+taking turns with the working tree's, and the speed ratio after/before is printed. With
+`--effects`, pedalboard's filters, convolution, reverb and chorus are timed against the
+hand-written effects that do the same job.
 """
 
 from __future__ import annotations
@@ -156,6 +158,53 @@ def compare_with(rev: str, secs: float, sr: int, repeats: int) -> None:
               f"(after/before speed {b / a:.2f})")
 
 
+def rbj_high_shelf(f0: float, gain_db: float, q: float, sr: int) -> np.ndarray:
+    """The RBJ cookbook high shelf as one float32 second-order section: what the tone filter
+    would be by hand (scipy has no shelf designer)."""
+    a = 10 ** (gain_db / 40)
+    w = 2 * np.pi * f0 / sr
+    alpha = np.sin(w) / (2 * q)
+    cw, sa = np.cos(w), 2 * np.sqrt(a) * alpha
+    b = [a * ((a + 1) + (a - 1) * cw + sa), -2 * a * ((a - 1) + (a + 1) * cw), a * ((a + 1) + (a - 1) * cw - sa)]
+    den = [(a + 1) - (a - 1) * cw + sa, 2 * ((a - 1) - (a + 1) * cw), (a + 1) - (a - 1) * cw - sa]
+    return (np.array([*b, *den]) / den[0]).astype(np.float32)[None, :]
+
+
+def effects_comparison(secs: float, sr: int, repeats: int) -> None:
+    """pedalboard against the hand-written effects for the same job, on `secs` of stereo noise."""
+    import pedalboard
+    from scipy import signal
+
+    from scorecut.models.composer.synth.mixing import reverb_ir, reverb_return
+    from scorecut.models.composer.synth.stereo import widen
+
+    x = np.random.default_rng(0).standard_normal((2, int(secs * sr))).astype(np.float32)
+    mono = np.repeat(x[:1], 2, axis=0)
+    shelf = pedalboard.HighShelfFilter(cutoff_frequency_hz=4000.0, gain_db=-4.0, q=0.707)
+    sos = rbj_high_shelf(4000.0, -4.0, 0.707, sr)
+    conv = pedalboard.Convolution(reverb_ir(sr).T.copy(), sample_rate=sr)
+    freeverb = pedalboard.Reverb(room_size=0.8, wet_level=1.0, dry_level=0.0)
+    chorus = pedalboard.Chorus(rate_hz=0.8, centre_delay_ms=12.0, mix=0.5)
+    reverb_return(x[:, :sr], 0.5, sr)  # the room's spectrum, cached as a render finds it
+    rows = [
+        ("tone: high shelf -4 dB at 4 kHz", "pedalboard HighShelfFilter", lambda: shelf.process(x, sr, reset=True),
+         "scipy sosfilt, RBJ biquad", lambda: signal.sosfilt(sos, x, axis=1)),
+        ("room: the same impulse response", "pedalboard Convolution", lambda: conv.process(mono, sr, reset=True),
+         "ours (FFT overlap-add, mono send)", lambda: reverb_return(x, 0.5, sr)),
+        ("room: another algorithm", "pedalboard Reverb (Freeverb)", lambda: freeverb.process(x, sr, reset=True),
+         "ours (convolution)", lambda: reverb_return(x, 0.5, sr)),
+        ("width of a centred part", "pedalboard Chorus", lambda: chorus.process(mono, sr, reset=True),
+         "widen (velvet noise, mid/side)", lambda: widen(mono, 1.0, sr)),
+    ]
+    print(f"effects on {secs:g} s of stereo at {sr} Hz (best of {repeats}):")
+    for job, name_a, a, name_b, b in rows:
+        ta, tb = best_of(a, repeats)[0], best_of(b, repeats)[0]
+        print(f"  {job:34s} {name_a:30s} {ta * 1000:6.0f} ms   {name_b:34s} {tb * 1000:6.0f} ms   ({tb / ta:.2f}x)")
+    wide = chorus.process(mono, sr, reset=True)
+    print(f"  (pedalboard Chorus on a centred part: L == R is {bool(np.allclose(wide[0], wide[1]))}: "
+          "one LFO for both channels adds no width)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)
@@ -163,6 +212,7 @@ def main() -> None:
     ap.add_argument("--sample-rate", type=int, default=48_000)
     ap.add_argument("--long-minutes", type=float, default=10.0, help="0 skips the long segment")
     ap.add_argument("--baseline", help="also time the render with the code at this git revision")
+    ap.add_argument("--effects", action="store_true", help="also time pedalboard against the hand-written effects")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--times-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--code", help=argparse.SUPPRESS)
@@ -177,6 +227,8 @@ def main() -> None:
         return
     if args.baseline:
         compare_with(args.baseline, args.seconds, args.sample_rate, args.repeats)
+    if args.effects:
+        effects_comparison(args.seconds, args.sample_rate, args.repeats)
     from scorecut.models.composer.synth import render
     from scorecut.models.post import finish
 

@@ -98,7 +98,7 @@ def test_widening_leaves_the_mono_fold_down_untouched():
     x = np.repeat(rng.standard_normal((1, SR * 2)).astype(np.float32), 2, axis=0)  # mono noise
     x[1] *= 0.8  # a little panned
     for amount, most in ((0.5, 0.65), (1.0, 0.1)):
-        y = widen(x, amount, SR)
+        y = widen(x.copy(), amount, SR)
         np.testing.assert_allclose(y.sum(axis=0), x.sum(axis=0), atol=1e-5)  # the mid, bit for bit nearly
         # a copy `amount` times the mid's energy in the side: r near (1 - a^2) / (1 + a^2)
         assert image.correlation(y) < most, (amount, image.correlation(y))
@@ -113,7 +113,7 @@ def test_the_side_below_150_hz_is_removed():
     # A low end a quarter period apart in the two channels (r 0: half its level lost in mono, and
     # a kick that wanders), and a top in opposite polarity.
     x = np.stack([np.sin(2 * np.pi * 60 * t) + high, np.cos(2 * np.pi * 60 * t) - high]).astype(np.float32)
-    y = mono_low_end(x, SR)
+    y = mono_low_end(x.copy(), SR)
     assert abs(image.correlation(image.low_band(x, SR))) < 0.1
     assert image.correlation(image.low_band(y, SR)) > 0.999
     np.testing.assert_allclose(y.sum(axis=0), x.sum(axis=0), atol=1e-5)  # the mid untouched

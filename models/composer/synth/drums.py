@@ -15,7 +15,7 @@ from scipy import signal
 from ..events import DrumHit
 from .envelopes import percussive
 from .mixing import butter_sos, pan_gains
-from .stereo import widen
+from .stereo import decorrelated
 
 
 @dataclass(frozen=True)
@@ -282,9 +282,9 @@ def render_drums(hits, kit_name: str, n: int, sr: int, rng: np.random.Generator,
     if spread_mid is not None and np.any(spread_mid):
         # Only the side changes (by a decorrelated copy of the spread hits): the mid, and so the
         # mono fold-down, is the kit as it was.
-        side = widen(np.stack([spread_mid, spread_mid]), spread, sr)  # (2, n): mid + side, mid - side
-        side -= spread_mid
-        out += side
+        side = decorrelated(spread_mid, spread, sr)
+        out[0] += side
+        out[1] -= side
     if kit.lowpass_hz > 0:
         out = signal.sosfilt(_sos("lowpass", kit.lowpass_hz, 0.0, sr), out, axis=1).astype(np.float32)
     return out

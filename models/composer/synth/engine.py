@@ -99,7 +99,7 @@ def render_stem(arrangement: Arrangement, stem: str, sample_rate: int, seed: int
     send = arrangement.reverb_send.get(stem, DEFAULT_SEND[stem])
     x += reverb_return(x, float(send), work_sr, check)
     check()
-    x = mono_low_end(x, work_sr)  # whatever widened it (pans, the font's samples, the room), not below ~120 Hz
+    x = mono_low_end(x, work_sr)  # whatever widened it (pans, the font's samples, the room): not below 150 Hz
     if soundfont is None:  # a font's samples carry their recording's own tone
         x = tone(x, *dict(style.tone if style else ()).get(stem, (0.0, 0.0)), work_sr)
     check()

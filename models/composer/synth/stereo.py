@@ -46,30 +46,40 @@ def decorrelator(sample_rate: int, salt: int) -> np.ndarray:
 
 
 def widen(x: np.ndarray, amount: float, sample_rate: int, salt: int = 0) -> np.ndarray:
-    """(2, n) float32: `x` with a decorrelated copy of its mid, `amount` times as strong, added to
-    its side (mid unchanged). amount 0 returns `x` itself."""
+    """(2, n) float32 `x`, changed IN PLACE and returned: a decorrelated copy of its mid, `amount`
+    times as strong, added to its side (the mid unchanged). amount 0 leaves it as it is."""
     if amount <= 0.0 or x.shape[1] == 0:
         return x
-    mid = 0.5 * (x[0] + x[1])  # (n,)
-    h = decorrelator(sample_rate, salt)
-    extra = signal.oaconvolve(mid, h)[: x.shape[1]].astype(np.float32)
-    extra *= np.float32(amount)
-    out = np.empty_like(x)
-    out[0] = x[0] + extra
-    out[1] = x[1] - extra
+    extra = decorrelated(x[0] + x[1], 0.5 * amount, sample_rate, salt)  # x0 + x1: twice the mid
+    x[0] += extra
+    x[1] -= extra
+    return x
+
+
+def decorrelated(mid: np.ndarray, amount: float, sample_rate: int, salt: int = 0) -> np.ndarray:
+    """(n,) float32: `mid` (n,) through the velvet-noise decorrelator, times `amount`: what
+    widening adds to the left channel and takes from the right."""
+    out = signal.oaconvolve(mid, decorrelator(sample_rate, salt))[: len(mid)].astype(np.float32, copy=False)
+    out *= np.float32(amount)
     return out
 
 
 def mono_low_end(x: np.ndarray, sample_rate: int, cutoff_hz: float = LOW_MONO_HZ) -> np.ndarray:
-    """(2, n) float32: `x` with its side high-passed at `cutoff_hz` (its mid untouched)."""
+    """(2, n) float32 `x`, changed IN PLACE and returned: its side high-passed at `cutoff_hz` (8th
+    order), the mid untouched. (Subtracting a low-passed side would not do: an IIR low-pass shifts
+    the phase of what it passes, so the low side would not cancel.)"""
     if x.shape[1] == 0:
         return x
-    mid = 0.5 * (x[0] + x[1])
-    side = 0.5 * (x[0] - x[1])
+    side = x[0] - x[1]  # (n,) twice the side
     if not np.any(side):
         return x
-    side = signal.sosfilt(filter_sos("highpass", cutoff_hz, sample_rate, LOW_MONO_ORDER), side).astype(np.float32)
-    return np.stack([mid + side, mid - side])
+    side = signal.sosfilt(filter_sos("highpass", cutoff_hz, sample_rate, LOW_MONO_ORDER), side)
+    side *= np.float32(0.5)
+    x[0] += x[1]
+    x[0] *= np.float32(0.5)  # the mid
+    np.subtract(x[0], side, out=x[1])
+    x[0] += side
+    return x
 
 
 def tone(x: np.ndarray, shelf_db: float, top_hz: float, sample_rate: int) -> np.ndarray:
