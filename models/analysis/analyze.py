@@ -84,6 +84,7 @@ def _decode_clip(clip: Clip, period_src: float, cancel, report, table=None, devi
     thumbnail = Thumbnailer(ANALYSIS_DECODE)
     # Decoding on its own thread, scaling and features on this one: the two overlap, and the
     # decoder's thread, the longest, carries nothing else.
+    # On the GPU, NVDEC does the work: CPU frame threads would only add copies.
     options = replace(ANALYSIS_DECODE, device=device, threads=1 if device != "cpu" else ANALYSIS_DECODE.threads)
     for t, frame in read_ahead(iter_decoded(clip.path, clip.source_in_s, clip.source_out_s, cancel=cancel,
                                             options=options, dense=dense,

@@ -53,8 +53,10 @@ def open_pictures(path: str, device: str = "cpu"):
 
     "cuda" asks FFmpeg for an NVDEC decoder on the default CUDA device. When the build, the
     machine or the codec cannot give one (no driver, no GPU, no NVDEC for this codec), the file
-    is opened for the CPU instead and the note says why: the same frames decode either way, so
-    cuts do not depend on it. Bad media raises MediaError as for the CPU.
+    is opened for the CPU instead and the note says why. Both decode the same frames (NVDEC
+    also applies the deblocking filter the CPU path skips, invisible at the analysis size), so
+    cuts should not depend on it; only the fall-back has been tested (no GPU here). Bad media
+    raises MediaError as for the CPU.
     """
     from .probe import open_media
 
