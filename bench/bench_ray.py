@@ -1,14 +1,20 @@
 """Scorecut on Ray: the ingress's overhead against the single-node server, and 2 replicas vs 1.
 
-    .venv/bin/python bench/bench_ray.py [--seconds 4] [--repeats 5] [--burst 8]
+    .venv/bin/python bench/bench_ray.py [--seconds 4] [--repeats 15] [--burst 8]
 
 Overhead: the same job (a made video, the in point moved by a millisecond per repetition so no
 cache applies; identical requests on both sides) sent one at a time to a single-node `scorecut
 serve` and to `scorecut serve --ray local --replicas 1`, alternating; time from sending Score to the
-manifest. Ratio = Ray / single node, medians and bests (goal <= 1.1).
+manifest. Ratio = Ray / single node: the median of the paired ratios, and of the medians (goal <=
+1.1). Beside the wall time, the CPU seconds each job cost the server's whole process tree (the
+single-node server; the Ray front, its replica and Ray's own processes): a load on the machine
+from other work stretches wall times, not CPU seconds.
 Throughput: a burst of `--burst` short jobs sent at once to `--ray local --replicas 1`, then to
 `--replicas 2` (each a fresh local Ray head with this machine's CPUs); ratio = jobs/s with 2 / with 1
-(goal >= 1.7 where the cores allow). One warm-up job per server first.
+(goal >= 1.7 where the cores allow). One warm-up job per server first. The CPU the burst cost, per
+job, split into the replicas' (R), the head's (front + Ray's processes, H) and this client's (K),
+bounds the ratio on C cores: 1 replica runs at most 1/R jobs/s, and every job needs R + H + K of
+the C cores, so the ceiling is min(2/R, C/(R+H+K)) / min(1/R, C/(R+H+K)).
 """
 
 from __future__ import annotations
@@ -26,6 +32,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the test help
 
 from tests.helpers.servers import ServerProcess, free_port, isolated_env, wait_serving  # noqa: E402
 from tests.helpers.videos import VideoSpec, make_video  # noqa: E402
+
+
+def tree_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) so far of process `pid` and its descendants, by role: "replica"
+    (a Ray Serve replica), "head" (everything else: the front, Ray's own processes)."""
+    import psutil
+
+    out = {"replica": 0.0, "head": 0.0}
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            role = "replica" if "ServeReplica" in " ".join(proc.cmdline()) else "head"
+        except psutil.Error:  # ended meanwhile
+            continue
+        out[role] += times.user + times.system
+    return out
+
+
+def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after[k] - before[k] for k in after}
 
 
 def one_job(address: str, path: Path, source_in_s: float, seed: int) -> float:
@@ -88,15 +115,16 @@ def burst(address: str, path: Path, count: int, seed0: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="length of the overhead job's video")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--burst", type=int, default=8, help="short jobs sent at once")
     args = parser.parse_args()
+    cores = os.cpu_count()
     with tempfile.TemporaryDirectory(prefix="bench-ray-") as tmp:
         root = Path(tmp)
         job = make_video(root / "job.mp4", VideoSpec(duration_s=args.seconds, cuts_s=(args.seconds / 2.7,),
                                                      size=(128, 72)))
         short = make_video(root / "short.mp4", VideoSpec(duration_s=1.5, cuts_s=(0.7,), size=(96, 54), seed=3))
-        print(f"machine: {os.cpu_count()} cores", flush=True)
+        print(f"machine: {cores} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
 
         single = start(root / "single", root)
         on_ray = start(root / "ray1", root, "--ray", "local", "--replicas", "1")
@@ -104,30 +132,50 @@ def main() -> int:
             one_job(single.address, job, 0.0, 1)
             one_job(on_ray.address, job, 0.0, 1)
             times = {"single": [], "ray": []}
+            cpu = {"single": [], "ray": []}
             for r in range(args.repeats):
                 for name, srv in (("single", single), ("ray", on_ray)):
+                    before = tree_cpu_s(srv.proc.pid)
                     times[name].append(one_job(srv.address, job, 0.001 * (r + 1), 7))
-            one = burst(on_ray.address, short, args.burst, 1000)
+                    cpu[name].append(sum(spent(before, tree_cpu_s(srv.proc.pid)).values()))
+            one, one_cpu = burst_with_cpu(on_ray, short, args.burst, 1000)
         finally:
             stop(single)
             stop(on_ray)
         med = {k: statistics.median(v) for k, v in times.items()}
-        best = {k: min(v) for k, v in times.items()}
-        print(f"overhead, {args.seconds:g} s job x{args.repeats}: single node median {med['single']:.3f} s "
-              f"(best {best['single']:.3f}), Ray ingress median {med['ray']:.3f} s (best {best['ray']:.3f}); "
-              f"ratio median {med['ray'] / med['single']:.2f}x, best {best['ray'] / best['single']:.2f}x", flush=True)
+        paired = statistics.median(r / s for r, s in zip(times["ray"], times["single"], strict=True))
+        cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
+        print(f"overhead, {args.seconds:g} s job x{args.repeats}: single node median {med['single']:.3f} s, Ray "
+              f"ingress median {med['ray']:.3f} s; ratio: paired median {paired:.2f}x, of medians "
+              f"{med['ray'] / med['single']:.2f}x; server CPU per job single {cpu_med['single'] * 1e3:.0f} ms, "
+              f"Ray {cpu_med['ray'] * 1e3:.0f} ms ({cpu_med['ray'] / cpu_med['single']:.2f}x)", flush=True)
 
         two_srv = start(root / "ray2", root, "--ray", "local", "--replicas", "2")
         try:
             one_job(two_srv.address, short, 0.0, 1)
             one_job(two_srv.address, short, 0.0, 2)
-            two = burst(two_srv.address, short, args.burst, 2000)
+            two, two_cpu = burst_with_cpu(two_srv, short, args.burst, 2000)
         finally:
             stop(two_srv)
-        print(f"throughput, burst of {args.burst} x 1.5 s jobs on {os.cpu_count()} cores: 1 replica {one:.2f} s "
+        print(f"throughput, burst of {args.burst} x 1.5 s jobs on {cores} cores: 1 replica {one:.2f} s "
               f"({args.burst / one:.2f} jobs/s), 2 replicas {two:.2f} s ({args.burst / two:.2f} jobs/s); "
               f"ratio {one / two:.2f}x", flush=True)
+        r, h, k = (two_cpu[x] / args.burst for x in ("replica", "head", "client"))
+        ceiling = min(2 / r, cores / (r + h + k)) / min(1 / r, cores / (r + h + k))
+        print(f"CPU per job with 2 replicas: replica {r * 1e3:.0f} ms, head {h * 1e3:.0f} ms (front + Ray), client "
+              f"{k * 1e3:.0f} ms; ceiling on {cores} cores {ceiling:.2f}x (1 replica: replica "
+              f"{one_cpu['replica'] / args.burst * 1e3:.0f} ms, head {one_cpu['head'] / args.burst * 1e3:.0f} ms)",
+              flush=True)
     return 0
+
+
+def burst_with_cpu(srv: ServerProcess, path: Path, count: int, seed0: int) -> tuple[float, dict[str, float]]:
+    """The burst's seconds, and the CPU seconds it cost the server's tree and this client."""
+    before, client = tree_cpu_s(srv.proc.pid), time.process_time()
+    took = burst(srv.address, path, count, seed0)
+    used = spent(before, tree_cpu_s(srv.proc.pid))
+    used["client"] = time.process_time() - client
+    return took, used
 
 
 if __name__ == "__main__":

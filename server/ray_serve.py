@@ -46,6 +46,7 @@ EVENT_POLL_S = 0.2  # how often a replica's stream looks for its job's next even
 # the model could use. Events made within this long of each other cross together; the result (Done)
 # never waits.
 EVENT_GATHER_S = 0.05
+LOCAL_CONTROL_LOOP_S = 1.0  # Serve's controller loop on a `--ray local` head (start_ray says why)
 DEVICE_ASK_S = 60.0  # a just-deployed replica answers at once; a loaded cluster may take a while
 
 
@@ -332,6 +333,11 @@ def start_ray(options: RayOptions) -> None:
     from ray import serve
 
     if options.address == "local":
+        # Serve's controller checks its deployments ten times a second by default: 2% of a core for
+        # as long as the server runs, taken from the jobs on the same machine. A head of our own
+        # (its processes inherit this environment) checks once a second: a replica that dies is
+        # replaced a second later at most. A value the user set wins.
+        os.environ.setdefault("RAY_SERVE_CONTROL_LOOP_INTERVAL_S", str(LOCAL_CONTROL_LOOP_S))
         # A cluster of its own (never one already running here), on loopback: nothing else reaches it.
         ray.init(address="local", num_cpus=options.local_cpus, include_dashboard=options.dashboard,
                  dashboard_host="127.0.0.1", _node_ip_address="127.0.0.1", log_to_driver=False)
