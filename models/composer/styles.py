@@ -104,7 +104,7 @@ STYLES: dict[str, Style] = {
             swing=0.5, reverb=(("drums", 0.15), ("bass", 0.03), ("harmony", 0.25), ("melody", 0.3)),
             melody_density=0.55, melody_min_intensity=3, intensity=(1, 4), major_bias=0.35,
             width=(("melody", 0.6),),  # a picked guitar line, not a lead voice: it may sit off centre
-            tone=(("drums", (-5.0, 6000.0)), ("harmony", (-2.0, 0.0)), ("melody", (-2.0, 0.0))),
+            tone=(("drums", (-5.0, 6000.0)), ("harmony", (-4.0, 7000.0)), ("melody", (-3.0, 8000.0))),
         ),
         Style(
             name="corporate", tempo_bpm=(110, 128), tempo_centre=0.5, meters=("4/4",),
@@ -116,7 +116,7 @@ STYLES: dict[str, Style] = {
                                                 ("harmony", "piano"), ("melody", "pluck")),
             swing=0.5, reverb=(("drums", 0.12), ("bass", 0.0), ("harmony", 0.25), ("melody", 0.3)),
             melody_density=0.55, melody_min_intensity=3, intensity=(1, 4), major_bias=0.6,
-            width=(("melody", 0.6),), tone=(("drums", (-2.0, 8000.0)),),
+            width=(("melody", 0.6),), tone=(("drums", (-3.0, 7000.0)), ("melody", (-3.0, 8000.0))),
         ),
     )
 }
