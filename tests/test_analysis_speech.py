@@ -1,6 +1,8 @@
 """The speech detector (Silero VAD) on its own, fed 16 kHz audio in small chunks as decoding
 delivers it: speech (espeak-ng) is found and its loudness measured; music-like sounds with a
-steady pulse, tones and noise are not speech."""
+steady pulse, tones and noise are not speech. Its network runs in numpy over blocks of windows:
+the probabilities are the silero-vad wheel's own TorchScript model's, called window by window, at
+a small fraction of the CPU, and neither torch nor the weights load for a clip without sound."""
 
 from __future__ import annotations
 

@@ -272,3 +272,27 @@ def test_cancel_stops_post_processing_between_stages(music, n):
     # It stopped at the look that saw the cancel, not at the end; stems post-processed side by
     # side (models/post/parallel.py) may each take one more look before they stop.
     assert n <= cancel.looks <= n + workers() - 1
+
+
+def test_pieces_side_by_side_give_the_same_bytes(music):
+    """Post-processing's stems and chunks of the mix run side by side (models/post/parallel.py);
+    one after another (as on a one-core machine, or called from one of its own workers) they
+    must give the same bytes. 30 s: the limiter's detector reads the mix in three chunks."""
+    from scorecut.models.post.parallel import _PREFIX
+
+    if workers() == 1:
+        pytest.skip("one core: nothing runs side by side here")
+    arr, stems = music
+    long = {k: np.tile(v, 3) for k, v in stems.items()}  # (2, 30 s)
+    side_by_side = finish(ModelOutput(SR, {k: v.copy() for k, v in long.items()}, arr.plan), analysis(30.0),
+                          ScoreOptions())
+    box: dict = {}
+    serial = threading.Thread(name=f"{_PREFIX}-test", target=lambda: box.update(done=finish(
+        ModelOutput(SR, {k: v.copy() for k, v in long.items()}, arr.plan), analysis(30.0),
+        ScoreOptions())))
+    serial.start()
+    serial.join()
+    one_by_one = box["done"]
+    assert side_by_side.mix.tobytes() == one_by_one.mix.tobytes()
+    assert all(side_by_side.stems[k].tobytes() == one_by_one.stems[k].tobytes() for k in long)
+    assert side_by_side.true_peak_dbtp == one_by_one.true_peak_dbtp
