@@ -296,3 +296,16 @@ def test_pieces_side_by_side_give_the_same_bytes(music):
     assert side_by_side.mix.tobytes() == one_by_one.mix.tobytes()
     assert all(side_by_side.stems[k].tobytes() == one_by_one.stems[k].tobytes() for k in long)
     assert side_by_side.true_peak_dbtp == one_by_one.true_peak_dbtp
+
+
+@pytest.mark.parametrize("block", [1, 2, 16, 64, 65, 4096])
+def test_block_max_is_each_blocks_largest(block):
+    from scorecut.models.post.levels import block_max
+
+    rng = np.random.default_rng(block)
+    for n in (1, block - 1, block, 5 * block + 3):
+        if n < 1:
+            continue
+        x = rng.normal(size=n).astype(np.float32)
+        want = np.array([x[i : i + block].max() for i in range(0, n, block)], np.float32)
+        assert np.array_equal(block_max(x, block), want), (block, n)

@@ -185,10 +185,19 @@ def _peak_score(x: np.ndarray, estimate: np.ndarray | None, chunk: int = 1 << 20
     return out, top
 
 
+SHORT_BLOCK = 64  # frames: blocks up to this long are reduced column by column (the limiter's 16)
+
+
 def block_max(values: np.ndarray, block: int) -> np.ndarray:
     """(ceil(n / block),) the largest value in each block of `values`; no padded copy."""
     full = len(values) // block
-    head = values[: full * block].reshape(full, block).max(axis=1)
+    blocks = values[: full * block].reshape(full, block)
+    if block <= SHORT_BLOCK:  # column by column: numpy's max over a short inner axis is ~4x slower
+        head = blocks[:, 0].copy()
+        for k in range(1, block):
+            np.maximum(head, blocks[:, k], out=head)
+    else:
+        head = blocks.max(axis=1)
     if full * block == len(values):
         return head
     return np.append(head, values[full * block :].max())
