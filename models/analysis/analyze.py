@@ -108,9 +108,11 @@ def _decode_clip(clip: Clip, period_src: float, cancel, report, table=None, devi
 def _analyse_clip(clip: Clip, fps: float, cancel, report, device: str = "cpu") -> _ClipResult:
     speed = clip.speed
     period_src = speed / fps  # source seconds per analysis step, so steps are 1/fps of record time
+    # The packet table first, alone: it is a short Python loop the picture decode waits for, and
+    # the speech thread would contend with it for the interpreter.
+    table = scan_packets(clip.path, clip.source_in_s, clip.source_out_s) if DecodeOptions().coarse else None
     speech = BackgroundSpeech(clip.path, clip.source_in_s, clip.source_out_s, cancel)
     try:
-        table = scan_packets(clip.path, clip.source_in_s, clip.source_out_s) if DecodeOptions().coarse else None
         used: list[DecoderInUse] = []
         a = _decode_clip(clip, period_src, cancel, report, table, device, used)
     except BaseException:
