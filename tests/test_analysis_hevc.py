@@ -4,7 +4,7 @@ every cut still lands on its exact frame; a hand-held move gives none.
 
 The clips are made by the test: drawn and encoded to H.264 by the shared helpers, then encoded
 again with libx265 (B-frames, a long GOP with no scene-cut keyframes, so cuts fall in the middle
-of GOPs), in MP4 (length-prefixed NAL units) and MPEG-TS (start codes).
+of GOPs), in MP4 (length-prefixed NAL units), MPEG-TS (start codes) and, 10-bit, in MOV.
 """
 
 from __future__ import annotations
@@ -30,17 +30,18 @@ CUTS = (1.37, 2.9, 4.05, 6.61, 9.3)
 DISSOLVE = Transition(7.9, "dissolve", 1.0)
 
 
-def to_hevc(src: Path, dst: Path, gop: int = 250) -> Path:
+def to_hevc(src: Path, dst: Path, gop: int = 250, pix_fmt: str = "yuv420p") -> Path:
     """Encode every frame of `src` again with libx265 into `dst` (container from the suffix),
     timestamps kept. No scene-cut keyframes: a cut must be found inside a GOP."""
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
         vin = inp.streams.video[0]
         stream = out.add_stream("libx265", rate=vin.average_rate)
-        stream.width, stream.height, stream.pix_fmt = vin.width, vin.height, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = vin.width, vin.height, pix_fmt
         stream.options = {"preset": "fast", "crf": "22",
                           "x265-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=4:log-level=error"}
         for frame in inp.decode(vin):
-            picture = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+            picture = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24").reformat(
+                format=pix_fmt)
             picture.pts, picture.time_base = frame.pts, frame.time_base
             for packet in stream.encode(picture):
                 out.mux(packet)
@@ -54,12 +55,14 @@ def folder(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("hevc")
 
 
-@pytest.fixture(scope="module", params=["mp4", "ts"])
+@pytest.fixture(scope="module", params=["mp4", "ts", "mov"])
 def edit(request, folder):
+    """MP4 (length-prefixed NAL units), MPEG-TS (start codes), and a phone's 10-bit HEVC in MOV."""
     spec = VideoSpec(duration_s=11.0, cuts_s=CUTS, transitions=(DISSOLVE,), fps=FPS, size=(320, 180),
                      motion=2.0, gop=30, seed=12)
     source = make_video(folder / f"source_{request.param}.mp4", spec)
-    return to_hevc(source, folder / f"edit.{request.param}")
+    pix_fmt = "yuv420p10le" if request.param == "mov" else "yuv420p"
+    return to_hevc(source, folder / f"edit.{request.param}", pix_fmt=pix_fmt)
 
 
 def _full_decode_analysis(path):
@@ -72,6 +75,10 @@ def _full_decode_analysis(path):
 
 
 def test_the_packet_table_reads_hevc_coding_types(edit):
+    with av.open(str(edit)) as c:
+        video = c.streams.video[0]
+        assert video.codec_context.name == "hevc"
+        assert video.format.name == ("yuv420p10le" if edit.suffix == ".mov" else "yuv420p")
     table = scan_packets(str(edit), 0.0, None)
     assert table is not None and len(table.times_s) == 11 * FPS
     assert np.all(table.kind >= 100)  # every packet's first slice NAL unit was read
