@@ -19,6 +19,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", metavar="FILE", default=None,
                    help="write a picture of the analysis (motion, cuts, visual beats) to FILE (.png)")
     p.add_argument("--fps", type=float, default=10.0, help="analysis rate of the curves (default 10)")
+    p.add_argument("--decoder", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="what decodes the pictures: cuda (the GPU's NVDEC; the CPU where the machine or the "
+                        "file's codec cannot, and the output says why), cpu, or auto (default): cuda where this "
+                        "machine has NVDEC, else cpu")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--fps must be between 0.5 and 60")
         from scorecut.models.analysis import analyze_file
 
-        analysis = analyze_file(clip.path, in_s=clip.source_in_s, out_s=clip.source_out_s, fps=args.fps)
+        analysis = analyze_file(clip.path, in_s=clip.source_in_s, out_s=clip.source_out_s, fps=args.fps,
+                                decoder=_decoder(args.decoder))
         plot_path = None
         if args.plot:
             from scorecut.models.analysis.plot import plot_alignment
@@ -54,8 +59,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _decoder(choice: str) -> str:
+    """"cpu" or "cuda" for the analysis; auto is the server's rule for a CUDA device (no torch needed)."""
+    if choice != "auto":
+        return choice  # an explicit cuda falls back per file in the analysis, which says why
+    from scorecut.server.picture_decoder import picture_decoder
+
+    return picture_decoder("auto", "cuda").name
+
+
 def _summary(a, path: str) -> None:
     print(f"{path}: {a.duration_s:.3f} s, curves at {a.analysis_fps:g} per second")
+    print(f"pictures decoded on: {a.decoder}" + (f" ({a.decoder_note})" if a.decoder_note else ""))
     print(f"cuts: {len(a.cuts_s)}")
     sure = a.cut_confidence if len(a.cut_confidence) == len(a.cuts_s) else [1.0] * len(a.cuts_s)
     for t, kind, s, c in zip(a.cuts_s, a.cut_kinds, a.cut_strength, sure, strict=True):

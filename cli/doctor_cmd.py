@@ -72,6 +72,27 @@ def check_codecs() -> list[Check]:
     return checks
 
 
+def check_picture_decoder() -> Check:
+    """What decodes the pictures in a server started here as it comes (--device auto, --decode auto)."""
+    from scorecut.server.picture_decoder import nvdec_unavailable, picture_decoder
+
+    try:
+        import torch
+
+        device = "cuda:0" if torch.cuda.is_available() else "cpu"
+    except Exception:  # check_torch says why
+        device = "cpu"
+    if picture_decoder("auto", device).name == "cuda":
+        return Check("picture decode", True, "cuda (NVDEC), as the models' device; a file whose codec NVDEC "
+                                             "lacks is decoded on the CPU (--decode cpu keeps them all there)")
+    why = nvdec_unavailable()
+    if device.startswith("cuda"):  # the models are on the GPU, the pictures cannot be
+        return Check("picture decode", True, f"cpu: the GPU cannot decode here ({why})", note=True)
+    return Check("picture decode", True, "cpu, as the models' device" +
+                 (f"; --decode cuda would fall back: {why}" if why else "; --decode cuda decodes on the GPU"),
+                 note=bool(why))
+
+
 def _folder(name: str, folder, what: str = "") -> Check:
     shown = f"{folder}" + (f" ({what})" if what else "") + ("" if folder.exists() else " (not created yet)")
     return Check(name, True, shown, note=not folder.exists())
@@ -141,7 +162,8 @@ def run(args) -> int:
 
     explicit = bool(args.server or os.environ.get(ENV_SERVER))
     address = server_address(args.server)
-    checks = [check_python(), *check_torch(), *check_codecs(), *check_folders(), *check_models(),
+    checks = [check_python(), *check_torch(), *check_codecs(), check_picture_decoder(), *check_folders(),
+              *check_models(),
               check_server(address, explicit, args.token or None)]
     for c in checks:
         mark = "ok  " if c.ok and not c.note else ("note" if c.ok else "FAIL")

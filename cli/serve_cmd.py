@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -14,6 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=c.DEFAULT_PORT, help="port (default %(default)s)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="where models run (default: cuda when present, else cpu)")
+    parser.add_argument("--decode", default="auto", choices=c.DECODE_CHOICES,
+                        help="what decodes the pictures for the analysis: cuda (the GPU's NVDEC, falling back to "
+                             "the CPU where the machine or a file's codec cannot) or cpu (default: as --device)")
     parser.add_argument("--token", default="", help="require this bearer token from clients")
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS (with --tls-key)")
     parser.add_argument("--tls-key", type=Path, help="PEM private key for --tls-cert")
@@ -45,7 +49,8 @@ def config_from_args(args):
     return ServerConfig(
         # A server `scorecut score` started gets its user's secret through the environment (never
         # the command line, which other users can read): it is that user's own.
-        host=args.host, port=args.port, device=args.device, token=args.token or _started_secret(),
+        host=args.host, port=args.port, device=args.device, decode=args.decode,
+        token=args.token or _started_secret(),
         tls_cert=args.tls_cert, tls_key=args.tls_key,
         media_roots=tuple(p.expanduser().resolve() for p in (args.media_roots or [Path.home()])),
         cache_dir=(args.cache_dir or default_cache_dir()).expanduser(),
@@ -64,6 +69,10 @@ def _started_secret() -> str:
 
 def run(args) -> int:
     if args.ray:
+        if args.decode == "cuda":
+            print("scorecut serve: --decode cuda is not available with --ray yet: Ray's replicas decode the "
+                  "pictures on their CPUs; leave --decode out (or use --decode cpu)", file=sys.stderr)
+            return 2
         from scorecut.server.ray_serve import RayOptions, serve_on_ray
 
         return serve_on_ray(config_from_args(args), RayOptions(args.ray, args.replicas, args.gpus_per_replica),

@@ -75,12 +75,15 @@ def score_segment(
     analyses: AnalysisCache | None = None,
     analysis_key: str = "",
     analysis: VideoAnalysis | None = None,
+    decoder: str = "cpu",
 ) -> tuple[VideoAnalysis, FinishedScore]:
     """Score a segment; returns its analysis and the finished stems.
 
     The analysis is `analysis` when given, else the one `analyses` holds under `analysis_key`,
     else made now (and kept there). `on_event` gets Started, Progress and AnalysisReady events.
     `segment` may be None only with an analysis given and a model that needs no pictures.
+    `decoder` ("cpu" or "cuda") decodes the pictures of an analysis made now; `analysis_key` must
+    name it when it can differ (server/request.py keys a "cuda" one apart).
     """
     on_event(Started())
     progress = _JobProgress(on_event)
@@ -89,7 +92,7 @@ def score_segment(
     if analysis is None:
         if segment is None:
             raise ValueError("score_segment needs the segment or its analysis")
-        analysis = analyze_segment(segment, progress=progress.stage("analysis"), cancel=cancel)
+        analysis = analyze_segment(segment, progress=progress.stage("analysis"), cancel=cancel, decoder=decoder)
         if analyses is not None and analysis_key:
             analyses.put(analysis_key, analysis)
     on_event(AnalysisReady(analysis))

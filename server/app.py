@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from concurrent import futures
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -18,6 +19,7 @@ from . import wire
 from .config import ServerConfig
 from .jobs import JobQueue
 from .limits import StreamLimits, rpc_threads, stream_limit
+from .picture_decoder import PictureDecoder, picture_decoder
 from .policy import TokenInterceptor
 from .servicer import ScorecutServicer
 
@@ -84,10 +86,18 @@ class ScorecutServer:
     """The running server: gRPC, the health service, the job queue."""
 
     def __init__(self, config: ServerConfig, device: str, jobs=None):
-        self.config = config
         self.device = device
-        # `jobs`: another queue with JobQueue's interface (server/ray_serve.py: Ray Serve replicas)
-        self.jobs = jobs if jobs is not None else JobQueue(config.max_queue, device, config.model_dir)
+        if jobs is None:
+            self.decoder = picture_decoder(config.decode, device)
+            if self.decoder.note:
+                log.warning("--decode %s: %s", config.decode, self.decoder.note)
+            jobs = JobQueue(config.max_queue, device, config.model_dir, decoder=self.decoder.name)
+        else:  # another queue with JobQueue's interface (server/ray_serve.py: Ray Serve replicas) decodes
+            # as it does (Ray replicas: on their CPUs)
+            self.decoder = PictureDecoder(getattr(jobs, "decoder", "cpu"))
+        # From here the config names the decoder the jobs use ("cpu" or "cuda"): the analysis key has it.
+        self.config = config = replace(config, decode=self.decoder.name)
+        self.jobs = jobs
         self.servicer = ScorecutServicer(config, device, self.jobs)
         self.health = health.HealthServicer()
         self.limits = StreamLimits(stream_limit(config.max_streams, config.max_queue), config.stream_idle_s)
@@ -183,8 +193,8 @@ def serve(config: ServerConfig, log_level: str = "INFO", jobs=None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     server.start()
     shown_host = config.host if ":" not in config.host else f"[{config.host}]"
-    log.info("serving on %s:%d, device %s, media roots %s, log %s, pid %d", shown_host, server.port, device,
-             ", ".join(map(str, config.media_roots)), log_path, os.getpid())
+    log.info("serving on %s:%d, device %s, pictures decoded on %s, media roots %s, log %s, pid %d", shown_host,
+             server.port, device, server.decoder.name, ", ".join(map(str, config.media_roots)), log_path, os.getpid())
     print(f"scorecut serving on {shown_host}:{server.port} (device {device}{', TLS' if config.tls else ''})",
           flush=True)
     while not stop.wait(0.5):  # a timed wait keeps the main thread responsive to signals

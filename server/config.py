@@ -14,6 +14,8 @@ import platformdirs
 
 from scorecut.v1 import DEFAULT_PORT  # the contract's; clients look there too
 
+from .picture_decoder import DECODE_CHOICES
+
 APP_NAME = "scorecut"
 DEFAULT_HOST = "127.0.0.1"  # loopback only unless the user asks otherwise (and sets a token)
 DEFAULT_MAX_DURATION_S = 1800.0  # 30 minutes of output per job
@@ -60,6 +62,7 @@ class ServerConfig:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     device: str = "auto"  # "auto" | "cpu" | "cuda"; auto picks cuda when present
+    decode: str = "auto"  # what decodes the pictures: "auto" (as the models' device), "cpu" or "cuda"
     token: str = ""  # "" = no token; required when binding a non-loopback address
     tls_cert: Path | None = None  # PEM certificate chain; TLS when both are given
     tls_key: Path | None = None  # PEM private key
@@ -113,6 +116,8 @@ class ServerConfig:
                 out.append(f"TLS file not found: {path}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             out.append(f"unknown device {self.device!r}; use auto, cpu or cuda")
+        if self.decode not in DECODE_CHOICES:
+            out.append(f"unknown picture decoder {self.decode!r}; use --decode {', '.join(DECODE_CHOICES)}")
         if not 0 <= self.port < 65536:
             out.append(f"port {self.port} is out of range 0-65535")
         for name, value in (("--max-duration", self.max_duration_s), ("--max-clips", self.max_clips),

@@ -55,9 +55,10 @@ class Job:
 class JobQueue:
     """Jobs waiting for the one worker; `max_queue` of them may wait behind the running one."""
 
-    def __init__(self, max_queue: int, device: str, model_dir: Path):
+    def __init__(self, max_queue: int, device: str, model_dir: Path, decoder: str = "cpu"):
         self.max_queue = max_queue
         self.device = device
+        self.decoder = decoder  # what decodes the pictures: "cpu" or "cuda" (server/picture_decoder.py)
         self.model_dir = model_dir
         self.jobs_run = 0  # jobs whose model actually ran (cache hits never get here)
         self._pending: collections.deque[Job] = collections.deque()
@@ -190,7 +191,7 @@ class JobQueue:
             model = self._model(spec.options.model, spec.options.checkpoint)
             analysis, finished = score_segment(spec.segment, spec.options, model, on_event=job.events.put,
                                                cancel=job.cancel, analyses=self._analyses,
-                                               analysis_key=spec.analysis_key)
+                                               analysis_key=spec.analysis_key, decoder=self.decoder)
         except Cancelled as error:
             log.info("job %s cancelled after %.2f s", job.id, time.monotonic() - started)
             self._finish(job, "cancelled", Failed(error))
@@ -199,6 +200,8 @@ class JobQueue:
             self._finish(job, "failed", Failed(error))
             return
         self.jobs_run += 1
+        if getattr(analysis, "decoder_note", ""):  # asked for the GPU, and a file was decoded on the CPU
+            log.warning("job %s: %s", job.id, analysis.decoder_note)
         log.info("job %s: model %s ran in %.2f s (jobs run: %d)", job.id, spec.options.model,
                  time.monotonic() - started, self.jobs_run)
         self._finish(job, "done", Done(analysis, finished))

@@ -231,7 +231,15 @@ def build_job_spec(request, peer: str, config: ServerConfig, infos: dict[str, Mo
     segment = Segment(tuple(clips), float(duration))
     ranges = [[sha, round(c.source_in_s, 6), round(c.source_out_s, 6), round(c.record_start_s, 6),
                round(c.record_end_s, 6)] for sha, c in zip(shas, clips, strict=True)]
-    analysis_key = _key({"version": __version__, "clips": ranges, "duration_s": round(duration, 6)})
+    named = {"version": __version__, "clips": ranges, "duration_s": round(duration, 6)}
+    if config.decode == "cuda":
+        # NVDEC deblocks where the CPU path skips it, so its frames, and the cuts, motion and music
+        # made from them, may differ slightly: a GPU analysis is never served as a CPU one. The
+        # server settles "cuda" when it starts (server/picture_decoder.py: "cpu" on a machine with
+        # no NVDEC at all); a file whose codec NVDEC lacks falls back alike every time on this
+        # machine. CPU keys stay as they were, shared with `scorecut batch`.
+        named["decoder"] = "cuda"
+    analysis_key = _key(named)
     opts = asdict(replace(options, checkpoint=""))
     result_key = _key({"analysis": analysis_key, "options": opts, "sample_format": fmt,
                        "checkpoint": _checkpoint_identity(options.checkpoint)})
