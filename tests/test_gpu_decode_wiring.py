@@ -93,6 +93,10 @@ def test_auto_follows_the_models_device():
             assert chosen == PictureDecoder("cuda")
     with pytest.raises(ValueError, match="auto, cpu, cuda"):
         picture_decoder("gpu", "cpu")
+    from scorecut.server.config import ServerConfig
+
+    assert ServerConfig(decode="cuda").problems() == []
+    assert any("--decode auto, cpu, cuda" in p for p in ServerConfig(decode="gpu").problems())
 
 
 def test_a_gpu_analysis_is_keyed_apart_from_a_cpu_one(tmp_path, media_root, cut_video):
