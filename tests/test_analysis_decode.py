@@ -145,3 +145,32 @@ def test_bad_media_asked_of_the_gpu_gets_the_cpu_path_error(tmp_path):
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200)
     with pytest.raises(MediaError, match="copy or export it again"):
         open_pictures(str(bad), "cuda")
+
+
+def test_a_gpu_decode_that_fails_midway_is_done_again_on_the_cpu(tmp_path, monkeypatch):
+    """A GPU decode that opens and then fails (a driver error mid-stream: injected here, as this
+    machine has no GPU) costs the job nothing: the clip is decoded again on the CPU, the cuts are
+    the CPU's and the note says why. Bad media and cancels are not retried."""
+    from scorecut.models.analysis import analyze, analyze_file
+
+    spec = VideoSpec(duration_s=4.0, cuts_s=(1.37, 2.9), fps=30, size=(320, 180), motion=2.0, seed=5)
+    path = make_video(tmp_path / "cuts.mp4", spec)
+    cpu = analyze_file(path)
+    real = analyze._decode_clip
+
+    def gpu_fails(clip, period_src, cancel, report, table=None, device="cpu", used=None):
+        if device == "cuda":
+            raise RuntimeError("CUDA_ERROR_LAUNCH_FAILED")
+        return real(clip, period_src, cancel, report, table, device, used)
+
+    monkeypatch.setattr(analyze, "_decode_clip", gpu_fails)
+    asked = analyze_file(path, decoder="cuda")
+    assert asked.decoder == "cpu" and "CUDA_ERROR_LAUNCH_FAILED" in asked.decoder_note
+    assert np.array_equal(asked.cuts_s, cpu.cuts_s) and np.array_equal(asked.motion, cpu.motion)
+
+    def gpu_bad_media(clip, period_src, cancel, report, table=None, device="cpu", used=None):
+        raise MediaError("broken.mp4: copy or export it again")
+
+    monkeypatch.setattr(analyze, "_decode_clip", gpu_bad_media)
+    with pytest.raises(MediaError, match="export it again"):
+        analyze_file(path, decoder="cuda")

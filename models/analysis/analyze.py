@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..interface import (
+    Cancelled,
     Clip,
     MediaError,
     ProgressFn,
@@ -114,7 +115,19 @@ def _analyse_clip(clip: Clip, fps: float, cancel, report, device: str = "cpu") -
     speech = BackgroundSpeech(clip.path, clip.source_in_s, clip.source_out_s, cancel)
     try:
         used: list[DecoderInUse] = []
-        a = _decode_clip(clip, period_src, cancel, report, table, device, used)
+        try:
+            a = _decode_clip(clip, period_src, cancel, report, table, device, used)
+        except (Cancelled, MediaError):
+            raise
+        except Exception as exc:
+            if device == "cpu":
+                raise
+            # The GPU decode failed after it opened (it has never run on a GPU in our tests): the
+            # clip is decoded again on the CPU rather than the job failing.
+            device = "cpu"
+            note = f"the GPU decode failed ({type(exc).__name__}: {exc}); the CPU decoded the pictures"
+            used = [DecoderInUse("cpu", note)]
+            a = _decode_clip(clip, period_src, cancel, report, table, device, [])
     except BaseException:
         speech.stop()
         raise
