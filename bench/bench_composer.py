@@ -93,13 +93,23 @@ def long_child(minutes: float, style: str) -> None:
                       "post_peak_mb": post_kb / 1024, "post_seconds": post_s}))
 
 
-def compose_times(seconds: float, styles: list[str], repeats: int) -> dict[str, float]:
+def compose_times(seconds: float, styles: list[str], repeats: int) -> dict[str, tuple[float, float]]:
+    """(best wall seconds, best CPU seconds) of composing per style."""
     compose_seconds(5.0, styles[0], 0)  # warm up imports and caches
-    return {style: min(compose_seconds(seconds, style, 1 + r)[0] for r in range(repeats)) for style in styles}
+    out = {}
+    for style in styles:
+        runs = []
+        for r in range(repeats):
+            c = time.process_time()
+            wall = compose_seconds(seconds, style, 1 + r)[0]
+            runs.append((wall, time.process_time() - c))
+        out[style] = (min(w for w, _ in runs), min(c for _, c in runs))
+    return out
 
 
 def compare_with(rev: str, seconds: float, styles: list[str], repeats: int) -> None:
-    """Compose speed at `rev` against the working tree: children take turns, twice each; best kept."""
+    """Compose speed at `rev` against the working tree: children take turns, twice each; best kept.
+    CPU seconds are the steadier measure on a shared machine; wall is shown too."""
     import tempfile
     from pathlib import Path
 
@@ -107,19 +117,21 @@ def compare_with(rev: str, seconds: float, styles: list[str], repeats: int) -> N
 
     with tempfile.TemporaryDirectory(prefix="scorecut-bench-") as tmp:
         tree = extract(rev, Path(tmp))
-        best: dict[str, dict[str, float]] = {"before": {}, "after": {}}
+        best: dict[str, dict[str, tuple[float, float]]] = {"before": {}, "after": {}}
         for _ in range(2):
             for label, code in (("before", tree), ("after", None)):
                 cmd = [sys.executable, __file__, "--times-child", "--seconds", str(seconds), "--repeats",
                        str(repeats), "--styles", ",".join(styles)] + (["--code", str(code)] if code else [])
                 out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-                for style, took in json.loads(out.strip().splitlines()[-1]).items():
-                    best[label][style] = min(took, best[label].get(style, float("inf")))
+                for style, (wall, cpu) in json.loads(out.strip().splitlines()[-1]).items():
+                    old = best[label].get(style, (float("inf"), float("inf")))
+                    best[label][style] = (min(wall, old[0]), min(cpu, old[1]))
     print(f"compose, {seconds:g} s, 4 stems at {SR} Hz: before = {rev}, after = working tree")
     for style in styles:
-        b, a = best["before"][style], best["after"][style]
-        print(f"  {style:12s} before {seconds / b:6.1f}x real time, after {seconds / a:6.1f}x real time "
-              f"(after/before speed {b / a:.2f})")
+        (bw, bc), (aw, ac) = best["before"][style], best["after"][style]
+        print(f"  {style:12s} wall: before {seconds / bw:6.1f}x real time, after {seconds / aw:6.1f}x "
+              f"(after/before speed {bw / aw:.2f}); CPU: before {bc:.2f} s, after {ac:.2f} s "
+              f"(after/before CPU {ac / bc:.2f})")
 
 
 def main() -> int:

@@ -137,7 +137,7 @@ def test_electronic_stays_synthesized(clip, font):
     assert compose(clip, str(font), style="electronic", seed=1).extra["instruments"] == "synthesizer"
 
 
-def test_models_add_soundfont_installs_and_doctor_says(font, tmp_path):
+def test_models_add_soundfont_installs_and_doctor_says(font, tmp_path, monkeypatch):
     env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"),
            "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
            "SCORECUT_SERVER": "127.0.0.1:1"}
@@ -164,7 +164,7 @@ def test_models_add_soundfont_installs_and_doctor_says(font, tmp_path):
     assert soundfont.find_font(model_dir, env_none) == model_dir / "soundfont" / "known.sf2"
     assert "known.sf2" in soundfont.describe(model_dir, env_none)
     assert "synthesized" in soundfont.describe(model_dir, {"SCORECUT_SOUNDFONT": "none"})
-    os.environ.pop("SCORECUT_SOUNDFONT", None)
+    monkeypatch.delenv("SCORECUT_SOUNDFONT", raising=False)  # for this test only: later ones keep conftest's
     assert "known.sf2" in ComposerModel(model_dir).info().description  # what GetInfo reports
     doctor = cli("doctor")
     assert "instruments" in doctor.stdout, doctor.stdout
