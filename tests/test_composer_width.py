@@ -160,3 +160,16 @@ def test_styles_name_known_stems_for_width_and_tone():
         assert {s for s, _ in style.tone} <= set(STEMS), style.name
         assert all(0.0 <= w <= 1.5 for _, w in style.width)
         assert all(-12.0 <= db <= 6.0 and top >= 0.0 for _, (db, top) in style.tone)
+
+
+def test_the_reverb_return_is_stereo_and_keeps_out_of_the_low_end():
+    from scorecut.models.composer.synth.mixing import reverb_return
+
+    rng = np.random.default_rng(5)
+    dry = np.zeros((2, SR * 4), dtype=np.float32)
+    for start in range(0, SR * 3, SR // 2):  # a centred part: short bursts, the room rings between them
+        dry[:, start : start + 2400] = rng.standard_normal(2400).astype(np.float32)
+    wet = reverb_return(dry, 0.5, SR)
+    assert abs(image.correlation(wet)) < 0.2  # a room heard from two places, not a mono echo
+    low = image.low_band(wet, SR)
+    assert np.sum(low**2) < 0.02 * np.sum(wet.astype(np.float64) ** 2)  # the send's low cut: no boom in the room
