@@ -3,8 +3,8 @@
 Width works in mid/side. M = (L + R) / 2 is left exactly as it was, so the mono fold-down of a
 stem is the stem without the widening: nothing cancels on a phone speaker. The side gets a
 decorrelated copy of the mid: M through a short velvet-noise filter (sparse +-1 taps over 3-30 ms,
-decaying, unit energy), the early reflections of a room without its tail. A copy at g times the
-mid's energy in the side gives a correlation near (1 - g^2) / (1 + g^2) between the channels.
+decaying, unit energy), the early reflections of a room without its tail. A copy g times as strong
+as the mid, in the side, gives a correlation near (1 - g^2) / (1 + g^2) between the channels.
 Below LOW_MONO_HZ the side is filtered away, whatever put it there (a panned note, a SoundFont's
 stereo sample, the room): bass and kick stay in the centre, where every system reproduces them.
 
