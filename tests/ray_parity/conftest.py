@@ -2,11 +2,12 @@
 
 Each module here re-exports one server test module (`from tests.test_server_jobs import *`), so a
 test written for the single-node server runs against a Ray deployment too, unchanged. One Ray head
-on loopback serves the whole package (`ray start --head --block`, ended at the end). It declares 4
+on loopback serves the whole package (`ray start --head --block`); it, the shared server and this
+process's Ray connection are package fixtures, gone before the rest of the suite runs. It declares 4
 logical CPUs on this 2-core machine: the shared 2-replica server and a test's own 1-replica server
 (one CPU each) are placed at once; Ray's CPUs are places for replicas, not cores.
 
-- server: `scorecut serve --ray HEAD --replicas 2`, shared by the session (tests that only read).
+- server: `scorecut serve --ray HEAD --replicas 2`, shared by the package (tests that only read).
 - fresh_server(*args): `scorecut serve --ray HEAD --replicas 1 *args`, the test's own: one model
   worker, as on one machine, so "queue position 1" and "the worker is freed" mean the same there.
 - in_process(**settings): a ScorecutServer in the test process whose jobs run on a 1-replica
@@ -51,7 +52,7 @@ def pytest_collection_modifyitems(config, items):
         items[:] = kept
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ray_head(tmp_path_factory):
     """A Ray head on loopback for the package; yields its address."""
     home = tmp_path_factory.mktemp("ray-parity-head")
@@ -106,7 +107,7 @@ def stop(srv: ServerProcess) -> None:
             srv.proc.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory, media_root, ray_head):
     srv = start_on_ray(tmp_path_factory, media_root, ray_head, 2)
     yield srv
@@ -127,7 +128,7 @@ def fresh_server(tmp_path_factory, media_root, ray_head):
         stop(srv)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ray_driver(ray_head, tmp_path_factory):
     """This test process joined to the head as a Ray driver, with a 1-replica deployment of its own."""
     from scorecut.server.ray_serve import RayOptions, deploy, start_ray, stop_ray
