@@ -282,9 +282,10 @@ def render_drums(hits, kit_name: str, n: int, sr: int, rng: np.random.Generator,
     if spread_mid is not None and np.any(spread_mid):
         # Only the side changes (by a decorrelated copy of the spread hits): the mid, and so the
         # mono fold-down, is the kit as it was.
-        side = decorrelated(spread_mid, spread, sr)
+        side = decorrelated(spread_mid, spread, sr)  # (n,): at most a drum stem (drums render first)
         out[0] += side
         out[1] -= side
+        del side
     if kit.lowpass_hz > 0:
         out = signal.sosfilt(_sos("lowpass", kit.lowpass_hz, 0.0, sr), out, axis=1).astype(np.float32)
     return out

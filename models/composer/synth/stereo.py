@@ -45,47 +45,64 @@ def decorrelator(sample_rate: int, salt: int) -> np.ndarray:
     return h.astype(np.float32)
 
 
+CHUNK = 1 << 19  # frames per step (~11 s at 48 kHz): a long stem gets no stem-sized temporaries
+
+
 def widen(x: np.ndarray, amount: float, sample_rate: int, salt: int = 0) -> np.ndarray:
     """(2, n) float32 `x`, changed IN PLACE and returned: a decorrelated copy of its mid, `amount`
-    times as strong, added to its side (the mid unchanged). amount 0 leaves it as it is."""
-    if amount <= 0.0 or x.shape[1] == 0:
+    times as strong, added to its side (the mid unchanged). amount 0 leaves it as it is.
+
+    A chunk at a time (overlap-add): what widening adds never changes the mid, so each chunk
+    reads the mid it needs from `x` as it stands."""
+    n = x.shape[1]
+    if amount <= 0.0 or n == 0:
         return x
-    extra = decorrelated(x[0] + x[1], 0.5 * amount, sample_rate, salt)  # x0 + x1: twice the mid
-    x[0] += extra
-    x[1] -= extra
+    for i in range(0, n, CHUNK):
+        extra = decorrelated(x[0, i : i + CHUNK] + x[1, i : i + CHUNK], 0.5 * amount, sample_rate, salt,
+                             full=True)  # x0 + x1: twice the mid
+        extra = extra[: n - i]
+        x[0, i : i + len(extra)] += extra
+        x[1, i : i + len(extra)] -= extra
     return x
 
 
-def decorrelated(mid: np.ndarray, amount: float, sample_rate: int, salt: int = 0) -> np.ndarray:
+def decorrelated(mid: np.ndarray, amount: float, sample_rate: int, salt: int = 0, full: bool = False) -> np.ndarray:
     """(n,) float32: `mid` (n,) through the velvet-noise decorrelator, times `amount`: what
-    widening adds to the left channel and takes from the right."""
-    out = signal.oaconvolve(mid, decorrelator(sample_rate, salt))[: len(mid)].astype(np.float32, copy=False)
+    widening adds to the left channel and takes from the right (`full`: with the filter's tail,
+    n + L - 1 frames)."""
+    h = decorrelator(sample_rate, salt)
+    out = signal.oaconvolve(mid, h).astype(np.float32, copy=False)
+    if not full:
+        out = out[: len(mid)]
     out *= np.float32(amount)
     return out
 
 
 def mono_low_end(x: np.ndarray, sample_rate: int, cutoff_hz: float = LOW_MONO_HZ) -> np.ndarray:
     """(2, n) float32 `x`, changed IN PLACE and returned: its side high-passed at `cutoff_hz` (8th
-    order), the mid untouched. (Subtracting a low-passed side would not do: an IIR low-pass shifts
-    the phase of what it passes, so the low side would not cancel.)"""
-    if x.shape[1] == 0:
-        return x
-    side = x[0] - x[1]  # (n,) twice the side
-    if not np.any(side):
-        return x
-    side = signal.sosfilt(filter_sos("highpass", cutoff_hz, sample_rate, LOW_MONO_ORDER), side)
-    side *= np.float32(0.5)
-    x[0] += x[1]
-    x[0] *= np.float32(0.5)  # the mid
-    np.subtract(x[0], side, out=x[1])
-    x[0] += side
+    order), the mid untouched, a chunk at a time (the filter's state carried across). (Subtracting
+    a low-passed side would not do: an IIR low-pass shifts the phase of what it passes, so the low
+    side would not cancel.)"""
+    sos = filter_sos("highpass", cutoff_hz, sample_rate, LOW_MONO_ORDER)
+    zi = np.zeros((sos.shape[0], 2), dtype=np.float32)
+    for i in range(0, x.shape[1], CHUNK):
+        left, right = x[0, i : i + CHUNK], x[1, i : i + CHUNK]  # views: written in place
+        side = left - right  # twice the side
+        if not np.any(side) and not np.any(zi):
+            continue  # a mono stretch (a bass stem: all of it) stays as it is
+        side, zi = signal.sosfilt(sos, side, zi=zi)
+        side *= np.float32(0.5)
+        left += right
+        left *= np.float32(0.5)  # the mid
+        np.subtract(left, side, out=right)
+        left += side
     return x
 
 
 def tone(x: np.ndarray, shelf_db: float, top_hz: float, sample_rate: int) -> np.ndarray:
-    """(2, n) float32: `x` through a high shelf of `shelf_db` at SHELF_HZ and a gentle (6 dB per
-    octave) roll-off above `top_hz` (0: none), as a style's recordings sound; `x` itself when both
-    are off."""
+    """(2, n) float32 `x` through a high shelf of `shelf_db` at SHELF_HZ and a gentle (6 dB per
+    octave) roll-off above `top_hz` (0: none), as a style's recordings sound, IN PLACE a chunk at a
+    time (the filters' state carried across); `x` as it is when both are off."""
     if (shelf_db == 0.0 and top_hz <= 0.0) or x.shape[1] == 0:
         return x
     plugins = []
@@ -97,4 +114,7 @@ def tone(x: np.ndarray, shelf_db: float, top_hz: float, sample_rate: int) -> np.
     if not plugins:
         return x
     board = pedalboard.Pedalboard(plugins)
-    return board.process(np.ascontiguousarray(x, dtype=np.float32), float(sample_rate), reset=True)
+    for i in range(0, x.shape[1], CHUNK):
+        chunk = np.ascontiguousarray(x[:, i : i + CHUNK])
+        x[:, i : i + CHUNK] = board.process(chunk, float(sample_rate), reset=(i == 0))
+    return x
