@@ -236,8 +236,8 @@ def test_generated_candidates_are_ranked_by_hits_met_first():
 
 
 def test_watch_folder_toml_takes_hits_loop_and_tail(tmp_path):
-    from scorecut.plugins.watchfolder.options import OptionsError, options_for
     from scorecut.plugins.watchfolder.folder import job_options
+    from scorecut.plugins.watchfolder.options import OptionsError, options_for
 
     video = tmp_path / "cut.mp4"
     (tmp_path / "scorecut.toml").write_text('hits = [3.5, "5:stop", "7.25:section"]\ntail = 2\n')
