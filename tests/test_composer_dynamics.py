@@ -74,3 +74,27 @@ def test_the_finished_music_keeps_the_arrangements_shape(style):
     assert np.median(last) - np.median(first) >= 4.0, (np.median(first), np.median(last))
     assert abs(done.loudness_lufs - options.loudness_lufs) < 0.5
     assert done.true_peak_dbtp <= TRUE_PEAK_CEILING_DBTP + 0.05
+
+
+def test_section_ride_in_chunks_equals_the_whole_curve(monkeypatch):
+    # ride_sections makes the gain curve a chunk at a time (a whole 10-minute curve's float64
+    # temporaries were the composer's memory peak); every frame must get the same bits as one piece.
+    from scorecut.models.composer.arrangement import arrange
+    from scorecut.models.composer.plan import make_plan
+    from scorecut.models.composer.synth import engine
+    from scorecut.models.interface import ScoreOptions
+
+    analysis = calm_then_busy(30.0)
+    arrangement = arrange(make_plan(analysis, ScoreOptions(style="cinematic", seed=3)), analysis, 3)
+    breakpoints = engine.section_breakpoints(arrangement)
+    assert breakpoints is not None and len(breakpoints[0]) >= 4  # the curve moves
+    n = int(round(arrangement.duration_s * SR))
+    whole = engine.section_gain(breakpoints, 0, n, SR)
+    assert whole.shape == (n,) and whole.dtype == np.float32 and whole.min() < whole.max()
+    rng = np.random.default_rng(0)
+    stems = {s: rng.standard_normal((2, n)).astype(np.float32) for s in ("drums", "bass")}
+    expected = {s: x * whole[None, :] for s, x in stems.items()}
+    monkeypatch.setattr(engine, "SECTION_CHUNK_FRAMES", 12_345)  # uneven: a partial last chunk
+    engine.ride_sections(stems, arrangement, SR)
+    for s in stems:
+        assert np.array_equal(stems[s], expected[s])

@@ -179,10 +179,7 @@ def render(
                 for f in futures.values():
                     f.cancel()
                 raise
-    envelope = section_envelope(arrangement, sample_rate)
-    if envelope is not None:
-        for x in stems.values():
-            x *= envelope[None, :]  # the same curve on every stem: the mix is still their sum
+    ride_sections(stems, arrangement, sample_rate, cancel)
     return stems
 
 
@@ -190,8 +187,31 @@ SECTION_STEP_DB = 1.5  # each intensity level below the piece's loudest plays th
 SECTION_RAMP_S = 0.5  # a swell into a louder section (a fade into a softer one) ends on its downbeat
 
 
-def section_envelope(arrangement: Arrangement, sample_rate: int) -> np.ndarray | None:
-    """(frames,) float32 gain following the plan's intensity per section, or None when it is flat.
+SECTION_CHUNK_FRAMES = 1 << 18  # the gain curve is made this many frames at a time (5.5 s at 48 kHz)
+
+
+def ride_sections(stems: dict[str, np.ndarray], arrangement: Arrangement, sample_rate: int,
+                  cancel: threading.Event | None = None) -> None:
+    """Multiply every (2, frames) float32 stem, in place, by the section gain curve.
+
+    The same curve on every stem, so the mix is still their sum. It is made a chunk at a time:
+    a whole 10-minute curve took about 700 MB of float64 temporaries (times, dB, gain) beside
+    the finished stems, the composer's peak."""
+    breakpoints = section_breakpoints(arrangement)
+    if breakpoints is None or not stems:
+        return
+    n = next(iter(stems.values())).shape[1]
+    for start in range(0, n, SECTION_CHUNK_FRAMES):
+        check_cancelled(cancel)
+        stop = min(n, start + SECTION_CHUNK_FRAMES)
+        gain = section_gain(breakpoints, start, stop, sample_rate)  # (stop - start,)
+        for x in stems.values():
+            x[:, start:stop] *= gain[None, :]
+
+
+def section_breakpoints(arrangement: Arrangement) -> tuple[list[float], list[float]] | None:
+    """(times_s, gains_db) of the gain curve following the plan's intensity per section, linear
+    between them; None when the plan is flat.
 
     The parts already thin out in calm sections, but a listener hears a shape only when the level
     moves too: intro, build, peak and release, as a mix engineer rides the faders."""
@@ -199,7 +219,6 @@ def section_envelope(arrangement: Arrangement, sample_rate: int) -> np.ndarray |
     if len({s.intensity for s in sections}) < 2:
         return None
     top = max(s.intensity for s in sections)
-    n = int(round(arrangement.duration_s * sample_rate))
     times = [0.0]
     gains = [SECTION_STEP_DB * (sections[0].intensity - top)]
     for before, after in zip(sections, sections[1:], strict=False):
@@ -210,5 +229,14 @@ def section_envelope(arrangement: Arrangement, sample_rate: int) -> np.ndarray |
         gains += [gains[-1], SECTION_STEP_DB * (after.intensity - top)]
     times.append(max(arrangement.duration_s, times[-1]))
     gains.append(gains[-1])
-    db = np.interp(np.arange(n) / sample_rate, times, gains)
+    return times, gains
+
+
+def section_gain(breakpoints: tuple[list[float], list[float]], start: int, stop: int,
+                 sample_rate: int) -> np.ndarray:
+    """(stop - start,) float32 gain of frames start..stop. Each frame's value is computed on its
+    own (float64 time, dB, then float32), so any chunking gives the same bits as one piece."""
+    times, gains = breakpoints
+    db = np.interp(np.arange(start, stop) / sample_rate, times, gains)
     return (10.0 ** (db / 20.0)).astype(np.float32)
+
