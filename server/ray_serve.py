@@ -338,7 +338,9 @@ def start_ray(options: RayOptions) -> None:
         # (its processes inherit this environment) checks once a second: a replica that dies is
         # replaced a second later at most. A value the user set wins.
         os.environ.setdefault("RAY_SERVE_CONTROL_LOOP_INTERVAL_S", str(LOCAL_CONTROL_LOOP_S))
-        # A cluster of its own (never one already running here), on loopback: nothing else reaches it.
+        # A cluster of its own (never one already running here), addressed on loopback. Ray's own
+        # processes (GCS, raylet, workers) still listen on every interface (Ray 2.60 has no bind
+        # address for them; its token authentication, on by default, guards them).
         ray.init(address="local", num_cpus=options.local_cpus, include_dashboard=options.dashboard,
                  dashboard_host="127.0.0.1", _node_ip_address="127.0.0.1", log_to_driver=False)
     else:
