@@ -309,3 +309,27 @@ def test_block_max_is_each_blocks_largest(block):
         x = rng.normal(size=n).astype(np.float32)
         want = np.array([x[i : i + block].max() for i in range(0, n, block)], np.float32)
         assert np.array_equal(block_max(x, block), want), (block, n)
+
+
+def test_curves_made_a_span_at_a_time_give_the_same_bits_as_whole_ones():
+    """The limiter's gain and the loudness estimate's trial gains are used a span at a time on
+    long takes (a whole 10-minute curve is 115 MB): every span must carry the whole curve's bits,
+    and the estimate must read the same from spans as from the whole curve."""
+    from scorecut.models.post.dynamics import limiter_curve, limiter_gain
+    from scorecut.models.post.levels import GainLoudness
+
+    rng = np.random.default_rng(11)
+    frames = 7 * SR + 123  # spans that do not divide it: a partial last one
+    peaks = (0.4 * rng.random(frames)).astype(np.float32)
+    peaks[rng.integers(0, frames, 40)] = 1.6  # overs the limiter must meet
+    whole = limiter_gain(peaks, 1.0, SR)
+    curve = limiter_curve(peaks, 1.0, SR)
+    for step in (1000, 4096, 48_001):
+        spans = np.concatenate([curve(i, min(frames, i + step)) for i in range(0, frames, step)])
+        assert spans.dtype == np.float32 and spans.tobytes() == whole.tobytes(), step
+    assert whole.min() < 0.7  # the curve moves (1 / 1.6 at the overs): the comparison can fail
+
+    x = (0.1 * rng.standard_normal((2, frames))).astype(np.float32)
+    estimate = GainLoudness(x, SR)
+    assert estimate.lufs(lambda i0, i1: whole[i0:i1].copy()) == estimate.lufs(whole)
+    assert estimate.lufs(lambda i0, i1: whole[i0:i1].copy()) != estimate.lufs(1.0)

@@ -23,7 +23,7 @@ from .ducking import (
     settings_for,
     speech_spans,
 )
-from .dynamics import compressor_gain, limiter_gain
+from .dynamics import compressor_gain, limiter_curve, limiter_gain
 from .levels import SILENCE_LUFS, GainLoudness, integrated_loudness, true_peak_dbtp, true_peak_per_frame
 from .parallel import map_ordered
 
@@ -118,11 +118,13 @@ def _sum(parts: dict) -> np.ndarray:
 
 class _MixView:
     """The sum of (ch, frames) stems as the level meters read it: `view[:, a:b]` sums that span
-    only, so the mix before gain never exists whole."""
+    only (in _sum's order: the same bits as that span of the whole sum), so the mix is made
+    whole once, at the end, when no gain curve or peak detector is left beside it."""
 
     def __init__(self, parts: dict):
         self.parts = list(parts.values())
         self.shape = self.parts[0].shape
+        self.size = self.parts[0].size
 
     def __getitem__(self, key) -> np.ndarray:
         total = np.array(self.parts[0][key], dtype=np.float32)
@@ -131,14 +133,14 @@ class _MixView:
         return total
 
 
-def _apply(parts: dict, gain, cancel=None) -> tuple[dict, np.ndarray]:
+def _apply(parts: dict, gain, cancel=None) -> tuple[dict, _MixView]:
     """Every stem times the same gain curve, IN PLACE (post-processing's own copies), and their
-    sum: the mix is the sum of the stems."""
+    sum as a view the meters read a span at a time: the mix is the sum of the stems."""
     gain = np.asarray(gain, dtype=np.float32)
     for x in parts.values():
         check_cancelled(cancel)
         x *= gain
-    return parts, _sum(parts)
+    return parts, _MixView(parts)
 
 
 def _fade(x: np.ndarray, sample_rate: int, ends: bool = True) -> np.ndarray:
@@ -155,11 +157,15 @@ def _fade(x: np.ndarray, sample_rate: int, ends: bool = True) -> np.ndarray:
     return x
 
 
+def _limit_to(static: float) -> float:
+    """The limiter's ceiling for the signal before `static`: peaks * static * gain <= the aim."""
+    return 10.0 ** ((TRUE_PEAK_CEILING_DBTP - LIMIT_MARGIN_DB) / 20.0) / static
+
+
 def _limited(peaks: np.ndarray, static: float, sr: int, into: np.ndarray | None = None) -> np.ndarray:
     """Limiter gain (frames,) for the signal whose true peaks are `peaks`, raised by `static`
     (with `into`: that array times the gain, in place)."""
-    ceiling = 10.0 ** ((TRUE_PEAK_CEILING_DBTP - LIMIT_MARGIN_DB) / 20.0)
-    return limiter_gain(peaks, ceiling / static, sr, into=into)  # peaks * static * g <= ceiling
+    return limiter_gain(peaks, _limit_to(static), sr, into=into)
 
 
 def _times_after(x: np.ndarray, peaks: np.ndarray, static: float, sr: int, ends: bool = True) -> np.ndarray:
@@ -174,11 +180,15 @@ def _search_static(peaks, shaped, static: float, estimate: GainLoudness, target:
     """The static gain whose limited result meets `target` by the fast estimate (limiting
     lowers loudness, so a few rounds)."""
     for _ in range(6):
-        trial = _limited(peaks, static, sr)
-        trial *= shaped
-        trial *= np.float32(static)
+        limiter = limiter_curve(peaks, _limit_to(static), sr)
+
+        def trial(i0: int, i1: int, limiter=limiter, static=static) -> np.ndarray:
+            g = limiter(i0, i1)  # the trial gain a span at a time: a 10-minute curve is 115 MB
+            g *= shaped[i0:i1]
+            g *= np.float32(static)
+            return g
+
         error = target - estimate.lufs(trial)
-        del trial
         if abs(error) <= LOUDNESS_TOLERANCE_LU:
             break
         static *= 10.0 ** (error / 20.0)
@@ -272,7 +282,8 @@ def _finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: bo
                                   "track, or one that cannot be decoded)")
 
     # Per-frame curves and mix-sized temporaries are released as soon as they are used: on a
-    # 10-minute segment each curve is 115 MB and each stereo temporary 230 MB.
+    # 10-minute segment each curve is 115 MB and each stereo temporary 230 MB. Until the end the
+    # mix is read through _MixView, so it is made whole after the last curve is gone.
     check_cancelled(cancel)
     mix0 = _MixView(parts)  # the stems' sum, read a span at a time: never whole (230 MB saved)
     target = float(options.loudness_lufs)
@@ -289,7 +300,7 @@ def _finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: bo
         del mix0
         fades = _fade(np.ones(frames, dtype=np.float32) if gain is None else gain, sr, ends)
         stems, mix = _apply(parts, fades)
-        loudness, tp_estimate = None, None
+        loudness, tp_estimate, peaks = None, None, None
     else:
         static = 10.0 ** (min(target - level0, MAX_BOOST_DB) / 20.0)
         capped = target - level0 > MAX_BOOST_DB
@@ -334,7 +345,7 @@ def _finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: bo
     check_cancelled(cancel)
     tp = _measured(true_peak_dbtp, mix, estimate=tp_estimate, cancel=cancel)
     check_cancelled(cancel)
-    del tp_estimate
+    del tp_estimate, peaks  # the same array: no per-frame curve is left
     if tp > TRUE_PEAK_CEILING_DBTP - TRUE_PEAK_SAFETY_DB:  # the gain curve bent a peak: trim it
         trim_db = TRUE_PEAK_CEILING_DBTP - LIMIT_MARGIN_DB / 2 - tp
         stems, mix = _apply(stems, np.float32(10.0 ** (trim_db / 20.0)))
@@ -353,6 +364,7 @@ def _finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: bo
              "dialogue_lufs": None if d is None else round(d, 2)}
             for (a, b), db, d in zip(down, depths, dialogue, strict=True)]
         extra["ducked_spans_s"] = [[round(a, 3), round(b, 3)] for a, b in down]
+    mix = _sum(stems)  # whole now: the stems' sum, as every meter above read it
     wanted = set(options.stems)
     kept = {} if output.native_mix is not None else {k: v for k, v in stems.items() if k in wanted}
     return FinishedScore(

@@ -6,6 +6,8 @@ the same curve and the stems keep summing exactly to the mix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import ndimage
 
@@ -68,21 +70,39 @@ CHUNK_HOPS = 1 << 12  # control hops per chunk when reading the mix
 CHUNK_FRAMES = 1 << 20
 
 
+Curve = Callable[[int, int], np.ndarray]  # (i0, i1) -> (i1 - i0,) float32: a gain curve made a span at a time
+
+
+def _interpolated(values: np.ndarray, at: np.ndarray, cap: Curve | None = None) -> Curve:
+    """The linear interpolation of `values` given at frame positions `at`, optionally no higher
+    than `cap(i0, i1)` (that span's ceiling), as spans. Each frame's value is computed on its own,
+    so any spans give the same bits as the whole curve."""
+    def span(i0: int, i1: int) -> np.ndarray:
+        curve = np.interp(np.arange(i0, i1, dtype=np.float64), at, values).astype(np.float32)
+        if cap is not None:
+            np.minimum(curve, cap(i0, i1), out=curve)
+        return curve
+
+    return span
+
+
 def _per_frame(values: np.ndarray, at: np.ndarray, frames: int, cap=None, into: np.ndarray | None = None) -> np.ndarray:
     """(frames,) float32 linear interpolation of `values` given at frame positions `at`,
     optionally no higher than `cap(i0, i1)` (that span's ceiling), built a chunk at a time (no
     float64 or full-length temporary). With `into`, that array is multiplied by the curve in
     place instead (the curve itself is never whole); `cap` reads a span before it is changed."""
+    return _written(_interpolated(values, at, cap), frames, into)
+
+
+def _written(curve: Curve, frames: int, into: np.ndarray | None = None) -> np.ndarray:
+    """(frames,) float32 `curve` made whole a chunk at a time, or multiplied into `into` in place."""
     out = np.empty(frames, dtype=np.float32) if into is None else into
     for i in range(0, frames, CHUNK_FRAMES):
-        idx = np.arange(i, min(frames, i + CHUNK_FRAMES), dtype=np.float64)
-        curve = np.interp(idx, at, values).astype(np.float32)
-        if cap is not None:
-            np.minimum(curve, cap(i, i + len(idx)), out=curve)
+        span = curve(i, min(frames, i + CHUNK_FRAMES))
         if into is None:
-            out[i : i + len(idx)] = curve
+            out[i : i + len(span)] = span
         else:
-            out[i : i + len(idx)] *= curve
+            out[i : i + len(span)] *= span
     return out
 
 
@@ -95,7 +115,16 @@ def limiter_gain(
 ) -> np.ndarray:
     """(frames,) float32 gain that keeps `peaks * gain <= ceiling` everywhere, with no jumps.
     With `into` (frames,), that array is multiplied by the gain in place and returned (it may
-    be `peaks` itself): on a 10-minute mix that saves a 115 MB curve.
+    be `peaks` itself): on a 10-minute mix that saves a 115 MB curve. limiter_curve's spans."""
+    return _written(limiter_curve(peaks, ceiling, sample_rate, lookahead_s, release_db_per_s), len(peaks), into)
+
+
+def limiter_curve(
+    peaks: np.ndarray, ceiling: float, sample_rate: int, lookahead_s: float = 0.004, release_db_per_s: float = 30.0,
+) -> Curve:
+    """limiter_gain as spans: `curve(i0, i1)` is the (i1 - i0,) float32 gain of frames i0..i1
+    (the same bits as those frames of the whole curve), so a caller can use a 10-minute curve
+    without making it whole. It reads `peaks`, which must not change while it is used.
 
     `peaks` is the per-frame true peak of the signal. Two stages:
     - release: after a peak the gain recovers at `release_db_per_s`. In dB of reduction this is
@@ -110,7 +139,6 @@ def limiter_gain(
     """
     # Block-rate arrays are float64 (the release ramp accumulates); each is freed once used, as a
     # 10-minute mix has 1.8 million blocks (14 MB an array).
-    frames = len(peaks)
     need = block_max(peaks, LIMITER_BLOCK).astype(np.float64)  # each block's peak, then its need
     nb = len(need)
     np.maximum(need, 1e-12, out=need)
@@ -136,4 +164,4 @@ def limiter_gain(
     def need_frame(i0: int, i1: int) -> np.ndarray:  # the last float rounding: each frame's own need
         return np.minimum(np.float32(1.0), np.float32(ceiling) / np.maximum(peaks[i0:i1], np.float32(1e-12)))
 
-    return _per_frame(gain, centres, frames, cap=need_frame, into=into)
+    return _interpolated(gain, centres, cap=need_frame)

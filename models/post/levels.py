@@ -39,6 +39,7 @@ def integrated_loudness(x: np.ndarray, sample_rate: int) -> float:
         return float("-inf")
     if frames > PYLOUDNORM_MAX_S * sample_rate:
         return GainLoudness(x, sample_rate).lufs(1.0)
+    x = np.asarray(x[:, :])  # post-processing's mix view (a sum read span by span) made whole
     if frames <= block:
         x = np.tile(x, (1, block // frames + 2))
     meter = pyloudnorm.Meter(sample_rate)
@@ -75,7 +76,9 @@ class GainLoudness:
             first = i // self.sub
             self.power[first : first + len(e) // self.sub] = e.reshape(-1, self.sub).sum(axis=1, dtype=np.float64)
 
-    def lufs(self, gain: np.ndarray | float) -> float:
+    def lufs(self, gain) -> float:
+        """Loudness of x * gain. `gain`: a number, a (frames,) curve, or a curve made a span at a
+        time, `gain(i0, i1) -> (i1 - i0,) float32` (never whole)."""
         energy = self.power * self._mean_square(gain)  # (n_sub,)
         n_hops = len(energy) // self.per_hop
         hop_frames = self.per_hop * self.sub
@@ -93,23 +96,28 @@ class GainLoudness:
         gated = blocks[(level > SILENCE_LUFS) & (level > relative)]
         return float(-0.691 + 10 * np.log10(gated.mean()))
 
-    def _mean_square(self, gain: np.ndarray | float) -> np.ndarray | float:
+    def _mean_square(self, gain) -> np.ndarray | float:
         """Mean of gain**2 per 10 ms sub-block (the last one extended by its final value), a chunk
-        at a time: a per-frame float64 copy of a 10-minute curve would be 230 MB."""
-        g = np.asarray(gain, dtype=np.float32)
-        if not g.ndim:
-            return float(g) ** 2
+        at a time: a per-frame float64 copy of a 10-minute curve would be 230 MB. `gain` as lufs
+        takes it."""
+        if callable(gain):
+            span, frames = gain, self.frames
+        else:
+            g = np.asarray(gain, dtype=np.float32)
+            if not g.ndim:
+                return float(g) ** 2
+            span, frames = (lambda i0, i1: g[i0:i1]), len(g)
         sub, n_sub = self.sub, len(self.power)
         out = np.empty(n_sub)
-        full = len(g) // sub
+        full = frames // sub
         step = CHUNK_SUBS
         for i in range(0, full, step):
             j = min(full, i + step)
-            part = g[i * sub : j * sub].reshape(j - i, sub).astype(np.float64)
+            part = span(i * sub, j * sub).reshape(j - i, sub).astype(np.float64)
             out[i:j] = np.einsum("ij,ij->i", part, part) / sub
         if full < n_sub:
-            tail = g[full * sub :].astype(np.float64)
-            last = tail[-1] if len(tail) else (g[-1] if len(g) else 1.0)
+            tail = span(full * sub, frames).astype(np.float64)
+            last = tail[-1] if len(tail) else (span(frames - 1, frames)[0] if frames else 1.0)
             out[full:] = (np.dot(tail, tail) + (sub - len(tail)) * last * last) / sub
         return out
 
