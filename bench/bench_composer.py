@@ -12,7 +12,8 @@ case runs in a child process so its peak RSS (ru_maxrss) is its own. The child t
 `post.finish(consume=True)` on the composed stems, as `models.pipeline.score_segment` does for a
 job, and prints the peak after it: the composer's peak and the whole model-side job's peak.
 With `--baseline REV`, each style's compose time is also measured with the code at that git
-revision (bench/code_at.py), in child processes taking turns with the working tree's.
+revision (bench/code_at.py), in child processes taking turns with the working tree's, and the
+10-minute job's peak memory too (a child with the code at REV, then one with the working tree).
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ def compose_seconds(duration_s: float, style: str, seed: int, keep: bool = False
 
 def long_child(minutes: float, style: str) -> None:
     """Runs in a child: compose `minutes` and print peak RSS before and after as JSON."""
+    from code_at import loaded_from
+
+    from scorecut.models import composer
     from scorecut.models.composer.model import ComposerModel  # noqa: F401 (imports count as the floor)
     from scorecut.models.interface import ScoreOptions  # noqa: F401
     from scorecut.models.post import finish
@@ -90,7 +94,7 @@ def long_child(minutes: float, style: str) -> None:
     post_s = time.perf_counter() - t0
     post_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"floor_mb": floor_kb / 1024, "peak_mb": peak_kb / 1024, "seconds": took,
-                      "post_peak_mb": post_kb / 1024, "post_seconds": post_s}))
+                      "post_peak_mb": post_kb / 1024, "post_seconds": post_s, "code": loaded_from(composer)}))
 
 
 def compose_times(seconds: float, styles: list[str], repeats: int) -> dict[str, tuple[float, float]]:
@@ -146,16 +150,16 @@ def main() -> int:
     ap.add_argument("--styles", help=argparse.SUPPRESS)
     ap.add_argument("--code", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.code:  # a child running the code at --baseline's revision
+        from pathlib import Path
+
+        from code_at import import_code_from
+
+        import_code_from(Path(args.code))
     if args.child:
         long_child(args.long_minutes, args.style)
         return 0
     if args.times_child:
-        if args.code:
-            from pathlib import Path
-
-            from code_at import import_code_from
-
-            import_code_from(Path(args.code))
         print(json.dumps(compose_times(args.seconds, args.styles.split(","), args.repeats)))
         return 0
     if args.baseline:
@@ -174,15 +178,31 @@ def main() -> int:
     for style, best, rt, vs in rows:
         print(f"  {style:12s} {best:6.3f} s wall  {rt:7.1f}x real time  {vs:6.1f}x the plain numpy 4-sine baseline")
 
-    child = subprocess.run([sys.executable, __file__, "--child", "--long-minutes", str(args.long_minutes),
-                            "--style", args.style], capture_output=True, text=True, check=True)
+    if args.baseline:
+        long_segment(args.long_minutes, args.style, args.baseline)
+    long_segment(args.long_minutes, args.style)
+    return 0
+
+
+def long_segment(minutes: float, style: str, rev: str | None = None) -> None:
+    """The 10-minute job's time and peak memory in a child of its own, with the code at `rev`
+    (None: the working tree)."""
+    import tempfile
+    from pathlib import Path
+
+    from code_at import extract
+
+    with tempfile.TemporaryDirectory(prefix="scorecut-bench-") as tmp:
+        code = ["--code", str(extract(rev, Path(tmp)))] if rev else []
+        child = subprocess.run([sys.executable, __file__, "--child", "--long-minutes", str(minutes),
+                                "--style", style, *code], capture_output=True, text=True, check=True)
     r = json.loads(child.stdout.strip().splitlines()[-1])
-    print(f"{args.long_minutes:g}-minute segment ({args.style}): {r['seconds']:.2f} s wall "
-          f"({args.long_minutes * 60 / r['seconds']:.1f}x real time), peak RSS {r['peak_mb']:.0f} MB "
-          f"(after imports {r['floor_mb']:.0f} MB; composition adds {r['peak_mb'] - r['floor_mb']:.0f} MB)")
+    print(f"{minutes:g}-minute segment ({style}), code {rev or 'working tree'} ({r['code']}): "
+          f"{r['seconds']:.2f} s wall ({minutes * 60 / r['seconds']:.1f}x real time), peak RSS "
+          f"{r['peak_mb']:.0f} MB (after imports {r['floor_mb']:.0f} MB; composition adds "
+          f"{r['peak_mb'] - r['floor_mb']:.0f} MB)")
     print(f"  then post.finish(consume=True), as score_segment runs a job: {r['post_seconds']:.2f} s, "
           f"peak RSS of compose + post {r['post_peak_mb']:.0f} MB")
-    return 0
 
 
 if __name__ == "__main__":
