@@ -23,7 +23,7 @@ from .ducking import (
     settings_for,
     speech_spans,
 )
-from .dynamics import compressor_gain, limiter_curve, limiter_gain
+from .dynamics import Curve, compressor_curve, limiter_curve, limiter_gain
 from .levels import SILENCE_LUFS, GainLoudness, integrated_loudness, true_peak_dbtp, true_peak_per_frame
 from .parallel import map_ordered
 
@@ -133,9 +133,21 @@ class _MixView:
         return total
 
 
+APPLY_CHUNK = 1 << 20  # frames of a span-made gain curve applied per step
+
+
 def _apply(parts: dict, gain, cancel=None) -> tuple[dict, _MixView]:
     """Every stem times the same gain curve, IN PLACE (post-processing's own copies), and their
-    sum as a view the meters read a span at a time: the mix is the sum of the stems."""
+    sum as a view the meters read a span at a time: the mix is the sum of the stems. `gain`: a
+    number, a (frames,) curve, or a Curve made a span at a time (never whole)."""
+    if callable(gain):
+        frames = next(iter(parts.values())).shape[1]
+        for i in range(0, frames, APPLY_CHUNK):
+            check_cancelled(cancel)
+            g = gain(i, min(frames, i + APPLY_CHUNK))
+            for x in parts.values():
+                x[:, i : i + len(g)] *= g
+        return parts, _MixView(parts)
     gain = np.asarray(gain, dtype=np.float32)
     for x in parts.values():
         check_cancelled(cancel)
@@ -143,17 +155,24 @@ def _apply(parts: dict, gain, cancel=None) -> tuple[dict, _MixView]:
     return parts, _MixView(parts)
 
 
-def _fade(x: np.ndarray, sample_rate: int, ends: bool = True) -> np.ndarray:
+def _fade(x: np.ndarray, sample_rate: int, ends: bool = True, start: int = 0, frames: int | None = None) -> np.ndarray:
     """x (..., frames) faded in place: 0 at the first and at the last sample, raised-cosine
     ramps between (only the ends are touched). `ends=False` (a loop: its end leads into its
-    start) leaves it as it is."""
-    frames = x.shape[-1]
+    start) leaves it as it is. With `start` and `frames`, x holds frames start.. of a take
+    `frames` long (a span of a curve), and only the ramps' part inside it is applied."""
+    n = x.shape[-1]
+    frames = n if frames is None else frames
     if not ends:
         return x
     n_in = min(max(1, int(FADE_IN_S * sample_rate)), frames // 4 or 1)
     n_out = min(max(1, int(FADE_OUT_S * sample_rate)), frames // 4 or 1)
-    x[..., :n_in] *= (0.5 - 0.5 * np.cos(np.pi * np.arange(n_in) / n_in)).astype(np.float32)
-    x[..., frames - n_out :] *= (0.5 + 0.5 * np.cos(np.pi * np.arange(1, n_out + 1) / n_out)).astype(np.float32)
+    a, b = start, min(start + n, n_in)
+    if a < b:
+        x[..., : b - a] *= (0.5 - 0.5 * np.cos(np.pi * np.arange(n_in) / n_in)).astype(np.float32)[a:b]
+    a, b = max(start, frames - n_out), start + n
+    if a < b:
+        ramp = (0.5 + 0.5 * np.cos(np.pi * np.arange(1, n_out + 1) / n_out)).astype(np.float32)
+        x[..., a - start : b - start] *= ramp[a - (frames - n_out) : b - (frames - n_out)]
     return x
 
 
@@ -176,7 +195,32 @@ def _times_after(x: np.ndarray, peaks: np.ndarray, static: float, sr: int, ends:
     return _fade(x, sr, ends)
 
 
-def _search_static(peaks, shaped, static: float, estimate: GainLoudness, target: float, sr: int) -> float:
+def _after_compressor(shaped: Curve, peaks: np.ndarray, static: float, sr: int, frames: int,
+                      ends: bool = True) -> Curve:
+    """The whole gain from the compressor on (the compressor's `shaped`, the limiter's, the
+    static gain, the fades) as spans: _times_after(shaped, ...)'s bits, never a whole curve."""
+    limiter = limiter_curve(peaks, _limit_to(static), sr)
+
+    def span(i0: int, i1: int) -> np.ndarray:
+        g = shaped(i0, i1)
+        g *= limiter(i0, i1)
+        g *= np.float32(static)
+        return _fade(g, sr, ends, start=i0, frames=frames)
+
+    return span
+
+
+def _times(curve: Curve, gain: np.ndarray) -> Curve:
+    """`curve` times the (frames,) `gain`, as spans."""
+    def span(i0: int, i1: int) -> np.ndarray:
+        g = curve(i0, i1)
+        g *= gain[i0:i1]
+        return g
+
+    return span
+
+
+def _search_static(peaks, shaped: Curve, static: float, estimate: GainLoudness, target: float, sr: int) -> float:
     """The static gain whose limited result meets `target` by the fast estimate (limiting
     lowers loudness, so a few rounds)."""
     for _ in range(6):
@@ -184,7 +228,7 @@ def _search_static(peaks, shaped, static: float, estimate: GainLoudness, target:
 
         def trial(i0: int, i1: int, limiter=limiter, static=static) -> np.ndarray:
             g = limiter(i0, i1)  # the trial gain a span at a time: a 10-minute curve is 115 MB
-            g *= shaped[i0:i1]
+            g *= shaped(i0, i1)
             g *= np.float32(static)
             return g
 
@@ -309,10 +353,11 @@ def _finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: bo
         # The compressor hears the mix after the duck and the static gain; a static gain only
         # moves the level, so it moves the threshold instead (no scaled copy of anything).
         threshold = target + COMP_ABOVE_TARGET_DB - 20.0 * np.log10(static)
-        shaped = compressor_gain(mix0, sr, threshold, pre_gain=gain, cancel=cancel)
+        # The gain from here on is made a span at a time where it is used: no 115 MB curve is
+        # kept beside the detector's peaks (the duck curve, when there is one, stays whole).
+        shaped = compressor_curve(mix0, sr, threshold, pre_gain=gain, cancel=cancel)
         if gain is not None:
-            shaped *= gain
-        del gain
+            shaped = _times(shaped, gain)
         check_cancelled(cancel)
         peaks = true_peak_per_frame(mix0, shaped, cancel=cancel)  # limiting scales with the static gain: once
         del mix0
@@ -320,10 +365,9 @@ def _finish(output: ModelOutput, analysis, options: ScoreOptions, *, consume: bo
         if not capped:
             static = _search_static(peaks, shaped, static, estimate, target, sr)
         check_cancelled(cancel)
-        # The gain after the compressor is applied in place, never kept whole: on a 10-minute
-        # segment that is one 115 MB curve less beside the mix.
-        stems, mix = _apply(parts, _times_after(shaped, peaks, static, sr, ends), cancel)
-        del shaped
+        # The gain from the compressor on is applied a span at a time, never kept whole.
+        stems, mix = _apply(parts, _after_compressor(shaped, peaks, static, sr, frames, ends), cancel)
+        del shaped, gain
         check_cancelled(cancel)
         # The reported measure is pyloudnorm's; where the fast estimate strayed, correct by it.
         error = target - _measured(integrated_loudness, mix, sr, cancel=cancel)

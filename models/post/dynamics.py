@@ -15,6 +15,7 @@ from ..interface import check_cancelled
 from .levels import block_max
 
 CONTROL_HZ = 200  # compressor gain computed every 5 ms, then interpolated per sample
+Curve = Callable[[int, int], np.ndarray]  # (i0, i1) -> (i1 - i0,) float32: a gain curve made a span at a time
 
 
 def compressor_gain(
@@ -29,7 +30,24 @@ def compressor_gain(
     cancel=None,
 ) -> np.ndarray:
     """(frames,) float32 gain of a feed-forward RMS compressor (soft knee) on a (ch, frames) mix,
-    as it sounds after `pre_gain` (frames,) when given (applied a chunk at a time, never whole).
+    as it sounds after `pre_gain` (frames,) when given. compressor_curve's spans made whole."""
+    curve = compressor_curve(mix, sample_rate, threshold_db, ratio, knee_db, attack_s, release_s, pre_gain, cancel)
+    return _written(curve, mix.shape[1])
+
+
+def compressor_curve(
+    mix: np.ndarray,
+    sample_rate: int,
+    threshold_db: float,
+    ratio: float = 2.0,
+    knee_db: float = 6.0,
+    attack_s: float = 0.03,
+    release_s: float = 0.25,
+    pre_gain: np.ndarray | None = None,
+    cancel=None,
+) -> Curve:
+    """compressor_gain as spans (`curve(i0, i1)`: frames i0..i1, the whole curve's bits): the mix
+    is read now (a chunk at a time, `pre_gain` applied per chunk), the per-frame curve is never whole.
 
     Slow attack lets transients through (punch survives); the loop runs at the 200 Hz control
     rate, so a 10-minute mix costs 120 000 cheap iterations.
@@ -63,14 +81,11 @@ def compressor_gain(
     for i, w in enumerate(want.tolist()):
         g = a_att * g + (1 - a_att) * w if w > g else a_rel * g + (1 - a_rel) * w
         smooth[i] = g
-    return _per_frame(10.0 ** (-smooth / 20.0), (np.arange(len(smooth)) + 0.5) * hop - 0.5, frames)
+    return _interpolated(10.0 ** (-smooth / 20.0), (np.arange(len(smooth)) + 0.5) * hop - 0.5)
 
 
 CHUNK_HOPS = 1 << 12  # control hops per chunk when reading the mix
 CHUNK_FRAMES = 1 << 20
-
-
-Curve = Callable[[int, int], np.ndarray]  # (i0, i1) -> (i1 - i0,) float32: a gain curve made a span at a time
 
 
 def _interpolated(values: np.ndarray, at: np.ndarray, cap: Curve | None = None) -> Curve:
@@ -84,14 +99,6 @@ def _interpolated(values: np.ndarray, at: np.ndarray, cap: Curve | None = None) 
         return curve
 
     return span
-
-
-def _per_frame(values: np.ndarray, at: np.ndarray, frames: int, cap=None, into: np.ndarray | None = None) -> np.ndarray:
-    """(frames,) float32 linear interpolation of `values` given at frame positions `at`,
-    optionally no higher than `cap(i0, i1)` (that span's ceiling), built a chunk at a time (no
-    float64 or full-length temporary). With `into`, that array is multiplied by the curve in
-    place instead (the curve itself is never whole); `cap` reads a span before it is changed."""
-    return _written(_interpolated(values, at, cap), frames, into)
 
 
 def _written(curve: Curve, frames: int, into: np.ndarray | None = None) -> np.ndarray:

@@ -143,12 +143,12 @@ def _interpolator() -> np.ndarray:
     return taps.reshape(-1, OVERSAMPLE).T.astype(np.float32)
 
 
-def true_peak_per_frame(x: np.ndarray, gain: np.ndarray | None = None, chunk: int = 1 << 19,
-                        cancel=None) -> np.ndarray:
+def true_peak_per_frame(x: np.ndarray, gain=None, chunk: int = 1 << 19, cancel=None) -> np.ndarray:
     """(frames,) float32: the largest |value| of `x * gain` over all channels at each frame and at
     the points between it and the next frame, from 4x polyphase interpolation (the limiter's
-    detector). Long signals go a chunk at a time (with the filter's context), so `x * gain` is
-    never made whole; the chunks run side by side (models/post/parallel.py)."""
+    detector). `gain`: None, a (frames,) curve, or one made a span at a time (`gain(i0, i1)`,
+    called from several threads). Long signals go a chunk at a time (with the filter's context),
+    so `x * gain` is never made whole; the chunks run side by side (models/post/parallel.py)."""
     frames = x.shape[1]
     if gain is None and frames <= chunk:
         return _true_peak_frames(x)
@@ -158,7 +158,7 @@ def true_peak_per_frame(x: np.ndarray, gain: np.ndarray | None = None, chunk: in
     def one_chunk(i: int) -> None:
         check_cancelled(cancel)  # each chunk is a fraction of a second
         i0, i1 = max(0, i - context), min(frames, i + chunk + context)
-        seg = x[:, i0:i1] if gain is None else x[:, i0:i1] * gain[i0:i1]
+        seg = x[:, i0:i1] if gain is None else x[:, i0:i1] * (gain(i0, i1) if callable(gain) else gain[i0:i1])
         out[i : min(frames, i + chunk)] = _true_peak_frames(seg)[i - i0 : i - i0 + min(chunk, frames - i)]
 
     map_ordered(one_chunk, range(0, frames, chunk))
