@@ -77,6 +77,12 @@ def compose_seconds(duration_s: float, style: str, seed: int, keep: bool = False
     return took, info
 
 
+def rss_kb() -> int:
+    """This process's resident size now (VmRSS), in kB."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
 def long_child(minutes: float, style: str) -> None:
     """Runs in a child: compose `minutes` and print peak RSS before and after as JSON."""
     from code_at import loaded_from
@@ -86,7 +92,9 @@ def long_child(minutes: float, style: str) -> None:
     from scorecut.models.interface import ScoreOptions  # noqa: F401
     from scorecut.models.post import finish
 
-    floor_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # The resident size now, not ru_maxrss: a child's ru_maxrss starts at its parent's resident
+    # size when it forked (~250 MB after the 60 s runs), which is not this process's floor.
+    floor_kb = rss_kb()
     took, info = compose_seconds(minutes * 60.0, style, 1, keep=True)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
