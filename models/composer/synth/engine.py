@@ -48,14 +48,16 @@ TAIL_FADE_S = 0.5  # what still rings at tail_end_s fades over this long, never 
 
 def _stem_effects(stem: str, preset: str, x: np.ndarray, arrangement: Arrangement, sr: int,
                   check=lambda: None) -> np.ndarray:
-    """Per-stem insert effects on a (2, n) stem, before its reverb send."""
+    """Per-stem insert effects on a (2, n) stem, before its reverb send. A float32 stem is
+    filtered in place (the caller's own render): a SoundFont's 10-minute stem is 230 MB."""
+    out = x if x.dtype == np.float32 and x.flags.writeable else None
     if stem == "bass":
-        x = highpass(x, 30.0, sr, check=check)
+        x = highpass(x, 30.0, sr, check=check, out=out)
         return np.repeat(x.mean(axis=0, keepdims=True), 2, axis=0)  # bass sits dead centre
     if stem == "harmony":
-        return highpass(x, 110.0, sr, check=check)  # leave the low end to the bass
+        return highpass(x, 110.0, sr, check=check, out=out)  # leave the low end to the bass
     if stem == "melody":
-        x = highpass(x, 160.0, sr, check=check)
+        x = highpass(x, 160.0, sr, check=check, out=out)
         if preset in ("lead", "pluck", "bell"):
             x += tempo_delay(x, arrangement.plan.tempo_bpm, sr, check=check)
         return x

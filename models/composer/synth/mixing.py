@@ -45,13 +45,19 @@ def filter_sos(kind: str, cutoff_hz: float, sample_rate: int, order: int = 2) ->
 FILTER_CHUNK = 1 << 19  # frames filtered per step (the state carries over: the same result as at once)
 
 
-def _filtered(sos: np.ndarray, x: np.ndarray, check) -> np.ndarray:
+def _filtered(sos: np.ndarray, x: np.ndarray, check, out: np.ndarray | None = None) -> np.ndarray:
     """sosfilt along the last axis a chunk at a time, calling `check` (which raises when the job
-    is cancelled) between chunks: a long stem's filter is seconds of work."""
+    is cancelled) between chunks: a long stem's filter is seconds of work. Into `out` (float32,
+    x's shape; it may be `x` itself: each chunk is read before it is written) or a new array."""
     n = x.shape[-1]
     if n <= FILTER_CHUNK:
-        return signal.sosfilt(sos, x, axis=-1).astype(np.float32, copy=False)
-    out = np.empty(x.shape, dtype=np.float32)
+        y = signal.sosfilt(sos, x, axis=-1).astype(np.float32, copy=False)
+        if out is None:
+            return y
+        out[...] = y
+        return out
+    if out is None:
+        out = np.empty(x.shape, dtype=np.float32)
     zi = np.zeros((sos.shape[0], *x.shape[:-1], 2), dtype=np.result_type(sos, x))  # as sosfilt computes it whole
     for i in range(0, n, FILTER_CHUNK):
         check()
@@ -60,8 +66,9 @@ def _filtered(sos: np.ndarray, x: np.ndarray, check) -> np.ndarray:
     return out
 
 
-def highpass(x: np.ndarray, cutoff_hz: float, sample_rate: int, order: int = 2, check=lambda: None) -> np.ndarray:
-    return _filtered(filter_sos("highpass", cutoff_hz, sample_rate, order), x, check)
+def highpass(x: np.ndarray, cutoff_hz: float, sample_rate: int, order: int = 2, check=lambda: None,
+             out: np.ndarray | None = None) -> np.ndarray:
+    return _filtered(filter_sos("highpass", cutoff_hz, sample_rate, order), x, check, out)
 
 
 def lowpass(x: np.ndarray, cutoff_hz: float, sample_rate: int, order: int = 2, check=lambda: None) -> np.ndarray:
