@@ -14,7 +14,7 @@ import json
 import numpy as np
 import pytest
 
-from scorecut.models.interface import Clip, ScoreOptions, Segment
+from tests.helpers.composing import analysed_edit, compose
 
 CLIP_S = 12.0
 CUTS_S = (1.93, 4.41, 6.27, 9.1)
@@ -24,21 +24,8 @@ ONSET_TOLERANCE_S = 0.020
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    from scorecut.models.analysis import analyze_segment
-    from tests.helpers.videos import VideoSpec, make_video
-
-    path = make_video(tmp_path_factory.mktemp("midi") / "edit.mp4",
-                      VideoSpec(duration_s=CLIP_S, cuts_s=CUTS_S, fps=25, motion=2.0, seed=7))
-    segment = Segment((Clip(str(path), 0.0, CLIP_S, 0.0, CLIP_S, "edit"),), CLIP_S)
-    return segment, analyze_segment(segment)
-
-
-def score(clip, **options):
-    from scorecut.models.composer.model import ComposerModel
-    from scorecut.models.pipeline import score_segment
-
-    segment, analysis = clip
-    return score_segment(segment, ScoreOptions(**options), ComposerModel(), analysis=analysis)[1]
+    """(segment, analysis) of a made clip, analysed once for every test here."""
+    return analysed_edit(tmp_path_factory.mktemp("midi"), CLIP_S, CUTS_S)
 
 
 def read_midi(data: bytes):
@@ -95,7 +82,7 @@ def unheard(notes: np.ndarray, heard: np.ndarray) -> list[float]:
 
 @pytest.mark.parametrize("style,meter", [("acoustic_pop", "4/4"), ("cinematic", "6/8")])
 def test_tempo_map_gives_score_beats(clip, style, meter):
-    finished = score(clip, style=style, meter=meter)
+    finished = compose(clip, style=style, meter=meter)
     midi = read_midi(base64.b64decode(finished.extra["score_mid_base64"]))
     assert midi.type == 1 and [t.name for t in midi.tracks] == ["tempo", "drums", "bass", "harmony", "melody"]
     seconds, tempos = tick_seconds(midi)
@@ -115,7 +102,7 @@ def test_tempo_map_gives_score_beats(clip, style, meter):
 
 @pytest.mark.parametrize("style,stem", [("acoustic_pop", "bass"), ("corporate", "bass")])
 def test_every_note_is_heard_in_its_stem(clip, style, stem):
-    finished = score(clip, style=style)
+    finished = compose(clip, style=style)
     midi = read_midi(base64.b64decode(finished.extra["score_mid_base64"]))
     seconds, _ = tick_seconds(midi)
     notes = note_onsets(midi, stem, seconds)

@@ -12,7 +12,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from scorecut.models.interface import Clip, Hit, RequestError, ScoreOptions, Segment
+from scorecut.models.interface import Hit, RequestError, ScoreOptions
+from tests.helpers.composing import analysed_edit, compose
 
 CLIP_S = 8.0
 SR = 48_000
@@ -24,21 +25,7 @@ ONSET_WINDOW_S = 0.05  # onset evaluation's usual tolerance (MIREX): the detecto
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     """(segment, analysis) of a made clip, analysed once for every test here."""
-    from scorecut.models.analysis import analyze_segment
-    from tests.helpers.videos import VideoSpec, make_video
-
-    path = make_video(tmp_path_factory.mktemp("directing") / "edit.mp4",
-                      VideoSpec(duration_s=CLIP_S, cuts_s=CUTS_S, fps=25, motion=2.0, seed=7))
-    segment = Segment((Clip(str(path), 0.0, CLIP_S, 0.0, CLIP_S, "edit"),), CLIP_S)
-    return segment, analyze_segment(segment)
-
-
-def score(clip, **options):
-    from scorecut.models.composer.model import ComposerModel
-    from scorecut.models.pipeline import score_segment
-
-    segment, analysis = clip
-    return score_segment(segment, ScoreOptions(**options), ComposerModel(), analysis=analysis)[1]
+    return analysed_edit(tmp_path_factory.mktemp("directing"), CLIP_S, CUTS_S)
 
 
 def mono(x: np.ndarray) -> np.ndarray:
@@ -60,7 +47,7 @@ def onsets_s(mix: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("style", ["cinematic", "electronic"])
 def test_hits_land_on_downbeats_are_heard_stop_and_section(clip, style):
-    finished = score(clip, style=style, seed=2, hits=HITS)
+    finished = compose(clip, style=style, seed=2, hits=HITS)
     plan = finished.plan
     downbeats = np.asarray(plan.downbeats_s)
     heard = onsets_s(finished.mix)
@@ -89,15 +76,15 @@ def test_hits_land_on_downbeats_are_heard_stop_and_section(clip, style):
 
 def test_a_hit_outranks_a_cut_beside_it(clip):
     """A hit 0.2 s after a cut: the hit gets the downbeat (the cut does not pull it off)."""
-    finished = score(clip, seed=5, hits=(Hit(CUTS_S[1] + 0.2),))
+    finished = compose(clip, seed=5, hits=(Hit(CUTS_S[1] + 0.2),))
     assert np.min(np.abs(np.asarray(finished.plan.downbeats_s) - (CUTS_S[1] + 0.2))) <= 0.010
 
 
 def test_bad_hits_are_request_errors(clip):
     with pytest.raises(RequestError, match="outside the segment"):
-        score(clip, hits=(Hit(CLIP_S + 1),))
+        compose(clip, hits=(Hit(CLIP_S + 1),))
     with pytest.raises(RequestError, match="apart"):
-        score(clip, hits=(Hit(2.0), Hit(2.2)))
+        compose(clip, hits=(Hit(2.0), Hit(2.2)))
     from scorecut.plugins.client.hits import DirectionError, parse_hit
 
     assert parse_hit(" 3.5:STOP") == (3.5, "stop") and parse_hit("2") == (2.0, "hit")
@@ -107,7 +94,7 @@ def test_bad_hits_are_request_errors(clip):
 
 def test_tail_rings_out_to_an_exact_length(clip):
     tail = 2.0
-    finished = score(clip, seed=3, tail_s=tail, stems=("drums", "harmony"))
+    finished = compose(clip, seed=3, tail_s=tail, stems=("drums", "harmony"))
     frames = int(round((CLIP_S + tail) * SR))
     assert finished.mix.shape == (2, frames)
     assert all(x.shape == (2, frames) for x in finished.stems.values())
@@ -130,7 +117,7 @@ def _flux(x: np.ndarray, n_fft: int = 2048, hop: int = 512) -> tuple[np.ndarray,
 
 @pytest.mark.parametrize("style", ["electronic", "cinematic"])
 def test_loop_is_whole_bars_and_joins_without_a_click(clip, style):
-    finished = score(clip, style=style, seed=4, loop=True)
+    finished = compose(clip, style=style, seed=4, loop=True)
     plan = finished.plan
     frames = int(round(CLIP_S * SR))
     assert finished.mix.shape == (2, frames)
@@ -156,8 +143,8 @@ def test_loop_is_whole_bars_and_joins_without_a_click(clip, style):
 
 
 def test_reroll_changes_only_the_range(clip):
-    base = score(clip, seed=1, stems=("drums", "melody"))
-    again = score(clip, seed=1, stems=("drums", "melody"), reroll=(3.0, 5.0), reroll_seed=9)
+    base = compose(clip, seed=1, stems=("drums", "melody"))
+    again = compose(clip, seed=1, stems=("drums", "melody"), reroll=(3.0, 5.0), reroll_seed=9)
     assert again.plan == base.plan  # the same plan: tempo, beats, key, sections
     outside = np.r_[0: int(2.5 * SR), int(5.5 * SR): base.mix.shape[1]]
     for name in ("mix", "drums", "melody"):
