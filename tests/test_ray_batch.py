@@ -24,10 +24,10 @@ import pytest
 
 pytest.importorskip("ray", reason="Ray is the `ray` extra: pip install 'scorecut[ray]'")
 
-from tests.helpers.servers import free_port, isolated_env  # noqa: E402
+from tests.helpers.ray_head import ray_head as start_ray_head  # noqa: E402
+from tests.helpers.servers import isolated_env  # noqa: E402
 from tests.helpers.videos import VideoSpec, make_video  # noqa: E402
 
-RAY = Path(sys.executable).with_name("ray")
 BATCH_S = 400  # a whole batch, Ray start-up included, on a loaded machine
 TASK_LINE = re.compile(r"(\S+): Ray task 'scorecut: (\S+)' (ran the model|found the result in the cache) "
                        r"on (\S+):(\d+)")
@@ -36,31 +36,11 @@ TASK_LINE = re.compile(r"(\S+): Ray task 'scorecut: (\S+)' (ran the model|found 
 @pytest.fixture(scope="module")
 def ray_head(tmp_path_factory):
     """A Ray head on loopback with 2 CPUs; yields (its address, the environment to reach it)."""
-    home = tmp_path_factory.mktemp("ray-head-home")
     # One node, all on loopback: Ray otherwise swaps 127.0.0.1 for the machine's own network address
     # (so that other nodes could join), and tests reach nothing but loopback.
-    env = isolated_env(home) | {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-    port = free_port()
-    cmd = [str(RAY), "start", "--head", "--block", "--port", str(port), "--node-ip-address", "127.0.0.1",
-           "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats",
-           "--ray-client-server-port", str(free_port()), "--dashboard-agent-listen-port", str(free_port())]
-    log = open(home / "ray.log", "ab")
-    head = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    address = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while subprocess.run([str(RAY), "status", "--address", address], env=env, capture_output=True).returncode:
-            assert head.poll() is None, (home / "ray.log").read_text(errors="replace")
-            assert time.monotonic() < deadline, "the Ray head did not come up"
-            time.sleep(1)
-        yield address, env
-    finally:
-        head.send_signal(signal.SIGTERM)  # `ray start --block` ends the head's processes with it
-        try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            head.kill()
-            head.wait()
+    with start_ray_head(tmp_path_factory.mktemp("ray-head-home"), 2,
+                        {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}) as head:
+        yield head
 
 
 def make_clips(folder: Path, count: int, duration_s: float, first_seed: int = 1) -> list[Path]:

@@ -20,19 +20,17 @@ single-node JobQueue's worker thread itself), test_cancel_points.py and test_con
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("ray.serve", reason="Ray Serve is the `ray` extra: pip install 'scorecut[ray]'")
 
+from tests.helpers.ray_head import ray_head as start_ray_head  # noqa: E402
 from tests.helpers.servers import ServerProcess, free_port, isolated_env, wait_serving  # noqa: E402
 
-RAY = Path(sys.executable).with_name("ray")
 HEAD_CPUS = 4  # logical: 2 shared replicas + 1 of a test's own, with room for one being replaced
 START_S = 300  # a front, its replicas importing torch, on a loaded 2-core machine
 SERVER_FIXTURES = {"server", "fresh_server", "in_process"}
@@ -55,30 +53,8 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="package")
 def ray_head(tmp_path_factory):
     """A Ray head on loopback for the package; yields its address."""
-    home = tmp_path_factory.mktemp("ray-parity-head")
-    env = isolated_env(home)
-    port = free_port()
-    cmd = [str(RAY), "start", "--head", "--block", "--port", str(port), "--node-ip-address", "127.0.0.1",
-           "--num-cpus", str(HEAD_CPUS), "--include-dashboard", "false", "--disable-usage-stats",
-           "--ray-client-server-port", str(free_port()), "--dashboard-agent-listen-port", str(free_port())]
-    log = open(home / "ray.log", "ab")
-    head = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    address = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while subprocess.run([str(RAY), "status", "--address", address], env=env, capture_output=True).returncode:
-            assert head.poll() is None, (home / "ray.log").read_text(errors="replace")
-            assert time.monotonic() < deadline, "the Ray head did not come up"
-            time.sleep(1)
+    with start_ray_head(tmp_path_factory.mktemp("ray-parity-head"), HEAD_CPUS) as (address, _):
         yield address
-    finally:
-        head.send_signal(signal.SIGTERM)  # `ray start --block` ends the head's processes with it
-        try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            head.kill()
-            head.wait()
-        log.close()
 
 
 def start_on_ray(tmp_path_factory, media_root: Path, head: str, replicas: int, *args: str) -> ServerProcess:
