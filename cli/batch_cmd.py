@@ -82,6 +82,7 @@ def run(args) -> int:
         return 2
     from scorecut.server.app import resolve_device
     from scorecut.server.config import ServerConfig, default_cache_dir, default_model_dir
+    from scorecut.server.ray_serve import connect_ray
     from scorecut.server.ray_tasks import BatchFront, TaskSettings
 
     _log_to_stderr()
@@ -91,7 +92,7 @@ def run(args) -> int:
     settings = TaskSettings(device="cuda" if args.gpus > 0 else "auto", model_dir=str(config.model_dir),
                             results=str(config.results), cache_max_bytes=config.cache_max_bytes,
                             shared_cache=args.cache_dir is not None or args.ray == "local")
-    _connect(ray, args.ray)
+    connect_ray(args.ray)  # "local": a cluster of its own, gone when the batch ends
     try:
         jobs = jobs or _room(ray, args.cpus, args.gpus)
         front = BatchFront(config, "cuda" if args.gpus > 0 else resolve_device(config.device))
@@ -104,14 +105,6 @@ def run(args) -> int:
         return 2
     finally:
         ray.shutdown()
-
-
-def _connect(ray, address: str) -> None:
-    if address == "local":
-        # A cluster of its own, on loopback (nothing else reaches it), gone when the batch ends.
-        ray.init(address="local", dashboard_host="127.0.0.1", _node_ip_address="127.0.0.1", log_to_driver=False)
-    else:
-        ray.init(address=address, log_to_driver=False)
 
 
 def _room(ray, cpus: float, gpus: float) -> int:

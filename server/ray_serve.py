@@ -326,10 +326,24 @@ class RayJobQueue:
             return bool(self._active)
 
 
+def connect_ray(address: str, *, local_cpus: int | None = None, dashboard: bool | None = None) -> None:
+    """Connect to the Ray cluster at `address`, or start one of this process's own ("local"; its
+    dashboard as Ray decides when `dashboard` is None)."""
+    import ray
+
+    if address == "local":
+        # A cluster of its own (never one already running here), addressed on loopback. Ray's own
+        # processes (GCS, raylet, workers) still listen on every interface (Ray 2.60 has no bind
+        # address for them; its token authentication, on by default, guards them).
+        ray.init(address="local", num_cpus=local_cpus, include_dashboard=dashboard,
+                 dashboard_host="127.0.0.1", _node_ip_address="127.0.0.1", log_to_driver=False)
+    else:
+        ray.init(address=address, log_to_driver=False)
+
+
 def start_ray(options: RayOptions) -> None:
     """Connect to the cluster (or start a head on this machine) and start Serve without its own
     HTTP/gRPC proxies: clients reach Scorecut's front."""
-    import ray
     from ray import serve
 
     if options.address == "local":
@@ -338,13 +352,7 @@ def start_ray(options: RayOptions) -> None:
         # (its processes inherit this environment) checks once a second: a replica that dies is
         # replaced a second later at most. A value the user set wins.
         os.environ.setdefault("RAY_SERVE_CONTROL_LOOP_INTERVAL_S", str(LOCAL_CONTROL_LOOP_S))
-        # A cluster of its own (never one already running here), addressed on loopback. Ray's own
-        # processes (GCS, raylet, workers) still listen on every interface (Ray 2.60 has no bind
-        # address for them; its token authentication, on by default, guards them).
-        ray.init(address="local", num_cpus=options.local_cpus, include_dashboard=options.dashboard,
-                 dashboard_host="127.0.0.1", _node_ip_address="127.0.0.1", log_to_driver=False)
-    else:
-        ray.init(address=options.address, log_to_driver=False)
+    connect_ray(options.address, local_cpus=options.local_cpus, dashboard=options.dashboard)
     serve.start(proxy_location="Disabled")
 
 
